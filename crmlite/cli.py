@@ -1,0 +1,81 @@
+"""``flask crm …`` commands: defaults, demo data, scale data, members."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import func, select
+
+from crmlite.extensions import db
+from crmlite.models import Member, Opportunity, Role
+from crmlite.services import members
+from crmlite.services.defaults import load_defaults
+
+crm = click.Group("crm", help="crmlite commands.")
+
+
+@crm.command("init")
+@click.option("--team-name", default="crmlite", show_default=True)
+def init_command(team_name: str) -> None:
+    """Load the method's defaults (stages, activity types, campaign types, track kinds).
+
+    Safe to run again: it only adds what is missing."""
+    load_defaults(team_name)
+    db.session.commit()
+    click.echo("Defaults loaded.")
+
+
+@crm.command("demo")
+@click.option("--if-empty", is_flag=True, help="Only when the database has no opportunity yet.")
+def demo_command(if_empty: bool) -> None:
+    """Load the demo team: PRODUCT.md's example records and three months of work."""
+    from crmlite.demo import DEMO_PASSWORD, load_demo
+
+    if if_empty and db.session.scalar(select(func.count(Opportunity.id))):
+        click.echo("The database already has data; demo data not loaded.")
+        return
+    load_defaults()
+    summary = load_demo()
+    db.session.commit()
+    click.echo(summary)
+    click.echo(f"Sign in as nick@example.com (admin), cory@example.com (manager) or "
+               f"manny@example.com (rep), password {DEMO_PASSWORD}")
+
+
+@crm.command("bench-data")
+@click.option("--opportunities", default=10_000, show_default=True, type=click.IntRange(0))
+@click.option("--activities", default=100_000, show_default=True, type=click.IntRange(0))
+@click.option("--members", "member_count", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=7, show_default=True)
+def bench_data_command(opportunities: int, activities: int, member_count: int, seed: int) -> None:
+    """Generate a large, realistic data set fast (bulk inserts) for the benchmarks."""
+    from crmlite.benchdata import generate
+
+    load_defaults()
+    db.session.commit()
+    generate(opportunities=opportunities, activities=activities, members=member_count,
+             seed=seed, echo=click.echo)
+
+
+@crm.command("add-member")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.REP.value,
+              show_default=True)
+@click.password_option()
+def add_member_command(email: str, name: str, role: str, password: str) -> None:
+    """Add a member who can sign in."""
+    try:
+        member = members.create_member(email=email, name=name, password=password, role=Role(role))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"{member.name} <{member.email}> added as {member.role}.")
+
+
+def member_count() -> int:
+    return db.session.scalar(select(func.count(Member.id))) or 0
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(crm)

@@ -1,0 +1,159 @@
+"""The team: settings, members, locations and business units; companies and contacts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crmlite.database import UTCDateTime
+from crmlite.extensions import db
+from crmlite.models.base import created_at_column, fk, rel, updated_at_column
+
+if TYPE_CHECKING:
+    from crmlite.models.sales import Opportunity
+
+DEFAULT_TIME_ZONE = "America/Los_Angeles"
+DEFAULT_POINTS_QUOTA = 500
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    REP = "rep"
+
+    @property
+    def label(self) -> str:
+        return {"admin": "Admin", "manager": "Sales manager", "rep": "Sales rep"}[self.value]
+
+
+class Team(db.Model):
+    """The one row of team-wide settings."""
+
+    __tablename__ = "team"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    time_zone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE)
+    points_quota: Mapped[int] = mapped_column(Integer, default=DEFAULT_POINTS_QUOTA)
+
+
+class Location(db.Model):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class BusinessUnit(db.Model):
+    __tablename__ = "business_units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Member(UserMixin, db.Model):
+    """A person who signs in: a sales rep, a manager or an admin."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[str] = mapped_column(String(16), default=Role.REP.value)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    location_id: Mapped[int | None] = fk("locations.id", ondelete="SET NULL", index=True)
+    business_unit_id: Mapped[int | None] = fk("business_units.id", ondelete="SET NULL", index=True)
+    # None: the team's quota applies.
+    points_quota: Mapped[int | None] = mapped_column(Integer)
+    # Secret of the private calendar subscription URL; None when revoked.
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = created_at_column()
+
+    location: Mapped[Location | None] = rel(Location)
+    business_unit: Mapped[BusinessUnit | None] = rel(BusinessUnit)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: deactivated members cannot sign in
+        return self.active
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in (Role.ADMIN, Role.MANAGER)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def initials(self) -> str:
+        return "".join(part[0] for part in self.name.split()[:2]).upper()
+
+
+class AddressMixin:
+    street: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    region: Mapped[str] = mapped_column(String(100), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(100), default="")
+
+    @property
+    def address_lines(self) -> list[str]:
+        city_line = " ".join(p for p in (self.city + ",", self.region, self.postal_code) if p)
+        lines = [self.street, city_line.strip(", ") if self.city or self.region else "", self.country]
+        return [line for line in lines if line]
+
+
+class Company(AddressMixin, db.Model):
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    website: Mapped[str] = mapped_column(String(200), default="")
+    industry: Mapped[str] = mapped_column(String(100), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    account_manager_id: Mapped[int | None] = fk("members.id", ondelete="SET NULL", index=True)
+    location_id: Mapped[int | None] = fk("locations.id", ondelete="SET NULL")
+    business_unit_id: Mapped[int | None] = fk("business_units.id", ondelete="SET NULL")
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    account_manager: Mapped[Member | None] = rel(Member)
+    location: Mapped[Location | None] = rel(Location)
+    business_unit: Mapped[BusinessUnit | None] = rel(BusinessUnit)
+    contacts: Mapped[list[Contact]] = rel("Contact", back_populates="company")
+    opportunities: Mapped[list[Opportunity]] = rel("Opportunity", back_populates="company")
+
+
+class Contact(AddressMixin, db.Model):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = fk("companies.id", ondelete="SET NULL", index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    title: Mapped[str] = mapped_column(String(120), default="")
+    # Lower-cased on save: e-mail capture and campaign tracking match contacts by it.
+    email: Mapped[str] = mapped_column(String(254), default="", index=True)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    mobile: Mapped[str] = mapped_column(String(40), default="")
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    company: Mapped[Company | None] = rel(Company, back_populates="contacts")
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

@@ -1,0 +1,181 @@
+"""The defaults of the sales method (PRODUCT.md), loaded idempotently by ``flask crm init``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from crmlite.extensions import db
+from crmlite.models import (
+    ActivityGroup,
+    ActivityType,
+    CampaignSubType,
+    CampaignType,
+    OpportunityStatus,
+    OpportunityType,
+    SalesStage,
+    Team,
+    TrackKind,
+)
+from crmlite.models.people import DEFAULT_POINTS_QUOTA, DEFAULT_TIME_ZONE
+
+# name, default probability, is_won, is_lost
+STAGES: list[tuple[str, int, bool, bool]] = [
+    ("Prospect", 10, False, False),
+    ("1st Appointment", 30, False, False),
+    ("Discovery", 60, False, False),
+    ("Presentation", 70, False, False),
+    ("Follow-Up", 80, False, False),
+    ("Commitment", 90, False, False),
+    ("Won", 100, True, False),
+    ("Lost", 0, False, True),
+]
+
+# name, is_closed, is_won, is_lost
+STATUSES: list[tuple[str, bool, bool, bool]] = [
+    ("Open", False, False, False),
+    ("Won", True, True, False),
+    ("Lost", True, False, True),
+    ("No Decision", True, False, False),
+]
+
+OPPORTUNITY_TYPES = [
+    "Managed Services - Complete",
+    "Managed Services - Phone System",
+    "Managed Services - Backup & Recovery",
+    "Cabling Project",
+    "New Hardware",
+    "Network Assessment",
+    "Cloud Migration",
+]
+
+
+@dataclass(frozen=True)
+class ActivityTypeDefault:
+    code: str
+    name: str
+    group: ActivityGroup
+    points: int
+    monthly_count: int
+
+
+_F, _O, _P, _C = (
+    ActivityGroup.FUNNEL_STAGES,
+    ActivityGroup.FARM_OPPORTUNITIES,
+    ActivityGroup.PROACTIVE,
+    ActivityGroup.FARM_CLIENTS,
+)
+
+# The points table of PRODUCT.md: 21 types whose monthly totals add up to 644.
+ACTIVITY_TYPES: list[ActivityTypeDefault] = [
+    ActivityTypeDefault("PF", "Add Prospect to Funnel", _F, 3, 20),
+    ActivityTypeDefault("SA", "1st Appointment", _F, 10, 7),
+    ActivityTypeDefault("DM", "Discovery Meeting", _F, 12, 4),
+    ActivityTypeDefault("PA", "Presentation Appointment", _F, 14, 4),
+    ActivityTypeDefault("FC", "Follow Up Appointment to Close", _F, 16, 0),
+    ActivityTypeDefault("PD", "Proactive Date With Client", _O, 5, 0),
+    ActivityTypeDefault("SE", "Follow up Call/Email", _O, 1, 0),
+    ActivityTypeDefault("TP", "Thank You Postcard after a meeting", _O, 1, 0),
+    ActivityTypeDefault("CC", "2 Hr Cold Call Block", _P, 15, 4),
+    ActivityTypeDefault("MT", "Marketing Track Activity Call", _P, 1, 0),
+    ActivityTypeDefault("LF", "Lead Follow Up Call", _P, 1, 0),
+    ActivityTypeDefault("EV", "Attend a Social Event/Trade Show", _P, 10, 2),
+    ActivityTypeDefault("WB", "Host a Webinar or Lunch & Learn", _P, 10, 1),
+    ActivityTypeDefault("LD", "Lunch Date w/ Client", _C, 5, 2),
+    ActivityTypeDefault("VE", "Value Add Proactive Email", _C, 2, 10),
+    ActivityTypeDefault("TBR", "Technology Business Review Meeting", _C, 20, 4),
+    ActivityTypeDefault("RG", "Referral Given to a Client", _C, 5, 1),
+    ActivityTypeDefault("HQ", "New Hardware Quote", _C, 5, 15),
+    ActivityTypeDefault("AQ", "New Addendum Quote", _C, 10, 10),
+    ActivityTypeDefault("TC", "Thank You Card", _C, 1, 10),
+    ActivityTypeDefault("WOW", "Approved Wow Experience", _C, 10, 2),
+]
+
+CAMPAIGN_TYPES: dict[str, list[str]] = {
+    "Direct Mail": ["Letter", "Postcard"],
+    "Email": ["Important Announcement", "Product Promotion", "Track – General",
+              "Track – Vertical"],
+    "Event": ["Chamber", "Lunch & Learn", "Open House"],
+    "Inside Sales": ["Product Promotion", "Discount"],
+    "Pay Per Click (PPC)": ["PPC"],
+    "Public Relations": ["Press Release", "Pitch"],
+    "Print": ["Magazine", "Newspaper"],
+    "Referral": ["Business Referral"],
+    "Sales Executive": ["Cold Call"],
+    "Social Media": ["Facebook", "LinkedIn"],
+    "Telemarketing": ["MSP Leads"],
+    "Walk-In": [],
+    "Webinar": [],
+    "Website": ["Visitor ID", "Website"],
+}
+
+# code, name, description
+TRACK_KINDS: list[tuple[str, str, str]] = [
+    ("general_interest", "General Interest",
+     "Year long; every new prospect joins it unless an event track applies."),
+    ("industry_specific", "Industry Specific",
+     "Content for one target industry; on completion the contact moves to General Interest."),
+    ("value_add", "Value-Add",
+     "For current clients with up-sell potential; a seller decides."),
+    ("event_specific", "Event Specific",
+     "4–5 touches right after a large event; then General Interest."),
+    ("lost_sale", "Lost Sale",
+     "Year long, after a lost or stalled sale: first question the choice made, "
+     "then stay top of mind."),
+]
+
+
+def load_defaults(team_name: str = "crmlite") -> None:
+    """Create whatever default is missing; never change or duplicate what exists."""
+    if db.session.get(Team, 1) is None:
+        db.session.add(Team(id=1, name=team_name, time_zone=DEFAULT_TIME_ZONE,
+                            points_quota=DEFAULT_POINTS_QUOTA))
+
+    stages = set(db.session.scalars(select(SalesStage.name)))
+    for position, (name, probability, is_won, is_lost) in enumerate(STAGES, start=1):
+        if name not in stages:
+            db.session.add(SalesStage(name=name, position=position, default_probability=probability,
+                                      is_won=is_won, is_lost=is_lost))
+
+    statuses = set(db.session.scalars(select(OpportunityStatus.name)))
+    for position, (name, is_closed, is_won, is_lost) in enumerate(STATUSES, start=1):
+        if name not in statuses:
+            db.session.add(OpportunityStatus(name=name, position=position, is_closed=is_closed,
+                                             is_won=is_won, is_lost=is_lost))
+
+    types = set(db.session.scalars(select(OpportunityType.name)))
+    db.session.add_all(OpportunityType(name=n) for n in OPPORTUNITY_TYPES if n not in types)
+
+    codes = set(db.session.scalars(select(ActivityType.code)))
+    for position, d in enumerate(ACTIVITY_TYPES, start=1):
+        if d.code not in codes:
+            db.session.add(ActivityType(code=d.code, name=d.name, group=d.group.value,
+                                        points=d.points, monthly_count=d.monthly_count,
+                                        position=position))
+
+    _load_campaign_types()
+
+    kinds = set(db.session.scalars(select(TrackKind.code)))
+    for position, (code, name, description) in enumerate(TRACK_KINDS, start=1):
+        if code not in kinds:
+            db.session.add(TrackKind(code=code, name=name, description=description,
+                                     position=position))
+    db.session.flush()
+
+
+def _load_campaign_types() -> None:
+    existing = {t.name: t for t in db.session.scalars(select(CampaignType))}
+    existing_subs = set(
+        db.session.execute(select(CampaignSubType.type_id, CampaignSubType.name)).tuples()
+    )
+    for position, (type_name, sub_names) in enumerate(CAMPAIGN_TYPES.items(), start=1):
+        campaign_type = existing.get(type_name)
+        if campaign_type is None:
+            campaign_type = CampaignType(name=type_name, position=position)
+            db.session.add(campaign_type)
+            db.session.flush()
+        for sub_position, sub_name in enumerate(sub_names, start=1):
+            if (campaign_type.id, sub_name) not in existing_subs:
+                db.session.add(CampaignSubType(type_id=campaign_type.id, name=sub_name,
+                                               position=sub_position))

@@ -1,0 +1,79 @@
+"""Members: sign-in checks, passwords and profile changes."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from crmlite.database import utcnow
+from crmlite.extensions import db
+from crmlite.models import Member, Role
+
+MIN_PASSWORD_LENGTH = 10
+# Compared against when the e-mail is unknown, so a wrong e-mail takes as long as a
+# wrong password and timing does not tell which members exist.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    """Werkzeug's current default (scrypt), salted."""
+    return generate_password_hash(password)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_by_email(email: str) -> Member | None:
+    return db.session.scalar(select(Member).where(Member.email == normalise_email(email)))
+
+
+def authenticate(email: str, password: str) -> Member | None:
+    """The active member with this e-mail and password, or None."""
+    member = find_by_email(email)
+    if member is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(member.password_hash, password) or not member.active:
+        return None
+    member.last_sign_in_at = utcnow()
+    db.session.flush()
+    return member
+
+
+def create_member(*, email: str, name: str, password: str, role: Role = Role.REP,
+                  title: str = "", location_id: int | None = None,
+                  business_unit_id: int | None = None) -> Member:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if email_taken(email):
+        raise ValueError(f"{email} is already a member")
+    member = Member(email=normalise_email(email), name=name.strip(), role=role.value,
+                    title=title, password_hash=hash_password(password),
+                    location_id=location_id, business_unit_id=business_unit_id)
+    db.session.add(member)
+    db.session.flush()
+    return member
+
+
+def email_taken(email: str, *, except_id: int | None = None) -> bool:
+    query = select(func.count()).select_from(Member).where(
+        Member.email == normalise_email(email))
+    if except_id is not None:
+        query = query.where(Member.id != except_id)
+    return bool(db.session.scalar(query))
+
+
+def update_member(member: Member, *, email: str, name: str, title: str, role: Role,
+                  location_id: int | None, business_unit_id: int | None,
+                  points_quota: int | None, active: bool) -> Member:
+    member.email = normalise_email(email)
+    member.name = name.strip()
+    member.title = title.strip()
+    member.role = role.value
+    member.location_id = location_id
+    member.business_unit_id = business_unit_id
+    member.points_quota = points_quota
+    member.active = active
+    db.session.flush()
+    return member

@@ -1,0 +1,55 @@
+"""Reference lists shown in setup: stages, activity types, campaign types, track kinds."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from crmlite.extensions import db
+from crmlite.models import (
+    ActivityType,
+    BusinessUnit,
+    CampaignType,
+    Location,
+    Member,
+    SalesStage,
+    TrackKind,
+)
+
+
+def stages() -> list[SalesStage]:
+    return list(db.session.scalars(select(SalesStage).order_by(SalesStage.position)))
+
+
+def activity_types() -> list[ActivityType]:
+    return list(db.session.scalars(select(ActivityType).order_by(ActivityType.position)))
+
+
+def monthly_points_total(types: list[ActivityType]) -> int:
+    """Points a member earns by doing every active type's recommended count (644 by default)."""
+    return sum(t.monthly_total for t in types if t.active)
+
+
+def campaign_types() -> list[CampaignType]:
+    return list(db.session.scalars(
+        select(CampaignType).options(selectinload(CampaignType.sub_types))
+        .order_by(CampaignType.position)))
+
+
+def track_kinds() -> list[TrackKind]:
+    return list(db.session.scalars(select(TrackKind).order_by(TrackKind.position)))
+
+
+def locations() -> list[Location]:
+    return list(db.session.scalars(select(Location).order_by(Location.name)))
+
+
+def business_units() -> list[BusinessUnit]:
+    return list(db.session.scalars(select(BusinessUnit).order_by(BusinessUnit.name)))
+
+
+def members() -> list[Member]:
+    return list(db.session.scalars(
+        select(Member)
+        .options(selectinload(Member.location), selectinload(Member.business_unit))
+        .order_by(Member.active.desc(), Member.name)))

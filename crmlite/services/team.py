@@ -1,0 +1,44 @@
+"""Team-wide settings: name, time zone, default points quota."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, available_timezones
+
+from crmlite.extensions import db
+from crmlite.models import Team
+
+SETTINGS_ID = 1
+
+
+def get_team() -> Team:
+    """The settings row; created with defaults if the database has none yet."""
+    team = db.session.get(Team, SETTINGS_ID)
+    if team is None:
+        team = Team(id=SETTINGS_ID, name="crmlite")
+        db.session.add(team)
+        db.session.flush()
+    return team
+
+
+def is_valid_time_zone(name: str) -> bool:
+    return name in available_timezones()
+
+
+def update_team(team: Team, *, name: str, time_zone: str, points_quota: int) -> Team:
+    if not is_valid_time_zone(time_zone):
+        raise ValueError(f"unknown time zone {time_zone!r}")
+    team.name = name
+    team.time_zone = time_zone
+    team.points_quota = points_quota
+    db.session.flush()
+    return team
+
+
+def to_local(moment: datetime, tz: ZoneInfo) -> datetime:
+    """A stored (UTC) moment as the team sees it."""
+    return moment.astimezone(tz)
+
+
+def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
+    return (now or datetime.now(tz)).astimezone(tz).date()

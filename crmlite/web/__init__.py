@@ -1,0 +1,185 @@
+"""The web layer: blueprints, sign-in guard, security headers, error pages, filters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from flask import Flask, abort, g, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from crmlite.database import write_intent
+from crmlite.extensions import db, login_manager
+from crmlite.models import Member
+from crmlite.web import filters
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+# No inline scripts or styles, no eval: every script is a file under static/.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'self'",
+    "object-src 'none'",
+])
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without signing in (sign-in page, public tracking/forms)."""
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def require_role(*roles: str) -> Callable[[F], F]:
+    """Only members with one of these roles may use the view; others get 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def get_or_404(model: type, ident: int) -> Any:
+    obj = db.session.get(model, ident)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@login_manager.user_loader
+def load_member(member_id: str) -> Member | None:
+    if not member_id.isdigit():
+        return None
+    return db.session.get(Member, int(member_id))
+
+
+def register_web(app: Flask) -> None:
+    from crmlite.web import (
+        activities,
+        auth,
+        board,
+        calendar,
+        campaigns,
+        dashboard,
+        main,
+        points,
+        setup,
+        tracks,
+    )
+
+    for module in (auth, main, board, activities, calendar, points, dashboard, campaigns,
+                   tracks, setup):
+        app.register_blueprint(module.bp)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+
+    filters.register(app)
+    _register_guards(app)
+    _register_error_pages(app)
+
+
+def _register_guards(app: Flask) -> None:
+    @app.before_request
+    def mark_read_only() -> None:
+        # SQLite: read-only requests begin deferred, so they never queue behind writers.
+        g.write_intent_token = write_intent.set(request.method not in READ_ONLY_METHODS)
+
+    @app.teardown_request
+    def reset_write_intent(_exc: BaseException | None) -> None:
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            write_intent.reset(token)
+
+    @app.before_request
+    def require_sign_in() -> Any:
+        if request.endpoint is None or request.endpoint == "static":
+            return None
+        view = app.view_functions.get(request.endpoint)
+        if getattr(view, "is_public", False) or current_user.is_authenticated:
+            return None
+        if is_htmx():
+            # htmx would swap the sign-in page into a fragment: send the browser there instead.
+            return "", 401, {"HX-Redirect": url_for("auth.login")}
+        return login_manager.unauthorized()
+
+    @app.before_request
+    def team_settings() -> None:
+        from crmlite.services.team import get_team
+
+        if request.endpoint and request.endpoint != "static":
+            team = get_team()
+            g.team_name = team.name
+            g.tz = ZoneInfo(team.time_zone)
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if current_user and getattr(current_user, "is_authenticated", False):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+
+def _register_error_pages(app: Flask) -> None:
+    messages = {
+        400: ("Bad request", "The request could not be understood."),
+        401: ("Sign-in needed", "Please sign in to continue."),
+        403: ("Not allowed", "You do not have permission to see or change this."),
+        404: ("Not found", "There is nothing here. It may have been removed."),
+        405: ("Not allowed", "That action is not available here."),
+        429: ("Too many attempts", "Too many attempts. Wait a minute, then try again."),
+        500: ("Something went wrong", "Something went wrong on our side. Nothing was saved."),
+    }
+
+    def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
+        title, message = messages.get(code, ("Error", "Something went wrong."))
+        return render_template("errors/error.html", code=code, title=title,
+                               message=detail or message), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error: CSRFError) -> tuple[str, int]:
+        db.session.rollback()
+        return render_error(400, "The form expired or was not sent by crmlite. "
+                                 "Reload the page and try again; nothing was changed.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        if error.code in (301, 302, 303, 307, 308):
+            return error
+        db.session.rollback()
+        return render_error(error.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> tuple[str, int]:
+        db.session.rollback()
+        if app.testing:
+            raise error
+        app.logger.exception("Unhandled error", exc_info=error)
+        return render_error(500)

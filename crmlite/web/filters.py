@@ -1,0 +1,54 @@
+"""Jinja filters: money, percentages, and stored UTC moments shown in the team's time zone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Flask, g
+
+
+def money(value: Decimal | int | None, places: int = 2) -> str:
+    if value is None:
+        return "—"
+    return f"{Decimal(value):,.{places}f}"
+
+
+def percent(value: Decimal | int | float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f} %" if isinstance(value, int) else f"{Decimal(str(value)):.0f} %"
+
+
+def local(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(g.tz) if moment else None
+
+
+def datetime_label(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return f"{moment.astimezone(g.tz):%a %Y-%m-%d} {time_label(moment)}"
+
+
+def date_label(day: date | None) -> str:
+    return f"{day:%a %Y-%m-%d}" if day else ""
+
+
+def time_label(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    moment = moment.astimezone(g.tz)
+    return f"{moment:%I:%M %p}".lstrip("0").lower()
+
+
+def register(app: Flask) -> None:
+    from crmlite.models import ActivityGroup, Role
+
+    app.jinja_env.globals.update(
+        groups={group.value: group.label for group in ActivityGroup},
+        roles={role.value: role.label for role in Role},
+    )
+    app.jinja_env.filters.update(
+        money=money, percent=percent, local=local, datetime=datetime_label,
+        date=date_label, time=time_label,
+    )

@@ -1,0 +1,57 @@
+/* crmlite - small client-side helpers. No dependencies, no eval, no inline scripts. */
+(function () {
+  "use strict";
+
+  var HIDE_AFTER_MS = 8000;
+  var MESSAGES = {
+    400: "The form expired. Reload the page and try again.",
+    403: "You do not have permission to do that.",
+    404: "That item no longer exists."
+  };
+  var hideTimer = null;
+
+  function banner() {
+    return document.getElementById("error-banner");
+  }
+
+  function hide() {
+    var el = banner();
+    if (el) el.hidden = true;
+    if (hideTimer) clearTimeout(hideTimer);
+    hideTimer = null;
+  }
+
+  function show(message) {
+    var el = banner();
+    if (!el) return;
+    el.textContent = message;
+    el.hidden = false;
+    if (hideTimer) clearTimeout(hideTimer);
+    hideTimer = setTimeout(hide, HIDE_AFTER_MS);
+  }
+
+  function init() {
+    var body = document.body;
+
+    body.addEventListener("htmx:responseError", function (evt) {
+      var xhr = evt.detail && evt.detail.xhr;
+      var status = xhr ? xhr.status : 0;
+      show(MESSAGES[status] ||
+        "Something went wrong (HTTP " + status + "). Your change was not saved.");
+    });
+
+    body.addEventListener("htmx:sendError", function () {
+      show("The server could not be reached. Your change was not saved.");
+    });
+
+    document.addEventListener("click", function (evt) {
+      if (evt.target instanceof Element && evt.target.closest("#error-banner")) hide();
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
