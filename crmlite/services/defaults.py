@@ -167,7 +167,7 @@ def load_defaults(team_name: str = "crmlite") -> None:
 def _load_campaign_types() -> None:
     existing = {t.name: t for t in db.session.scalars(select(CampaignType))}
     existing_subs = set(
-        db.session.execute(select(CampaignSubType.type_id, CampaignSubType.name)).tuples()
+        db.session.execute(select(CampaignSubType.type_id, CampaignSubType.name)).all()
     )
     for position, (type_name, sub_names) in enumerate(CAMPAIGN_TYPES.items(), start=1):
         campaign_type = existing.get(type_name)

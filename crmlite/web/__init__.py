@@ -64,6 +64,11 @@ def get_or_404(model: type, ident: int) -> Any:
     return obj
 
 
+def strip(value: str | None) -> str | None:
+    """WTForms filter: surrounding spaces are never meant."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 

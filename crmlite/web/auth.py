@@ -13,13 +13,13 @@ from wtforms.validators import DataRequired, Email, Length
 
 from crmlite.extensions import db, limiter
 from crmlite.services import members
-from crmlite.web import public
+from crmlite.web import public, strip
 
 bp = Blueprint("auth", __name__)
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired("Enter your e-mail address."),
+    email = EmailField("E-mail", filters=[strip], validators=[DataRequired("Enter your e-mail address."),
                                              Email("Enter a valid e-mail address."),
                                              Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
