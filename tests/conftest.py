@@ -3,6 +3,7 @@ as a given role, factories that return callables, and a query counter."""
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from sqlalchemy import select, text
 
 from crmlite import create_app
 from crmlite.config import TestConfig
-from crmlite.database import QueryCounter, count_queries
+from crmlite.database import QueryCounter, count_queries, write_intent
 from crmlite.extensions import db, limiter
 from crmlite.models import (
     Activity,
@@ -77,6 +78,9 @@ def wipe(engine_dialect: str) -> None:
 @pytest.fixture()
 def app(base_app: Flask) -> Iterator[Flask]:
     """The app with an app context pushed and the method's defaults loaded; wiped after."""
+    # The test's own session reads without taking SQLite's write lock, like a GET request,
+    # so a live server thread can write meanwhile; tests of IMMEDIATE set it themselves.
+    token = write_intent.set(False)
     with base_app.app_context():
         load_defaults()
         db.session.commit()
@@ -84,11 +88,25 @@ def app(base_app: Flask) -> Iterator[Flask]:
         db.session.rollback()
         db.session.remove()
         wipe(db.engine.dialect.name)
+    write_intent.reset(token)
     limiter.reset()
+
+
+class RequestClient(FlaskClient):
+    """Serves each request as production does: in its own app context, with its own database
+    session, while the test keeps its own. The test's session ends its transaction around each
+    request, so it neither holds a lock the request needs nor misses what the request saved."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        db.session.rollback()
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.rollback()
+        return response
 
 
 @pytest.fixture()
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = RequestClient
     return app.test_client()
 
 

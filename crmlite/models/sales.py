@@ -215,8 +215,8 @@ class ForecastLine(db.Model):
 class OpportunityTeamMember(db.Model):
     __tablename__ = "opportunity_team_members"
 
-    opportunity_id: Mapped[int] = fk("opportunities.id", ondelete="CASCADE", primary_key=True)
-    member_id: Mapped[int] = fk("members.id", ondelete="CASCADE", primary_key=True)
+    opportunity_id: Mapped[int] = fk("opportunities.id", ondelete="CASCADE", nullable=False, primary_key=True)
+    member_id: Mapped[int] = fk("members.id", ondelete="CASCADE", nullable=False, primary_key=True)
     role: Mapped[str] = mapped_column(String(80), default="")
 
     member: Mapped[Member] = rel(Member)
@@ -225,8 +225,8 @@ class OpportunityTeamMember(db.Model):
 class OpportunityContact(db.Model):
     __tablename__ = "opportunity_contacts"
 
-    opportunity_id: Mapped[int] = fk("opportunities.id", ondelete="CASCADE", primary_key=True)
-    contact_id: Mapped[int] = fk("contacts.id", ondelete="CASCADE", primary_key=True)
+    opportunity_id: Mapped[int] = fk("opportunities.id", ondelete="CASCADE", nullable=False, primary_key=True)
+    contact_id: Mapped[int] = fk("contacts.id", ondelete="CASCADE", nullable=False, primary_key=True)
     role: Mapped[str] = mapped_column(String(80), default="")
 
     contact: Mapped[Contact] = rel(Contact)

@@ -1,8 +1,8 @@
 """Domain model
 
-Revision ID: 11edc06f0f6a
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 04:14:31.852318
+Create Date: 2026-11-27 04:19:15.211381
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import crmlite.database
 
 
 # revision identifiers, used by Alembic.
-revision = '11edc06f0f6a'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -403,8 +403,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_forecast_lines_opportunity_id'), ['opportunity_id'], unique=False)
 
     op.create_table('opportunity_contacts',
-    sa.Column('opportunity_id', sa.Integer(), nullable=True),
-    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('opportunity_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=80), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_opportunity_contacts_contact_id_contacts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunities.id'], name=op.f('fk_opportunity_contacts_opportunity_id_opportunities'), ondelete='CASCADE'),
@@ -424,8 +424,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_opportunity_notes_opportunity_id'), ['opportunity_id'], unique=False)
 
     op.create_table('opportunity_team_members',
-    sa.Column('opportunity_id', sa.Integer(), nullable=True),
-    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('opportunity_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=80), nullable=False),
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_opportunity_team_members_member_id_members'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['opportunity_id'], ['opportunities.id'], name=op.f('fk_opportunity_team_members_opportunity_id_opportunities'), ondelete='CASCADE'),
