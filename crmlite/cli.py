@@ -38,8 +38,10 @@ def demo_command(if_empty: bool) -> None:
     summary = load_demo()
     db.session.commit()
     click.echo(summary)
-    click.echo(f"Sign in as nick@example.com (admin), cory@example.com (manager) or "
-               f"manny@example.com (rep), password {DEMO_PASSWORD}")
+    click.echo(
+        f"Sign in as nick@example.com (admin), cory@example.com (manager) or "
+        f"manny@example.com (rep), password {DEMO_PASSWORD}"
+    )
 
 
 @crm.command("bench-data")
@@ -53,15 +55,21 @@ def bench_data_command(opportunities: int, activities: int, member_count: int, s
 
     load_defaults()
     db.session.commit()
-    generate(opportunities=opportunities, activities=activities, members=member_count,
-             seed=seed, echo=click.echo)
+    generate(
+        opportunities=opportunities,
+        activities=activities,
+        members=member_count,
+        seed=seed,
+        echo=click.echo,
+    )
 
 
 @crm.command("add-member")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.REP.value,
-              show_default=True)
+@click.option(
+    "--role", type=click.Choice([r.value for r in Role]), default=Role.REP.value, show_default=True
+)
 @click.password_option()
 def add_member_command(email: str, name: str, role: str, password: str) -> None:
     """Add a member who can sign in."""

@@ -149,31 +149,134 @@ COMPANIES: list[tuple[str, str, str]] = [
 ]
 
 STREETS = [
-    "Truxtun Ave", "California Ave", "Ming Ave", "Stockdale Hwy", "Coffee Rd", "Rosedale Hwy",
-    "Chester Ave", "Brundage Ln", "Olive Dr", "White Ln", "Panama Ln", "Gosford Rd",
-    "Main St", "Blackstone Ave", "Shaw Ave", "Herndon Ave", "Mooney Blvd", "Center St",
-    "Oak St", "Commerce Way", "Industrial Pkwy", "Airport Dr", "Pine St", "Olive Ave",
+    "Truxtun Ave",
+    "California Ave",
+    "Ming Ave",
+    "Stockdale Hwy",
+    "Coffee Rd",
+    "Rosedale Hwy",
+    "Chester Ave",
+    "Brundage Ln",
+    "Olive Dr",
+    "White Ln",
+    "Panama Ln",
+    "Gosford Rd",
+    "Main St",
+    "Blackstone Ave",
+    "Shaw Ave",
+    "Herndon Ave",
+    "Mooney Blvd",
+    "Center St",
+    "Oak St",
+    "Commerce Way",
+    "Industrial Pkwy",
+    "Airport Dr",
+    "Pine St",
+    "Olive Ave",
 ]
 
 FIRST_NAMES = [
-    "Maria", "James", "Linda", "Robert", "Patricia", "Michael", "Jennifer", "David", "Elena",
-    "Daniel", "Susan", "Carlos", "Karen", "Steven", "Rosa", "Brian", "Angela", "Kevin",
-    "Teresa", "Jose", "Melissa", "Gary", "Amanda", "Luis", "Stephanie", "Ryan", "Priya",
-    "Eric", "Nicole", "Anthony", "Heather", "Victor", "Rachel", "Thomas", "Monica", "Jeff",
-    "Denise", "Ray", "Christina", "Paul", "Yolanda", "Mark", "Kim", "Gabriel", "Tanya",
+    "Maria",
+    "James",
+    "Linda",
+    "Robert",
+    "Patricia",
+    "Michael",
+    "Jennifer",
+    "David",
+    "Elena",
+    "Daniel",
+    "Susan",
+    "Carlos",
+    "Karen",
+    "Steven",
+    "Rosa",
+    "Brian",
+    "Angela",
+    "Kevin",
+    "Teresa",
+    "Jose",
+    "Melissa",
+    "Gary",
+    "Amanda",
+    "Luis",
+    "Stephanie",
+    "Ryan",
+    "Priya",
+    "Eric",
+    "Nicole",
+    "Anthony",
+    "Heather",
+    "Victor",
+    "Rachel",
+    "Thomas",
+    "Monica",
+    "Jeff",
+    "Denise",
+    "Ray",
+    "Christina",
+    "Paul",
+    "Yolanda",
+    "Mark",
+    "Kim",
+    "Gabriel",
+    "Tanya",
 ]
 
 LAST_NAMES = [
-    "Garcia", "Johnson", "Nguyen", "Hernandez", "Miller", "Lopez", "Patel", "Davis",
-    "Ramirez", "Wilson", "Thompson", "Sandoval", "Anderson", "Castillo", "Baker", "Singh",
-    "Mendoza", "Turner", "Moreno", "Collins", "Vasquez", "Reyes", "Parker", "Dhillon",
-    "Ortiz", "Sullivan", "Chavez", "Morgan", "Gutierrez", "Hughes", "Flores", "Bennett",
-    "Torres", "Kaur", "Watson", "Alvarez", "Brooks", "Romero", "Fisher", "Medina",
+    "Garcia",
+    "Johnson",
+    "Nguyen",
+    "Hernandez",
+    "Miller",
+    "Lopez",
+    "Patel",
+    "Davis",
+    "Ramirez",
+    "Wilson",
+    "Thompson",
+    "Sandoval",
+    "Anderson",
+    "Castillo",
+    "Baker",
+    "Singh",
+    "Mendoza",
+    "Turner",
+    "Moreno",
+    "Collins",
+    "Vasquez",
+    "Reyes",
+    "Parker",
+    "Dhillon",
+    "Ortiz",
+    "Sullivan",
+    "Chavez",
+    "Morgan",
+    "Gutierrez",
+    "Hughes",
+    "Flores",
+    "Bennett",
+    "Torres",
+    "Kaur",
+    "Watson",
+    "Alvarez",
+    "Brooks",
+    "Romero",
+    "Fisher",
+    "Medina",
 ]
 
 CONTACT_TITLES = [
-    "Owner", "Office Manager", "Practice Administrator", "Controller", "Operations Manager",
-    "IT Coordinator", "CFO", "President", "General Manager", "Managing Partner",
+    "Owner",
+    "Office Manager",
+    "Practice Administrator",
+    "Controller",
+    "Operations Manager",
+    "IT Coordinator",
+    "CFO",
+    "President",
+    "General Manager",
+    "Managing Partner",
 ]
 
 LOST_REASONS = [
@@ -215,12 +318,33 @@ FILL_ACTIVITIES: dict[str, tuple[str, int | None, tuple[str, ...]]] = {
     "MT": ("Marketing track call to {first}", 30, ("Phone",)),
     "LF": ("Lead follow-up call to {first}", 30, ("Phone",)),
 }
-TOPICS = ["phishing tips", "Windows 10 end of life", "backup checklist", "password managers",
-          "Wi-Fi security", "Microsoft 365 tips", "summer power outages"]
-ITEMS = ["5 workstations", "a file server", "two laptops", "a firewall", "a UPS",
-         "a wireless upgrade", "12 monitors", "a network switch"]
-ADDENDA = ["two new users", "a new branch office", "offsite backup", "after-hours support",
-           "a phone line add-on", "e-mail archiving"]
+TOPICS = [
+    "phishing tips",
+    "Windows 10 end of life",
+    "backup checklist",
+    "password managers",
+    "Wi-Fi security",
+    "Microsoft 365 tips",
+    "summer power outages",
+]
+ITEMS = [
+    "5 workstations",
+    "a file server",
+    "two laptops",
+    "a firewall",
+    "a UPS",
+    "a wireless upgrade",
+    "12 monitors",
+    "a network switch",
+]
+ADDENDA = [
+    "two new users",
+    "a new branch office",
+    "offsite backup",
+    "after-hours support",
+    "a phone line add-on",
+    "e-mail archiving",
+]
 GIFTS = ["pizza for the staff", "a fruit basket", "coffee gift cards", "a donut delivery"]
 INDUSTRY_TARGETS = ["dental", "law", "accounting", "medical", "real estate", "agriculture"]
 
@@ -240,23 +364,31 @@ NEXT_STEPS: dict[str, tuple[str, str, int, tuple[str, ...]]] = {
     "Prospect": ("SA", "1st Appointment with {first}", 60, ("On-Site",)),
     "1st Appointment": ("DM", "Discovery meeting with {first}", 90, ("On-Site",)),
     "Discovery": ("PA", "Present proposal to {company}", 60, ("On-Site", "Remote")),
-    "Presentation": ("FC", "Follow up appointment to close with {first}", 60,
-                     ("On-Site", "Phone")),
+    "Presentation": ("FC", "Follow up appointment to close with {first}", 60, ("On-Site", "Phone")),
     "Follow-Up": ("FC", "Follow up appointment to close with {first}", 60, ("On-Site",)),
     "Commitment": ("SE", "Check agreement set-up with {first}", 30, ("Phone",)),
 }
 # Activity types only produced by the funnel itself (not by the generic fill).
 FUNNEL_CODES = ("PF", "SA", "DM", "PA", "FC")
 # Open opportunities per stage, plus Won and Lost, in the three-month window.
-OPEN_COUNTS = {"Prospect": 20, "1st Appointment": 16, "Discovery": 14, "Presentation": 12,
-               "Follow-Up": 12, "Commitment": 8}
+OPEN_COUNTS = {
+    "Prospect": 20,
+    "1st Appointment": 16,
+    "Discovery": 14,
+    "Presentation": 12,
+    "Follow-Up": 12,
+    "Commitment": 8,
+}
 WON_IN_WINDOW = 12
 LOST_IN_WINDOW = 14
 STALLED_SHARE = 0.15
 # Scales the generic activities so the whole comes to about 900.
 FILL_FACTOR = 0.7
-MONTHLY_QUOTAS = {"nick@example.com": Decimal("3500.00"), "cory@example.com": Decimal("4000.00"),
-                  "manny@example.com": Decimal("3000.00")}
+MONTHLY_QUOTAS = {
+    "nick@example.com": Decimal("3500.00"),
+    "cory@example.com": Decimal("4000.00"),
+    "manny@example.com": Decimal("3000.00"),
+}
 
 
 def money(value: Decimal | float | int | str) -> Decimal:
@@ -320,8 +452,10 @@ class _Demo:
         self.open_status, self.won_status = statuses["Open"], statuses["Won"]
         self.lost_status = statuses["Lost"]
         self.types = {t.name: t for t in db.session.scalars(select(OpportunityType))}
-        self.activity_types = {t.code: t for t in db.session.scalars(
-            select(ActivityType).order_by(ActivityType.position))}
+        self.activity_types = {
+            t.code: t
+            for t in db.session.scalars(select(ActivityType).order_by(ActivityType.position))
+        }
         self.campaign_types = {t.name: t for t in db.session.scalars(select(CampaignType))}
 
     # -- time --------------------------------------------------------------------------
@@ -365,11 +499,24 @@ class _Demo:
 
     def sub_type(self, type_name: str, name: str) -> CampaignSubType:
         campaign_type = self.campaign_types[type_name]
-        found = db.session.scalar(select(CampaignSubType).where(
-            CampaignSubType.type_id == campaign_type.id, CampaignSubType.name == name))
+        found = db.session.scalar(
+            select(CampaignSubType).where(
+                CampaignSubType.type_id == campaign_type.id, CampaignSubType.name == name
+            )
+        )
         if found is None:
-            position = len(list(db.session.scalars(select(CampaignSubType.id).where(
-                CampaignSubType.type_id == campaign_type.id)))) + 1
+            position = (
+                len(
+                    list(
+                        db.session.scalars(
+                            select(CampaignSubType.id).where(
+                                CampaignSubType.type_id == campaign_type.id
+                            )
+                        )
+                    )
+                )
+                + 1
+            )
             found = CampaignSubType(type_id=campaign_type.id, name=name, position=position)
             db.session.add(found)
             db.session.flush()
@@ -377,12 +524,23 @@ class _Demo:
 
     # -- activities --------------------------------------------------------------------
 
-    def activity(self, *, code: str, subject: str, member_id: int, day: date,
-                 minutes: int | None, place: str, closed: bool,
-                 company: Company | None = None, contact: Contact | None = None,
-                 opportunity_id: int | None = None, campaign_id: int | None = None,
-                 assigned_by_id: int | None = None,
-                 created_at: datetime | None = None) -> Activity:
+    def activity(
+        self,
+        *,
+        code: str,
+        subject: str,
+        member_id: int,
+        day: date,
+        minutes: int | None,
+        place: str,
+        closed: bool,
+        company: Company | None = None,
+        contact: Contact | None = None,
+        opportunity_id: int | None = None,
+        campaign_id: int | None = None,
+        assigned_by_id: int | None = None,
+        created_at: datetime | None = None,
+    ) -> Activity:
         activity_type = self.activity_types[code]
         starts_at = ends_at = None
         if minutes is not None:
@@ -394,24 +552,33 @@ class _Demo:
             else:
                 closed_at = self.at(day, self.rng.randint(8, 16), self.rng.choice((0, 15, 30, 45)))
         if created_at is None:
-            created_day = min(day - timedelta(days=self.rng.randint(1, 8)),
-                              self.today - timedelta(days=1))
+            created_day = min(
+                day - timedelta(days=self.rng.randint(1, 8)), self.today - timedelta(days=1)
+            )
             created_at = self.at(created_day, 8, self.rng.choice((5, 20, 35, 50)))
         if closed_at is not None and created_at > closed_at:
             created_at = closed_at - timedelta(minutes=30)
         row = Activity(
-            subject=subject[:200], type_id=activity_type.id,
+            subject=subject[:200],
+            type_id=activity_type.id,
             status=(ActivityStatus.CLOSED if closed else ActivityStatus.OPEN).value,
             company_id=company.id if company else None,
             contact_id=contact.id if contact else None,
             phone=contact.phone if contact else (company.phone if company else ""),
-            opportunity_id=opportunity_id, campaign_id=campaign_id,
-            assigned_to_id=member_id, assigned_by_id=assigned_by_id or member_id,
-            due_on=day, starts_at=starts_at, ends_at=ends_at,
-            reminder_minutes=15 if starts_at is not None else None, place=place,
-            closed_at=closed_at, closed_by_id=member_id if closed else None,
+            opportunity_id=opportunity_id,
+            campaign_id=campaign_id,
+            assigned_to_id=member_id,
+            assigned_by_id=assigned_by_id or member_id,
+            due_on=day,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reminder_minutes=15 if starts_at is not None else None,
+            place=place,
+            closed_at=closed_at,
+            closed_by_id=member_id if closed else None,
             points_earned=activity_type.points if closed else None,
-            created_at=created_at, updated_at=closed_at or created_at,
+            created_at=created_at,
+            updated_at=closed_at or created_at,
         )
         self.activities.append(row)
         return row
@@ -432,20 +599,40 @@ def load_demo(today: date | None = None) -> str:
     ms_sales, projects = demo.business_unit(MS_SALES), demo.business_unit(PROJECTS)
     db.session.flush()
     locations = {ARRC: arrc, FRESNO: fresno}
-    nick = create_member(email="nick@example.com", name="Nick Points", password=DEMO_PASSWORD,
-                         role=Role.ADMIN, title="Channel Development Sales Executive",
-                         location_id=arrc.id, business_unit_id=ms_sales.id)
-    cory = create_member(email="cory@example.com", name="Cory Ferguson", password=DEMO_PASSWORD,
-                         role=Role.MANAGER, title="Account Manager", location_id=arrc.id,
-                         business_unit_id=ms_sales.id)
-    manny = create_member(email="manny@example.com", name="Manny Martinez",
-                          password=DEMO_PASSWORD, role=Role.REP, title="Sales Executive",
-                          location_id=fresno.id, business_unit_id=projects.id)
+    nick = create_member(
+        email="nick@example.com",
+        name="Nick Points",
+        password=DEMO_PASSWORD,
+        role=Role.ADMIN,
+        title="Channel Development Sales Executive",
+        location_id=arrc.id,
+        business_unit_id=ms_sales.id,
+    )
+    cory = create_member(
+        email="cory@example.com",
+        name="Cory Ferguson",
+        password=DEMO_PASSWORD,
+        role=Role.MANAGER,
+        title="Account Manager",
+        location_id=arrc.id,
+        business_unit_id=ms_sales.id,
+    )
+    manny = create_member(
+        email="manny@example.com",
+        name="Manny Martinez",
+        password=DEMO_PASSWORD,
+        role=Role.REP,
+        title="Sales Executive",
+        location_id=fresno.id,
+        business_unit_id=projects.id,
+    )
     members = [nick, cory, manny]
     quota = {m.id: MONTHLY_QUOTAS[m.email] for m in members}
     db.session.add_all(
         RevenueQuota(member_id=m.id, year=year, month=month, revenue=quota[m.id])
-        for m in members for year in (today.year - 1, today.year) for month in range(1, 13)
+        for m in members
+        for year in (today.year - 1, today.year)
+        for month in range(1, 13)
     )
 
     # -- companies and contacts --
@@ -461,22 +648,40 @@ def load_demo(today: date | None = None) -> str:
     def phone(area: str) -> str:
         return f"({area}) 555-01{rng.randint(0, 99):02d}"
 
-    tows = Company(name="Tows R Us", street="1600 Mill Rock Way", city="Bakersfield",
-                   region="CA", postal_code="93311", country="United States",
-                   phone="(661) 555-0142", email="office@towsrus.example",
-                   website="www.towsrus.example", industry="Towing",
-                   account_manager_id=cory.id, location_id=arrc.id,
-                   business_unit_id=ms_sales.id,
-                   created_at=datetime(2013, 10, 21, 17, 5, tzinfo=UTC),
-                   updated_at=datetime(2013, 10, 21, 17, 5, tzinfo=UTC))
-    chartec = Company(name="CharTec", street="3101 Sillect Ave", city="Bakersfield",
-                      region="CA", postal_code="93308", country="United States",
-                      phone="(866) 544-2772", email="info@chartec.example",
-                      website="www.chartec.example", industry="IT Services",
-                      account_manager_id=nick.id, location_id=arrc.id,
-                      business_unit_id=ms_sales.id,
-                      created_at=datetime(2013, 12, 5, 22, 10, tzinfo=UTC),
-                      updated_at=datetime(2013, 12, 5, 22, 10, tzinfo=UTC))
+    tows = Company(
+        name="Tows R Us",
+        street="1600 Mill Rock Way",
+        city="Bakersfield",
+        region="CA",
+        postal_code="93311",
+        country="United States",
+        phone="(661) 555-0142",
+        email="office@towsrus.example",
+        website="www.towsrus.example",
+        industry="Towing",
+        account_manager_id=cory.id,
+        location_id=arrc.id,
+        business_unit_id=ms_sales.id,
+        created_at=datetime(2013, 10, 21, 17, 5, tzinfo=UTC),
+        updated_at=datetime(2013, 10, 21, 17, 5, tzinfo=UTC),
+    )
+    chartec = Company(
+        name="CharTec",
+        street="3101 Sillect Ave",
+        city="Bakersfield",
+        region="CA",
+        postal_code="93308",
+        country="United States",
+        phone="(866) 544-2772",
+        email="info@chartec.example",
+        website="www.chartec.example",
+        industry="IT Services",
+        account_manager_id=nick.id,
+        location_id=arrc.id,
+        business_unit_id=ms_sales.id,
+        created_at=datetime(2013, 12, 5, 22, 10, tzinfo=UTC),
+        updated_at=datetime(2013, 12, 5, 22, 10, tzinfo=UTC),
+    )
     companies: list[Company] = []
     for name, industry, city in COMPANIES:
         zips, area, location_name = CITIES[city]
@@ -486,41 +691,72 @@ def load_demo(today: date | None = None) -> str:
             manager = manny if rng.random() < 0.8 else nick
         domain = f"{_slug(name)}.example"
         created = demo.at(demo.start - timedelta(days=rng.randint(20, 700)), 9, 30)
-        companies.append(Company(
-            name=name, street=f"{rng.randint(100, 9899)} {rng.choice(STREETS)}", city=city,
-            region="CA", postal_code=rng.choice(zips), country="United States",
-            phone=phone(area), email=f"info@{domain}", website=f"www.{domain}",
-            industry=industry, account_manager_id=manager.id,
-            location_id=locations[location_name].id,
-            business_unit_id=ms_sales.id if rng.random() < 0.7 else projects.id,
-            created_at=created, updated_at=created,
-        ))
+        companies.append(
+            Company(
+                name=name,
+                street=f"{rng.randint(100, 9899)} {rng.choice(STREETS)}",
+                city=city,
+                region="CA",
+                postal_code=rng.choice(zips),
+                country="United States",
+                phone=phone(area),
+                email=f"info@{domain}",
+                website=f"www.{domain}",
+                industry=industry,
+                account_manager_id=manager.id,
+                location_id=locations[location_name].id,
+                business_unit_id=ms_sales.id if rng.random() < 0.7 else projects.id,
+                created_at=created,
+                updated_at=created,
+            )
+        )
     db.session.add_all([tows, chartec, *companies])
     db.session.flush()
 
-    shane = Contact(company_id=tows.id, first_name="Shane", last_name="Swanson", title="Owner",
-                    email="shane.swanson@towsrus.example", phone="(661) 555-0142",
-                    street=tows.street, city=tows.city, region=tows.region,
-                    postal_code=tows.postal_code, country=tows.country,
-                    created_at=tows.created_at, updated_at=tows.created_at)
-    jason = Contact(company_id=chartec.id, first_name="Jason", last_name="Rivas",
-                    title="Operations Manager", email="jason.rivas@chartec.example",
-                    phone="(866) 544-2772", created_at=chartec.created_at,
-                    updated_at=chartec.created_at)
+    shane = Contact(
+        company_id=tows.id,
+        first_name="Shane",
+        last_name="Swanson",
+        title="Owner",
+        email="shane.swanson@towsrus.example",
+        phone="(661) 555-0142",
+        street=tows.street,
+        city=tows.city,
+        region=tows.region,
+        postal_code=tows.postal_code,
+        country=tows.country,
+        created_at=tows.created_at,
+        updated_at=tows.created_at,
+    )
+    jason = Contact(
+        company_id=chartec.id,
+        first_name="Jason",
+        last_name="Rivas",
+        title="Operations Manager",
+        email="jason.rivas@chartec.example",
+        phone="(866) 544-2772",
+        created_at=chartec.created_at,
+        updated_at=chartec.created_at,
+    )
     contacts: dict[int, list[Contact]] = {}
     for company in companies:
         domain = company.email.split("@", 1)[1]
         area = company.phone[1:4]
         for _ in range(rng.choice((1, 1, 2, 2, 2, 3))):
             first, last = person()
-            contacts.setdefault(company.id, []).append(Contact(
-                company_id=company.id, first_name=first, last_name=last,
-                title=rng.choice(CONTACT_TITLES),
-                email=f"{_slug(first)}.{_slug(last)}@{domain}",
-                phone=f"{company.phone} x{rng.randint(100, 299)}",
-                mobile=phone(area) if rng.random() < 0.6 else "",
-                created_at=company.created_at, updated_at=company.created_at,
-            ))
+            contacts.setdefault(company.id, []).append(
+                Contact(
+                    company_id=company.id,
+                    first_name=first,
+                    last_name=last,
+                    title=rng.choice(CONTACT_TITLES),
+                    email=f"{_slug(first)}.{_slug(last)}@{domain}",
+                    phone=f"{company.phone} x{rng.randint(100, 299)}",
+                    mobile=phone(area) if rng.random() < 0.6 else "",
+                    created_at=company.created_at,
+                    updated_at=company.created_at,
+                )
+            )
     db.session.add_all([shane, jason, *(c for cs in contacts.values() for c in cs)])
 
     # -- campaigns --
@@ -529,19 +765,31 @@ def load_demo(today: date | None = None) -> str:
     partner_referral = demo.sub_type(referral, "Partner Referral")
     campaign_2013 = {
         sub.name: Campaign(
-            name=f"{referral} - {sub.name} - 2013", type_id=sub.type_id, sub_type_id=sub.id,
-            status=CampaignStatus.COMPLETED.value, starts_on=date(2013, 1, 1),
-            ends_on=date(2013, 12, 31), owner_id=nick.id, location_id=arrc.id,
-            budgeted_cost=cost, actual_cost=cost, expected_revenue=money(25000),
+            name=f"{referral} - {sub.name} - 2013",
+            type_id=sub.type_id,
+            sub_type_id=sub.id,
+            status=CampaignStatus.COMPLETED.value,
+            starts_on=date(2013, 1, 1),
+            ends_on=date(2013, 12, 31),
+            owner_id=nick.id,
+            location_id=arrc.id,
+            budgeted_cost=cost,
+            actual_cost=cost,
+            expected_revenue=money(25000),
             created_at=datetime(2013, 1, 2, 17, 0, tzinfo=UTC),
-            updated_at=datetime(2013, 1, 2, 17, 0, tzinfo=UTC))
+            updated_at=datetime(2013, 1, 2, 17, 0, tzinfo=UTC),
+        )
         for sub, cost in ((business_referral, money(250)), (partner_referral, ZERO))
     }
     plans: list[tuple[str, str | None, int, int]] = [
-        ("Event", "Chamber", -1, 850), ("Direct Mail", "Postcard", -1, 1200),
-        ("Telemarketing", "MSP Leads", -1, 3000), ("Event", "Lunch & Learn", 0, 650),
-        ("Email", "Product Promotion", 0, 150), ("Sales Executive", "Cold Call", 0, 0),
-        ("Referral", "Business Referral", 0, 250), ("Webinar", None, 0, 400),
+        ("Event", "Chamber", -1, 850),
+        ("Direct Mail", "Postcard", -1, 1200),
+        ("Telemarketing", "MSP Leads", -1, 3000),
+        ("Event", "Lunch & Learn", 0, 650),
+        ("Email", "Product Promotion", 0, 150),
+        ("Sales Executive", "Cold Call", 0, 0),
+        ("Referral", "Business Referral", 0, 250),
+        ("Webinar", None, 0, 400),
         ("Website", "Visitor ID", 0, 1800),
     ]
     existing_campaigns = set(db.session.scalars(select(Campaign.name)))
@@ -556,34 +804,56 @@ def load_demo(today: date | None = None) -> str:
         elapsed = (today - date(year, 1, 1)).days / 365 if current else 1
         created = demo.at(date(year, 1, 1) + timedelta(days=rng.randint(1, 20)), 10)
         created = min(created, demo.at(demo.start, 10))
-        campaigns.append(Campaign(
-            name=name, type_id=demo.campaign_types[type_name].id,
-            sub_type_id=sub.id if sub else None,
-            status=(CampaignStatus.ACTIVE if current else CampaignStatus.COMPLETED).value,
-            starts_on=date(year, 1, 1), ends_on=date(year, 12, 31),
-            owner_id=nick.id if type_name != "Telemarketing" else cory.id,
-            location_id=arrc.id if rng.random() < 0.7 else fresno.id,
-            budgeted_cost=money(cost), actual_cost=money(round(cost * elapsed, -1)),
-            expected_revenue=money(max(cost, 500) * 12), created_at=created, updated_at=created,
-        ))
+        campaigns.append(
+            Campaign(
+                name=name,
+                type_id=demo.campaign_types[type_name].id,
+                sub_type_id=sub.id if sub else None,
+                status=(CampaignStatus.ACTIVE if current else CampaignStatus.COMPLETED).value,
+                starts_on=date(year, 1, 1),
+                ends_on=date(year, 12, 31),
+                owner_id=nick.id if type_name != "Telemarketing" else cory.id,
+                location_id=arrc.id if rng.random() < 0.7 else fresno.id,
+                budgeted_cost=money(cost),
+                actual_cost=money(round(cost * elapsed, -1)),
+                expected_revenue=money(max(cost, 500) * 12),
+                created_at=created,
+                updated_at=created,
+            )
+        )
     db.session.add_all([*campaign_2013.values(), *campaigns])
     db.session.flush()
 
     # -- PRODUCT.md's example records --
     discovery = demo.stage["Discovery"]
     tows_created = datetime(2013, 10, 21, 17, 0, tzinfo=UTC)
-    tows_moves = [datetime(2013, 10, 21, 17, 0, tzinfo=UTC),
-                  datetime(2013, 10, 29, 19, 30, tzinfo=UTC),
-                  datetime(2013, 11, 7, 18, 45, tzinfo=UTC)]
+    tows_moves = [
+        datetime(2013, 10, 21, 17, 0, tzinfo=UTC),
+        datetime(2013, 10, 29, 19, 30, tzinfo=UTC),
+        datetime(2013, 11, 7, 18, 45, tzinfo=UTC),
+    ]
     tows_opportunity = Opportunity(
-        name="Tows R Us - Managed Services - Complete", description="Managed Services for 3 sites",
-        type_id=demo.types[MS_COMPLETE].id, status_id=demo.open_status.id,
-        stage_id=discovery.id, revenue=money("6200.00"), cost=ZERO,
-        expected_close_on=date(2013, 11, 30), rating=Rating.MEDIUM.value,
-        probability=60, source=referral, campaign_id=campaign_2013["Business Referral"].id,
-        account_manager_id=cory.id, company_id=tows.id, contact_id=shane.id,
-        location_id=arrc.id, business_unit_id=ms_sales.id, stage_entered_at=tows_moves[-1],
-        created_at=tows_created, created_by_id=cory.id, updated_at=tows_moves[-1],
+        name="Tows R Us - Managed Services - Complete",
+        description="Managed Services for 3 sites",
+        type_id=demo.types[MS_COMPLETE].id,
+        status_id=demo.open_status.id,
+        stage_id=discovery.id,
+        revenue=money("6200.00"),
+        cost=ZERO,
+        expected_close_on=date(2013, 11, 30),
+        rating=Rating.MEDIUM.value,
+        probability=60,
+        source=referral,
+        campaign_id=campaign_2013["Business Referral"].id,
+        account_manager_id=cory.id,
+        company_id=tows.id,
+        contact_id=shane.id,
+        location_id=arrc.id,
+        business_unit_id=ms_sales.id,
+        stage_entered_at=tows_moves[-1],
+        created_at=tows_created,
+        created_by_id=cory.id,
+        updated_at=tows_moves[-1],
         updated_by_id=cory.id,
     )
     jason_scheduled = datetime(2013, 12, 5, 14, 18, tzinfo=tz).astimezone(UTC)
@@ -591,27 +861,57 @@ def load_demo(today: date | None = None) -> str:
     appointment_end = datetime(2013, 12, 9, 11, 0, tzinfo=tz).astimezone(UTC)
     chartec_moves = [jason_scheduled - timedelta(minutes=8), appointment_end]
     chartec_opportunity = Opportunity(
-        name=MS_PHONE, description="Phone system upgrade: hosted VoIP for 18 users",
-        type_id=demo.types[MS_PHONE].id, status_id=demo.open_status.id,
-        stage_id=demo.stage["1st Appointment"].id, revenue=money(450 * 36),
-        cost=money(180 * 36), expected_close_on=date(2014, 1, 31), rating=Rating.HOT.value,
-        probability=demo.stage["1st Appointment"].default_probability, source=referral,
-        campaign_id=campaign_2013["Partner Referral"].id, account_manager_id=nick.id,
-        company_id=chartec.id, contact_id=jason.id, location_id=arrc.id,
-        business_unit_id=ms_sales.id, stage_entered_at=chartec_moves[-1],
-        created_at=chartec_moves[0], created_by_id=nick.id, updated_at=chartec_moves[-1],
+        name=MS_PHONE,
+        description="Phone system upgrade: hosted VoIP for 18 users",
+        type_id=demo.types[MS_PHONE].id,
+        status_id=demo.open_status.id,
+        stage_id=demo.stage["1st Appointment"].id,
+        revenue=money(450 * 36),
+        cost=money(180 * 36),
+        expected_close_on=date(2014, 1, 31),
+        rating=Rating.HOT.value,
+        probability=demo.stage["1st Appointment"].default_probability,
+        source=referral,
+        campaign_id=campaign_2013["Partner Referral"].id,
+        account_manager_id=nick.id,
+        company_id=chartec.id,
+        contact_id=jason.id,
+        location_id=arrc.id,
+        business_unit_id=ms_sales.id,
+        stage_entered_at=chartec_moves[-1],
+        created_at=chartec_moves[0],
+        created_by_id=nick.id,
+        updated_at=chartec_moves[-1],
         updated_by_id=nick.id,
     )
     example_deals = [
-        (tows_opportunity, [_Line(MS_COMPLETE, "Managed services, 3 sites", money(6200), ZERO)],
-         tows_moves, cory),
-        (chartec_opportunity, [_Line(MS_PHONE, "Hosted VoIP, 18 users", money(450), money(180),
-                                     recurring=True, months=36)], chartec_moves, nick),
+        (
+            tows_opportunity,
+            [_Line(MS_COMPLETE, "Managed services, 3 sites", money(6200), ZERO)],
+            tows_moves,
+            cory,
+        ),
+        (
+            chartec_opportunity,
+            [
+                _Line(
+                    MS_PHONE,
+                    "Hosted VoIP, 18 users",
+                    money(450),
+                    money(180),
+                    recurring=True,
+                    months=36,
+                )
+            ],
+            chartec_moves,
+            nick,
+        ),
     ]
 
     # -- generated opportunities, their history and next steps --
-    deals = _generate_deals(demo, members, companies, contacts, campaigns, quota,
-                            locations, ms_sales, projects)
+    deals = _generate_deals(
+        demo, members, companies, contacts, campaigns, quota, locations, ms_sales, projects
+    )
     _plan_deals(demo, deals, members)
     db.session.add_all([d[0] for d in example_deals])
     db.session.add_all([d.opportunity for d in deals])
@@ -620,20 +920,31 @@ def load_demo(today: date | None = None) -> str:
     stage_changes: list[StageChange] = []
     lines: list[ForecastLine] = []
     for opportunity, example_lines, moves, member in example_deals:
-        path = [demo.stage["Prospect"], demo.stage["1st Appointment"], discovery][:len(moves)]
+        path = [demo.stage["Prospect"], demo.stage["1st Appointment"], discovery][: len(moves)]
         stage_changes.extend(_stage_changes(opportunity, path, moves, member.id))
         lines.extend(_forecast_rows(demo, opportunity, example_lines))
 
     appointment = Activity(
-        subject="1st Appointment with Jason", type_id=demo.activity_types["SA"].id,
-        status=ActivityStatus.CLOSED.value, company_id=chartec.id, contact_id=jason.id,
-        phone="(866) 544-2772", opportunity_id=chartec_opportunity.id,
-        campaign_id=campaign_2013["Partner Referral"].id, assigned_to_id=nick.id,
-        assigned_by_id=nick.id, due_on=date(2013, 12, 9), starts_at=appointment_start,
-        ends_at=appointment_end, reminder_minutes=15, place="On-Site",
-        closed_at=appointment_end, closed_by_id=nick.id,
+        subject="1st Appointment with Jason",
+        type_id=demo.activity_types["SA"].id,
+        status=ActivityStatus.CLOSED.value,
+        company_id=chartec.id,
+        contact_id=jason.id,
+        phone="(866) 544-2772",
+        opportunity_id=chartec_opportunity.id,
+        campaign_id=campaign_2013["Partner Referral"].id,
+        assigned_to_id=nick.id,
+        assigned_by_id=nick.id,
+        due_on=date(2013, 12, 9),
+        starts_at=appointment_start,
+        ends_at=appointment_end,
+        reminder_minutes=15,
+        place="On-Site",
+        closed_at=appointment_end,
+        closed_by_id=nick.id,
         points_earned=demo.activity_types["SA"].points,
-        created_at=jason_scheduled - timedelta(minutes=2), updated_at=appointment_end,
+        created_at=jason_scheduled - timedelta(minutes=2),
+        updated_at=appointment_end,
     )
     demo.activities.append(appointment)
 
@@ -648,47 +959,71 @@ def load_demo(today: date | None = None) -> str:
         for activity in deal.linked:
             activity.opportunity_id = opportunity.id
         if deal.helper is not None:
-            team_rows.append(OpportunityTeamMember(
-                opportunity_id=opportunity.id, member_id=deal.helper[0].id, role=deal.helper[1]))
+            team_rows.append(
+                OpportunityTeamMember(
+                    opportunity_id=opportunity.id, member_id=deal.helper[0].id, role=deal.helper[1]
+                )
+            )
         if deal.path[0] is not deal.path[-1] and rng.random() < 0.22:
-            notes.append(OpportunityNote(
-                opportunity_id=opportunity.id, author_id=owner_id,
-                created_at=deal.moments[-1] + timedelta(minutes=rng.randint(15, 90)),
-                body=rng.choice(OPPORTUNITY_NOTES).format(first=deal.contact.first_name)))
+            notes.append(
+                OpportunityNote(
+                    opportunity_id=opportunity.id,
+                    author_id=owner_id,
+                    created_at=deal.moments[-1] + timedelta(minutes=rng.randint(15, 90)),
+                    body=rng.choice(OPPORTUNITY_NOTES).format(first=deal.contact.first_name),
+                )
+            )
         others = [c for c in contacts[deal.company.id] if c is not deal.contact]
         if others and rng.random() < 0.3:
-            extra_contacts.append(OpportunityContact(
-                opportunity_id=opportunity.id, contact_id=others[0].id,
-                role=rng.choice(("Decision maker", "Technical contact", "Influencer"))))
+            extra_contacts.append(
+                OpportunityContact(
+                    opportunity_id=opportunity.id,
+                    contact_id=others[0].id,
+                    role=rng.choice(("Decision maker", "Technical contact", "Influencer")),
+                )
+            )
     _fill_activities(demo, members, companies, contacts, campaigns, cory, manny)
 
     db.session.add_all([*stage_changes, *lines, *notes, *team_rows, *extra_contacts])
     db.session.add_all(demo.activities)
     db.session.flush()
-    db.session.add(ActivityNote(
-        activity_id=appointment.id, author_id=nick.id, created_at=jason_scheduled,
-        body="Meeting scheduled with Jason. He was referred by Jim over at Jim's towing. "
-             "He is interested in a phone system upgrade."))
+    db.session.add(
+        ActivityNote(
+            activity_id=appointment.id,
+            author_id=nick.id,
+            created_at=jason_scheduled,
+            body="Meeting scheduled with Jason. He was referred by Jim over at Jim's towing. "
+            "He is interested in a phone system upgrade.",
+        )
+    )
     db.session.flush()
 
     company_count = len(companies) + 2
     contact_count = sum(len(cs) for cs in contacts.values()) + 2
-    return (f"Demo data: {len(members)} members, {company_count} companies, "
-            f"{contact_count} contacts, {len(campaigns) + len(campaign_2013)} campaigns, "
-            f"{len(deals) + len(example_deals)} opportunities, "
-            f"{len(demo.activities)} activities.")
+    return (
+        f"Demo data: {len(members)} members, {company_count} companies, "
+        f"{contact_count} contacts, {len(campaigns) + len(campaign_2013)} campaigns, "
+        f"{len(deals) + len(example_deals)} opportunities, "
+        f"{len(demo.activities)} activities."
+    )
 
 
-def _stage_changes(opportunity: Opportunity, path: list[SalesStage], moments: list[datetime],
-                   member_id: int) -> list[StageChange]:
+def _stage_changes(
+    opportunity: Opportunity, path: list[SalesStage], moments: list[datetime], member_id: int
+) -> list[StageChange]:
     """The walk from Prospect to the current stage, one row per move."""
     rows: list[StageChange] = []
     previous: SalesStage | None = None
     for stage, moment in zip(path, moments, strict=True):
-        rows.append(StageChange(opportunity_id=opportunity.id,
-                                from_stage_id=previous.id if previous else None,
-                                to_stage_id=stage.id, changed_by_id=member_id,
-                                changed_at=moment))
+        rows.append(
+            StageChange(
+                opportunity_id=opportunity.id,
+                from_stage_id=previous.id if previous else None,
+                to_stage_id=stage.id,
+                changed_by_id=member_id,
+                changed_at=moment,
+            )
+        )
         previous = stage
     return rows
 
@@ -703,8 +1038,16 @@ def _lines_for(demo: _Demo, product: str, target: Decimal | None) -> list[_Line]
     if target is not None:
         if product in MANAGED_SERVICES:
             monthly = money(round(float(target) / 12 / 5) * 5)
-            return [_Line(product, "Managed services agreement, 12 months", monthly,
-                          money(monthly * pct(40, 55)), recurring=True, months=12)]
+            return [
+                _Line(
+                    product,
+                    "Managed services agreement, 12 months",
+                    monthly,
+                    money(monthly * pct(40, 55)),
+                    recurring=True,
+                    months=12,
+                )
+            ]
         return [_Line(product, f"{product} (fixed price)", target, money(target * pct(35, 80)))]
 
     if product in MANAGED_SERVICES:
@@ -721,40 +1064,70 @@ def _lines_for(demo: _Demo, product: str, target: Decimal | None) -> list[_Line]
         while monthly * months > 58_000 and months > 12:
             months -= 12
         monthly = min(monthly, 58_000 // months)
-        lines = [_Line(product, f"Managed services, {label}", money(monthly),
-                       money(monthly * pct(40, 60)), recurring=True, months=months)]
+        lines = [
+            _Line(
+                product,
+                f"Managed services, {label}",
+                money(monthly),
+                money(monthly * pct(40, 60)),
+                recurring=True,
+                months=months,
+            )
+        ]
         if rng.random() < 0.35:
             setup = rng.choice((500, 750, 1000, 1500, 2000))
-            lines.append(_Line(product, "Onboarding and setup", money(setup),
-                               money(setup * pct(20, 40))))
+            lines.append(
+                _Line(product, "Onboarding and setup", money(setup), money(setup * pct(20, 40)))
+            )
         return lines
     if product == CABLING:
         drops = rng.randint(12, 110)
         revenue = drops * rng.choice((125, 140, 155, 175))
-        lines = [_Line(product, f"{drops} network drops", money(revenue),
-                       money(revenue * pct(48, 60)))]
+        lines = [
+            _Line(product, f"{drops} network drops", money(revenue), money(revenue * pct(48, 60)))
+        ]
     elif product == HARDWARE:
         pcs = rng.randint(3, 18)
         revenue = pcs * rng.choice((950, 1100, 1250))
-        lines = [_Line(product, f"{pcs} workstations", money(revenue),
-                       money(revenue * pct(78, 86)))]
+        lines = [
+            _Line(product, f"{pcs} workstations", money(revenue), money(revenue * pct(78, 86)))
+        ]
         if rng.random() < 0.4:
             server = rng.choice((4500, 6800, 8900))
-            lines.append(_Line(product, "Server and UPS", money(server),
-                               money(server * pct(75, 82))))
+            lines.append(
+                _Line(product, "Server and UPS", money(server), money(server * pct(75, 82)))
+            )
     elif product == ASSESSMENT:
         revenue = rng.choice((750, 1000, 1500, 2000, 2500))
-        lines = [_Line(product, "Network assessment and report", money(revenue),
-                       money(revenue * pct(10, 25)))]
+        lines = [
+            _Line(
+                product,
+                "Network assessment and report",
+                money(revenue),
+                money(revenue * pct(10, 25)),
+            )
+        ]
     else:
         users = rng.randint(10, 60)
         revenue = users * rng.choice((90, 120, 150)) + rng.choice((0, 2500, 5000))
-        lines = [_Line(product, f"Move {users} mailboxes and files to Microsoft 365",
-                       money(revenue), money(revenue * pct(35, 50)))]
+        lines = [
+            _Line(
+                product,
+                f"Move {users} mailboxes and files to Microsoft 365",
+                money(revenue),
+                money(revenue * pct(35, 50)),
+            )
+        ]
     if rng.random() < 0.25:
         assessment = rng.choice((500, 750, 1000))
-        lines.append(_Line(ASSESSMENT, "Pre-project assessment", money(assessment),
-                           money(assessment * pct(10, 20))))
+        lines.append(
+            _Line(
+                ASSESSMENT,
+                "Pre-project assessment",
+                money(assessment),
+                money(assessment * pct(10, 20)),
+            )
+        )
     return lines
 
 
@@ -771,10 +1144,17 @@ def _describe(product: str, company: Company, lines: list[_Line]) -> str:
     }[product]
 
 
-def _generate_deals(demo: _Demo, members: list[Member], companies: list[Company],
-                    contacts: dict[int, list[Contact]], campaigns: list[Campaign],
-                    quota: dict[int, Decimal], locations: dict[str, Location],
-                    ms_sales: BusinessUnit, projects: BusinessUnit) -> list[_Deal]:
+def _generate_deals(
+    demo: _Demo,
+    members: list[Member],
+    companies: list[Company],
+    contacts: dict[int, list[Contact]],
+    campaigns: list[Campaign],
+    quota: dict[int, Decimal],
+    locations: dict[str, Location],
+    ms_sales: BusinessUnit,
+    projects: BusinessUnit,
+) -> list[_Deal]:
     """Opportunities (without ids yet) and the stage path each one walked."""
     rng = demo.rng
     stages = demo.stage
@@ -795,8 +1175,11 @@ def _generate_deals(demo: _Demo, members: list[Member], companies: list[Company]
             if (company.id, product) not in used:
                 break
         used.add((company.id, product))
-        owner = member or (member_by_id[company.account_manager_id or members[0].id]
-                           if rng.random() < 0.85 else rng.choice(members))
+        owner = member or (
+            member_by_id[company.account_manager_id or members[0].id]
+            if rng.random() < 0.85
+            else rng.choice(members)
+        )
         return company, product, owner
 
     def campaign_for(year: int) -> Campaign | None:
@@ -805,8 +1188,9 @@ def _generate_deals(demo: _Demo, members: list[Member], companies: list[Company]
         same_year = [c for c in campaigns if c.starts_on and c.starts_on.year == year]
         return rng.choice(same_year or campaigns) if campaigns else None
 
-    def build(kind: str, company: Company, product: str, owner: Member,
-              target: Decimal | None) -> _Deal:
+    def build(
+        kind: str, company: Company, product: str, owner: Member, target: Decimal | None
+    ) -> _Deal:
         lines = _lines_for(demo, product, target)
         revenue = sum((line.total_revenue for line in lines), ZERO)
         cost = sum((line.total_cost for line in lines), ZERO)
@@ -815,24 +1199,31 @@ def _generate_deals(demo: _Demo, members: list[Member], companies: list[Company]
             path.append(demo.won_stage)
             status = demo.won_status
         elif kind == "Lost":
-            path = [*demo.open_stages[:rng.randint(1, 5)], demo.lost_stage]
+            path = [*demo.open_stages[: rng.randint(1, 5)], demo.lost_stage]
             status = demo.lost_status
         else:
-            path = demo.open_stages[:demo.open_stages.index(stages[kind]) + 1]
+            path = demo.open_stages[: demo.open_stages.index(stages[kind]) + 1]
             status = demo.open_status
         stage = path[-1]
         contact = rng.choice(contacts[company.id])
         location_name = location_names.get(company.location_id or 0, ARRC)
         opportunity = Opportunity(
-            name=f"{company.name} - {product}", description=_describe(product, company, lines),
-            type_id=demo.types[product].id, status_id=status.id, stage_id=stage.id,
-            revenue=revenue, cost=cost,
+            name=f"{company.name} - {product}",
+            description=_describe(product, company, lines),
+            type_id=demo.types[product].id,
+            status_id=status.id,
+            stage_id=stage.id,
+            revenue=revenue,
+            cost=cost,
             rating=rng.choice((Rating.HOT, Rating.MEDIUM, Rating.MEDIUM, Rating.COLD)).value,
-            probability=stage.default_probability, account_manager_id=owner.id,
-            company_id=company.id, contact_id=contact.id,
+            probability=stage.default_probability,
+            account_manager_id=owner.id,
+            company_id=company.id,
+            contact_id=contact.id,
             location_id=locations[location_name].id,
             business_unit_id=(ms_sales if product in MANAGED_SERVICES else projects).id,
-            created_by_id=owner.id, updated_by_id=owner.id,
+            created_by_id=owner.id,
+            updated_by_id=owner.id,
         )
         return _Deal(opportunity, company, contact, path, lines)
 
@@ -844,12 +1235,10 @@ def _generate_deals(demo: _Demo, members: list[Member], companies: list[Company]
     # Earlier wins, one per member and month, so quota attainment has a history: every month
     # of this year before the window (at least the six months before it), and the window's
     # first month up to its first day.
-    first_month = min(date(demo.today.year, 1, 1),
-                      _add_months(demo.start.replace(day=1), -6))
+    first_month = min(date(demo.today.year, 1, 1), _add_months(demo.start.replace(day=1), -6))
     month = first_month
     while month <= demo.start:
-        days = demo._working_days(month, min(_add_months(month, 1), demo.start)
-                                  - timedelta(days=1))
+        days = demo._working_days(month, min(_add_months(month, 1), demo.start) - timedelta(days=1))
         for member in members if days else []:
             company, product, owner = pick(member)
             target = money(round(float(quota[member.id]) * rng.uniform(0.55, 1.3) / 50) * 50)
@@ -861,8 +1250,11 @@ def _generate_deals(demo: _Demo, members: list[Member], companies: list[Company]
     for deal in deals:
         campaign = campaign_for((deal.opportunity.closed_at or demo.at(demo.today, 12)).year)
         deal.opportunity.campaign_id = campaign.id if campaign else None
-        deal.opportunity.source = (_campaign_type_name(demo, campaign) if campaign
-                                   else rng.choice(("Existing Client", "Networking", "Walk-In")))
+        deal.opportunity.source = (
+            _campaign_type_name(demo, campaign)
+            if campaign
+            else rng.choice(("Existing Client", "Networking", "Walk-In"))
+        )
     return deals
 
 
@@ -877,10 +1269,18 @@ def _add_months(day: date, months: int) -> date:
 
 def _forecast_rows(demo: _Demo, opportunity: Opportunity, lines: list[_Line]) -> list[ForecastLine]:
     return [
-        ForecastLine(opportunity_id=opportunity.id, product_id=demo.types[line.product].id,
-                     description=line.description, position=position, recurring=line.recurring,
-                     revenue=line.revenue, cost=line.cost, months=line.months,
-                     status_id=opportunity.status_id, include_in_forecast=True)
+        ForecastLine(
+            opportunity_id=opportunity.id,
+            product_id=demo.types[line.product].id,
+            description=line.description,
+            position=position,
+            recurring=line.recurring,
+            revenue=line.revenue,
+            cost=line.cost,
+            months=line.months,
+            status_id=opportunity.status_id,
+            include_in_forecast=True,
+        )
         for position, line in enumerate(lines, start=1)
     ]
 
@@ -916,14 +1316,25 @@ def _plan_deals(demo: _Demo, deals: list[_Deal], members: list[Member]) -> None:
 
         for stage, day in zip(deal.path, days, strict=True):
             if earlier is not None:
-                moment = (earlier if stage.is_won else
-                          demo.at(day, rng.randint(9, 16), rng.choice((0, 15, 30, 45))))
+                moment = (
+                    earlier
+                    if stage.is_won
+                    else demo.at(day, rng.randint(9, 16), rng.choice((0, 15, 30, 45)))
+                )
             else:
                 code, subject, minutes, places = STAGE_MOVES[stage.name]
                 moved_by = demo.activity(
-                    code=code, subject=subject.format(**words), member_id=owner_id, day=day,
-                    minutes=minutes, place=rng.choice(places), closed=True, company=company,
-                    contact=contact, campaign_id=opportunity.campaign_id)
+                    code=code,
+                    subject=subject.format(**words),
+                    member_id=owner_id,
+                    day=day,
+                    minutes=minutes,
+                    place=rng.choice(places),
+                    closed=True,
+                    company=company,
+                    contact=contact,
+                    campaign_id=opportunity.campaign_id,
+                )
                 deal.linked.append(moved_by)
                 assert moved_by.closed_at is not None
                 moment = moved_by.closed_at
@@ -932,11 +1343,20 @@ def _plan_deals(demo: _Demo, deals: list[_Deal], members: list[Member]) -> None:
                 if stage.name == "1st Appointment" and rng.random() < 0.5:
                     follow_day = next((d for d in demo.past_days if d > day), None)
                     if follow_day is not None:
-                        deal.linked.append(demo.activity(
-                            code="TP", subject=f"Thank-you postcard to {contact.first_name}",
-                            member_id=owner_id, day=follow_day, minutes=None, place="Office",
-                            closed=True, company=company, contact=contact,
-                            campaign_id=opportunity.campaign_id))
+                        deal.linked.append(
+                            demo.activity(
+                                code="TP",
+                                subject=f"Thank-you postcard to {contact.first_name}",
+                                member_id=owner_id,
+                                day=follow_day,
+                                minutes=None,
+                                place="Office",
+                                closed=True,
+                                company=company,
+                                contact=contact,
+                                campaign_id=opportunity.campaign_id,
+                            )
+                        )
             if deal.moments and moment <= deal.moments[-1]:
                 moment = deal.moments[-1] + timedelta(hours=1)
             deal.moments.append(moment)
@@ -956,26 +1376,45 @@ def _plan_deals(demo: _Demo, deals: list[_Deal], members: list[Member]) -> None:
         else:
             remaining = len(demo.open_stages) - demo.open_stages.index(stage)
             opportunity.expected_close_on = demo.today + timedelta(
-                days=rng.randint(-7, 21) + remaining * 9)
+                days=rng.randint(-7, 21) + remaining * 9
+            )
             code, subject, minutes, places = NEXT_STEPS[stage.name]
             if id(deal) not in stalled:
-                day = rng.choice(demo.future_days[:10] if rng.random() < 0.7
-                                 else demo.future_days)
-                deal.linked.append(demo.activity(
-                    code=code, subject=subject.format(**words), member_id=owner_id, day=day,
-                    minutes=minutes, place=rng.choice(places), closed=False, company=company,
-                    contact=contact, campaign_id=opportunity.campaign_id,
-                    created_at=last + timedelta(minutes=10)))
+                day = rng.choice(demo.future_days[:10] if rng.random() < 0.7 else demo.future_days)
+                deal.linked.append(
+                    demo.activity(
+                        code=code,
+                        subject=subject.format(**words),
+                        member_id=owner_id,
+                        day=day,
+                        minutes=minutes,
+                        place=rng.choice(places),
+                        closed=False,
+                        company=company,
+                        contact=contact,
+                        campaign_id=opportunity.campaign_id,
+                        created_at=last + timedelta(minutes=10),
+                    )
+                )
             elif rng.random() < 0.5:
                 # The next step slipped: still open, but overdue.
                 later = [d for d in demo.past_days if d > last.astimezone(demo.tz).date()]
                 if later:
-                    deal.linked.append(demo.activity(
-                        code=code, subject=subject.format(**words), member_id=owner_id,
-                        day=rng.choice(later[:10]), minutes=minutes, place=rng.choice(places),
-                        closed=False, company=company, contact=contact,
-                        campaign_id=opportunity.campaign_id,
-                        created_at=last + timedelta(minutes=10)))
+                    deal.linked.append(
+                        demo.activity(
+                            code=code,
+                            subject=subject.format(**words),
+                            member_id=owner_id,
+                            day=rng.choice(later[:10]),
+                            minutes=minutes,
+                            place=rng.choice(places),
+                            closed=False,
+                            company=company,
+                            contact=contact,
+                            campaign_id=opportunity.campaign_id,
+                            created_at=last + timedelta(minutes=10),
+                        )
+                    )
 
         if rng.random() < 0.2:
             helper = rng.choice([m for m in members if m.id != owner_id])
@@ -985,9 +1424,15 @@ def _plan_deals(demo: _Demo, deals: list[_Deal], members: list[Member]) -> None:
                 opportunity.sales_associate_id = helper.id
 
 
-def _fill_activities(demo: _Demo, members: list[Member], companies: list[Company],
-                     contacts: dict[int, list[Contact]], campaigns: list[Campaign],
-                     manager: Member, rep: Member) -> None:
+def _fill_activities(
+    demo: _Demo,
+    members: list[Member],
+    companies: list[Company],
+    contacts: dict[int, list[Contact]],
+    campaigns: list[Campaign],
+    manager: Member,
+    rep: Member,
+) -> None:
     """The rest of each member's work, so each type's count roughly follows its monthly
     target over the window."""
     rng = demo.rng
@@ -998,8 +1443,9 @@ def _fill_activities(demo: _Demo, members: list[Member], companies: list[Company
     for activity in demo.activities:
         key = (activity.assigned_to_id, codes[activity.type_id])
         done[key] = done.get(key, 0) + 1
-    campaign_by_type = {c.type_id: c for c in campaigns if c.starts_on
-                        and c.starts_on.year == demo.today.year}
+    campaign_by_type = {
+        c.type_id: c for c in campaigns if c.starts_on and c.starts_on.year == demo.today.year
+    }
     event_campaign = campaign_by_type.get(demo.campaign_types["Event"].id)
     webinar_campaign = campaign_by_type.get(demo.campaign_types["Webinar"].id)
     cold_campaign = campaign_by_type.get(demo.campaign_types["Sales Executive"].id)
@@ -1018,14 +1464,19 @@ def _fill_activities(demo: _Demo, members: list[Member], companies: list[Company
                 contact: Contact | None = rng.choice(contacts[company.id]) if company else None
                 campaign: Campaign | None = None
                 if code in ("CC", "EV", "WB"):
-                    campaign = {"CC": cold_campaign, "EV": event_campaign,
-                                "WB": webinar_campaign}[code]
-                words = {"company": company.name if company else "",
-                         "first": contact.first_name if contact else "",
-                         "city": company.city if company else "",
-                         "industry": rng.choice(INDUSTRY_TARGETS), "topic": rng.choice(TOPICS),
-                         "item": rng.choice(ITEMS), "addendum": rng.choice(ADDENDA),
-                         "gift": rng.choice(GIFTS)}
+                    campaign = {"CC": cold_campaign, "EV": event_campaign, "WB": webinar_campaign}[
+                        code
+                    ]
+                words = {
+                    "company": company.name if company else "",
+                    "first": contact.first_name if contact else "",
+                    "city": company.city if company else "",
+                    "industry": rng.choice(INDUSTRY_TARGETS),
+                    "topic": rng.choice(TOPICS),
+                    "item": rng.choice(ITEMS),
+                    "addendum": rng.choice(ADDENDA),
+                    "gift": rng.choice(GIFTS),
+                }
                 if code in ("CC", "EV", "WB"):
                     company = contact = None
                 timed = minutes
@@ -1039,8 +1490,16 @@ def _fill_activities(demo: _Demo, members: list[Member], companies: list[Company
                 else:
                     closed = False
                 assigned_by = manager.id if member is rep and rng.random() < 0.15 else member.id
-                demo.activity(code=code, subject=subject.format(**words), member_id=member.id,
-                              day=day, minutes=timed, place=rng.choice(places), closed=closed,
-                              company=company, contact=contact,
-                              campaign_id=campaign.id if campaign else None,
-                              assigned_by_id=assigned_by)
+                demo.activity(
+                    code=code,
+                    subject=subject.format(**words),
+                    member_id=member.id,
+                    day=day,
+                    minutes=timed,
+                    place=rng.choice(places),
+                    closed=closed,
+                    company=company,
+                    contact=contact,
+                    campaign_id=campaign.id if campaign else None,
+                    assigned_by_id=assigned_by,
+                )

@@ -125,8 +125,7 @@ def csrf_token_from(html: str) -> str:
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
     page = client.get("/sign-in")
     token = csrf_token_from(page.get_data(as_text=True))
-    return client.post("/sign-in", data={"email": email, "password": password,
-                                         "csrf_token": token})
+    return client.post("/sign-in", data={"email": email, "password": password, "csrf_token": token})
 
 
 def page_token(client: FlaskClient, url: str) -> str:
@@ -140,11 +139,20 @@ def page_token(client: FlaskClient, url: str) -> str:
 def make_member(app: Flask) -> Callable[..., Member]:
     counter = iter(range(1, 10_000))
 
-    def make(name: str | None = None, role: Role = Role.REP, email: str | None = None,
-             password: str = PASSWORD, **fields: Any) -> Member:
+    def make(
+        name: str | None = None,
+        role: Role = Role.REP,
+        email: str | None = None,
+        password: str = PASSWORD,
+        **fields: Any,
+    ) -> Member:
         n = next(counter)
-        member = members.create_member(email=email or f"member{n}@example.com",
-                                       name=name or f"Member {n}", password=password, role=role)
+        member = members.create_member(
+            email=email or f"member{n}@example.com",
+            name=name or f"Member {n}",
+            password=password,
+            role=role,
+        )
         for key, value in fields.items():
             setattr(member, key, value)
         db.session.commit()
@@ -202,14 +210,22 @@ def make_contact(app: Flask) -> Callable[..., Contact]:
 
 @pytest.fixture()
 def make_opportunity(app: Flask) -> Callable[..., Opportunity]:
-    def make(name: str = "Tows R Us - Managed Services - Complete", stage_name: str = "Prospect",
-             revenue: str | Decimal = "1000.00", **fields: Any) -> Opportunity:
+    def make(
+        name: str = "Tows R Us - Managed Services - Complete",
+        stage_name: str = "Prospect",
+        revenue: str | Decimal = "1000.00",
+        **fields: Any,
+    ) -> Opportunity:
         the_stage = stage(stage_name)
         status_name = "Won" if the_stage.is_won else "Lost" if the_stage.is_lost else "Open"
         fields.setdefault("probability", the_stage.default_probability)
-        opportunity = Opportunity(name=name, stage_id=the_stage.id,
-                                  status_id=status(status_name).id, revenue=Decimal(revenue),
-                                  **fields)
+        opportunity = Opportunity(
+            name=name,
+            stage_id=the_stage.id,
+            status_id=status(status_name).id,
+            revenue=Decimal(revenue),
+            **fields,
+        )
         db.session.add(opportunity)
         db.session.commit()
         return opportunity
@@ -219,15 +235,25 @@ def make_opportunity(app: Flask) -> Callable[..., Opportunity]:
 
 @pytest.fixture()
 def make_activity(app: Flask) -> Callable[..., Activity]:
-    def make(assigned_to: Member, subject: str = "Call", code: str = "SE",
-             due_on: date | None = None, closed: bool = False, **fields: Any) -> Activity:
+    def make(
+        assigned_to: Member,
+        subject: str = "Call",
+        code: str = "SE",
+        due_on: date | None = None,
+        closed: bool = False,
+        **fields: Any,
+    ) -> Activity:
         the_type = activity_type(code)
         activity = Activity(
-            subject=subject, type_id=the_type.id, assigned_to_id=assigned_to.id,
+            subject=subject,
+            type_id=the_type.id,
+            assigned_to_id=assigned_to.id,
             due_on=due_on or date.today(),
             status=ActivityStatus.CLOSED.value if closed else ActivityStatus.OPEN.value,
             closed_at=datetime.now(UTC) - timedelta(hours=1) if closed else None,
-            points_earned=the_type.points if closed else None, **fields)
+            points_earned=the_type.points if closed else None,
+            **fields,
+        )
         db.session.add(activity)
         db.session.commit()
         return activity

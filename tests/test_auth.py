@@ -10,8 +10,18 @@ from tests.conftest import PASSWORD, csrf_token_from, page_token, sign_in
 
 
 def test_every_page_needs_sign_in(client: FlaskClient) -> None:
-    for url in ["/", "/board/", "/activities/", "/calendar/", "/points/", "/dashboard/",
-                "/campaigns/", "/tracks/", "/setup/", "/setup/members"]:
+    for url in [
+        "/",
+        "/board/",
+        "/activities/",
+        "/calendar/",
+        "/points/",
+        "/dashboard/",
+        "/campaigns/",
+        "/tracks/",
+        "/setup/",
+        "/setup/members",
+    ]:
         response = client.get(url)
         assert response.status_code == 302, url
         assert response.headers["Location"].startswith("/sign-in?next="), url
@@ -61,8 +71,9 @@ def test_inactive_member_cannot_sign_in(client: FlaskClient, make_member) -> Non
 
 def test_empty_and_malformed_fields_get_messages_beside_them(client: FlaskClient) -> None:
     token = page_token(client, "/sign-in")
-    html = client.post("/sign-in", data={"email": "not-an-email", "password": "",
-                                         "csrf_token": token}).get_data(as_text=True)
+    html = client.post(
+        "/sign-in", data={"email": "not-an-email", "password": "", "csrf_token": token}
+    ).get_data(as_text=True)
     assert 'id="email-error">Enter a valid e-mail address.' in html
     assert 'id="password-error">Enter your password.' in html
     assert 'value="not-an-email"' in html
@@ -70,19 +81,24 @@ def test_empty_and_malformed_fields_get_messages_beside_them(client: FlaskClient
 
 def test_next_goes_back_to_the_page_but_never_off_site(client: FlaskClient, make_member) -> None:
     make_member(email="a@example.com")
-    for target, expected in [("/setup/", "/setup/"), ("https://evil.example/x", "/"),
-                             ("//evil.example", "/")]:
+    for target, expected in [
+        ("/setup/", "/setup/"),
+        ("https://evil.example/x", "/"),
+        ("//evil.example", "/"),
+    ]:
         client.get("/sign-in")
         token = page_token(client, "/sign-in")
-        response = client.post(f"/sign-in?next={target}",
-                               data={"email": "a@example.com", "password": PASSWORD,
-                                     "csrf_token": token})
+        response = client.post(
+            f"/sign-in?next={target}",
+            data={"email": "a@example.com", "password": PASSWORD, "csrf_token": token},
+        )
         assert response.headers["Location"] == expected, target
         client.post("/sign-out", data={"csrf_token": page_token(client, "/")})
 
 
 def test_post_without_csrf_token_is_refused_and_changes_nothing(
-        client: FlaskClient, make_member) -> None:
+    client: FlaskClient, make_member
+) -> None:
     make_member(email="a@example.com")
     response = client.post("/sign-in", data={"email": "a@example.com", "password": PASSWORD})
     assert response.status_code == 400
@@ -92,8 +108,7 @@ def test_post_without_csrf_token_is_refused_and_changes_nothing(
 
 def test_sign_in_attempts_are_rate_limited(client: FlaskClient, make_member) -> None:
     make_member(email="a@example.com")
-    statuses = [sign_in(client, "a@example.com", "wrong-password").status_code
-                for _ in range(11)]
+    statuses = [sign_in(client, "a@example.com", "wrong-password").status_code for _ in range(11)]
     assert statuses[:10] == [200] * 10
     assert statuses[10] == 429
     # Even the right password waits until the window passes.
@@ -116,8 +131,9 @@ def test_security_headers(client: FlaskClient) -> None:
 def test_session_cookie_is_httponly_and_lax(client: FlaskClient, make_member) -> None:
     make_member(email="a@example.com")
     response = sign_in(client, "a@example.com")
-    cookie = next(v for k, v in response.headers.items()
-                  if k == "Set-Cookie" and v.startswith("session="))
+    cookie = next(
+        v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 

@@ -57,8 +57,10 @@ def test_concurrent_sqlite_writers_queue_instead_of_failing(sqlite_only, make_co
     def slow_writer() -> None:
         try:
             with engine.begin() as conn:
-                conn.execute(text("UPDATE companies SET notes = notes || 'a' WHERE id = :id"),
-                             {"id": company_id})
+                conn.execute(
+                    text("UPDATE companies SET notes = notes || 'a' WHERE id = :id"),
+                    {"id": company_id},
+                )
                 first_has_lock.set()
                 time.sleep(0.5)
         except Exception as error:  # pragma: no cover - reported below
@@ -71,8 +73,9 @@ def test_concurrent_sqlite_writers_queue_instead_of_failing(sqlite_only, make_co
     # BEGIN ("database is locked") because the read snapshot cannot be upgraded.
     with db.engine.begin() as conn:
         conn.execute(text("SELECT notes FROM companies WHERE id = :id"), {"id": company_id})
-        conn.execute(text("UPDATE companies SET notes = notes || 'b' WHERE id = :id"),
-                     {"id": company_id})
+        conn.execute(
+            text("UPDATE companies SET notes = notes || 'b' WHERE id = :id"), {"id": company_id}
+        )
     write_intent.reset(token)
     thread.join()
     assert errors == []
@@ -135,7 +138,8 @@ def test_money_is_exact_decimal(make_opportunity) -> None:
 def test_a_campaign_cannot_take_a_sub_type_of_another_type(app) -> None:
     referral = db.session.scalars(select(CampaignType).where(CampaignType.name == "Referral")).one()
     postcard = db.session.scalars(
-        select(CampaignSubType).where(CampaignSubType.name == "Postcard")).one()
+        select(CampaignSubType).where(CampaignSubType.name == "Postcard")
+    ).one()
     db.session.add(Campaign(name="Mixed up", type_id=referral.id, sub_type_id=postcard.id))
     with pytest.raises(IntegrityError):
         db.session.commit()
@@ -149,8 +153,10 @@ def test_a_stale_update_is_refused_not_overwritten(app, make_opportunity) -> Non
     assert opportunity.version == 1
     db.session.commit()
     with db.engine.begin() as other_person:
-        other_person.execute(text("UPDATE opportunities SET version = version + 1, "
-                                  "name = 'theirs' WHERE id = :id"), {"id": opportunity.id})
+        other_person.execute(
+            text("UPDATE opportunities SET version = version + 1, name = 'theirs' WHERE id = :id"),
+            {"id": opportunity.id},
+        )
     opportunity.name = "mine"
     with pytest.raises(StaleDataError):
         db.session.commit()
@@ -165,12 +171,22 @@ def test_a_contact_is_never_on_the_same_track_twice_at_once(app) -> None:
     db.session.add_all([track, contact])
     db.session.flush()
     today = datetime.now(UTC).date()
-    db.session.add(TrackEnrollment(track_id=track.id, contact_id=contact.id, starts_on=today,
-                                   status="completed", ended_at=datetime.now(UTC)))
+    db.session.add(
+        TrackEnrollment(
+            track_id=track.id,
+            contact_id=contact.id,
+            starts_on=today,
+            status="completed",
+            ended_at=datetime.now(UTC),
+        )
+    )
     db.session.add(TrackEnrollment(track_id=track.id, contact_id=contact.id, starts_on=today))
     db.session.commit()  # a finished enrollment does not block a new one
-    db.session.add(TrackEnrollment(track_id=track.id, contact_id=contact.id,
-                                   starts_on=today + timedelta(days=1)))
+    db.session.add(
+        TrackEnrollment(
+            track_id=track.id, contact_id=contact.id, starts_on=today + timedelta(days=1)
+        )
+    )
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()

@@ -108,10 +108,12 @@ class Activity(db.Model):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         CheckConstraint("status IN ('Open', 'Closed')", name="status_values"),
-        CheckConstraint("ends_at IS NULL OR starts_at IS NULL OR ends_at >= starts_at",
-                        name="ends_after_start"),
-        CheckConstraint("reminder_minutes IS NULL OR reminder_minutes >= 0",
-                        name="reminder_not_negative"),
+        CheckConstraint(
+            "ends_at IS NULL OR starts_at IS NULL OR ends_at >= starts_at", name="ends_after_start"
+        ),
+        CheckConstraint(
+            "reminder_minutes IS NULL OR reminder_minutes >= 0", name="reminder_not_negative"
+        ),
         # Calendar and lists: a member's activities by time.
         Index("ix_activities_assignee_due", "assigned_to_id", "due_on", "starts_at"),
         # Points: a member's closed activities by month.

@@ -88,14 +88,17 @@ class Campaign(db.Model):
             ["sub_type_id", "type_id"], ["campaign_subtypes.id", "campaign_subtypes.type_id"]
         ),
         CheckConstraint("budgeted_cost >= 0 AND actual_cost >= 0", name="costs_not_negative"),
-        CheckConstraint("ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on",
-                        name="ends_after_start"),
+        CheckConstraint(
+            "ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on", name="ends_after_start"
+        ),
     )
 
     type: Mapped[CampaignType] = rel(CampaignType)
     sub_type: Mapped[CampaignSubType | None] = rel(
-        CampaignSubType, primaryjoin="Campaign.sub_type_id == CampaignSubType.id",
-        foreign_keys=[sub_type_id], viewonly=True,
+        CampaignSubType,
+        primaryjoin="Campaign.sub_type_id == CampaignSubType.id",
+        foreign_keys=[sub_type_id],
+        viewonly=True,
     )
     owner: Mapped[Member | None] = rel(Member)
     location: Mapped[Location | None] = rel(Location)

@@ -109,7 +109,11 @@ class AddressMixin:
     @property
     def address_lines(self) -> list[str]:
         city_line = " ".join(p for p in (self.city + ",", self.region, self.postal_code) if p)
-        lines = [self.street, city_line.strip(", ") if self.city or self.region else "", self.country]
+        lines = [
+            self.street,
+            city_line.strip(", ") if self.city or self.region else "",
+            self.country,
+        ]
         return [line for line in lines if line]
 
 

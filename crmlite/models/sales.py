@@ -136,7 +136,9 @@ class Opportunity(db.Model):
     location: Mapped[Location | None] = rel(Location)
     business_unit: Mapped[BusinessUnit | None] = rel(BusinessUnit)
     forecast_lines: Mapped[list[ForecastLine]] = rel(
-        "ForecastLine", back_populates="opportunity", cascade="all, delete-orphan",
+        "ForecastLine",
+        back_populates="opportunity",
+        cascade="all, delete-orphan",
         order_by="ForecastLine.position",
     )
     team: Mapped[list[OpportunityTeamMember]] = rel(
@@ -146,7 +148,9 @@ class Opportunity(db.Model):
         "OpportunityContact", cascade="all, delete-orphan"
     )
     notes: Mapped[list[OpportunityNote]] = rel(
-        "OpportunityNote", cascade="all, delete-orphan", order_by="OpportunityNote.created_at.desc()"
+        "OpportunityNote",
+        cascade="all, delete-orphan",
+        order_by="OpportunityNote.created_at.desc()",
     )
     stage_changes: Mapped[list[StageChange]] = rel(
         "StageChange", cascade="all, delete-orphan", order_by="StageChange.changed_at"
@@ -175,7 +179,9 @@ class ForecastLine(db.Model):
     __tablename__ = "forecast_lines"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    opportunity_id: Mapped[int] = fk("opportunities.id", ondelete="CASCADE", nullable=False, index=True)
+    opportunity_id: Mapped[int] = fk(
+        "opportunities.id", ondelete="CASCADE", nullable=False, index=True
+    )
     product_id: Mapped[int | None] = fk("opportunity_types.id")
     description: Mapped[str] = mapped_column(String(200), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -215,7 +221,9 @@ class ForecastLine(db.Model):
 class OpportunityTeamMember(db.Model):
     __tablename__ = "opportunity_team_members"
 
-    opportunity_id: Mapped[int] = fk("opportunities.id", ondelete="CASCADE", nullable=False, primary_key=True)
+    opportunity_id: Mapped[int] = fk(
+        "opportunities.id", ondelete="CASCADE", nullable=False, primary_key=True
+    )
     member_id: Mapped[int] = fk("members.id", ondelete="CASCADE", nullable=False, primary_key=True)
     role: Mapped[str] = mapped_column(String(80), default="")
 
@@ -225,8 +233,12 @@ class OpportunityTeamMember(db.Model):
 class OpportunityContact(db.Model):
     __tablename__ = "opportunity_contacts"
 
-    opportunity_id: Mapped[int] = fk("opportunities.id", ondelete="CASCADE", nullable=False, primary_key=True)
-    contact_id: Mapped[int] = fk("contacts.id", ondelete="CASCADE", nullable=False, primary_key=True)
+    opportunity_id: Mapped[int] = fk(
+        "opportunities.id", ondelete="CASCADE", nullable=False, primary_key=True
+    )
+    contact_id: Mapped[int] = fk(
+        "contacts.id", ondelete="CASCADE", nullable=False, primary_key=True
+    )
     role: Mapped[str] = mapped_column(String(80), default="")
 
     contact: Mapped[Contact] = rel(Contact)
@@ -238,7 +250,9 @@ class OpportunityNote(db.Model):
     __tablename__ = "opportunity_notes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    opportunity_id: Mapped[int] = fk("opportunities.id", ondelete="CASCADE", nullable=False, index=True)
+    opportunity_id: Mapped[int] = fk(
+        "opportunities.id", ondelete="CASCADE", nullable=False, index=True
+    )
     author_id: Mapped[int | None] = fk("members.id", ondelete="SET NULL")
     created_at: Mapped[datetime] = created_at_column()
     body: Mapped[str] = mapped_column(Text)

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crmlite.database import UTCDateTime
 from crmlite.extensions import db
 from crmlite.models.activities import Activity, ActivityType
+from crmlite.models.base import created_at_column, fk, rel
 from crmlite.models.people import Contact, Member
 from crmlite.models.sales import Opportunity
-from crmlite.models.base import created_at_column, fk, rel
 
 
 class StepAction(StrEnum):
@@ -73,7 +73,9 @@ class Track(db.Model):
     kind: Mapped[TrackKind] = rel(TrackKind)
     on_complete_track: Mapped[Track | None] = rel("Track", remote_side=[id])
     steps: Mapped[list[TrackStep]] = rel(
-        "TrackStep", back_populates="track", cascade="all, delete-orphan",
+        "TrackStep",
+        back_populates="track",
+        cascade="all, delete-orphan",
         order_by="(TrackStep.day_offset, TrackStep.position)",
         foreign_keys="TrackStep.track_id",
     )
@@ -90,7 +92,9 @@ class TrackStep(db.Model):
     activity_type_id: Mapped[int | None] = fk("activity_types.id")
     subject: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text, default="")
-    assignee_rule: Mapped[str] = mapped_column(String(20), default=StepAssignee.ACCOUNT_MANAGER.value)
+    assignee_rule: Mapped[str] = mapped_column(
+        String(20), default=StepAssignee.ACCOUNT_MANAGER.value
+    )
     assignee_id: Mapped[int | None] = fk("members.id", ondelete="SET NULL")
     target_track_id: Mapped[int | None] = fk("tracks.id", ondelete="SET NULL")
 
@@ -124,7 +128,10 @@ class TrackEnrollment(db.Model):
     __table_args__ = (
         # The same contact is never on the same track twice at once.
         Index(
-            "uq_track_enrollments_running", "track_id", "contact_id", unique=True,
+            "uq_track_enrollments_running",
+            "track_id",
+            "contact_id",
+            unique=True,
             sqlite_where=text("status IN ('active', 'paused')"),
             postgresql_where=text("status IN ('active', 'paused')"),
         ),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -17,8 +16,11 @@ def upcoming_for(member_id: int, today: date, limit: int = 10) -> list[Activity]
     query = (
         select(Activity)
         .where(Activity.assigned_to_id == member_id, Activity.status == ActivityStatus.OPEN.value)
-        .options(joinedload(Activity.type), joinedload(Activity.company),
-                 joinedload(Activity.opportunity))
+        .options(
+            joinedload(Activity.type),
+            joinedload(Activity.company),
+            joinedload(Activity.opportunity),
+        )
         .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
         .limit(limit)
     )
@@ -26,10 +28,13 @@ def upcoming_for(member_id: int, today: date, limit: int = 10) -> list[Activity]
 
 
 def overdue_count(member_id: int, today: date) -> int:
-    return db.session.scalar(
-        select(func.count(Activity.id)).where(
-            Activity.assigned_to_id == member_id,
-            Activity.status == ActivityStatus.OPEN.value,
-            Activity.due_on < today,
+    return (
+        db.session.scalar(
+            select(func.count(Activity.id)).where(
+                Activity.assigned_to_id == member_id,
+                Activity.status == ActivityStatus.OPEN.value,
+                Activity.due_on < today,
+            )
         )
-    ) or 0
+        or 0
+    )

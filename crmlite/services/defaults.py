@@ -94,8 +94,7 @@ ACTIVITY_TYPES: list[ActivityTypeDefault] = [
 
 CAMPAIGN_TYPES: dict[str, list[str]] = {
     "Direct Mail": ["Letter", "Postcard"],
-    "Email": ["Important Announcement", "Product Promotion", "Track – General",
-              "Track – Vertical"],
+    "Email": ["Important Announcement", "Product Promotion", "Track – General", "Track – Vertical"],
     "Event": ["Chamber", "Lunch & Learn", "Open House"],
     "Inside Sales": ["Product Promotion", "Discount"],
     "Pay Per Click (PPC)": ["PPC"],
@@ -112,37 +111,65 @@ CAMPAIGN_TYPES: dict[str, list[str]] = {
 
 # code, name, description
 TRACK_KINDS: list[tuple[str, str, str]] = [
-    ("general_interest", "General Interest",
-     "Year long; every new prospect joins it unless an event track applies."),
-    ("industry_specific", "Industry Specific",
-     "Content for one target industry; on completion the contact moves to General Interest."),
-    ("value_add", "Value-Add",
-     "For current clients with up-sell potential; a seller decides."),
-    ("event_specific", "Event Specific",
-     "4–5 touches right after a large event; then General Interest."),
-    ("lost_sale", "Lost Sale",
-     "Year long, after a lost or stalled sale: first question the choice made, "
-     "then stay top of mind."),
+    (
+        "general_interest",
+        "General Interest",
+        "Year long; every new prospect joins it unless an event track applies.",
+    ),
+    (
+        "industry_specific",
+        "Industry Specific",
+        "Content for one target industry; on completion the contact moves to General Interest.",
+    ),
+    ("value_add", "Value-Add", "For current clients with up-sell potential; a seller decides."),
+    (
+        "event_specific",
+        "Event Specific",
+        "4–5 touches right after a large event; then General Interest.",
+    ),
+    (
+        "lost_sale",
+        "Lost Sale",
+        "Year long, after a lost or stalled sale: first question the choice made, "
+        "then stay top of mind.",
+    ),
 ]
 
 
 def load_defaults(team_name: str = "crmlite") -> None:
     """Create whatever default is missing; never change or duplicate what exists."""
     if db.session.get(Team, 1) is None:
-        db.session.add(Team(id=1, name=team_name, time_zone=DEFAULT_TIME_ZONE,
-                            points_quota=DEFAULT_POINTS_QUOTA))
+        db.session.add(
+            Team(
+                id=1, name=team_name, time_zone=DEFAULT_TIME_ZONE, points_quota=DEFAULT_POINTS_QUOTA
+            )
+        )
 
     stages = set(db.session.scalars(select(SalesStage.name)))
     for position, (name, probability, is_won, is_lost) in enumerate(STAGES, start=1):
         if name not in stages:
-            db.session.add(SalesStage(name=name, position=position, default_probability=probability,
-                                      is_won=is_won, is_lost=is_lost))
+            db.session.add(
+                SalesStage(
+                    name=name,
+                    position=position,
+                    default_probability=probability,
+                    is_won=is_won,
+                    is_lost=is_lost,
+                )
+            )
 
     statuses = set(db.session.scalars(select(OpportunityStatus.name)))
     for position, (name, is_closed, is_won, is_lost) in enumerate(STATUSES, start=1):
         if name not in statuses:
-            db.session.add(OpportunityStatus(name=name, position=position, is_closed=is_closed,
-                                             is_won=is_won, is_lost=is_lost))
+            db.session.add(
+                OpportunityStatus(
+                    name=name,
+                    position=position,
+                    is_closed=is_closed,
+                    is_won=is_won,
+                    is_lost=is_lost,
+                )
+            )
 
     types = set(db.session.scalars(select(OpportunityType.name)))
     db.session.add_all(OpportunityType(name=n) for n in OPPORTUNITY_TYPES if n not in types)
@@ -150,17 +177,25 @@ def load_defaults(team_name: str = "crmlite") -> None:
     codes = set(db.session.scalars(select(ActivityType.code)))
     for position, d in enumerate(ACTIVITY_TYPES, start=1):
         if d.code not in codes:
-            db.session.add(ActivityType(code=d.code, name=d.name, group=d.group.value,
-                                        points=d.points, monthly_count=d.monthly_count,
-                                        position=position))
+            db.session.add(
+                ActivityType(
+                    code=d.code,
+                    name=d.name,
+                    group=d.group.value,
+                    points=d.points,
+                    monthly_count=d.monthly_count,
+                    position=position,
+                )
+            )
 
     _load_campaign_types()
 
     kinds = set(db.session.scalars(select(TrackKind.code)))
     for position, (code, name, description) in enumerate(TRACK_KINDS, start=1):
         if code not in kinds:
-            db.session.add(TrackKind(code=code, name=name, description=description,
-                                     position=position))
+            db.session.add(
+                TrackKind(code=code, name=name, description=description, position=position)
+            )
     db.session.flush()
 
 
@@ -177,5 +212,6 @@ def _load_campaign_types() -> None:
             db.session.flush()
         for sub_position, sub_name in enumerate(sub_names, start=1):
             if (campaign_type.id, sub_name) not in existing_subs:
-                db.session.add(CampaignSubType(type_id=campaign_type.id, name=sub_name,
-                                               position=sub_position))
+                db.session.add(
+                    CampaignSubType(type_id=campaign_type.id, name=sub_name, position=sub_position)
+                )

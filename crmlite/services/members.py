@@ -41,32 +41,53 @@ def authenticate(email: str, password: str) -> Member | None:
     return member
 
 
-def create_member(*, email: str, name: str, password: str, role: Role = Role.REP,
-                  title: str = "", location_id: int | None = None,
-                  business_unit_id: int | None = None) -> Member:
+def create_member(
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: Role = Role.REP,
+    title: str = "",
+    location_id: int | None = None,
+    business_unit_id: int | None = None,
+) -> Member:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     if email_taken(email):
         raise ValueError(f"{email} is already a member")
-    member = Member(email=normalise_email(email), name=name.strip(), role=role.value,
-                    title=title, password_hash=hash_password(password),
-                    location_id=location_id, business_unit_id=business_unit_id)
+    member = Member(
+        email=normalise_email(email),
+        name=name.strip(),
+        role=role.value,
+        title=title,
+        password_hash=hash_password(password),
+        location_id=location_id,
+        business_unit_id=business_unit_id,
+    )
     db.session.add(member)
     db.session.flush()
     return member
 
 
 def email_taken(email: str, *, except_id: int | None = None) -> bool:
-    query = select(func.count()).select_from(Member).where(
-        Member.email == normalise_email(email))
+    query = select(func.count()).select_from(Member).where(Member.email == normalise_email(email))
     if except_id is not None:
         query = query.where(Member.id != except_id)
     return bool(db.session.scalar(query))
 
 
-def update_member(member: Member, *, email: str, name: str, title: str, role: Role,
-                  location_id: int | None, business_unit_id: int | None,
-                  points_quota: int | None, active: bool) -> Member:
+def update_member(
+    member: Member,
+    *,
+    email: str,
+    name: str,
+    title: str,
+    role: Role,
+    location_id: int | None,
+    business_unit_id: int | None,
+    points_quota: int | None,
+    active: bool,
+) -> Member:
     member.email = normalise_email(email)
     member.name = name.strip()
     member.title = title.strip()

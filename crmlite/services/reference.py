@@ -31,9 +31,13 @@ def monthly_points_total(types: list[ActivityType]) -> int:
 
 
 def campaign_types() -> list[CampaignType]:
-    return list(db.session.scalars(
-        select(CampaignType).options(selectinload(CampaignType.sub_types))
-        .order_by(CampaignType.position)))
+    return list(
+        db.session.scalars(
+            select(CampaignType)
+            .options(selectinload(CampaignType.sub_types))
+            .order_by(CampaignType.position)
+        )
+    )
 
 
 def track_kinds() -> list[TrackKind]:
@@ -49,7 +53,10 @@ def business_units() -> list[BusinessUnit]:
 
 
 def members() -> list[Member]:
-    return list(db.session.scalars(
-        select(Member)
-        .options(selectinload(Member.location), selectinload(Member.business_unit))
-        .order_by(Member.active.desc(), Member.name)))
+    return list(
+        db.session.scalars(
+            select(Member)
+            .options(selectinload(Member.location), selectinload(Member.business_unit))
+            .order_by(Member.active.desc(), Member.name)
+        )
+    )

@@ -22,18 +22,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 # No inline scripts or styles, no eval: every script is a file under static/.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-    "base-uri 'self'",
-    "object-src 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "object-src 'none'",
+    ]
+)
 
 
 def public(view: F) -> F:
@@ -94,8 +96,18 @@ def register_web(app: Flask) -> None:
         tracks,
     )
 
-    for module in (auth, main, board, activities, calendar, points, dashboard, campaigns,
-                   tracks, setup):
+    for module in (
+        auth,
+        main,
+        board,
+        activities,
+        calendar,
+        points,
+        dashboard,
+        campaigns,
+        tracks,
+        setup,
+    ):
         app.register_blueprint(module.bp)
 
     login_manager.login_view = "auth.login"
@@ -151,7 +163,6 @@ def _register_guards(app: Flask) -> None:
         return response
 
 
-
 def _register_error_pages(app: Flask) -> None:
     messages = {
         400: ("Bad request", "The request could not be understood."),
@@ -165,14 +176,18 @@ def _register_error_pages(app: Flask) -> None:
 
     def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
         title, message = messages.get(code, ("Error", "Something went wrong."))
-        return render_template("errors/error.html", code=code, title=title,
-                               message=detail or message), code
+        return render_template(
+            "errors/error.html", code=code, title=title, message=detail or message
+        ), code
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error: CSRFError) -> tuple[str, int]:
         db.session.rollback()
-        return render_error(400, "The form expired or was not sent by crmlite. "
-                                 "Reload the page and try again; nothing was changed.")
+        return render_error(
+            400,
+            "The form expired or was not sent by crmlite. "
+            "Reload the page and try again; nothing was changed.",
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

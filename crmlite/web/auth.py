@@ -19,9 +19,15 @@ bp = Blueprint("auth", __name__)
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("E-mail", filters=[strip], validators=[DataRequired("Enter your e-mail address."),
-                                             Email("Enter a valid e-mail address."),
-                                             Length(max=254)])
+    email = EmailField(
+        "E-mail",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter your e-mail address."),
+            Email("Enter a valid e-mail address."),
+            Length(max=254),
+        ],
+    )
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Keep me signed in on this computer")
 

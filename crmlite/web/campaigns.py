@@ -3,6 +3,9 @@
 from crmlite.web.placeholder import placeholder_blueprint
 
 bp = placeholder_blueprint(
-    "campaigns", "/campaigns", "Campaigns",
-    "Campaigns with their cost, pipeline, won revenue, gross profit and ROI; e-mail campaigns with tracking.",
+    "campaigns",
+    "/campaigns",
+    "Campaigns",
+    "Campaigns with their cost, pipeline, won revenue, gross "
+    "profit and ROI; e-mail campaigns with tracking.",
 )

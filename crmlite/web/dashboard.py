@@ -3,6 +3,8 @@
 from crmlite.web.placeholder import placeholder_blueprint
 
 bp = placeholder_blueprint(
-    "dashboard", "/dashboard", "Dashboard",
+    "dashboard",
+    "/dashboard",
+    "Dashboard",
     "Quota attainment by member, location and business unit; forecast and funnel health.",
 )

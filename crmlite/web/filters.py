@@ -49,6 +49,10 @@ def register(app: Flask) -> None:
         roles={role.value: role.label for role in Role},
     )
     app.jinja_env.filters.update(
-        money=money, percent=percent, local=local, datetime=datetime_label,
-        date=date_label, time=time_label,
+        money=money,
+        percent=percent,
+        local=local,
+        datetime=datetime_label,
+        date=date_label,
+        time=time_label,
     )

@@ -6,7 +6,15 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from crmlite.extensions import db
@@ -19,19 +27,26 @@ from crmlite.web import get_or_404, require_role
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
 MANAGERS = (Role.ADMIN, Role.MANAGER)
-ROLE_CHOICES = [(role.value, role.label) for role in Role]
+ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
 
 
 class TeamForm(FlaskForm):
-    name = StringField("Team name", validators=[DataRequired("Enter the team's name."),
-                                                Length(max=120)])
+    name = StringField(
+        "Team name", validators=[DataRequired("Enter the team's name."), Length(max=120)]
+    )
     time_zone = StringField(
-        "Time zone", description="An IANA name such as America/Los_Angeles or Europe/Paris.",
-        validators=[DataRequired("Enter a time zone.")])
+        "Time zone",
+        description="An IANA name such as America/Los_Angeles or Europe/Paris.",
+        validators=[DataRequired("Enter a time zone.")],
+    )
     points_quota = IntegerField(
-        "Monthly points quota", description="Each member's default; 500 in the method.",
-        validators=[DataRequired("Enter the monthly points quota."),
-                    NumberRange(1, 100_000, "Enter a whole number from 1 to 100,000.")])
+        "Monthly points quota",
+        description="Each member's default; 500 in the method.",
+        validators=[
+            DataRequired("Enter the monthly points quota."),
+            NumberRange(1, 100_000, "Enter a whole number from 1 to 100,000."),
+        ],
+    )
 
     def validate_time_zone(self, field: StringField) -> None:
         if not is_valid_time_zone((field.data or "").strip()):
@@ -39,26 +54,38 @@ class TeamForm(FlaskForm):
 
 
 class MemberForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired("Enter the member's name."),
-                                           Length(max=120)])
-    email = EmailField("E-mail", validators=[DataRequired("Enter an e-mail address."),
-                                             Email("Enter a valid e-mail address."),
-                                             Length(max=254)])
+    name = StringField(
+        "Name", validators=[DataRequired("Enter the member's name."), Length(max=120)]
+    )
+    email = EmailField(
+        "E-mail",
+        validators=[
+            DataRequired("Enter an e-mail address."),
+            Email("Enter a valid e-mail address."),
+            Length(max=254),
+        ],
+    )
     title = StringField("Title", validators=[Optional(), Length(max=120)])
     role = SelectField("Role", choices=ROLE_CHOICES)
     location_id = SelectField("Location", coerce=int)
     business_unit_id = SelectField("Business unit", coerce=int)
     points_quota = IntegerField(
-        "Points quota override", description="Leave empty to use the team's quota.",
-        validators=[Optional(), NumberRange(1, 100_000, "Enter a whole number from 1 to 100,000.")])
+        "Points quota override",
+        description="Leave empty to use the team's quota.",
+        validators=[Optional(), NumberRange(1, 100_000, "Enter a whole number from 1 to 100,000.")],
+    )
     active = BooleanField("Active (may sign in)", default=True)
 
     def __init__(self, *args: object, member_id: int | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.member_id = member_id
-        none = [(0, "—")]
-        self.location_id.choices = none + [(x.id, x.name) for x in reference.locations()]
-        self.business_unit_id.choices = none + [(x.id, x.name) for x in reference.business_units()]
+        none = [SelectChoice(0, "—")]
+        self.location_id.choices = none + [
+            SelectChoice(x.id, x.name) for x in reference.locations()
+        ]
+        self.business_unit_id.choices = none + [
+            SelectChoice(x.id, x.name) for x in reference.business_units()
+        ]
 
     def validate_email(self, field: EmailField) -> None:
         if members.email_taken(field.data or "", except_id=self.member_id):
@@ -67,10 +94,15 @@ class MemberForm(FlaskForm):
 
 class NewMemberForm(MemberForm):
     password = PasswordField(
-        "Initial password", description=f"At least {MIN_PASSWORD_LENGTH} characters.",
-        validators=[DataRequired("Enter an initial password."),
-                    Length(min=MIN_PASSWORD_LENGTH,
-                           message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")])
+        "Initial password",
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+        validators=[
+            DataRequired("Enter an initial password."),
+            Length(
+                min=MIN_PASSWORD_LENGTH, message=f"Use at least {MIN_PASSWORD_LENGTH} characters."
+            ),
+        ],
+    )
 
 
 @bp.get("/")
@@ -93,9 +125,12 @@ def team() -> str | Response:
     settings = get_team()
     form = TeamForm(obj=settings)
     if form.validate_on_submit():
-        update_team(settings, name=(form.name.data or "").strip(),
-                    time_zone=(form.time_zone.data or "").strip(),
-                    points_quota=form.points_quota.data or 0)
+        update_team(
+            settings,
+            name=(form.name.data or "").strip(),
+            time_zone=(form.time_zone.data or "").strip(),
+            points_quota=form.points_quota.data or 0,
+        )
         db.session.commit()
         flash("Team settings saved.", "success")
         return redirect(url_for("setup.index"))
@@ -105,8 +140,7 @@ def team() -> str | Response:
 @bp.get("/members")
 @require_role(*MANAGERS)
 def member_list() -> str:
-    return render_template("setup/members.html", members=reference.members(),
-                           team=get_team())
+    return render_template("setup/members.html", members=reference.members(), team=get_team())
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
@@ -115,10 +149,14 @@ def member_new() -> str | Response:
     form = NewMemberForm()
     if form.validate_on_submit():
         member = members.create_member(
-            email=form.email.data or "", name=form.name.data or "",
-            password=form.password.data or "", role=Role(form.role.data),
-            title=form.title.data or "", location_id=form.location_id.data or None,
-            business_unit_id=form.business_unit_id.data or None)
+            email=form.email.data or "",
+            name=form.name.data or "",
+            password=form.password.data or "",
+            role=Role(form.role.data),
+            title=form.title.data or "",
+            location_id=form.location_id.data or None,
+            business_unit_id=form.business_unit_id.data or None,
+        )
         member.points_quota = form.points_quota.data
         member.active = form.active.data
         db.session.commit()
@@ -137,11 +175,16 @@ def member_edit(member_id: int) -> str | Response:
             form.role.errors = [*form.role.errors, "You cannot remove your own admin rights."]
             return render_template("setup/member.html", form=form, member=member)
         members.update_member(
-            member, email=form.email.data or "", name=form.name.data or "",
-            title=form.title.data or "", role=Role(form.role.data),
+            member,
+            email=form.email.data or "",
+            name=form.name.data or "",
+            title=form.title.data or "",
+            role=Role(form.role.data),
             location_id=form.location_id.data or None,
             business_unit_id=form.business_unit_id.data or None,
-            points_quota=form.points_quota.data, active=form.active.data)
+            points_quota=form.points_quota.data,
+            active=form.active.data,
+        )
         db.session.commit()
         flash(f"{member.name} saved.", "success")
         return redirect(url_for("setup.member_list"))

@@ -3,6 +3,8 @@
 from crmlite.web.placeholder import placeholder_blueprint
 
 bp = placeholder_blueprint(
-    "tracks", "/tracks", "Tracks",
+    "tracks",
+    "/tracks",
+    "Tracks",
     "Automated sequences of activities and e-mails that move contacts through the funnel.",
 )

@@ -126,15 +126,6 @@ def test_printed_home_page_has_no_header(page: Page, live_server: str) -> None:
     expect(page.locator(".site-header")).to_be_visible()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app bug: templates/macros/forms.html passes None for absent attributes and WTForms "
-        'renders them as autofocus="None", aria-invalid="None", aria-describedby="None"; '
-        "so every field has autofocus (focus lands on the e-mail field, not the password) and "
-        'ARIA treats aria-invalid="None" as true. Pass False instead of None; then drop this mark.'
-    ),
-)
 @pytest.mark.usefixtures("nick")
 def test_wrong_password_puts_focus_on_the_password(page: Page, live_server: str) -> None:
     sign_in_page(page, live_server, EMAIL, "not-the-password")
