@@ -7,7 +7,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from crmlite.extensions import db
-from crmlite.models import Member, Opportunity, Role
+from crmlite.models import Opportunity, Role
 from crmlite.services import members
 from crmlite.services.defaults import load_defaults
 
@@ -33,11 +33,13 @@ def demo_command(if_empty: bool) -> None:
 
     if if_empty and db.session.scalar(select(func.count(Opportunity.id))):
         click.echo("The database already has data; demo data not loaded.")
+    else:
+        load_defaults()
+        summary = load_demo()
+        db.session.commit()
+        click.echo(summary)
+    if members.find_by_email("nick@example.com") is None:
         return
-    load_defaults()
-    summary = load_demo()
-    db.session.commit()
-    click.echo(summary)
     click.echo(
         f"Sign in as nick@example.com (admin), cory@example.com (manager) or "
         f"manny@example.com (rep), password {DEMO_PASSWORD}"
@@ -79,10 +81,6 @@ def add_member_command(email: str, name: str, role: str, password: str) -> None:
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"{member.name} <{member.email}> added as {member.role}.")
-
-
-def member_count() -> int:
-    return db.session.scalar(select(func.count(Member.id))) or 0
 
 
 def register(app: Flask) -> None:

@@ -265,3 +265,15 @@ def test_members_list_query_count_does_not_grow(
         html = client.get("/setup/members").get_data(as_text=True)
     assert html.count("ARRC") >= 33
     assert many.count == few.count
+
+
+def test_times_show_in_the_team_time_zone(client: FlaskClient, signed_in, make_member) -> None:
+    from datetime import UTC, datetime
+
+    make_member(name="Early Bird", last_sign_in_at=datetime(2026, 1, 15, 17, 5, tzinfo=UTC))
+    signed_in(Role.MANAGER)
+    assert "Thu 2026-01-15 9:05 am" in client.get("/setup/members").get_data(as_text=True)
+    team = get_team()
+    team.time_zone = "Europe/Paris"
+    db.session.commit()
+    assert "Thu 2026-01-15 6:05 pm" in client.get("/setup/members").get_data(as_text=True)
