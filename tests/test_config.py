@@ -30,7 +30,7 @@ def test_development_generates_a_key_once_and_keeps_it(monkeypatch, tmp_path: Pa
     monkeypatch.setattr(config, "INSTANCE_DIR", tmp_path)
     first = config.DevelopmentConfig().SECRET_KEY
     assert len(first) == 64
-    assert config.DevelopmentConfig().SECRET_KEY == first
+    assert first == config.DevelopmentConfig().SECRET_KEY
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
     assert not config.DevelopmentConfig().SESSION_COOKIE_SECURE
 

@@ -14,17 +14,26 @@ from tests.conftest import stage
 
 
 def test_home_shows_my_day_and_the_funnel(
-        client: FlaskClient, signed_in, make_opportunity, make_activity, make_company) -> None:
+    client: FlaskClient, signed_in, make_opportunity, make_activity, make_company
+) -> None:
     me = signed_in(Role.REP, name="Cory Ferguson")
     today = local_today(ZoneInfo("America/Los_Angeles"))
     company = make_company(name="Tows R Us")
-    with_next_step = make_opportunity(name="Has a next step", stage_name="Discovery",
-                                      revenue="6200.00", account_manager_id=me.id)
-    make_opportunity(name="Stalled one", stage_name="Discovery", revenue="1000.00",
-                     account_manager_id=me.id)
+    with_next_step = make_opportunity(
+        name="Has a next step", stage_name="Discovery", revenue="6200.00", account_manager_id=me.id
+    )
+    make_opportunity(
+        name="Stalled one", stage_name="Discovery", revenue="1000.00", account_manager_id=me.id
+    )
     make_opportunity(name="Someone else's", stage_name="Prospect", revenue="500.00")
-    make_activity(me, subject="Discovery with Shane", code="DM", due_on=today + timedelta(days=2),
-                  opportunity_id=with_next_step.id, company_id=company.id)
+    make_activity(
+        me,
+        subject="Discovery with Shane",
+        code="DM",
+        due_on=today + timedelta(days=2),
+        opportunity_id=with_next_step.id,
+        company_id=company.id,
+    )
     make_activity(me, subject="Late call", due_on=today - timedelta(days=1))
     make_activity(me, subject="Done already", due_on=today - timedelta(days=3), closed=True)
 
@@ -44,17 +53,19 @@ def test_home_shows_my_day_and_the_funnel(
 
 
 def test_home_query_count_does_not_grow_with_rows(
-        client: FlaskClient, signed_in, make_opportunity, make_activity, make_company,
-        queries) -> None:
+    client: FlaskClient, signed_in, make_opportunity, make_activity, make_company, queries
+) -> None:
     me = signed_in(Role.REP)
 
     def add(n: int) -> None:
         for i in range(n):
             company = make_company(name=f"Company {i}")
-            opportunity = make_opportunity(name=f"Deal {i}", account_manager_id=me.id,
-                                           company_id=company.id)
-            make_activity(me, subject=f"Call {i}", opportunity_id=opportunity.id,
-                          company_id=company.id)
+            opportunity = make_opportunity(
+                name=f"Deal {i}", account_manager_id=me.id, company_id=company.id
+            )
+            make_activity(
+                me, subject=f"Call {i}", opportunity_id=opportunity.id, company_id=company.id
+            )
 
     add(2)
     with queries() as few:
