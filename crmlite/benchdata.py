@@ -220,11 +220,11 @@ def _bulk_ids(
 
 
 def _named_ids(model: type[Location] | type[BusinessUnit], names: Iterable[str]) -> list[int]:
-    existing = dict(db.session.execute(select(model.name, model.id)).tuples().all())
+    existing = dict(db.session.execute(select(model.name, model.id)).all())
     missing = [n for n in names if n not in existing]
     if missing:
         db.session.execute(insert(model.__table__), [{"name": n, "active": True} for n in missing])
-        existing = dict(db.session.execute(select(model.name, model.id)).tuples().all())
+        existing = dict(db.session.execute(select(model.name, model.id)).all())
     return [existing[n] for n in names]
 
 
@@ -255,7 +255,7 @@ def generate(*, opportunities: int, activities: int, members: int, seed: int, ec
     won_stage = next(s for s in stages if s.is_won)
     lost_stage = next(s for s in stages if s.is_lost)
     statuses = {s.name: s.id for s in db.session.scalars(select(OpportunityStatus))}
-    products = list(db.session.execute(select(OpportunityType.id, OpportunityType.name)).tuples())
+    products = list(db.session.execute(select(OpportunityType.id, OpportunityType.name)))
     activity_types = list(db.session.scalars(select(ActivityType).order_by(ActivityType.position)))
     type_by_code = {t.code: t for t in activity_types}
 
@@ -298,7 +298,7 @@ def generate(*, opportunities: int, activities: int, members: int, seed: int, ec
             select(RevenueQuota.member_id, RevenueQuota.month).where(
                 RevenueQuota.year == today.year, RevenueQuota.member_id.in_(member_ids)
             )
-        ).tuples()
+        )
     )
     quota_rows = [
         {
@@ -647,7 +647,7 @@ def _campaigns(
         select(CampaignSubType.type_id, CampaignSubType.id, CampaignSubType.name).order_by(
             CampaignSubType.position, CampaignSubType.id
         )
-    ).tuples():
+    ):
         subs.setdefault(type_id, (sub_id, name))
     existing = set(db.session.scalars(select(Campaign.name)))
     rows = []

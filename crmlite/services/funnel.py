@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, select
 
 from crmlite.extensions import db
-from crmlite.models import Activity, ActivityStatus, Opportunity, OpportunityStatus, SalesStage
+from crmlite.models import (
+    Activity,
+    ActivityStatus,
+    Member,
+    Opportunity,
+    OpportunityStatus,
+    OpportunityTeamMember,
+    SalesStage,
+    StageChange,
+)
 from crmlite.models.base import ZERO
 
 
@@ -33,15 +43,27 @@ def open_stages() -> list[SalesStage]:
     )
 
 
+def is_next_step_candidate(today: date):
+    """SQL: an open activity due today or later; the earliest of an opportunity's is its
+    next step."""
+    return and_(Activity.status == ActivityStatus.OPEN.value, Activity.due_on >= today)
+
+
 def has_next_step(today: date):
-    """SQL: the opportunity has an open activity due today or later (its next step)."""
+    """SQL, correlated to Opportunity: it has a next step scheduled."""
     return exists().where(
-        and_(
-            Activity.opportunity_id == Opportunity.id,
-            Activity.status == ActivityStatus.OPEN.value,
-            Activity.due_on >= today,
-        )
+        Activity.opportunity_id == Opportunity.id, is_next_step_candidate(today)
     )
+
+
+def next_step(opportunity_id: int, today: date) -> Activity | None:
+    """The earliest open activity of the opportunity due today or later."""
+    return db.session.scalars(
+        select(Activity)
+        .where(Activity.opportunity_id == opportunity_id, is_next_step_candidate(today))
+        .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
+        .limit(1)
+    ).first()
 
 
 def is_open():
@@ -97,3 +119,118 @@ def stalled_count(today: date, account_manager_id: int | None = None) -> int:
     if account_manager_id:
         query = query.where(Opportunity.account_manager_id == account_manager_id)
     return db.session.scalar(query) or 0
+
+
+class MoveRefused(ValueError):
+    """The rules refuse the move; the message says why, for the person who tried."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ChangedMeanwhile(Exception):
+    """Someone else changed the opportunity since this person loaded it."""
+
+
+def may_change(member: Member, opportunity: Opportunity) -> bool:
+    """Managers and admins change any opportunity; a rep changes those they work on:
+    as account manager, sales associate or team member."""
+    if member.is_manager or member.id in (
+        opportunity.account_manager_id, opportunity.sales_associate_id):
+        return True
+    return bool(db.session.scalar(select(func.count()).select_from(OpportunityTeamMember).where(
+        OpportunityTeamMember.opportunity_id == opportunity.id,
+        OpportunityTeamMember.member_id == member.id)))
+
+
+def is_forward(from_stage: SalesStage, to_stage: SalesStage) -> bool:
+    return not to_stage.is_closed and not from_stage.is_closed and (
+        to_stage.position > from_stage.position)
+
+
+def needs_next_step(opportunity: Opportunity, to_stage: SalesStage, from_stage: SalesStage,
+                    today: date) -> bool:
+    """Moving forward with no next step scheduled: the person should schedule one (or skip)."""
+    return is_forward(from_stage, to_stage) and next_step(opportunity.id, today) is None
+
+
+def _status(*, won: bool = False, lost: bool = False) -> OpportunityStatus:
+    query = select(OpportunityStatus)
+    if won:
+        query = query.where(OpportunityStatus.is_won)
+    elif lost:
+        query = query.where(OpportunityStatus.is_lost)
+    else:
+        query = query.where(~OpportunityStatus.is_closed)
+    return db.session.scalars(query.order_by(OpportunityStatus.position).limit(1)).one()
+
+
+def move_to_stage(
+    opportunity: Opportunity,
+    to_stage: SalesStage,
+    *,
+    by: Member,
+    expected_version: int,
+    tz: ZoneInfo,
+    lost_reason: str = "",
+    won_amount: Decimal | None = None,
+    won_on: date | None = None,
+    now: datetime | None = None,
+) -> StageChange | None:
+    """Move an opportunity to a stage and record it in the history (from, to, who, when).
+
+    - The probability follows the new stage's default unless a person overrode it.
+    - Lost needs the reason the prospect gave; the lost amount is the revenue.
+    - Won closes it with the won amount (default: its revenue) on a date (default: today).
+    - Moving a won or lost opportunity back to an open stage reopens it.
+    - A move based on an outdated view (another version) is refused: nothing is overwritten.
+    Returns None when the opportunity already is in that stage.
+    """
+    if expected_version != opportunity.version:
+        raise ChangedMeanwhile
+    if to_stage.id == opportunity.stage_id:
+        return None
+    now = now or datetime.now(UTC)
+    today = now.astimezone(tz).date()
+    from_stage_id = opportunity.stage_id
+
+    if to_stage.is_lost:
+        if not lost_reason.strip():
+            raise MoveRefused("Enter the reason the prospect gave for saying no.", "lost_reason")
+        opportunity.status_id = _status(lost=True).id
+        opportunity.lost_reason = lost_reason.strip()
+        opportunity.lost_amount = opportunity.revenue
+        opportunity.won_amount = None
+        opportunity.closed_at = now
+    elif to_stage.is_won:
+        amount = opportunity.revenue if won_amount is None else won_amount
+        if amount < 0:
+            raise MoveRefused("The won amount cannot be negative.", "won_amount")
+        won_on = won_on or today
+        if won_on > today:
+            raise MoveRefused("A sale cannot be won in the future.", "won_on")
+        opportunity.status_id = _status(won=True).id
+        opportunity.won_amount = amount
+        opportunity.lost_amount = None
+        opportunity.lost_reason = ""
+        opportunity.closed_at = now if won_on == today else datetime.combine(
+            won_on, time(12), tz).astimezone(UTC)
+    else:
+        if opportunity.closed_at is not None:  # reopened
+            opportunity.status_id = _status().id
+            opportunity.closed_at = None
+            opportunity.won_amount = None
+            opportunity.lost_amount = None
+            opportunity.lost_reason = ""
+
+    if not opportunity.probability_overridden:
+        opportunity.probability = to_stage.default_probability
+    opportunity.stage_id = to_stage.id
+    opportunity.stage_entered_at = now
+    opportunity.updated_by_id = by.id
+    change = StageChange(opportunity_id=opportunity.id, from_stage_id=from_stage_id,
+                         to_stage_id=to_stage.id, changed_by_id=by.id, changed_at=now)
+    db.session.add(change)
+    db.session.flush()
+    return change
