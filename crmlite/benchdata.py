@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import time as clock
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -538,6 +539,18 @@ def generate(*, opportunities: int, activities: int, members: int, seed: int, ec
     all_days = past_days + future_days
     next_steps = [i for i, p in enumerate(plans) if p.is_open and rng.random() < NEXT_STEP_SHARE]
     next_steps = next_steps[:activities]
+    # How far into past_days an opportunity's other activities may fall: anywhere for one with
+    # a next step, only in the past for a stalled one (so it stays stalled), and only up to
+    # the close for a won or lost one.
+    scheduled = set(next_steps)
+    day_limit: list[int | None] = [
+        None
+        if i in scheduled
+        else len(past_days)
+        if plan.is_open
+        else bisect_right(past_days, plan.moments[-1].astimezone(tz).date())
+        for i, plan in enumerate(plans)
+    ]
 
     def activity_row(
         code: str, member_id: int, day: date, plan_index: int | None, company_index: int | None
@@ -623,6 +636,12 @@ def generate(*, opportunities: int, activities: int, members: int, seed: int, ec
                 if roll < 0.4 and by_owner.get(member_id):
                     plan_index = rng.choice(by_owner[member_id])
                     company_index = plans[plan_index].company_index
+                    limit = day_limit[plan_index]
+                    if limit is not None and (day >= today or limit < len(past_days)):
+                        if limit == 0:
+                            plan_index = None
+                        else:
+                            day = past_days[rng.randrange(limit)]
                 elif roll < 0.85 or code not in ("CC", "EV", "WB"):
                     pool = companies_by_owner.get(member_id)
                     company_index = rng.choice(pool) if pool else rng.randrange(len(companies))

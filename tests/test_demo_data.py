@@ -54,29 +54,68 @@ def name_of(model: Any, row_id: int | None) -> str | None:
 
 def fingerprint() -> tuple[dict[str, int], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Row counts, then every opportunity and activity by content (not by id)."""
-    counts = {model.__tablename__: count(model) for model in (
-        Member, Company, Contact, Campaign, Opportunity, ForecastLine, StageChange, Activity,
-        ActivityNote, RevenueQuota)}
-    opportunities = sorted(db.session.execute(
-        select(Opportunity.name, Opportunity.revenue, Opportunity.cost, SalesStage.name,
-               Opportunity.closed_at, Opportunity.expected_close_on, Opportunity.created_at)
-        .join(SalesStage, SalesStage.id == Opportunity.stage_id)))
-    activities = sorted(db.session.execute(
-        select(Activity.subject, Activity.due_on, Activity.starts_at, Activity.status,
-               Activity.points_earned, Activity.closed_at)),
-        key=repr)
+    counts = {
+        model.__tablename__: count(model)
+        for model in (
+            Member,
+            Company,
+            Contact,
+            Campaign,
+            Opportunity,
+            ForecastLine,
+            StageChange,
+            Activity,
+            ActivityNote,
+            RevenueQuota,
+        )
+    }
+    opportunities = sorted(
+        db.session.execute(
+            select(
+                Opportunity.name,
+                Opportunity.revenue,
+                Opportunity.cost,
+                SalesStage.name,
+                Opportunity.closed_at,
+                Opportunity.expected_close_on,
+                Opportunity.created_at,
+            ).join(SalesStage, SalesStage.id == Opportunity.stage_id)
+        )
+    )
+    activities = sorted(
+        db.session.execute(
+            select(
+                Activity.subject,
+                Activity.due_on,
+                Activity.starts_at,
+                Activity.status,
+                Activity.points_earned,
+                Activity.closed_at,
+            )
+        ),
+        key=repr,
+    )
     return counts, opportunities, activities
 
 
 def test_demo_has_the_three_members(app: Flask) -> None:
     load_demo(today=TODAY)
     db.session.commit()
-    members = {m.email: m for m in db.session.scalars(
-        select(Member).options(selectinload(Member.location), selectinload(Member.business_unit)))}
+    members = {
+        m.email: m
+        for m in db.session.scalars(
+            select(Member).options(
+                selectinload(Member.location), selectinload(Member.business_unit)
+            )
+        )
+    }
     assert set(members) == {"nick@example.com", "cory@example.com", "manny@example.com"}
     nick, cory, manny = (members[f"{n}@example.com"] for n in ("nick", "cory", "manny"))
     assert (nick.name, nick.role, nick.title) == (
-        "Nick Points", "admin", "Channel Development Sales Executive")
+        "Nick Points",
+        "admin",
+        "Channel Development Sales Executive",
+    )
     assert (cory.name, cory.role, cory.title) == ("Cory Ferguson", "manager", "Account Manager")
     assert cory.location is not None and cory.location.name == "ARRC"
     assert cory.business_unit is not None and cory.business_unit.name == "MS Sales"
@@ -85,22 +124,26 @@ def test_demo_has_the_three_members(app: Flask) -> None:
     assert count(Location) >= 2 and count(BusinessUnit) >= 2
     # A revenue quota for every month of this year and the last, for each member.
     for member in (nick, cory, manny):
-        quotas = db.session.scalars(select(RevenueQuota).where(
-            RevenueQuota.member_id == member.id)).all()
+        quotas = db.session.scalars(
+            select(RevenueQuota).where(RevenueQuota.member_id == member.id)
+        ).all()
         assert {(q.year, q.month) for q in quotas} == {
-            (y, m) for y in (2025, 2026) for m in range(1, 13)}
-    assert {q.revenue for q in db.session.scalars(select(RevenueQuota).where(
-        RevenueQuota.member_id == cory.id))} == {Decimal("4000.00")}
+            (y, m) for y in (2025, 2026) for m in range(1, 13)
+        }
+    assert {
+        q.revenue
+        for q in db.session.scalars(select(RevenueQuota).where(RevenueQuota.member_id == cory.id))
+    } == {Decimal("4000.00")}
 
 
 def test_demo_has_the_example_opportunity(app: Flask) -> None:
     load_demo(today=TODAY)
     db.session.commit()
-    tows = db.session.scalars(select(Opportunity).where(
-        Opportunity.name == "Tows R Us - Managed Services - Complete")).one()
+    tows = db.session.scalars(
+        select(Opportunity).where(Opportunity.name == "Tows R Us - Managed Services - Complete")
+    ).one()
     assert tows.description == "Managed Services for 3 sites"
-    assert name_of(OpportunityType, tows.type_id) == (
-        "Managed Services - Complete")
+    assert name_of(OpportunityType, tows.type_id) == ("Managed Services - Complete")
     assert tows.revenue == Decimal("6200.00")
     assert tows.cost == Decimal("0.00")
     assert tows.margin == Decimal("6200.00")
@@ -118,23 +161,34 @@ def test_demo_has_the_example_opportunity(app: Flask) -> None:
     assert shane is not None and (shane.first_name, shane.last_name) == ("Shane", "Swanson")
     company = db.session.get(Company, tows.company_id)
     assert company is not None
-    assert (company.name, company.street, company.city, company.region, company.postal_code,
-            company.country) == ("Tows R Us", "1600 Mill Rock Way", "Bakersfield", "CA",
-                                 "93311", "United States")
+    assert (
+        company.name,
+        company.street,
+        company.city,
+        company.region,
+        company.postal_code,
+        company.country,
+    ) == ("Tows R Us", "1600 Mill Rock Way", "Bakersfield", "CA", "93311", "United States")
     campaign = db.session.get(Campaign, tows.campaign_id)
     assert campaign is not None
     assert name_of(CampaignSubType, campaign.sub_type_id) == "Business Referral"
-    stages = [name_of(SalesStage, c.to_stage_id) for c in db.session.scalars(
-        select(StageChange).where(StageChange.opportunity_id == tows.id)
-        .order_by(StageChange.changed_at))]
+    stages = [
+        name_of(SalesStage, c.to_stage_id)
+        for c in db.session.scalars(
+            select(StageChange)
+            .where(StageChange.opportunity_id == tows.id)
+            .order_by(StageChange.changed_at)
+        )
+    ]
     assert stages == ["Prospect", "1st Appointment", "Discovery"]
 
 
 def test_demo_has_the_example_activity_and_its_note(app: Flask) -> None:
     load_demo(today=TODAY)
     db.session.commit()
-    activity = db.session.scalars(select(Activity).where(
-        Activity.subject == "1st Appointment with Jason")).one()
+    activity = db.session.scalars(
+        select(Activity).where(Activity.subject == "1st Appointment with Jason")
+    ).one()
     assert db.session.get(ActivityType, activity.type_id).code == "SA"  # type: ignore[union-attr]
     assert name_of(Company, activity.company_id) == "CharTec"
     jason = db.session.get(Contact, activity.contact_id)
@@ -144,8 +198,9 @@ def test_demo_has_the_example_activity_and_its_note(app: Flask) -> None:
     assert name_of(Member, activity.assigned_to_id) == "Nick Points"
     assert activity.assigned_by_id == activity.assigned_to_id
     assert name_of(Campaign, activity.campaign_id) == "Referral - Partner Referral - 2013"
-    partner = db.session.scalars(select(CampaignSubType).where(
-        CampaignSubType.name == "Partner Referral")).one()
+    partner = db.session.scalars(
+        select(CampaignSubType).where(CampaignSubType.name == "Partner Referral")
+    ).one()
     assert name_of(CampaignType, partner.type_id) == "Referral"
     assert activity.due_on == date(2013, 12, 9)
     assert activity.reminder_minutes == 15 and activity.place == "On-Site"
@@ -153,11 +208,14 @@ def test_demo_has_the_example_activity_and_its_note(app: Flask) -> None:
     assert activity.starts_at is not None and activity.ends_at is not None
     starts, ends = activity.starts_at.astimezone(tz), activity.ends_at.astimezone(tz)
     assert (starts.date(), starts.time(), ends.time()) == (date(2013, 12, 9), time(10), time(11))
-    note = db.session.scalars(select(ActivityNote).where(
-        ActivityNote.activity_id == activity.id)).one()
+    note = db.session.scalars(
+        select(ActivityNote).where(ActivityNote.activity_id == activity.id)
+    ).one()
     assert note.author_id == activity.assigned_to_id
-    assert note.body == ("Meeting scheduled with Jason. He was referred by Jim over at Jim's "
-                         "towing. He is interested in a phone system upgrade.")
+    assert note.body == (
+        "Meeting scheduled with Jason. He was referred by Jim over at Jim's "
+        "towing. He is interested in a phone system upgrade."
+    )
 
 
 def test_demo_is_the_same_on_every_run(app: Flask) -> None:
@@ -202,8 +260,11 @@ def test_demo_work_is_placed_around_today(app: Flask) -> None:
 
     stages = {s.id: s for s in db.session.scalars(select(SalesStage))}
     statuses = {s.id: s.name for s in db.session.scalars(select(OpportunityStatus))}
-    opportunities = db.session.scalars(select(Opportunity).options(
-        selectinload(Opportunity.forecast_lines), selectinload(Opportunity.stage_changes))).all()
+    opportunities = db.session.scalars(
+        select(Opportunity).options(
+            selectinload(Opportunity.forecast_lines), selectinload(Opportunity.stage_changes)
+        )
+    ).all()
     assert {stages[o.stage_id].name for o in opportunities} == {s.name for s in stages.values()}
     for opportunity in opportunities:
         stage = stages[opportunity.stage_id]
@@ -227,17 +288,23 @@ def test_demo_work_is_placed_around_today(app: Flask) -> None:
             assert opportunity.lost_reason and opportunity.lost_amount and opportunity.closed_at
         else:
             assert statuses[opportunity.status_id] == "Open" and opportunity.closed_at is None
-    assert any(line.recurring and line.months > 1
-               for o in opportunities for line in o.forecast_lines)
+    assert any(
+        line.recurring and line.months > 1 for o in opportunities for line in o.forecast_lines
+    )
 
 
 def test_demo_leaves_a_few_open_opportunities_stalled(app: Flask) -> None:
     load_demo(today=TODAY)
     db.session.commit()
-    open_status = db.session.scalars(select(OpportunityStatus.id).where(
-        OpportunityStatus.name == "Open")).one()
-    open_count = db.session.scalar(select(func.count(Opportunity.id)).where(
-        Opportunity.status_id == open_status)) or 0
+    open_status = db.session.scalars(
+        select(OpportunityStatus.id).where(OpportunityStatus.name == "Open")
+    ).one()
+    open_count = (
+        db.session.scalar(
+            select(func.count(Opportunity.id)).where(Opportunity.status_id == open_status)
+        )
+        or 0
+    )
     stalled = stalled_count(TODAY)
     assert open_count >= 60
     assert 0.05 * open_count <= stalled <= 0.3 * open_count
@@ -248,21 +315,42 @@ def test_bench_data_small_run(app: Flask) -> None:
     generate(opportunities=200, activities=2_000, members=5, seed=7, echo=messages.append)
     db.session.rollback()
     assert messages and "done" in messages[-1]
-    assert db.session.scalar(select(func.count(Member.id)).where(
-        Member.email.like("bench-%@example.com"))) == 5
+    assert (
+        db.session.scalar(
+            select(func.count(Member.id)).where(Member.email.like("bench-%@example.com"))
+        )
+        == 5
+    )
     assert count(Opportunity) == 200
     assert count(Activity) == 2_000
     assert 50 <= count(Company) <= 80
     assert count(Contact) >= count(Company)
     assert count(ForecastLine) == 200
     assert count(RevenueQuota) == 5 * 12
-    without_history = db.session.scalar(select(func.count(Opportunity.id)).where(
-        ~select(StageChange.id).where(StageChange.opportunity_id == Opportunity.id).exists()))
+    without_history = db.session.scalar(
+        select(func.count(Opportunity.id)).where(
+            ~select(StageChange.id).where(StageChange.opportunity_id == Opportunity.id).exists()
+        )
+    )
     assert without_history == 0
-    closed = db.session.scalar(select(func.count(Activity.id)).where(
-        Activity.status == ActivityStatus.CLOSED.value)) or 0
+    closed = (
+        db.session.scalar(
+            select(func.count(Activity.id)).where(Activity.status == ActivityStatus.CLOSED.value)
+        )
+        or 0
+    )
     assert 0.55 <= closed / 2_000 <= 0.85
-    assert db.session.scalar(select(func.count(Activity.id)).where(
-        Activity.status == ActivityStatus.CLOSED.value, Activity.points_earned.is_(None))) == 0
-    assert db.session.scalar(select(func.count(Activity.id)).where(
-        Activity.opportunity_id.is_not(None))) > 0
+    assert (
+        db.session.scalar(
+            select(func.count(Activity.id)).where(
+                Activity.status == ActivityStatus.CLOSED.value, Activity.points_earned.is_(None)
+            )
+        )
+        == 0
+    )
+    assert (
+        db.session.scalar(
+            select(func.count(Activity.id)).where(Activity.opportunity_id.is_not(None))
+        )
+        > 0
+    )

@@ -51,9 +51,7 @@ def is_next_step_candidate(today: date):
 
 def has_next_step(today: date):
     """SQL, correlated to Opportunity: it has a next step scheduled."""
-    return exists().where(
-        Activity.opportunity_id == Opportunity.id, is_next_step_candidate(today)
-    )
+    return exists().where(Activity.opportunity_id == Opportunity.id, is_next_step_candidate(today))
 
 
 def next_step(opportunity_id: int, today: date) -> Activity | None:
@@ -137,20 +135,33 @@ def may_change(member: Member, opportunity: Opportunity) -> bool:
     """Managers and admins change any opportunity; a rep changes those they work on:
     as account manager, sales associate or team member."""
     if member.is_manager or member.id in (
-        opportunity.account_manager_id, opportunity.sales_associate_id):
+        opportunity.account_manager_id,
+        opportunity.sales_associate_id,
+    ):
         return True
-    return bool(db.session.scalar(select(func.count()).select_from(OpportunityTeamMember).where(
-        OpportunityTeamMember.opportunity_id == opportunity.id,
-        OpportunityTeamMember.member_id == member.id)))
+    return bool(
+        db.session.scalar(
+            select(func.count())
+            .select_from(OpportunityTeamMember)
+            .where(
+                OpportunityTeamMember.opportunity_id == opportunity.id,
+                OpportunityTeamMember.member_id == member.id,
+            )
+        )
+    )
 
 
 def is_forward(from_stage: SalesStage, to_stage: SalesStage) -> bool:
-    return not to_stage.is_closed and not from_stage.is_closed and (
-        to_stage.position > from_stage.position)
+    return (
+        not to_stage.is_closed
+        and not from_stage.is_closed
+        and (to_stage.position > from_stage.position)
+    )
 
 
-def needs_next_step(opportunity: Opportunity, to_stage: SalesStage, from_stage: SalesStage,
-                    today: date) -> bool:
+def needs_next_step(
+    opportunity: Opportunity, to_stage: SalesStage, from_stage: SalesStage, today: date
+) -> bool:
     """Moving forward with no next step scheduled: the person should schedule one (or skip)."""
     return is_forward(from_stage, to_stage) and next_step(opportunity.id, today) is None
 
@@ -191,46 +202,56 @@ def move_to_stage(
         raise ChangedMeanwhile
     if to_stage.id == opportunity.stage_id:
         return None
-    now = now or datetime.now(UTC)
-    today = now.astimezone(tz).date()
-    from_stage_id = opportunity.stage_id
+    by_id = by.id  # read before changing anything: a refresh would flush half a move
+    with db.session.no_autoflush:
+        now = now or datetime.now(UTC)
+        today = now.astimezone(tz).date()
+        from_stage_id = opportunity.stage_id
 
-    if to_stage.is_lost:
-        if not lost_reason.strip():
-            raise MoveRefused("Enter the reason the prospect gave for saying no.", "lost_reason")
-        opportunity.status_id = _status(lost=True).id
-        opportunity.lost_reason = lost_reason.strip()
-        opportunity.lost_amount = opportunity.revenue
-        opportunity.won_amount = None
-        opportunity.closed_at = now
-    elif to_stage.is_won:
-        amount = opportunity.revenue if won_amount is None else won_amount
-        if amount < 0:
-            raise MoveRefused("The won amount cannot be negative.", "won_amount")
-        won_on = won_on or today
-        if won_on > today:
-            raise MoveRefused("A sale cannot be won in the future.", "won_on")
-        opportunity.status_id = _status(won=True).id
-        opportunity.won_amount = amount
-        opportunity.lost_amount = None
-        opportunity.lost_reason = ""
-        opportunity.closed_at = now if won_on == today else datetime.combine(
-            won_on, time(12), tz).astimezone(UTC)
-    else:
-        if opportunity.closed_at is not None:  # reopened
-            opportunity.status_id = _status().id
-            opportunity.closed_at = None
+        if to_stage.is_lost:
+            if not lost_reason.strip():
+                raise MoveRefused(
+                    "Enter the reason the prospect gave for saying no.", "lost_reason"
+                )
+            opportunity.status_id = _status(lost=True).id
+            opportunity.lost_reason = lost_reason.strip()
+            opportunity.lost_amount = opportunity.revenue
             opportunity.won_amount = None
+            opportunity.closed_at = now
+        elif to_stage.is_won:
+            amount = opportunity.revenue if won_amount is None else won_amount
+            if amount < 0:
+                raise MoveRefused("The won amount cannot be negative.", "won_amount")
+            won_on = won_on or today
+            if won_on > today:
+                raise MoveRefused("A sale cannot be won in the future.", "won_on")
+            opportunity.status_id = _status(won=True).id
+            opportunity.won_amount = amount
             opportunity.lost_amount = None
             opportunity.lost_reason = ""
+            opportunity.closed_at = (
+                now if won_on == today else datetime.combine(won_on, time(12), tz).astimezone(UTC)
+            )
+        else:
+            if opportunity.closed_at is not None:  # reopened
+                opportunity.status_id = _status().id
+                opportunity.closed_at = None
+                opportunity.won_amount = None
+                opportunity.lost_amount = None
+                opportunity.lost_reason = ""
 
-    if not opportunity.probability_overridden:
-        opportunity.probability = to_stage.default_probability
-    opportunity.stage_id = to_stage.id
-    opportunity.stage_entered_at = now
-    opportunity.updated_by_id = by.id
-    change = StageChange(opportunity_id=opportunity.id, from_stage_id=from_stage_id,
-                         to_stage_id=to_stage.id, changed_by_id=by.id, changed_at=now)
+        if not opportunity.probability_overridden:
+            opportunity.probability = to_stage.default_probability
+        opportunity.stage_id = to_stage.id
+        opportunity.stage_entered_at = now
+        opportunity.updated_by_id = by_id
+    change = StageChange(
+        opportunity_id=opportunity.id,
+        from_stage_id=from_stage_id,
+        to_stage_id=to_stage.id,
+        changed_by_id=by_id,
+        changed_at=now,
+    )
     db.session.add(change)
     db.session.flush()
     return change

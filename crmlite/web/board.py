@@ -1,11 +1,376 @@
-"""Board — not built yet; the page says so plainly."""
+"""The funnel board: one column per stage, cards dragged (or moved with the keyboard)
+between them, filters kept in the URL."""
 
-from crmlite.web.placeholder import placeholder_blueprint
+from __future__ import annotations
 
-bp = placeholder_blueprint(
-    "board",
-    "/board",
-    "Board",
-    "The funnel board: drag opportunity cards between stages, see each "
-    "column's count and value, win, lose and spot stalled deals.",
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, g, render_template, request
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
 )
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from crmlite.extensions import db
+from crmlite.models import (
+    ActivityType,
+    BusinessUnit,
+    Campaign,
+    Location,
+    Member,
+    Opportunity,
+    OpportunityType,
+    Rating,
+    SalesStage,
+)
+from crmlite.services import board as board_service
+from crmlite.services import funnel
+from crmlite.services.activities import schedule_activity
+from crmlite.services.board import BoardFilters
+from crmlite.services.opportunities import create_opportunity
+from crmlite.services.team import local_today
+from crmlite.web import get_or_404, is_htmx, strip
+
+bp = Blueprint("board", __name__, url_prefix="/board")
+
+RATINGS = [r.value for r in Rating]
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _int_or_zero(value: Any) -> int:
+    return int(value) if str(value).isdigit() else 0
+
+
+def filters_from(args: MultiDict[str, str]) -> BoardFilters:
+    """Filters from the query string; anything malformed is ignored rather than an error."""
+    rating = args.get("rating")
+    return BoardFilters(
+        account_manager_id=_int(args.get("account_manager_id")),
+        type_id=_int(args.get("type_id")),
+        campaign_id=_int(args.get("campaign_id")),
+        location_id=_int(args.get("location_id")),
+        business_unit_id=_int(args.get("business_unit_id")),
+        rating=rating if rating in RATINGS else None,
+        stalled_only=args.get("stalled_only") in ("1", "on", "true", "y"),
+        q=(args.get("q") or "").strip()[:100],
+    )
+
+
+def _filter_choices() -> dict[str, Any]:
+    def named(model: Any, *where: Any) -> list[Any]:
+        return list(db.session.scalars(select(model).where(*where).order_by(model.name)))
+
+    return {
+        "members": named(Member, Member.active),
+        "types": named(OpportunityType, OpportunityType.active),
+        "campaigns": named(Campaign),
+        "locations": named(Location, Location.active),
+        "units": named(BusinessUnit, BusinessUnit.active),
+        "ratings": RATINGS,
+    }
+
+
+def _today() -> Any:
+    return local_today(g.tz)
+
+
+@bp.get("/")
+def index() -> str:
+    filters = filters_from(request.args)
+    columns = board_service.board(filters, _today(), g.tz)
+    context = {
+        "columns": columns,
+        "filters": filters,
+        "stages": [c.stage for c in columns],
+        "today": _today(),
+    }
+    if is_htmx() and request.headers.get("HX-Target") == "board":
+        return render_template("board/_board.html", **context)
+    return render_template("board/page.html", choices=_filter_choices(), **context)
+
+
+@bp.get("/stages/<int:stage_id>/cards")
+def more(stage_id: int) -> str:
+    stage = get_or_404(SalesStage, stage_id)
+    offset = max(0, request.args.get("offset", 0, type=int))
+    filters = filters_from(request.args)
+    column = board_service.more_cards(stage, filters, _today(), g.tz, offset)
+    return render_template(
+        "board/_more.html", column=column, filters=filters, stages=board_service.stages()
+    )
+
+
+@bp.get("/opportunities/<int:opportunity_id>/card")
+def card(opportunity_id: int) -> str:
+    get_or_404(Opportunity, opportunity_id)
+    return _render_card(opportunity_id)
+
+
+def _render_card(opportunity_id: int, notice: str = "", focus: bool = False) -> str:
+    the_card = board_service.card(opportunity_id, _today())
+    return render_template(
+        "board/_card.html",
+        card=the_card,
+        stages=board_service.stages(),
+        notice=notice,
+        focus=focus,
+    )
+
+
+class MoveForm(FlaskForm):
+    stage_id = IntegerField(validators=[InputRequired()])
+    version = IntegerField(validators=[InputRequired()])
+    # Which inline question the person answered: "lost", "won" or "next_step".
+    prompt = HiddenField()
+    lost_reason = TextAreaField(
+        "Why did they say no?", filters=[strip], validators=[Optional(), Length(max=2000)]
+    )
+    won_amount = DecimalField(
+        "Won amount",
+        places=2,
+        validators=[Optional(), NumberRange(min=0, message="The won amount cannot be negative.")],
+    )
+    won_on = DateField("Won on", validators=[Optional()])
+    skip_next_step = BooleanField()
+    step_type_id = SelectField("Next step", coerce=_int_or_zero, validate_choice=False)
+    step_subject = StringField("Subject", filters=[strip], validators=[Length(max=200)])
+    step_date = DateField("Date", validators=[Optional()])
+    step_start = TimeField("Start", validators=[Optional()])
+    step_end = TimeField("End", validators=[Optional()])
+
+
+def _activity_type_choices() -> list[SelectChoice]:
+    types = db.session.scalars(
+        select(ActivityType).where(ActivityType.active).order_by(ActivityType.position)
+    )
+    return [SelectChoice(t.id, t.label) for t in types]
+
+
+def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: MoveForm) -> str:
+    form.prompt.data = kind
+    form.stage_id.data = to_stage.id
+    form.version.data = opportunity.version
+    if kind == "won" and form.won_amount.data is None and not form.won_amount.errors:
+        form.won_amount.data = opportunity.revenue
+    if kind == "won" and form.won_on.data is None and not form.won_on.errors:
+        form.won_on.data = _today()
+    if kind == "next_step" and not form.step_subject.data:
+        form.step_subject.data = f"Next step: {opportunity.name}"[:200]
+    return render_template(
+        "board/_prompt.html", kind=kind, form=form, opportunity=opportunity, to_stage=to_stage
+    )
+
+
+def _moved(opportunity: Opportunity, from_stage_id: int, notice: str = "") -> str:
+    """The changed fragments only: the card in its new column and the two column headers."""
+    filters = filters_from(request.form)
+    stage_list = board_service.stages()
+    totals = board_service.column_totals(stage_list, filters, _today(), g.tz)
+    changed = [s for s in stage_list if s.id in (from_stage_id, opportunity.stage_id)]
+    return render_template(
+        "board/_moved.html",
+        card=board_service.card(opportunity.id, _today()),
+        headers=[(s, totals[s.id]) for s in changed],
+        stages=stage_list,
+        notice=notice,
+    )
+
+
+def _changed_meanwhile(opportunity_id: int) -> str:
+    """Someone else moved or edited it: show it where it really is now, with every header."""
+    db.session.rollback()
+    opportunity = get_or_404(Opportunity, opportunity_id)
+    filters = filters_from(request.form)
+    stage_list = board_service.stages()
+    totals = board_service.column_totals(stage_list, filters, _today(), g.tz)
+    return render_template(
+        "board/_moved.html",
+        card=board_service.card(opportunity.id, _today()),
+        headers=[(s, totals[s.id]) for s in stage_list],
+        stages=stage_list,
+        notice="Someone changed this opportunity meanwhile. This is where it is now; "
+        "nothing was overwritten.",
+    )
+
+
+@bp.post("/opportunities/<int:opportunity_id>/move")
+def move(opportunity_id: int) -> str:
+    """Move a card. Lost asks for the reason, Won for the amount and date, and a move
+    forward without a next step asks to schedule one (or skip) before anything changes."""
+    opportunity = get_or_404(Opportunity, opportunity_id)
+    if not funnel.may_change(current_user, opportunity):
+        abort(403)
+    form = MoveForm()
+    form.step_type_id.choices = _activity_type_choices()
+    valid = form.validate()
+    to_stage = db.session.get(SalesStage, form.stage_id.data) if form.stage_id.data else None
+    if to_stage is None or form.version.errors:
+        return _render_card(opportunity.id, notice="That stage does not exist; nothing moved.")
+    if form.version.data != opportunity.version:
+        return _changed_meanwhile(opportunity.id)
+    if not valid:
+        return _prompt(form.prompt.data or "lost", opportunity, to_stage, form)
+    from_stage = db.session.get(SalesStage, opportunity.stage_id)
+    assert from_stage is not None
+
+    if to_stage.is_lost and form.prompt.data != "lost":
+        return _prompt("lost", opportunity, to_stage, form)
+    if to_stage.is_won and form.prompt.data != "won":
+        return _prompt("won", opportunity, to_stage, form)
+    if funnel.needs_next_step(opportunity, to_stage, from_stage, _today()):
+        if form.prompt.data != "next_step":
+            return _prompt("next_step", opportunity, to_stage, form)
+        if not form.skip_next_step.data and not _schedule_next_step(form, opportunity):
+            return _prompt("next_step", opportunity, to_stage, form)
+
+    try:
+        funnel.move_to_stage(
+            opportunity,
+            to_stage,
+            by=current_user,
+            expected_version=form.version.data,
+            tz=g.tz,
+            lost_reason=form.lost_reason.data or "",
+            won_amount=form.won_amount.data,
+            won_on=form.won_on.data,
+            now=datetime.now(UTC),
+        )
+        db.session.commit()
+    except funnel.MoveRefused as refused:
+        db.session.rollback()
+        field = getattr(form, refused.field or "lost_reason")
+        field.errors = [*field.errors, str(refused)]
+        return _prompt(form.prompt.data or "lost", opportunity, to_stage, form)
+    except (funnel.ChangedMeanwhile, StaleDataError):
+        return _changed_meanwhile(opportunity_id)
+    return _moved(opportunity, from_stage.id)
+
+
+def _schedule_next_step(form: MoveForm, opportunity: Opportunity) -> bool:
+    """Schedule the next step from the prompt; False (with messages) when the input is bad."""
+    ok = True
+    for field, message in (
+        (form.step_type_id, "Choose the kind of activity."),
+        (form.step_subject, "Enter a subject."),
+        (form.step_date, "Enter the date."),
+        (form.step_start, "Enter the start time."),
+        (form.step_end, "Enter the end time."),
+    ):
+        if not field.data and not field.errors:
+            field.errors = [message]
+        ok = ok and not field.errors
+    if not ok:
+        return False
+    if db.session.get(ActivityType, form.step_type_id.data) is None:
+        form.step_type_id.errors = ["Choose the kind of activity."]
+        return False
+    if form.step_date.data < _today():
+        form.step_date.errors = ["A next step is in the future: pick today or later."]
+        return False
+    if form.step_end.data <= form.step_start.data:
+        form.step_end.errors = ["The end must come after the start."]
+        return False
+    schedule_activity(
+        subject=form.step_subject.data,
+        type_id=form.step_type_id.data,
+        due_on=form.step_date.data,
+        start=form.step_start.data,
+        end=form.step_end.data,
+        assigned_to_id=opportunity.account_manager_id or current_user.id,
+        by=current_user,
+        tz=g.tz,
+        opportunity=opportunity,
+    )
+    return True
+
+
+class NewOpportunityForm(FlaskForm):
+    name = StringField(
+        "Opportunity",
+        filters=[strip],
+        validators=[DataRequired("Name the opportunity."), Length(max=200)],
+        description='e.g. "Tows R Us - Managed Services - Complete"',
+    )
+    company_name = StringField("Company", filters=[strip], validators=[Length(max=200)])
+    contact_name = StringField("Contact", filters=[strip], validators=[Length(max=200)])
+    type_id = SelectField("Type", coerce=int)
+    revenue = DecimalField(
+        "Revenue",
+        places=2,
+        default=0,
+        validators=[Optional(), NumberRange(min=0, message="Revenue cannot be negative.")],
+    )
+    expected_close_on = DateField("Expected close", validators=[Optional()])
+    rating = SelectField("Rating", choices=[SelectChoice(r, r) for r in RATINGS], default="Medium")
+    account_manager_id = SelectField("Account manager", coerce=int)
+    campaign_id = SelectField("Campaign", coerce=int)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        none = [SelectChoice(0, "—")]
+        choices = _filter_choices()
+        self.type_id.choices = none + [SelectChoice(t.id, t.name) for t in choices["types"]]
+        self.account_manager_id.choices = [SelectChoice(m.id, m.name) for m in choices["members"]]
+        self.campaign_id.choices = none + [SelectChoice(c.id, c.name) for c in choices["campaigns"]]
+
+
+@bp.route("/opportunities/new", methods=["GET", "POST"])
+def new() -> str:
+    # Prefixed: its fields must not read as the board's filters sent along with it.
+    form = NewOpportunityForm(prefix="new")
+    if request.method == "GET":
+        form.account_manager_id.data = current_user.id
+        return render_template("board/_new.html", form=form)
+    if not form.validate():
+        return render_template("board/_new.html", form=form)
+    opportunity = create_opportunity(
+        name=form.name.data,
+        by=current_user,
+        company_name=form.company_name.data or "",
+        contact_name=form.contact_name.data or "",
+        type_id=form.type_id.data or None,
+        revenue=form.revenue.data or 0,
+        expected_close_on=form.expected_close_on.data,
+        rating=form.rating.data,
+        account_manager_id=form.account_manager_id.data,
+        campaign_id=form.campaign_id.data or None,
+    )
+    db.session.commit()
+    return _created(opportunity)
+
+
+def _created(opportunity: Opportunity) -> str:
+    filters = filters_from(request.form)
+    stage_list = board_service.stages()
+    totals = board_service.column_totals(stage_list, filters, _today(), g.tz)
+    prospect = next(s for s in stage_list if s.id == opportunity.stage_id)
+    return render_template(
+        "board/_created.html",
+        card=board_service.card(opportunity.id, _today()),
+        headers=[(prospect, totals[prospect.id])],
+        stages=stage_list,
+    )
+
+
+@bp.get("/opportunities/new/cancel")
+def new_cancelled() -> str:
+    """Cancel the in-place form: its slot empties."""
+    return ""

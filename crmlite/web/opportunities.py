@@ -13,5 +13,8 @@ bp = Blueprint("opportunities", __name__, url_prefix="/opportunities")
 @bp.get("/<int:opportunity_id>")
 def detail(opportunity_id: int) -> str:
     opportunity = get_or_404(Opportunity, opportunity_id)
-    return render_template("placeholder.html", title=opportunity.name,
-                           coming="the opportunity page with every field editable in place.")
+    return render_template(
+        "placeholder.html",
+        title=opportunity.name,
+        coming="the opportunity page with every field editable in place.",
+    )

@@ -1,0 +1,302 @@
+"""Companies and their contacts: lists with search, what a company or contact page shows,
+and saving them. Plain functions that never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import Generic, TypeVar
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from crmlite.extensions import db
+from crmlite.models import Activity, Company, Contact, Member, Opportunity
+from crmlite.services.funnel import is_open
+
+PER_PAGE = 50
+RECENT_ACTIVITIES = 20
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CompanyRow:
+    company: Company
+    open_opportunities: int
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list; ``number`` counts from 1."""
+
+    rows: list[T]
+    number: int
+    total: int
+    per_page: int = PER_PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.number * self.per_page, self.total)
+
+
+def _clamp(page: int, total: int, per_page: int) -> int:
+    return min(max(page, 1), max(1, ceil(total / per_page)))
+
+
+def _company_matches(q: str) -> ColumnElement[bool] | None:
+    q = q.strip()
+    if not q:
+        return None
+    return func.lower(Company.name).contains(q.lower(), autoescape=True)
+
+
+def company_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[CompanyRow]:
+    """Companies by name, those whose name contains ``q`` (any case), with the number of
+    their open opportunities counted in SQL: three queries whatever the page holds."""
+    matches = _company_matches(q)
+    count_query = select(func.count(Company.id))
+    if matches is not None:
+        count_query = count_query.where(matches)
+    total = db.session.scalar(count_query) or 0
+    page = _clamp(page, total, per_page)
+
+    open_counts = (
+        select(Opportunity.company_id, func.count(Opportunity.id).label("open_count"))
+        .where(is_open(), Opportunity.company_id.is_not(None))
+        .group_by(Opportunity.company_id)
+        .subquery()
+    )
+    query = (
+        select(Company, func.coalesce(open_counts.c.open_count, 0))
+        .outerjoin(open_counts, open_counts.c.company_id == Company.id)
+        .options(joinedload(Company.account_manager))
+        .order_by(func.lower(Company.name), Company.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    if matches is not None:
+        query = query.where(matches)
+    rows = [CompanyRow(company, int(n)) for company, n in db.session.execute(query)]
+    return Page(rows, page, total, per_page)
+
+
+def contact_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[Contact]:
+    """Contacts by name, those whose name, e-mail or company contains ``q`` (any case)."""
+    q = q.strip().lower()
+    condition = None
+    if q:
+        full_name = func.lower(Contact.first_name + " " + Contact.last_name)
+        condition = or_(
+            full_name.contains(q, autoescape=True),
+            func.lower(Contact.email).contains(q, autoescape=True),
+            func.lower(Company.name).contains(q, autoescape=True),
+        )
+    count_query = select(func.count(Contact.id)).outerjoin(Company, Contact.company)
+    query = (
+        select(Contact)
+        .outerjoin(Company, Contact.company)
+        .options(joinedload(Contact.company))
+        .order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id)
+    )
+    if condition is not None:
+        count_query = count_query.where(condition)
+        query = query.where(condition)
+    total = db.session.scalar(count_query) or 0
+    page = _clamp(page, total, per_page)
+    rows = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return Page(rows, page, total, per_page)
+
+
+def load_company(company_id: int) -> Company | None:
+    """A company with its account manager and contacts."""
+    return db.session.scalars(
+        select(Company)
+        .where(Company.id == company_id)
+        .options(
+            joinedload(Company.account_manager),
+            joinedload(Company.location),
+            joinedload(Company.business_unit),
+            selectinload(Company.contacts),
+        )
+    ).first()
+
+
+def load_contact(contact_id: int) -> Contact | None:
+    return db.session.scalars(
+        select(Contact).where(Contact.id == contact_id).options(joinedload(Contact.company))
+    ).first()
+
+
+def _opportunities(condition: ColumnElement[bool]) -> list[Opportunity]:
+    """Open ones first (by expected close), then closed ones, latest first."""
+    return list(
+        db.session.scalars(
+            select(Opportunity)
+            .where(condition)
+            .options(
+                joinedload(Opportunity.stage),
+                joinedload(Opportunity.status),
+                joinedload(Opportunity.account_manager),
+                joinedload(Opportunity.contact),
+            )
+            .order_by(
+                Opportunity.closed_at.is_not(None),
+                Opportunity.closed_at.desc(),
+                Opportunity.expected_close_on.is_(None),
+                Opportunity.expected_close_on,
+                Opportunity.id,
+            )
+        )
+    )
+
+
+def company_opportunities(company_id: int) -> list[Opportunity]:
+    return _opportunities(Opportunity.company_id == company_id)
+
+
+def contact_opportunities(contact_id: int) -> list[Opportunity]:
+    """Opportunities where the person is the main contact."""
+    return _opportunities(Opportunity.contact_id == contact_id)
+
+
+def _activities(condition: ColumnElement[bool], limit: int) -> list[Activity]:
+    return list(
+        db.session.scalars(
+            select(Activity)
+            .where(condition)
+            .options(
+                joinedload(Activity.type),
+                joinedload(Activity.assigned_to),
+                joinedload(Activity.contact),
+                joinedload(Activity.opportunity),
+            )
+            .order_by(Activity.due_on.desc(), Activity.starts_at.desc(), Activity.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def recent_company_activities(company_id: int, limit: int = RECENT_ACTIVITIES) -> list[Activity]:
+    """The company's latest activities, newest due date first."""
+    return _activities(Activity.company_id == company_id, limit)
+
+
+def recent_contact_activities(contact_id: int, limit: int = RECENT_ACTIVITIES) -> list[Activity]:
+    return _activities(Activity.contact_id == contact_id, limit)
+
+
+def all_companies() -> list[Company]:
+    return list(db.session.scalars(select(Company).order_by(func.lower(Company.name))))
+
+
+def assignable_members(keep_id: int | None = None) -> list[Member]:
+    return list(
+        db.session.scalars(
+            select(Member)
+            .where(Member.active | (Member.id == (keep_id or 0)))
+            .order_by(Member.name)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class CompanyValues:
+    name: str
+    phone: str = ""
+    email: str = ""
+    website: str = ""
+    industry: str = ""
+    street: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = ""
+    account_manager_id: int | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ContactValues:
+    first_name: str
+    last_name: str = ""
+    title: str = ""
+    email: str = ""
+    phone: str = ""
+    mobile: str = ""
+    company_id: int | None = None
+
+
+def save_company(company: Company | None, values: CompanyValues) -> Company:
+    """Create (``company`` None) or update a company. The name is required; the account
+    manager, when given, must be a member."""
+    if not values.name.strip():
+        raise ValueError("a company needs a name")
+    if values.account_manager_id and db.session.get(Member, values.account_manager_id) is None:
+        raise ValueError("unknown account manager")
+    if company is None:
+        company = Company(name="")
+        db.session.add(company)
+    company.name = values.name.strip()
+    company.phone = values.phone.strip()
+    company.email = values.email.strip().lower()
+    company.website = values.website.strip()
+    company.industry = values.industry.strip()
+    company.street = values.street.strip()
+    company.city = values.city.strip()
+    company.region = values.region.strip()
+    company.postal_code = values.postal_code.strip()
+    company.country = values.country.strip()
+    company.account_manager_id = values.account_manager_id
+    company.notes = values.notes.strip()
+    db.session.flush()
+    return company
+
+
+def save_contact(contact: Contact | None, values: ContactValues) -> Contact:
+    """Create (``contact`` None) or update a contact. The first name is required; the
+    e-mail is kept lower-cased, because e-mail capture and campaign tracking match by it."""
+    if not values.first_name.strip():
+        raise ValueError("a contact needs a first name")
+    if values.company_id and db.session.get(Company, values.company_id) is None:
+        raise ValueError("unknown company")
+    if contact is None:
+        contact = Contact(first_name="")
+        db.session.add(contact)
+    contact.first_name = values.first_name.strip()
+    contact.last_name = values.last_name.strip()
+    contact.title = values.title.strip()
+    contact.email = values.email.strip().lower()
+    contact.phone = values.phone.strip()
+    contact.mobile = values.mobile.strip()
+    contact.company_id = values.company_id
+    db.session.flush()
+    return contact
+
+
+def website_href(website: str) -> str | None:
+    """A link for a company's website: only http(s), and a bare domain gets https://."""
+    site = website.strip()
+    if not site:
+        return None
+    if site.lower().startswith(("http://", "https://")):
+        return site
+    if ":" in site or " " in site or "." not in site:
+        return None
+    return f"https://{site}"

@@ -1,0 +1,453 @@
+"""The board: columns, cards, filters, load more, moves (with their questions), new
+opportunities; rights, bad input and query counts."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from crmlite.extensions import db
+from crmlite.models import Activity, Company, Opportunity, Role, StageChange
+from crmlite.services.team import local_today
+from tests.conftest import activity_type, page_token, stage, status
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+@pytest.fixture()
+def today():
+    return local_today(LA)
+
+
+@pytest.fixture()
+def htmx(client: FlaskClient):
+    """Post like htmx does: the CSRF token in a header."""
+
+    def post(url: str, data: dict) -> str:
+        token = page_token(client, "/board/")
+        response = client.post(url, data=data, headers={"HX-Request": "true", "X-CSRFToken": token})
+        assert response.status_code == 200, response.status_code
+        return response.get_data(as_text=True)
+
+    return post
+
+
+def header(html: str, stage_name: str) -> list[str]:
+    """Count, revenue and weighted revenue shown in a column header."""
+    stage_id = stage(stage_name).id
+    block = re.search(rf'id="stage-{stage_id}-header".*?</header>', html, re.S).group(0)
+    return re.findall(r'class="column-(?:count|revenue|weighted)"[^>]*>([^<]+)<', block)
+
+
+def column(html: str, stage_name: str) -> str:
+    stage_id = stage(stage_name).id
+    return re.search(rf'id="stage-{stage_id}-cards".*?</ol>', html, re.S).group(0)
+
+
+def reload(opportunity: Opportunity) -> Opportunity:
+    db.session.expire_all()
+    return db.session.get(Opportunity, opportunity.id)
+
+
+def test_columns_show_totals_and_cards(
+    client, signed_in, make_opportunity, make_activity, make_company, today
+) -> None:
+    me = signed_in(Role.REP, name="Cory Ferguson")
+    tows = make_company(name="Tows R Us")
+    deal = make_opportunity(
+        name="Tows R Us - Managed Services - Complete",
+        stage_name="Discovery",
+        revenue="6200.00",
+        account_manager_id=me.id,
+        company_id=tows.id,
+        rating="Medium",
+    )
+    make_opportunity(name="Second", stage_name="Discovery", revenue="1000.00")
+    make_activity(
+        me,
+        "Discovery meeting",
+        code="DM",
+        due_on=today + timedelta(days=3),
+        opportunity_id=deal.id,
+    )
+    html = client.get("/board/").get_data(as_text=True)
+    names = re.findall(r'<h2 id="stage-\d+-title">([^<]+)</h2>', html)
+    assert names == [
+        "Prospect",
+        "1st Appointment",
+        "Discovery",
+        "Presentation",
+        "Follow-Up",
+        "Commitment",
+        "Won",
+        "Lost",
+    ]
+    assert header(html, "Discovery") == ["2", "7,200.00", "4,320.00 weighted"]
+    assert header(html, "Prospect") == ["0", "0.00", "0.00 weighted"]
+    cards = column(html, "Discovery")
+    # Stalled first, then by next step.
+    assert cards.index("Second") < cards.index("Tows R Us - Managed")
+    assert "Tows R Us</p>" in cards and "Cory Ferguson" in cards and "6,200.00" in cards
+    assert "Discovery meeting" in cards and "state-scheduled" in cards and "state-stalled" in cards
+
+
+def test_card_states(client, signed_in, make_opportunity, make_activity, today) -> None:
+    me = signed_in(Role.MANAGER)
+    due_today = make_opportunity(name="Due today")
+    overdue = make_opportunity(name="Missed it")
+    make_activity(me, "Call today", due_on=today, opportunity_id=due_today.id)
+    make_activity(me, "Old call", due_on=today - timedelta(days=2), opportunity_id=overdue.id)
+    html = client.get("/board/").get_data(as_text=True)
+    assert re.search(r'state-today" id="card-%d"' % due_today.id, html)
+    assert re.search(r'state-overdue" id="card-%d"' % overdue.id, html)
+
+
+def test_won_and_lost_show_only_this_quarter(client, signed_in, make_opportunity) -> None:
+    signed_in(Role.MANAGER)
+    now = datetime.now(UTC)
+    make_opportunity(name="Won now", stage_name="Won", closed_at=now, revenue="500")
+    make_opportunity(name="Won long ago", stage_name="Won", closed_at=now - timedelta(days=200))
+    html = client.get("/board/").get_data(as_text=True)
+    assert "Won now" in column(html, "Won") and "Won long ago" not in html
+    assert header(html, "Won")[0] == "1"
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ("rating=Hot", {"Hot deal"}),
+        ("q=acme", {"Hot deal"}),
+        ("q=shane", {"Cold deal"}),
+        ("stalled_only=1", {"Hot deal"}),
+        ("account_manager_id={manny}", {"Cold deal"}),
+        ("rating=Bogus&type_id=abc", {"Hot deal", "Cold deal"}),
+    ],
+)
+def test_filters(
+    client,
+    signed_in,
+    make_opportunity,
+    make_member,
+    make_company,
+    make_contact,
+    make_activity,
+    today,
+    query,
+    shown,
+) -> None:
+    signed_in(Role.MANAGER)
+    manny = make_member(name="Manny")
+    acme = make_company(name="ACME Towing")
+    shane = make_contact(first_name="Shane", last_name="Swanson")
+    make_opportunity(name="Hot deal", rating="Hot", company_id=acme.id)
+    cold = make_opportunity(
+        name="Cold deal", rating="Cold", contact_id=shane.id, account_manager_id=manny.id
+    )
+    make_activity(manny, "Next", due_on=today + timedelta(days=1), opportunity_id=cold.id)
+    html = client.get("/board/?" + query.format(manny=manny.id)).get_data(as_text=True)
+    assert {n for n in ("Hot deal", "Cold deal") if f">{n}</a>" in html} == shown
+    assert header(html, "Prospect")[0] == str(len(shown))
+
+
+def test_filtering_with_htmx_returns_only_the_board(client, signed_in, make_opportunity) -> None:
+    signed_in(Role.REP)
+    make_opportunity(name="Hot deal", rating="Hot")
+    response = client.get(
+        "/board/?rating=Hot", headers={"HX-Request": "true", "HX-Target": "board"}
+    )
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="board"')
+    assert "<html" not in html and "Hot deal" in html
+
+
+def test_load_more(client, signed_in, make_opportunity) -> None:
+    signed_in(Role.REP)
+    for i in range(30):
+        make_opportunity(name=f"Deal {i:02d}")
+    html = client.get("/board/").get_data(as_text=True)
+    prospect = column(html, "Prospect")
+    assert prospect.count('class="board-card ') == 25
+    more_url = re.search(r'hx-get="([^"]+/cards\?[^"]+)"', prospect).group(1).replace("&amp;", "&")
+    rest = client.get(more_url).get_data(as_text=True)
+    assert rest.count('class="board-card ') == 5
+    assert "Load more" not in rest
+    shown = re.findall(r">(Deal \d\d)</a>", prospect + rest)
+    assert sorted(shown) == [f"Deal {i:02d}" for i in range(30)]
+
+
+def test_board_query_count_does_not_grow(
+    client, signed_in, make_opportunity, make_activity, make_company, queries, today
+) -> None:
+    me = signed_in(Role.MANAGER)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            company = make_company(name=f"Company {i}")
+            opportunity = make_opportunity(
+                name=f"Deal {i}",
+                stage_name=["Prospect", "Discovery", "Commitment"][i % 3],
+                company_id=company.id,
+                account_manager_id=me.id,
+            )
+            make_activity(
+                me, f"Step {i}", due_on=today + timedelta(days=i % 4), opportunity_id=opportunity.id
+            )
+
+    add(3)
+    with queries() as few:
+        client.get("/board/")
+    add(60)
+    with queries() as many:
+        html = client.get("/board/").get_data(as_text=True)
+    assert html.count('class="board-card ') == 63
+    assert many.count == few.count, many.statements
+
+
+def move(htmx, opportunity: Opportunity, stage_name: str, **extra) -> str:
+    data = {"stage_id": stage(stage_name).id, "version": opportunity.version, **extra}
+    return htmx(f"/board/opportunities/{opportunity.id}/move", data)
+
+
+def test_forward_move_without_next_step_asks_then_skip_moves(
+    client, signed_in, make_opportunity, htmx
+) -> None:
+    me = signed_in(Role.REP)
+    deal = make_opportunity(revenue="1000.00", account_manager_id=me.id)
+    html = move(htmx, deal, "1st Appointment")
+    assert "Schedule the next step?" in html and "Skip (leave it stalled)" in html
+    assert reload(deal).stage_id == stage("Prospect").id  # nothing counted yet
+
+    html = move(htmx, deal, "1st Appointment", prompt="next_step", skip_next_step="y")
+    deal = reload(deal)
+    assert deal.stage_id == stage("1st Appointment").id and deal.probability == 30
+    # Only the changed fragments: the card (out of band, into its new column) and 2 headers.
+    assert f'hx-swap-oob="afterbegin:#stage-{stage("1st Appointment").id}-cards"' in html
+    assert html.count('hx-swap-oob="true"') == 2
+    assert header(html, "Prospect") == ["0", "0.00", "0.00 weighted"]
+    assert header(html, "1st Appointment") == ["1", "1,000.00", "300.00 weighted"]
+    changes = db.session.scalars(select(StageChange).where(StageChange.opportunity_id == deal.id))
+    assert [(c.from_stage_id, c.to_stage_id, c.changed_by_id) for c in changes] == [
+        (stage("Prospect").id, stage("1st Appointment").id, me.id)
+    ]
+
+
+def test_forward_move_schedules_the_next_step_from_the_prompt(
+    client, signed_in, make_opportunity, htmx, today
+) -> None:
+    me = signed_in(Role.REP)
+    deal = make_opportunity(account_manager_id=me.id)
+    day = today + timedelta(days=7)
+    bad = move(
+        htmx,
+        deal,
+        "1st Appointment",
+        prompt="next_step",
+        step_type_id="",
+        step_subject="Visit",
+        step_date=day.isoformat(),
+        step_start="11:00",
+        step_end="10:00",
+    )
+    assert 'id="step_type_id-error">Choose the kind of activity.' in bad
+    assert 'value="Visit"' in bad
+    bad = move(
+        htmx,
+        deal,
+        "1st Appointment",
+        prompt="next_step",
+        step_type_id=activity_type("SA").id,
+        step_subject="Visit",
+        step_date=day.isoformat(),
+        step_start="11:00",
+        step_end="10:00",
+    )
+    assert 'id="step_end-error">The end must come after the start.' in bad
+    bad = move(
+        htmx,
+        deal,
+        "1st Appointment",
+        prompt="next_step",
+        step_type_id=activity_type("SA").id,
+        step_subject="Visit",
+        step_date=(today - timedelta(days=1)).isoformat(),
+        step_start="10:00",
+        step_end="11:00",
+    )
+    assert "A next step is in the future" in bad
+    assert db.session.scalar(select(func.count(Activity.id))) == 0
+
+    html = move(
+        htmx,
+        deal,
+        "1st Appointment",
+        prompt="next_step",
+        step_type_id=activity_type("SA").id,
+        step_subject="1st Appointment with Jason",
+        step_date=day.isoformat(),
+        step_start="10:00",
+        step_end="11:00",
+    )
+    activity = db.session.scalars(select(Activity)).one()
+    assert activity.subject == "1st Appointment with Jason"
+    assert activity.opportunity_id == deal.id and activity.assigned_to_id == me.id
+    assert activity.starts_at.astimezone(LA).strftime("%Y-%m-%d %H:%M") == f"{day} 10:00"
+    assert activity.ends_at.astimezone(LA).hour == 11
+    assert reload(deal).stage_id == stage("1st Appointment").id
+    assert "1st Appointment with Jason" in html and "state-scheduled" in html
+
+
+def test_forward_move_with_a_next_step_moves_at_once(
+    client, signed_in, make_opportunity, make_activity, htmx, today
+) -> None:
+    me = signed_in(Role.REP)
+    deal = make_opportunity(account_manager_id=me.id)
+    make_activity(me, "Booked", due_on=today + timedelta(days=1), opportunity_id=deal.id)
+    move(htmx, deal, "Discovery")
+    assert reload(deal).stage_id == stage("Discovery").id
+
+
+def test_lost_asks_for_a_reason_which_is_required(
+    client, signed_in, make_opportunity, htmx
+) -> None:
+    me = signed_in(Role.REP)
+    deal = make_opportunity(stage_name="Presentation", account_manager_id=me.id, revenue="900")
+    html = move(htmx, deal, "Lost")
+    assert "The reason is required." in html and "Mark lost" in html and "Cancel" in html
+    html = move(htmx, deal, "Lost", prompt="lost", lost_reason="   ")
+    assert "Enter the reason the prospect gave for saying no." in html
+    assert reload(deal).stage_id == stage("Presentation").id
+    html = move(htmx, deal, "Lost", prompt="lost", lost_reason="Went with the incumbent")
+    deal = reload(deal)
+    assert deal.stage_id == stage("Lost").id and deal.status_id == status("Lost").id
+    assert deal.lost_reason == "Went with the incumbent"
+    assert header(html, "Lost") == ["1", "900.00", "0.00 weighted"]
+
+
+def test_won_asks_for_amount_and_date_with_defaults(
+    client, signed_in, make_opportunity, htmx, today
+) -> None:
+    me = signed_in(Role.REP)
+    deal = make_opportunity(stage_name="Commitment", account_manager_id=me.id, revenue="2895")
+    html = move(htmx, deal, "Won")
+    assert 'value="2895.00"' in html and f'value="{today.isoformat()}"' in html
+    html = move(htmx, deal, "Won", prompt="won", won_amount="abc", won_on=today.isoformat())
+    assert 'id="won_amount-error"' in html and reload(deal).closed_at is None
+    move(htmx, deal, "Won", prompt="won", won_amount="2895.00", won_on=today.isoformat())
+    deal = reload(deal)
+    assert deal.status_id == status("Won").id and deal.won_amount == Decimal("2895.00")
+
+
+def test_a_stale_move_is_refused_and_shows_where_it_is(
+    client, signed_in, make_opportunity, make_activity, htmx, today
+) -> None:
+    me = signed_in(Role.REP)
+    deal = make_opportunity(account_manager_id=me.id)
+    make_activity(me, "Booked", due_on=today + timedelta(days=1), opportunity_id=deal.id)
+    stale_version = deal.version
+    move(htmx, deal, "Discovery")  # someone else, first
+    html = htmx(
+        f"/board/opportunities/{deal.id}/move",
+        {"stage_id": stage("Presentation").id, "version": stale_version},
+    )
+    assert "Someone changed this opportunity meanwhile" in html
+    assert f"afterbegin:#stage-{stage('Discovery').id}-cards" in html
+    assert reload(deal).stage_id == stage("Discovery").id
+
+
+def test_bad_moves(client, signed_in, make_opportunity, make_member, htmx) -> None:
+    me = signed_in(Role.REP)
+    mine = make_opportunity(account_manager_id=me.id)
+    html = htmx(f"/board/opportunities/{mine.id}/move", {"stage_id": 9999, "version": 1})
+    assert "That stage does not exist" in html
+    html = htmx(f"/board/opportunities/{mine.id}/move", {"stage_id": "x", "version": "y"})
+    assert "That stage does not exist" in html
+    assert reload(mine).stage_id == stage("Prospect").id
+
+    token = page_token(client, "/board/")
+    assert (
+        client.post(
+            "/board/opportunities/99999/move",
+            data={"stage_id": 1, "version": 1},
+            headers={"X-CSRFToken": token},
+        ).status_code
+        == 404
+    )
+
+    theirs = make_opportunity(account_manager_id=make_member().id)
+    response = client.post(
+        f"/board/opportunities/{theirs.id}/move",
+        data={"stage_id": stage("Lost").id, "version": 1, "prompt": "lost", "lost_reason": "x"},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 403
+    assert reload(theirs).stage_id == stage("Prospect").id
+
+    response = client.post(
+        f"/board/opportunities/{mine.id}/move",
+        data={"stage_id": stage("Discovery").id, "version": 1},
+    )
+    assert response.status_code == 400
+    assert reload(mine).stage_id == stage("Prospect").id
+
+
+def test_keyboard_move_form_works_without_javascript_too(
+    client, signed_in, make_opportunity, make_activity, today
+) -> None:
+    me = signed_in(Role.REP)
+    deal = make_opportunity(account_manager_id=me.id)
+    make_activity(me, "Booked", due_on=today + timedelta(days=1), opportunity_id=deal.id)
+    html = client.get("/board/").get_data(as_text=True)
+    assert f'<label class="visually-hidden" for="move-{deal.id}">' in html
+    assert re.search(
+        rf'<form class="card-move[^>]+hx-post="/board/opportunities/{deal.id}/move"', html
+    )
+
+
+def test_new_opportunity_in_place(client, signed_in, htmx) -> None:
+    me = signed_in(Role.REP)
+    form = client.get("/board/opportunities/new", headers={"HX-Request": "true"})
+    assert 'id="new-opportunity-form"' in form.get_data(as_text=True)
+
+    html = htmx(
+        "/board/opportunities/new",
+        {
+            "new-name": "",
+            "new-revenue": "-5",
+            "new-rating": "Hot",
+            "new-account_manager_id": me.id,
+            "new-type_id": 0,
+            "new-campaign_id": 0,
+            "new-company_name": "Keep me",
+        },
+    )
+    assert 'id="new-name-error">Name the opportunity.' in html
+    assert 'id="new-revenue-error">Revenue cannot be negative.' in html
+    assert 'value="Keep me"' in html
+    assert db.session.scalar(select(func.count(Opportunity.id))) == 0
+
+    html = htmx(
+        "/board/opportunities/new",
+        {
+            "new-name": "Tows R Us - Managed Services - Complete",
+            "new-company_name": "Tows R Us",
+            "new-contact_name": "Shane Swanson",
+            "new-revenue": "6200.00",
+            "new-rating": "Medium",
+            "new-account_manager_id": me.id,
+            "new-type_id": 0,
+            "new-campaign_id": 0,
+        },
+    )
+    deal = db.session.scalars(select(Opportunity)).one()
+    assert deal.stage_id == stage("Prospect").id and deal.revenue == Decimal("6200.00")
+    assert deal.created_by_id == me.id and deal.account_manager_id == me.id
+    assert db.session.get(Company, deal.company_id).name == "Tows R Us"
+    assert db.session.scalar(select(func.count(StageChange.id))) == 1
+    assert f"afterbegin:#stage-{stage('Prospect').id}-cards" in html
+    assert header(html, "Prospect") == ["1", "6,200.00", "620.00 weighted"]
