@@ -33,6 +33,8 @@ def demo_command(if_empty: bool) -> None:
 
     if if_empty and db.session.scalar(select(func.count(Opportunity.id))):
         click.echo("The database already has data; demo data not loaded.")
+    elif members.find_by_email("nick@example.com") is not None:
+        raise click.ClickException("The demo data is loaded already.")
     else:
         load_defaults()
         summary = load_demo()

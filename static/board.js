@@ -44,7 +44,7 @@
       Sortable.create(list, {
         group: "board",
         draggable: ".board-card",
-        filter: "input, select, textarea, button, a, label, .board-prompt",
+        filter: "input, select, textarea, button, .board-prompt",
         preventOnFilter: false,
         forceFallback: true,
         fallbackTolerance: 4,

@@ -104,8 +104,8 @@ def test_card_states(client, signed_in, make_opportunity, make_activity, today) 
     make_activity(me, "Call today", due_on=today, opportunity_id=due_today.id)
     make_activity(me, "Old call", due_on=today - timedelta(days=2), opportunity_id=overdue.id)
     html = client.get("/board/").get_data(as_text=True)
-    assert re.search(r'state-today" id="card-%d"' % due_today.id, html)
-    assert re.search(r'state-overdue" id="card-%d"' % overdue.id, html)
+    assert re.search(rf'state-today" id="card-{due_today.id}"', html)
+    assert re.search(rf'state-overdue" id="card-{overdue.id}"', html)
 
 
 def test_won_and_lost_show_only_this_quarter(client, signed_in, make_opportunity) -> None:

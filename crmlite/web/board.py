@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -93,7 +93,7 @@ def _today() -> Any:
 
 
 @bp.get("/")
-def index() -> str:
+def index() -> str | tuple[str, dict[str, str]]:
     filters = filters_from(request.args)
     columns = board_service.board(filters, _today(), g.tz)
     context = {
@@ -103,7 +103,9 @@ def index() -> str:
         "today": _today(),
     }
     if is_htmx() and request.headers.get("HX-Target") == "board":
-        return render_template("board/_board.html", **context)
+        # The address bar keeps the filters (only those set), so the view can be shared.
+        url = url_for("board.index", **filters.query_args())
+        return render_template("board/_board.html", **context), {"HX-Push-Url": url}
     return render_template("board/page.html", choices=_filter_choices(), **context)
 
 

@@ -2,10 +2,9 @@
 
 ``live_server`` serves the session's ``base_app`` from a background thread; every request
 there gets its own app context and database session. The test's own ``app`` context is
-separate, so commit what the browser must see before it looks. On SQLite a write
-transaction left open in the test (e.g. by reading an expired attribute after a commit,
-since the test context begins ``IMMEDIATE`` transactions) blocks the server's writes:
-end it with ``db.session.commit()`` before the browser acts.
+separate, so commit what the browser must see before it looks. The test's own session
+begins deferred (read-only) transactions, so its reads never block the server's writes;
+call ``db.session.rollback()`` before reading what the browser changed.
 
 ``page`` is a fresh browser context per test. Any console error or uncaught page error
 (CSP violations, JS errors) fails the test; on failure a screenshot goes to
@@ -111,8 +110,8 @@ def browser() -> Iterator[Browser]:
 
 
 def _is_favicon_miss(url: str) -> bool:
-    """Chromium asks for /favicon.ico on its own; the app has none yet, so that 404 is the
-    browser's doing, not the page's. Remove once the app serves an icon."""
+    """Chromium may still ask for /favicon.ico on its own (pages link favicon.svg): that
+    404 is the browser's doing, not the page's."""
     return urlsplit(url).path == "/favicon.ico"
 
 

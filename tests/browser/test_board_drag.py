@@ -1,0 +1,190 @@
+"""The funnel board in a real browser: drag cards with the mouse, answer the inline
+questions, move with the keyboard, filter without a reload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from crmlite.extensions import db
+from crmlite.models import Member, Opportunity, Role
+from crmlite.services.team import local_today
+from tests.browser.conftest import sign_in_page
+from tests.conftest import stage
+
+EMAIL = "cory@example.com"
+
+
+@pytest.fixture()
+def deals(make_member, make_opportunity, make_company, make_activity) -> dict[str, int]:
+    cory: Member = make_member(name="Cory Ferguson", email=EMAIL, role=Role.MANAGER)
+    tows = make_company(name="Tows R Us")
+    first = make_opportunity(
+        name="Tows R Us - Managed Services",
+        revenue="6200.00",
+        account_manager_id=cory.id,
+        company_id=tows.id,
+    )
+    second = make_opportunity(
+        name="Kern River - Cabling", revenue="1000.00", account_manager_id=cory.id
+    )
+    third = make_opportunity(
+        name="Selma Raisin - Hardware",
+        stage_name="Discovery",
+        revenue="500.00",
+        account_manager_id=cory.id,
+    )
+    make_activity(
+        cory,
+        "Discovery with Selma",
+        code="DM",
+        due_on=local_today(ZoneInfo("America/Los_Angeles")) + timedelta(days=2),
+        opportunity_id=third.id,
+    )
+    ids = {
+        "first": first.id,
+        "second": second.id,
+        "third": third.id,
+        **{
+            name: stage(name).id
+            for name in ("Prospect", "1st Appointment", "Discovery", "Presentation", "Lost")
+        },
+    }
+    db.session.commit()
+    return ids
+
+
+def cards_of(page: Page, stage_id: int) -> Locator:
+    return page.locator(f"#stage-{stage_id}-cards")
+
+
+def header_of(page: Page, stage_id: int) -> Locator:
+    return page.locator(f"#stage-{stage_id}-header .column-totals")
+
+
+def drag(page: Page, card: Locator, target: Locator) -> None:
+    """Press on the card, move the mouse in steps to the column, release: a person's drag."""
+    start = card.bounding_box()
+    end = target.bounding_box()
+    assert start and end
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(start["x"] + start["width"] / 2 + 10, start["y"] + 20, steps=5)
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + 30, steps=20)
+    page.mouse.up()
+
+
+def open_board(page: Page, live_server: str) -> None:
+    sign_in_page(page, live_server, EMAIL)
+    page.goto("/board/")
+    expect(page.get_by_role("heading", name="Board", level=1)).to_be_visible()
+
+
+def test_drag_to_1st_appointment_and_to_lost_then_reload(
+    page: Page, live_server: str, deals: dict[str, int]
+) -> None:
+    open_board(page, live_server)
+    prospect, first_appt, lost = deals["Prospect"], deals["1st Appointment"], deals["Lost"]
+    expect(header_of(page, prospect)).to_contain_text("2 7,200.00")
+
+    # No next step yet: the card asks for one; skipping leaves it stalled but moves it.
+    drag(page, page.locator(f"#card-{deals['first']}"), cards_of(page, first_appt))
+    prompt = page.locator(f"#card-{deals['first']}")
+    expect(prompt).to_contain_text("Schedule the next step?")
+    prompt.get_by_role("button", name="Skip (leave it stalled)").click()
+    expect(cards_of(page, first_appt).locator(f"#card-{deals['first']}")).to_contain_text("Stalled")
+    expect(header_of(page, first_appt)).to_contain_text("1 6,200.00")
+    expect(header_of(page, prospect)).to_contain_text("1 1,000.00")
+
+    # Lost needs the reason before it counts.
+    drag(page, page.locator(f"#card-{deals['second']}"), cards_of(page, lost))
+    prompt = page.locator(f"#card-{deals['second']}")
+    expect(prompt).to_contain_text("The reason is required.")
+    prompt.get_by_role("button", name="Mark lost").click()
+    expect(prompt).to_contain_text("Enter the reason the prospect gave")
+    prompt.get_by_label("Why did they say no?").fill("Chose the incumbent")
+    prompt.get_by_role("button", name="Mark lost").click()
+    expect(cards_of(page, lost).locator(f"#card-{deals['second']}")).to_contain_text(
+        "Chose the incumbent"
+    )
+
+    page.reload()
+    expect(cards_of(page, first_appt).locator(f"#card-{deals['first']}")).to_be_visible()
+    expect(cards_of(page, lost).locator(f"#card-{deals['second']}")).to_be_visible()
+    expect(header_of(page, prospect)).to_contain_text("0 0.00")
+    expect(header_of(page, first_appt)).to_contain_text("1 6,200.00 1,860.00 weighted")
+    expect(header_of(page, lost)).to_contain_text("1 1,000.00")
+
+    db.session.rollback()
+    assert db.session.get(Opportunity, deals["second"]).lost_reason == "Chose the incumbent"
+
+
+def test_cancelling_a_lost_drop_puts_the_card_back(
+    page: Page, live_server: str, deals: dict[str, int]
+) -> None:
+    open_board(page, live_server)
+    card = page.locator(f"#card-{deals['third']}")
+    drag(page, card, cards_of(page, deals["Lost"]))
+    expect(card).to_contain_text("The reason is required.")
+    card.get_by_role("button", name="Cancel").click()
+    expect(cards_of(page, deals["Discovery"]).locator(f"#card-{deals['third']}")).to_contain_text(
+        "Discovery with Selma"
+    )
+    expect(cards_of(page, deals["Lost"]).locator(".board-card")).to_have_count(0)
+    page.reload()
+    expect(cards_of(page, deals["Discovery"]).locator(f"#card-{deals['third']}")).to_be_visible()
+
+
+def test_move_with_the_keyboard_only(page: Page, live_server: str, deals: dict[str, int]) -> None:
+    open_board(page, live_server)
+    select = page.get_by_label("Move Selma Raisin - Hardware to")
+    select.focus()
+    select.select_option(label="Presentation")
+    page.keyboard.press("Tab")
+    expect(page.locator(f"#card-{deals['third']} button", has_text="Move")).to_be_focused()
+    page.keyboard.press("Enter")
+    moved = cards_of(page, deals["Presentation"]).locator(f"#card-{deals['third']}")
+    expect(moved).to_be_visible()
+    # Focus stays on the moved card, so the next key press continues from there.
+    expect(moved.get_by_label("Move Selma Raisin - Hardware to")).to_be_focused()
+    expect(header_of(page, deals["Presentation"])).to_contain_text("1 500.00 350.00 weighted")
+
+
+def test_filters_apply_without_reload_and_stay_in_the_url(
+    page: Page, live_server: str, deals: dict[str, int]
+) -> None:
+    open_board(page, live_server)
+    page.evaluate("window.notReloaded = true")
+    page.get_by_label("Search").fill("kern")
+    expect(page).to_have_url(f"{live_server}/board/?q=kern")
+    expect(page.locator(".board-card")).to_have_count(1)
+    expect(page.locator(f"#card-{deals['second']}")).to_be_visible()
+    assert page.evaluate("window.notReloaded") is True
+    page.get_by_label("Stalled only").check()
+    expect(page).to_have_url(f"{live_server}/board/?stalled_only=1&q=kern")
+    page.goto("/board/?q=selma")
+    expect(page.get_by_label("Search")).to_have_value("selma")
+    expect(page.locator(".board-card")).to_have_count(1)
+
+
+def test_new_opportunity_from_the_board(
+    page: Page, live_server: str, deals: dict[str, int], make_member: Callable[..., Member]
+) -> None:
+    open_board(page, live_server)
+    page.get_by_role("button", name="New opportunity").click()
+    form = page.locator("#new-opportunity-form")
+    form.get_by_role("button", name="Add to Prospect").click()
+    expect(form).to_contain_text("Name the opportunity.")
+    form.get_by_label("Opportunity").fill("CharTec - Managed Services - Phone System")
+    form.get_by_label("Company").fill("CharTec")
+    form.get_by_label("Revenue").fill("16200")
+    form.get_by_role("button", name="Add to Prospect").click()
+    expect(page.locator("#new-opportunity-form")).to_have_count(0)
+    expect(cards_of(page, deals["Prospect"]).locator(".board-card").first).to_contain_text(
+        "CharTec - Managed Services - Phone System"
+    )
+    expect(header_of(page, deals["Prospect"])).to_contain_text("3 23,400.00")
