@@ -26,6 +26,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     import crmlite.models  # noqa: F401  (registers the tables)
+    from crmlite.services import next_steps
+
+    next_steps.register()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

@@ -51,6 +51,7 @@ from crmlite.models import (
     SalesStage,
     StageChange,
 )
+from crmlite.services import next_steps as next_step_days
 from crmlite.services.members import hash_password
 from crmlite.services.team import get_team, local_today
 
@@ -649,6 +650,9 @@ def generate(*, opportunities: int, activities: int, members: int, seed: int, ec
             remaining -= batch
 
     _bulk(Activity.__table__, activity_rows(), progress, "activities", activities)
+    # Core inserts bypass the ORM hook that keeps next steps in step: refresh them all.
+    next_step_days.refresh(db.session)
+    db.session.commit()
     progress(
         f"done: {len(member_ids):,} members, {len(companies):,} companies, "
         f"{len(contact_ids):,} contacts, {len(opportunity_ids):,} opportunities, "

@@ -396,17 +396,22 @@ def test_bad_moves(client, signed_in, make_opportunity, make_member, htmx) -> No
     assert reload(mine).stage_id == stage("Prospect").id
 
 
-def test_keyboard_move_form_works_without_javascript_too(
-    client, signed_in, make_opportunity, make_activity, today
+def test_each_card_has_a_keyboard_move_control(
+    client, signed_in, make_opportunity, make_member
 ) -> None:
-    me = signed_in(Role.REP)
-    deal = make_opportunity(account_manager_id=me.id)
-    make_activity(me, "Booked", due_on=today + timedelta(days=1), opportunity_id=deal.id)
+    signed_in(Role.REP)
+    deal = make_opportunity(name="Tows R Us")
     html = client.get("/board/").get_data(as_text=True)
-    assert f'<label class="visually-hidden" for="move-{deal.id}">' in html
     assert re.search(
-        rf'<form class="card-move[^>]+hx-post="/board/opportunities/{deal.id}/move"', html
+        rf'<button type="button" class="btn btn-small" hx-get="/board/opportunities/{deal.id}/move"'
+        r'[^>]*aria-label="Move Tows R Us to another stage">Move to…</button>',
+        html,
     )
+    form = client.get(f"/board/opportunities/{deal.id}/move").get_data(as_text=True)
+    assert f'<label class="visually-hidden" for="move-{deal.id}">Move Tows R Us to</label>' in form
+    assert re.search(rf'<select id="move-{deal.id}" name="stage_id" autofocus>', form)
+    assert f'value="{stage("Prospect").id}" selected' in form
+    assert client.get("/board/opportunities/424242/move").status_code == 404
 
 
 def test_new_opportunity_in_place(client, signed_in, htmx) -> None:

@@ -83,7 +83,10 @@ class Activity(db.Model):
     company_id: Mapped[int | None] = fk("companies.id", ondelete="SET NULL", index=True)
     contact_id: Mapped[int | None] = fk("contacts.id", ondelete="SET NULL", index=True)
     phone: Mapped[str] = mapped_column(String(40), default="")
-    opportunity_id: Mapped[int | None] = fk("opportunities.id", ondelete="SET NULL")
+    # active_history: a move to another opportunity must know the old one (next steps).
+    opportunity_id: Mapped[int | None] = fk(
+        "opportunities.id", ondelete="SET NULL", active_history=True
+    )
     campaign_id: Mapped[int | None] = fk("campaigns.id", ondelete="SET NULL", index=True)
     assigned_to_id: Mapped[int] = fk("members.id", nullable=False)
     assigned_by_id: Mapped[int | None] = fk("members.id", ondelete="SET NULL")

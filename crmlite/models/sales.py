@@ -109,6 +109,11 @@ class Opportunity(db.Model):
     location_id: Mapped[int | None] = fk("locations.id", ondelete="SET NULL", index=True)
     business_unit_id: Mapped[int | None] = fk("business_units.id", ondelete="SET NULL", index=True)
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The due days of its earliest and latest open activities, kept in step with the
+    # activities by crmlite.services.next_steps, so the board sorts and counts stalled
+    # opportunities from an index instead of visiting every opportunity's activities.
+    first_open_activity_on: Mapped[date | None] = mapped_column(Date)
+    last_open_activity_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = created_at_column()
     created_by_id: Mapped[int | None] = fk("members.id", ondelete="SET NULL")
     updated_at: Mapped[datetime] = updated_at_column()
@@ -120,7 +125,18 @@ class Opportunity(db.Model):
     __table_args__ = (
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
         CheckConstraint("rating IN ('Hot', 'Medium', 'Cold')", name="rating_values"),
-        Index("ix_opportunities_stage_status", "stage_id", "status_id"),
+        # Covers the board: its columns' totals and the order of their cards.
+        Index(
+            "ix_opportunities_board",
+            "stage_id",
+            "status_id",
+            "closed_at",
+            "last_open_activity_on",
+            "first_open_activity_on",
+            "stage_entered_at",
+            "revenue",
+            "probability",
+        ),
     )
 
     type: Mapped[OpportunityType | None] = rel(OpportunityType)

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -18,13 +18,38 @@ from crmlite.models import (
     ActivityStatus,
     Company,
     Contact,
+    Member,
     Opportunity,
     OpportunityStatus,
     SalesStage,
 )
-from crmlite.services.funnel import has_next_step, is_next_step_candidate
+from crmlite.services.funnel import has_next_step
 
 CARDS_PER_COLUMN = 25
+# What a card shows: loading only these keeps a 200-card board cheap.
+CARD_COLUMNS = (
+    Opportunity.name,
+    Opportunity.stage_id,
+    Opportunity.status_id,
+    Opportunity.revenue,
+    Opportunity.rating,
+    Opportunity.expected_close_on,
+    Opportunity.won_amount,
+    Opportunity.lost_reason,
+    Opportunity.closed_at,
+    Opportunity.account_manager_id,
+    Opportunity.company_id,
+    Opportunity.stage_entered_at,
+    Opportunity.first_open_activity_on,
+    Opportunity.last_open_activity_on,
+    Opportunity.version,
+)
+STEP_COLUMNS = (
+    Activity.opportunity_id,
+    Activity.subject,
+    Activity.due_on,
+    Activity.starts_at,
+)
 CENTS = Decimal("0.01")
 
 
@@ -154,69 +179,57 @@ def _card_ids(
     limit: int,
 ) -> list[tuple[int, int]]:
     """(stage id, opportunity id) of each column's cards from offset, one more than limit
-    to tell whether there are more. Stalled first (longest in the stage first), then by
-    next step; Won and Lost newest first."""
-    next_due = (
-        select(func.min(Activity.due_on))
-        .where(Activity.opportunity_id == Opportunity.id, is_next_step_candidate(today))
-        .correlate(Opportunity)
-        .scalar_subquery()
-    )
-    inner = _filtered(
-        select(
-            Opportunity.id,
-            Opportunity.stage_id,
-            Opportunity.stage_entered_at,
-            Opportunity.closed_at,
-            next_due.label("next_due"),
-        ).where(_visible(stage_list, quarter_start(today, tz))),
-        filters,
-        today,
-    ).subquery()
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=inner.c.stage_id,
-            order_by=[
-                inner.c.closed_at.desc(),
-                inner.c.next_due.is_(None).desc(),
-                inner.c.next_due,
-                inner.c.stage_entered_at,
-                inner.c.id,
-            ],
+    to tell whether there are more: one indexed top-N query per stage. Stalled first (no
+    open activity at all, then only missed ones), then by the earliest open activity, then
+    longest in the stage; Won and Lost newest first (see services/next_steps.py)."""
+    scheduled = func.coalesce(Opportunity.last_open_activity_on >= today, False)
+    open_order = [
+        scheduled,
+        Opportunity.first_open_activity_on.is_(None).desc(),
+        Opportunity.first_open_activity_on,
+        Opportunity.stage_entered_at,
+        Opportunity.id,
+    ]
+    closed_order = [Opportunity.closed_at.desc(), Opportunity.id]
+    since = quarter_start(today, tz)
+    found: list[tuple[int, int]] = []
+    for stage in stage_list:
+        query = (
+            select(Opportunity.id)
+            .where(_visible([stage], since))
+            .order_by(*(closed_order if stage.is_closed else open_order))
+            .offset(offset)
+            .limit(limit + 1)
         )
-        .label("rank")
-    )
-    ranked = select(inner.c.stage_id, inner.c.id, rank).subquery()
-    query = (
-        select(ranked.c.stage_id, ranked.c.id)
-        .where(ranked.c.rank > offset, ranked.c.rank <= offset + limit + 1)
-        .order_by(ranked.c.stage_id, ranked.c.rank)
-    )
-    return [(stage_id, opportunity_id) for stage_id, opportunity_id in db.session.execute(query)]
+        found += [(stage.id, i) for i in db.session.scalars(_filtered(query, filters, today))]
+    return found
 
 
 def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, Card]:
-    """Cards for these opportunities: 3 queries whatever their number."""
+    """Cards for these opportunities: 2 queries whatever their number."""
     if not opportunity_ids:
         return {}
     opportunities = db.session.scalars(
         select(Opportunity)
         .where(Opportunity.id.in_(opportunity_ids))
         .options(
-            joinedload(Opportunity.company),
-            joinedload(Opportunity.account_manager),
+            load_only(*CARD_COLUMNS, raiseload=True),
+            joinedload(Opportunity.company).load_only(Company.name, raiseload=True),
+            joinedload(Opportunity.account_manager).load_only(Member.name, raiseload=True),
             joinedload(Opportunity.stage),
         )
     ).all()
-    # Each opportunity's next step: its earliest open activity due today or later.
+    # What each card shows as its next step: its earliest open activity.
     order = func.row_number().over(
         partition_by=Activity.opportunity_id,
         order_by=[Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id],
     )
     ranked = (
         select(Activity.id, order.label("rank"))
-        .where(Activity.opportunity_id.in_(opportunity_ids), is_next_step_candidate(today))
+        .where(
+            Activity.opportunity_id.in_(opportunity_ids),
+            Activity.status == ActivityStatus.OPEN.value,
+        )
         .subquery()
     )
     next_steps = {
@@ -224,42 +237,33 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
         for a in db.session.scalars(
             select(Activity)
             .join(ranked, and_(ranked.c.id == Activity.id, ranked.c.rank == 1))
-            .options(joinedload(Activity.type))
+            .options(load_only(*STEP_COLUMNS, raiseload=True))
         )
     }
-    overdue = set(
-        db.session.scalars(
-            select(Activity.opportunity_id).where(
-                Activity.opportunity_id.in_(opportunity_ids),
-                Activity.status == ActivityStatus.OPEN.value,
-                Activity.due_on < today,
-            )
+    return {
+        o.id: Card(
+            opportunity=o,
+            next_step=next_steps.get(o.id),
+            state=card_state(o, today),
+            days_in_stage=max(0, (now - o.stage_entered_at).days),
         )
-    )
-    cards = {}
-    for opportunity in opportunities:
-        step = next_steps.get(opportunity.id)
-        cards[opportunity.id] = Card(
-            opportunity=opportunity,
-            next_step=step,
-            state=card_state(opportunity, step, opportunity.id in overdue, today),
-            days_in_stage=max(0, (now - opportunity.stage_entered_at).days),
-        )
-    return cards
+        for o in opportunities
+    }
 
 
-def card_state(
-    opportunity: Opportunity, step: Activity | None, has_overdue: bool, today: date
-) -> str:
-    """How the next-step rule stands, at a glance."""
+def card_state(opportunity: Opportunity, today: date) -> str:
+    """How the next-step rule stands, at a glance: "stalled" (no open activity), "overdue"
+    (the earliest open one's day has passed), "today" or "scheduled"; "won" or "lost"."""
     if opportunity.stage.is_won:
         return "won"
     if opportunity.stage.is_lost:
         return "lost"
-    if step is None:
-        # No next step: stalled; "overdue" when a step was scheduled but its day has passed.
-        return "overdue" if has_overdue else "stalled"
-    return "today" if step.due_on == today else "scheduled"
+    first = opportunity.first_open_activity_on
+    if first is None:
+        return "stalled"
+    if first < today:
+        return "overdue"
+    return "today" if first == today else "scheduled"
 
 
 def board(

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, func, select
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -50,8 +50,12 @@ def is_next_step_candidate(today: date):
 
 
 def has_next_step(today: date):
-    """SQL, correlated to Opportunity: it has a next step scheduled."""
-    return exists().where(Activity.opportunity_id == Opportunity.id, is_next_step_candidate(today))
+    """SQL on Opportunity: it has an open activity due today or later (from the stored
+    day of its latest open activity, see services/next_steps.py)."""
+    return and_(
+        Opportunity.last_open_activity_on.is_not(None),
+        Opportunity.last_open_activity_on >= today,
+    )
 
 
 def next_step(opportunity_id: int, today: date) -> Activity | None:

@@ -49,6 +49,26 @@ from crmlite.web import get_or_404, is_htmx, strip
 bp = Blueprint("board", __name__, url_prefix="/board")
 
 RATINGS = [r.value for r in Rating]
+_ID = 2_147_483_647  # stands for a card's id in its URL patterns
+
+
+class CardUrls:
+    """The URLs of a card's links, built once per response: url_for per card is slow."""
+
+    def __init__(self) -> None:
+        self._move = url_for("board.move", opportunity_id=_ID)
+        self._detail = url_for("opportunities.detail", opportunity_id=_ID)
+
+    def move(self, opportunity_id: int) -> str:
+        return self._move.replace(str(_ID), str(opportunity_id))
+
+    def detail(self, opportunity_id: int) -> str:
+        return self._detail.replace(str(_ID), str(opportunity_id))
+
+
+@bp.context_processor
+def card_urls() -> dict[str, CardUrls]:
+    return {"urls": CardUrls()}
 
 
 def _int(value: str | None) -> int | None:
@@ -210,6 +230,18 @@ def _changed_meanwhile(opportunity_id: int) -> str:
         stages=stage_list,
         notice="Someone changed this opportunity meanwhile. This is where it is now; "
         "nothing was overwritten.",
+    )
+
+
+@bp.get("/opportunities/<int:opportunity_id>/move")
+def move_form(opportunity_id: int) -> str:
+    """The "Move to…" control of a card, fetched when a keyboard user asks for it."""
+    opportunity = get_or_404(Opportunity, opportunity_id)
+    return render_template(
+        "board/_move_form.html",
+        o=opportunity,
+        move_url=url_for("board.move", opportunity_id=opportunity.id),
+        stages=board_service.stages(),
     )
 
 

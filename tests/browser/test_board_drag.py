@@ -141,8 +141,10 @@ def test_cancelling_a_lost_drop_puts_the_card_back(
 
 def test_move_with_the_keyboard_only(page: Page, live_server: str, deals: dict[str, int]) -> None:
     open_board(page, live_server)
-    select = page.get_by_label("Move Selma Raisin - Hardware to")
-    select.focus()
+    page.get_by_role("button", name="Move Selma Raisin - Hardware to another stage").focus()
+    page.keyboard.press("Enter")
+    select = page.get_by_label("Move Selma Raisin - Hardware to", exact=True)
+    expect(select).to_be_focused()
     select.select_option(label="Presentation")
     page.keyboard.press("Tab")
     expect(page.locator(f"#card-{deals['third']} button", has_text="Move")).to_be_focused()
@@ -150,7 +152,7 @@ def test_move_with_the_keyboard_only(page: Page, live_server: str, deals: dict[s
     moved = cards_of(page, deals["Presentation"]).locator(f"#card-{deals['third']}")
     expect(moved).to_be_visible()
     # Focus stays on the moved card, so the next key press continues from there.
-    expect(moved.get_by_label("Move Selma Raisin - Hardware to")).to_be_focused()
+    expect(moved.get_by_label("Move Selma Raisin - Hardware to", exact=True)).to_be_focused()
     expect(header_of(page, deals["Presentation"])).to_contain_text("1 500.00 350.00 weighted")
 
 

@@ -1,0 +1,99 @@
+"""Benchmark: the funnel board and a card move.
+
+Targets (issue #3): the board with 10,000 open opportunities under 50 ms p95 on SQLite on a
+2-core machine, a move under 20 ms; a constant number of SQL statements per request.
+
+    .venv/bin/python -m bench.board [--engines sqlite,postgresql] [--sizes 1000,10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from bench.harness import Result, bench_database, filled_app, measure, save, signed_in_client
+from crmlite.extensions import db
+from crmlite.models import Opportunity, OpportunityStatus, SalesStage
+from crmlite.services.funnel import has_next_step
+from crmlite.services.team import local_today
+
+
+def run(engine: str, size: int) -> list[Result]:
+    # bench-data makes most opportunities open; ask for enough to have `size` open ones.
+    total = int(size * 1.4)
+    with bench_database(engine, f"board{size}") as url:
+        app = filled_app(url, opportunities=total, activities=size * 10)
+        client = signed_in_client(app)
+        with app.app_context():
+            open_count = db.session.scalar(
+                select(func.count(Opportunity.id))
+                .join(OpportunityStatus)
+                .where(~OpportunityStatus.is_closed)
+            )
+            stages = list(
+                db.session.scalars(
+                    select(SalesStage.id)
+                    .where(~SalesStage.is_won, ~SalesStage.is_lost)
+                    .order_by(SalesStage.position)
+                )
+            )
+            today = local_today(ZoneInfo("America/Los_Angeles"))
+            # Cards that can move between open stages without a question: they have a next step.
+            movable = list(
+                db.session.scalars(
+                    select(Opportunity.id)
+                    .join(OpportunityStatus)
+                    .where(~OpportunityStatus.is_closed, has_next_step(today))
+                    .limit(200)
+                )
+            )
+        data = f"{open_count:,} open opportunities"
+        results = [measure(app, "board", engine, data, lambda _i: client.get("/board/"))]
+        results.append(
+            measure(
+                app,
+                "board filtered (search)",
+                engine,
+                data,
+                lambda _i: client.get("/board/?q=dental"),
+            )
+        )
+
+        targets = itertools.cycle(stages)
+
+        def move(i: int) -> None:
+            opportunity_id = movable[i % len(movable)]
+            with app.app_context():
+                version = db.session.get(Opportunity, opportunity_id).version
+                db.session.rollback()
+            response = client.post(
+                f"/board/opportunities/{opportunity_id}/move",
+                data={"stage_id": next(targets), "version": version},
+                headers={"HX-Request": "true"},
+            )
+            assert response.status_code == 200
+
+        results.append(measure(app, "card move (incl. version read)", engine, data, move, runs=100))
+        with app.app_context():
+            db.engine.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--sizes", default="1000,10000")
+    args = parser.parse_args()
+    results: list[Result] = []
+    for engine in args.engines.split(","):
+        for size in (int(s) for s in args.sizes.split(",")):
+            print(f"board benchmark: {engine}, {size:,} open opportunities", flush=True)
+            results += run(engine, size)
+    save(results, "board.json")
+
+
+if __name__ == "__main__":
+    main()

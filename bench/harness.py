@@ -1,0 +1,143 @@
+"""Shared benchmark plumbing: a throw-away database filled by ``flask crm bench-data``,
+a signed-in test client, and timing with percentiles and SQL statement counts.
+
+Timings are server side: the whole request through Flask (routing, queries, rendering),
+in-process, without the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from crmlite import create_app
+from crmlite.benchdata import BENCH_PASSWORD, generate
+from crmlite.config import TestConfig
+from crmlite.database import count_queries
+from crmlite.extensions import db
+from crmlite.services.defaults import load_defaults
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Result:
+    name: str
+    engine: str
+    data: str
+    runs: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    queries: int
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<34} {self.engine:<10} {self.data:<34} p50 {self.p50_ms:7.1f} ms  "
+            f"p95 {self.p95_ms:7.1f} ms  queries {self.queries}"
+        )
+
+
+@contextmanager
+def bench_database(engine: str, label: str) -> Iterator[str]:
+    """A fresh database: a temp SQLite file, or a new PostgreSQL database next to
+    BENCH_POSTGRES_URL (default: the local server's `test` database)."""
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench-{label}.sqlite"
+        return
+    base = make_url(
+        os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    )
+    name = f"crmlite_bench_{label}_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def filled_app(url: str, *, opportunities: int, activities: int, members: int = 50) -> Flask:
+    app = create_app(TestConfig(url), WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
+    with app.app_context():
+        db.create_all()
+        load_defaults()
+        db.session.commit()
+        started = time.perf_counter()
+        generate(
+            opportunities=opportunities,
+            activities=activities,
+            members=members,
+            seed=7,
+            echo=lambda _msg: None,
+        )
+        print(
+            f"  generated {opportunities:,} opportunities and {activities:,} activities "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+    return app
+
+
+def signed_in_client(app: Flask, email: str = "bench-1@example.com") -> FlaskClient:
+    client = app.test_client()
+    response = client.post("/sign-in", data={"email": email, "password": BENCH_PASSWORD})
+    assert response.status_code == 302, f"bench sign-in failed ({response.status_code})"
+    return client
+
+
+def measure(
+    app: Flask,
+    name: str,
+    engine: str,
+    data: str,
+    request: Callable[[int], Any],
+    runs: int = 60,
+    warmup: int = 5,
+) -> Result:
+    """Time `request(i)` `runs` times after `warmup` calls; count the SQL of the last one."""
+    for i in range(warmup):
+        request(i)
+    timings = []
+    for i in range(runs):
+        started = time.perf_counter()
+        request(warmup + i)
+        timings.append((time.perf_counter() - started) * 1000)
+    with app.app_context(), count_queries(db.engine) as counted:
+        request(warmup + runs)
+    timings.sort()
+    return Result(
+        name,
+        engine,
+        data,
+        runs,
+        round(statistics.median(timings), 2),
+        round(timings[int(len(timings) * 0.95) - 1], 2),
+        round(timings[-1], 2),
+        counted.count,
+    )
+
+
+def save(results: list[Result], file_name: str) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / file_name).write_text(json.dumps([asdict(r) for r in results], indent=2))
+    for result in results:
+        print(result.line())
