@@ -13,6 +13,9 @@ def test_every_page_needs_sign_in(client: FlaskClient) -> None:
     for url in [
         "/",
         "/board/",
+        "/companies",
+        "/contacts",
+        "/opportunities/stalled",
         "/activities/",
         "/calendar/",
         "/points/",

@@ -13,7 +13,17 @@ from tests.browser.conftest import sign_in_page
 from tests.conftest import PASSWORD
 
 EMAIL = "nick@example.com"
-NAV = ["Board", "Activities", "Calendar", "Points", "Dashboard", "Campaigns", "Tracks", "Setup"]
+NAV = [
+    "Board",
+    "Companies",
+    "Activities",
+    "Calendar",
+    "Points",
+    "Dashboard",
+    "Campaigns",
+    "Tracks",
+    "Setup",
+]
 WRONG_PASSWORD_MESSAGE = "That e-mail and password do not match"
 
 
