@@ -53,8 +53,10 @@ def test_stages_in_funnel_order_then_won_and_lost(app) -> None:
 
 def test_the_points_table_totals_644_against_a_500_quota(app) -> None:
     types = reference.activity_types()
-    assert len(types) == 21
+    assert len(types) == 22  # the points table's 21, and E-mail for captured mail
     assert reference.monthly_points_total(types) == 644
+    email = types[-1]
+    assert (email.code, email.name, email.points, email.monthly_count) == ("EM", "E-mail", 0, 0)
     assert get_team().points_quota == 500
     by_name = {t.name: t for t in types}
     assert (
@@ -63,7 +65,7 @@ def test_the_points_table_totals_644_against_a_500_quota(app) -> None:
     ) == (20, 4)
     assert by_name["New Addendum Quote"].monthly_total == 100
     assert {t.group for t in types} == {g.value for g in ActivityGroup}
-    assert len({t.code for t in types}) == 21
+    assert len({t.code for t in types}) == 22
 
 
 def test_every_campaign_sub_type_belongs_to_its_type(app) -> None:
@@ -103,7 +105,7 @@ def test_crm_init_command_is_idempotent(app) -> None:
         result = runner.invoke(args=["crm", "init"])
         assert result.exit_code == 0, result.output
         assert "Defaults loaded." in result.output
-    assert counts()["activity_types"] == 21
+    assert counts()["activity_types"] == 22
 
 
 def test_add_member_command(app) -> None:

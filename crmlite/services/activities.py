@@ -1,15 +1,23 @@
-"""Activities: what a member has to do next."""
+"""Activities: scheduling, closing ("Done"), rescheduling, notes and reassigning; what a
+member has to do next."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
-from crmlite.models import Activity, ActivityStatus, Member, Opportunity
+from crmlite.models import (
+    Activity,
+    ActivityNote,
+    ActivityStatus,
+    ActivityType,
+    Member,
+    Opportunity,
+)
 
 
 def upcoming_for(member_id: int, today: date, limit: int = 10) -> list[Activity]:
@@ -58,12 +66,7 @@ def schedule_activity(
     """An open activity on the calendar; start and end are local wall times on its day.
 
     Company, contact and campaign come from the opportunity when there is one."""
-    if (start is None) != (end is None):
-        raise ValueError("give both a start and an end time, or neither")
-    starts_at = datetime.combine(due_on, start, tz) if start else None
-    ends_at = datetime.combine(due_on, end, tz) if end else None
-    if starts_at and ends_at and ends_at <= starts_at:
-        raise ValueError("the end must come after the start")
+    starts_at, ends_at = local_span(due_on, start, end, tz)
     activity = Activity(
         subject=subject.strip(),
         type_id=type_id,
@@ -84,3 +87,113 @@ def schedule_activity(
     db.session.add(activity)
     db.session.flush()
     return activity
+
+
+class ActivityChangedMeanwhile(Exception):
+    """Someone else changed the activity since this person loaded it."""
+
+
+def local_span(
+    due_on: date, start: time | None, end: time | None, tz: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """Start and end moments of a day's wall-clock times; both or neither, end after start."""
+    if (start is None) != (end is None):
+        raise ValueError("give both a start and an end time, or neither")
+    if start is None or end is None:
+        return None, None
+    starts_at = datetime.combine(due_on, start, tz)
+    ends_at = datetime.combine(due_on, end, tz)
+    if ends_at <= starts_at:
+        raise ValueError("the end must come after the start")
+    return starts_at, ends_at
+
+
+def close_activity(activity: Activity, *, by: Member, now: datetime | None = None) -> Activity:
+    """Done: closed now, by this member. It earns its type's points as they are at this
+    moment; the figure is stored, so a later change of the type's value rewrites nothing."""
+    if not activity.is_open:
+        return activity
+    points = db.session.scalar(
+        select(ActivityType.points).where(ActivityType.id == activity.type_id)
+    )
+    activity.status = ActivityStatus.CLOSED.value
+    activity.closed_at = now or datetime.now(UTC)
+    activity.closed_by_id = by.id
+    activity.points_earned = points or 0
+    db.session.flush()
+    return activity
+
+
+def reopen_activity(activity: Activity) -> Activity:
+    """Undo "Done": open again, with no points until it closes again."""
+    activity.status = ActivityStatus.OPEN.value
+    activity.closed_at = None
+    activity.closed_by_id = None
+    activity.points_earned = None
+    db.session.flush()
+    return activity
+
+
+def reschedule(
+    activity: Activity,
+    *,
+    due_on: date,
+    start: time | None,
+    end: time | None,
+    tz: ZoneInfo,
+    expected_version: int,
+) -> Activity:
+    """Move an activity to another day or time (e.g. dragged on the calendar); refused
+    when it changed since the person loaded it."""
+    if expected_version != activity.version:
+        raise ActivityChangedMeanwhile
+    activity.starts_at, activity.ends_at = local_span(due_on, start, end, tz)
+    activity.due_on = due_on
+    db.session.flush()
+    return activity
+
+
+def add_note(
+    activity: Activity, *, by: Member, body: str, now: datetime | None = None
+) -> ActivityNote:
+    """A stamped note (who, when, text), appended; earlier notes are never changed."""
+    if not body.strip():
+        raise ValueError("a note needs some text")
+    note = ActivityNote(
+        activity_id=activity.id,
+        author_id=by.id,
+        body=body.strip(),
+        created_at=now or datetime.now(UTC),
+    )
+    db.session.add(note)
+    db.session.flush()
+    return note
+
+
+def reassign(activity_ids: list[int], *, to: Member, by: Member) -> int:
+    """Give these open activities to another member; returns how many changed."""
+    activities = db.session.scalars(
+        select(Activity).where(
+            Activity.id.in_(activity_ids), Activity.status == ActivityStatus.OPEN.value
+        )
+    ).all()
+    for activity in activities:
+        activity.assigned_to_id = to.id
+        activity.assigned_by_id = by.id
+    db.session.flush()
+    return len(activities)
+
+
+def opportunity_left_without_next_step(activity: Activity, today: date) -> Opportunity | None:
+    """After this activity closed: its opportunity, when that is open and now has no next
+    step scheduled, so the person can schedule one at once."""
+    from crmlite.services.funnel import is_open, next_step
+
+    if activity.opportunity_id is None:
+        return None
+    opportunity = db.session.scalar(
+        select(Opportunity).where(Opportunity.id == activity.opportunity_id, is_open())
+    )
+    if opportunity is None or next_step(opportunity.id, today) is not None:
+        return None
+    return opportunity

@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import joinedload, load_only
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -26,30 +25,6 @@ from crmlite.models import (
 from crmlite.services.funnel import has_next_step
 
 CARDS_PER_COLUMN = 25
-# What a card shows: loading only these keeps a 200-card board cheap.
-CARD_COLUMNS = (
-    Opportunity.name,
-    Opportunity.stage_id,
-    Opportunity.status_id,
-    Opportunity.revenue,
-    Opportunity.rating,
-    Opportunity.expected_close_on,
-    Opportunity.won_amount,
-    Opportunity.lost_reason,
-    Opportunity.closed_at,
-    Opportunity.account_manager_id,
-    Opportunity.company_id,
-    Opportunity.stage_entered_at,
-    Opportunity.first_open_activity_on,
-    Opportunity.last_open_activity_on,
-    Opportunity.version,
-)
-STEP_COLUMNS = (
-    Activity.opportunity_id,
-    Activity.subject,
-    Activity.due_on,
-    Activity.starts_at,
-)
 CENTS = Decimal("0.01")
 
 
@@ -82,11 +57,31 @@ class ColumnTotals:
     weighted_revenue: Decimal = Decimal("0.00")
 
 
-@dataclass
+@dataclass(frozen=True)
+class NextStep:
+    subject: str
+    due_on: date
+    starts_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Card:
-    opportunity: Opportunity
-    next_step: Activity | None
-    state: str  # "stalled", "overdue", "today" or "scheduled"; "won"/"lost" when closed
+    """What a board card shows: read straight from SQL rows, no ORM objects."""
+
+    id: int
+    name: str
+    version: int
+    stage_id: int
+    stage_name: str
+    revenue: Decimal
+    rating: str
+    expected_close_on: date | None
+    company_name: str | None
+    account_manager_name: str | None
+    won_amount: Decimal | None
+    lost_reason: str
+    next_step: NextStep | None
+    state: str  # "stalled", "overdue", "today", "scheduled", "won" or "lost"
     days_in_stage: int
 
 
@@ -135,16 +130,14 @@ def _filtered(query: Any, filters: BoardFilters, today: date) -> Any:
     if filters.stalled_only:
         query = query.where(~has_next_step(today))
     if filters.q:
+        # Matching companies and contacts are found once (small tables), not joined per row.
         pattern = f"%{filters.q.strip()}%"
-        query = (
-            query.outerjoin(Company, Company.id == Opportunity.company_id)
-            .outerjoin(Contact, Contact.id == Opportunity.contact_id)
-            .where(
-                or_(
-                    Opportunity.name.ilike(pattern),
-                    Company.name.ilike(pattern),
-                    (Contact.first_name + " " + Contact.last_name).ilike(pattern),
-                )
+        full_name = Contact.first_name + " " + Contact.last_name
+        query = query.where(
+            or_(
+                Opportunity.name.ilike(pattern),
+                Opportunity.company_id.in_(select(Company.id).where(Company.name.ilike(pattern))),
+                Opportunity.contact_id.in_(select(Contact.id).where(full_name.ilike(pattern))),
             )
         )
     return query
@@ -179,9 +172,14 @@ def _card_ids(
     limit: int,
 ) -> list[tuple[int, int]]:
     """(stage id, opportunity id) of each column's cards from offset, one more than limit
-    to tell whether there are more: one indexed top-N query per stage. Stalled first (no
-    open activity at all, then only missed ones), then by the earliest open activity, then
-    longest in the stage; Won and Lost newest first (see services/next_steps.py)."""
+    to tell whether there are more. Stalled first (no open activity at all, then only
+    missed ones), then by the earliest open activity, then longest in the stage; Won and
+    Lost newest first (see services/next_steps.py).
+
+    Unsearched, each column is one top-N query on the board index; a text search instead
+    ranks the matching opportunities of every column in one pass, as it must read them all.
+    """
+    since = quarter_start(today, tz)
     scheduled = func.coalesce(Opportunity.last_open_activity_on >= today, False)
     open_order = [
         scheduled,
@@ -190,8 +188,23 @@ def _card_ids(
         Opportunity.stage_entered_at,
         Opportunity.id,
     ]
+    if filters.q:
+        rank = func.row_number().over(
+            partition_by=Opportunity.stage_id,
+            order_by=[Opportunity.closed_at.desc(), *open_order],
+        )
+        query = select(Opportunity.stage_id, Opportunity.id, rank.label("rank")).where(
+            _visible(stage_list, since)
+        )
+        ranked = _filtered(query, filters, today).subquery()
+        rows = db.session.execute(
+            select(ranked.c.stage_id, ranked.c.id)
+            .where(ranked.c.rank > offset, ranked.c.rank <= offset + limit + 1)
+            .order_by(ranked.c.stage_id, ranked.c.rank)
+        )
+        return [(stage_id, opportunity_id) for stage_id, opportunity_id in rows]
+
     closed_order = [Opportunity.closed_at.desc(), Opportunity.id]
-    since = quarter_start(today, tz)
     found: list[tuple[int, int]] = []
     for stage in stage_list:
         query = (
@@ -209,15 +222,29 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
     """Cards for these opportunities: 2 queries whatever their number."""
     if not opportunity_ids:
         return {}
-    opportunities = db.session.scalars(
-        select(Opportunity)
-        .where(Opportunity.id.in_(opportunity_ids))
-        .options(
-            load_only(*CARD_COLUMNS, raiseload=True),
-            joinedload(Opportunity.company).load_only(Company.name, raiseload=True),
-            joinedload(Opportunity.account_manager).load_only(Member.name, raiseload=True),
-            joinedload(Opportunity.stage),
+    rows = db.session.execute(
+        select(
+            Opportunity.id,
+            Opportunity.name,
+            Opportunity.version,
+            Opportunity.stage_id,
+            SalesStage.name.label("stage_name"),
+            SalesStage.is_won,
+            SalesStage.is_lost,
+            Opportunity.revenue,
+            Opportunity.rating,
+            Opportunity.expected_close_on,
+            Company.name.label("company_name"),
+            Member.name.label("account_manager_name"),
+            Opportunity.won_amount,
+            Opportunity.lost_reason,
+            Opportunity.first_open_activity_on,
+            Opportunity.stage_entered_at,
         )
+        .join(SalesStage, SalesStage.id == Opportunity.stage_id)
+        .outerjoin(Company, Company.id == Opportunity.company_id)
+        .outerjoin(Member, Member.id == Opportunity.account_manager_id)
+        .where(Opportunity.id.in_(opportunity_ids))
     ).all()
     # What each card shows as its next step: its earliest open activity.
     order = func.row_number().over(
@@ -225,45 +252,59 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
         order_by=[Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id],
     )
     ranked = (
-        select(Activity.id, order.label("rank"))
+        select(
+            Activity.opportunity_id,
+            Activity.subject,
+            Activity.due_on,
+            Activity.starts_at,
+            order.label("rank"),
+        )
         .where(
             Activity.opportunity_id.in_(opportunity_ids),
             Activity.status == ActivityStatus.OPEN.value,
         )
         .subquery()
     )
-    next_steps = {
-        a.opportunity_id: a
-        for a in db.session.scalars(
-            select(Activity)
-            .join(ranked, and_(ranked.c.id == Activity.id, ranked.c.rank == 1))
-            .options(load_only(*STEP_COLUMNS, raiseload=True))
-        )
+    steps = {
+        row.opportunity_id: NextStep(row.subject, row.due_on, row.starts_at)
+        for row in db.session.execute(select(ranked).where(ranked.c.rank == 1))
     }
     return {
-        o.id: Card(
-            opportunity=o,
-            next_step=next_steps.get(o.id),
-            state=card_state(o, today),
-            days_in_stage=max(0, (now - o.stage_entered_at).days),
+        row.id: Card(
+            id=row.id,
+            name=row.name,
+            version=row.version,
+            stage_id=row.stage_id,
+            stage_name=row.stage_name,
+            revenue=row.revenue,
+            rating=row.rating,
+            expected_close_on=row.expected_close_on,
+            company_name=row.company_name,
+            account_manager_name=row.account_manager_name,
+            won_amount=row.won_amount,
+            lost_reason=row.lost_reason,
+            next_step=steps.get(row.id),
+            state=card_state(row.is_won, row.is_lost, row.first_open_activity_on, today),
+            days_in_stage=max(0, (now - row.stage_entered_at).days),
         )
-        for o in opportunities
+        for row in rows
     }
 
 
-def card_state(opportunity: Opportunity, today: date) -> str:
+def card_state(
+    is_won: bool, is_lost: bool, first_open_activity_on: date | None, today: date
+) -> str:
     """How the next-step rule stands, at a glance: "stalled" (no open activity), "overdue"
     (the earliest open one's day has passed), "today" or "scheduled"; "won" or "lost"."""
-    if opportunity.stage.is_won:
+    if is_won:
         return "won"
-    if opportunity.stage.is_lost:
+    if is_lost:
         return "lost"
-    first = opportunity.first_open_activity_on
-    if first is None:
+    if first_open_activity_on is None:
         return "stalled"
-    if first < today:
+    if first_open_activity_on < today:
         return "overdue"
-    return "today" if first == today else "scheduled"
+    return "today" if first_open_activity_on == today else "scheduled"
 
 
 def board(

@@ -67,7 +67,7 @@ _F, _O, _P, _C = (
     ActivityGroup.FARM_CLIENTS,
 )
 
-# The points table of PRODUCT.md: 21 types whose monthly totals add up to 644.
+# The points table of PRODUCT.md (21 types whose monthly totals add up to 644), and E-mail.
 ACTIVITY_TYPES: list[ActivityTypeDefault] = [
     ActivityTypeDefault("PF", "Add Prospect to Funnel", _F, 3, 20),
     ActivityTypeDefault("SA", "1st Appointment", _F, 10, 7),
@@ -90,6 +90,8 @@ ACTIVITY_TYPES: list[ActivityTypeDefault] = [
     ActivityTypeDefault("AQ", "New Addendum Quote", _C, 10, 10),
     ActivityTypeDefault("TC", "Thank You Card", _C, 1, 10),
     ActivityTypeDefault("WOW", "Approved Wow Experience", _C, 10, 2),
+    # Not in the points table: what a captured e-mail becomes. It earns nothing.
+    ActivityTypeDefault("EM", "E-mail", _O, 0, 0),
 ]
 
 CAMPAIGN_TYPES: dict[str, list[str]] = {
