@@ -68,3 +68,19 @@
 
   document.addEventListener("htmx:load", function (evt) { setUp(evt.detail.elt); });
 })();
+
+/* When an activity is saved or closed anywhere on the board page, its opportunity's card
+   shows the new next step. */
+(function () {
+  "use strict";
+  function refreshCard(evt) {
+    var detail = evt.detail || {};
+    var card = detail.opportunity_id && document.getElementById("card-" + detail.opportunity_id);
+    if (card) {
+      htmx.ajax("GET", "/board/opportunities/" + detail.opportunity_id + "/card",
+                { target: card, swap: "outerHTML" });
+    }
+  }
+  document.body.addEventListener("activity-saved", refreshCard);
+  document.body.addEventListener("activity-closed", refreshCard);
+})();

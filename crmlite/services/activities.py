@@ -3,7 +3,8 @@ member has to do next."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -197,3 +198,178 @@ def opportunity_left_without_next_step(activity: Activity, today: date) -> Oppor
     if opportunity is None or next_step(opportunity.id, today) is not None:
         return None
     return opportunity
+
+
+def update_activity(
+    activity: Activity,
+    *,
+    expected_version: int,
+    subject: str,
+    type_id: int,
+    due_on: date,
+    start: time | None,
+    end: time | None,
+    assigned_to_id: int,
+    by: Member,
+    tz: ZoneInfo,
+    place: str = "",
+    reminder_minutes: int | None = None,
+) -> Activity:
+    """Change an activity's details; refused when it changed since the person loaded it."""
+    if expected_version != activity.version:
+        raise ActivityChangedMeanwhile
+    activity.starts_at, activity.ends_at = local_span(due_on, start, end, tz)
+    if assigned_to_id != activity.assigned_to_id:
+        activity.assigned_by_id = by.id
+    activity.subject = subject.strip()
+    activity.type_id = type_id
+    activity.due_on = due_on
+    activity.assigned_to_id = assigned_to_id
+    activity.place = place
+    activity.reminder_minutes = reminder_minutes
+    db.session.flush()
+    return activity
+
+
+def context_for(
+    *,
+    opportunity_id: int | None = None,
+    company_id: int | None = None,
+    contact_id: int | None = None,
+    campaign_id: int | None = None,
+) -> dict[str, int | str | None]:
+    """Company, contact, campaign and phone filled in from where an activity is logged:
+    an opportunity brings its company, contact and campaign; a contact its company."""
+    from crmlite.models import Company, Contact
+
+    found: dict[str, int | str | None] = {
+        "opportunity_id": None,
+        "company_id": None,
+        "contact_id": None,
+        "campaign_id": campaign_id,
+        "phone": "",
+    }
+    if opportunity_id:
+        opportunity = db.session.get(Opportunity, opportunity_id)
+        if opportunity is not None:
+            found.update(
+                opportunity_id=opportunity.id,
+                company_id=opportunity.company_id,
+                contact_id=opportunity.contact_id,
+            )
+            found["campaign_id"] = campaign_id or opportunity.campaign_id
+    if contact_id and db.session.get(Contact, contact_id) is not None:
+        found["contact_id"] = contact_id
+    if company_id and db.session.get(Company, company_id) is not None:
+        found["company_id"] = company_id
+    if found["contact_id"]:
+        contact = db.session.get(Contact, found["contact_id"])
+        assert contact is not None
+        found["company_id"] = found["company_id"] or contact.company_id
+        found["phone"] = contact.phone or contact.mobile
+    if not found["phone"] and found["company_id"]:
+        company = db.session.get(Company, found["company_id"])
+        found["phone"] = company.phone if company else ""
+    return found
+
+
+def may_change_activity(member: Member, activity: Activity) -> bool:
+    """Managers change any activity; others those assigned to or by them."""
+    return member.is_manager or member.id in (activity.assigned_to_id, activity.assigned_by_id)
+
+
+def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
+    """Open activities with a reminder whose reminder time has come and that have not
+    ended yet (untimed ones: on their day), soonest first."""
+    today = now.astimezone(tz).date()
+    candidates = db.session.scalars(
+        select(Activity)
+        .where(
+            Activity.assigned_to_id == member_id,
+            Activity.status == ActivityStatus.OPEN.value,
+            Activity.reminder_minutes.is_not(None),
+            Activity.due_on.between(today, date.fromordinal(today.toordinal() + 8)),
+        )
+        .options(joinedload(Activity.company))
+        .order_by(Activity.due_on, Activity.starts_at)
+    )
+    found = []
+    for activity in candidates:
+        minutes = activity.reminder_minutes or 0
+        if activity.starts_at is None:
+            if activity.due_on == today:
+                found.append(activity)
+            continue
+        remind_at = activity.starts_at - timedelta(minutes=minutes)
+        until = activity.ends_at or activity.starts_at
+        if remind_at <= now <= until:
+            found.append(activity)
+    return found
+
+
+WHEN_CHOICES = {
+    "open": "All open",
+    "overdue": "Overdue",
+    "today": "Today",
+    "week": "This week",
+    "done": "Done",
+    "all": "Everything",
+}
+
+
+@dataclass(frozen=True)
+class ActivityFilters:
+    """What the activity list shows; kept in the URL. member_id None: the whole team."""
+
+    member_id: int | None = None
+    when: str = "open"
+    type_id: int | None = None
+    campaign_id: int | None = None
+
+    def query_args(self) -> dict[str, str | int]:
+        args: dict[str, str | int] = {"member_id": self.member_id or "team", "when": self.when}
+        if self.type_id:
+            args["type_id"] = self.type_id
+        if self.campaign_id:
+            args["campaign_id"] = self.campaign_id
+        return args
+
+
+def activity_list(
+    filters: ActivityFilters, today: date, *, limit: int, offset: int = 0
+) -> tuple[list[Activity], bool]:
+    """The activities the filters ask for (and whether there are more), in a constant
+    number of queries: open ones by day and time, done ones newest first."""
+    query = select(Activity).options(
+        joinedload(Activity.type),
+        joinedload(Activity.company),
+        joinedload(Activity.opportunity).load_only(Opportunity.name, raiseload=True),
+        joinedload(Activity.assigned_to),
+    )
+    if filters.member_id:
+        query = query.where(Activity.assigned_to_id == filters.member_id)
+    if filters.type_id:
+        query = query.where(Activity.type_id == filters.type_id)
+    if filters.campaign_id:
+        query = query.where(Activity.campaign_id == filters.campaign_id)
+    is_open = Activity.status == ActivityStatus.OPEN.value
+    monday = today - timedelta(days=today.weekday())
+    match filters.when:
+        case "overdue":
+            query = query.where(is_open, Activity.due_on < today)
+        case "today":
+            query = query.where(is_open, Activity.due_on == today)
+        case "week":
+            query = query.where(Activity.due_on.between(monday, monday + timedelta(days=6)))
+        case "done":
+            query = query.where(~is_open)
+        case "open":
+            query = query.where(is_open)
+    if filters.when == "done":
+        query = query.order_by(Activity.closed_at.desc(), Activity.id.desc())
+    else:
+        query = query.order_by(
+            Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id
+        )
+    rows = list(db.session.scalars(query.offset(offset).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit

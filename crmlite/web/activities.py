@@ -1,11 +1,438 @@
-"""Activities — not built yet; the page says so plainly."""
+"""Activities: log and schedule in place from anywhere, "Done" in one click with the next
+step asked for at once, the activity list with filters and bulk reassign, the "Due soon"
+strip."""
 
-from crmlite.web.placeholder import placeholder_blueprint
+from __future__ import annotations
 
-bp = placeholder_blueprint(
-    "activities",
-    "/activities",
-    "Activities",
-    "Log and schedule activities in place, close them "
-    "in one click and always schedule the next step.",
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, g, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
 )
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from crmlite.extensions import db
+from crmlite.models import (
+    PLACES,
+    Activity,
+    ActivityNote,
+    ActivityStatus,
+    ActivityType,
+    Campaign,
+    Member,
+)
+from crmlite.services import activities as service
+from crmlite.services.activities import ActivityFilters
+from crmlite.services.team import local_today
+from crmlite.web import get_or_404, is_htmx, strip
+
+bp = Blueprint("activities", __name__, url_prefix="/activities")
+
+PAGE_SIZE = 100
+
+
+def _id(value: Any) -> int | None:
+    return int(value) if str(value or "").isdigit() and int(value) > 0 else None
+
+
+class ActivityForm(FlaskForm):
+    type_id = SelectField("Type", coerce=int)
+    subject = StringField(
+        "Subject", filters=[strip], validators=[DataRequired("Enter a subject."), Length(max=200)]
+    )
+    due_on = DateField("Date", validators=[DataRequired("Enter a valid date.")])
+    start = TimeField("Start", validators=[Optional()])
+    end = TimeField("End", validators=[Optional()])
+    assigned_to_id = SelectField("Assigned to", coerce=int)
+    place = SelectField(
+        "Where",
+        choices=[SelectChoice("", "—")] + [SelectChoice(p, p) for p in PLACES],
+        validators=[Optional()],
+    )
+    reminder_minutes = IntegerField(
+        "Reminder (minutes before)",
+        validators=[Optional(), NumberRange(0, 10_080, "Between 0 and 10,080 minutes (a week).")],
+    )
+    status = SelectField("Status", choices=[SelectChoice(s.value, s.value) for s in ActivityStatus])
+    note = TextAreaField("Add a note", filters=[strip], validators=[Length(max=10_000)])
+    opportunity_id = HiddenField()
+    company_id = HiddenField()
+    contact_id = HiddenField()
+    campaign_id = HiddenField()
+    version = HiddenField()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.type_id.choices = [
+            SelectChoice(t.id, t.label)
+            for t in db.session.scalars(
+                select(ActivityType).where(ActivityType.active).order_by(ActivityType.position)
+            )
+        ]
+        self.assigned_to_id.choices = [SelectChoice(m.id, m.name) for m in _members()]
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        if (self.start.data is None) != (self.end.data is None) and not (
+            self.start.errors or self.end.errors
+        ):
+            (self.end if self.end.data is None else self.start).errors.append(
+                "Give both a start and an end time, or neither."
+            )
+            ok = False
+        elif self.start.data and self.end.data and self.end.data <= self.start.data:
+            self.end.errors.append("The end must come after the start.")
+            ok = False
+        return ok
+
+
+def _members() -> list[Member]:
+    return list(db.session.scalars(select(Member).where(Member.active).order_by(Member.name)))
+
+
+def _context_labels(form: ActivityForm) -> dict[str, Any]:
+    """What the hidden context ids stand for, shown above the form."""
+    from crmlite.models import Company, Contact, Opportunity
+
+    labels: dict[str, Any] = {}
+    for key, model in (
+        ("opportunity", Opportunity),
+        ("company", Company),
+        ("contact", Contact),
+        ("campaign", Campaign),
+    ):
+        ident = _id(getattr(form, f"{key}_id").data)
+        labels[key] = db.session.get(model, ident) if ident else None
+    return labels
+
+
+def _render_form(form: ActivityForm, activity: Activity | None = None, notice: str = "") -> str:
+    notes = []
+    if activity is not None:
+        notes = list(
+            db.session.scalars(
+                select(ActivityNote)
+                .where(ActivityNote.activity_id == activity.id)
+                .options(joinedload(ActivityNote.author))
+                .order_by(ActivityNote.created_at.desc(), ActivityNote.id.desc())
+            )
+        )
+    return render_template(
+        "activities/_form.html",
+        form=form,
+        activity=activity,
+        notes=notes,
+        context=_context_labels(form),
+        notice=notice,
+    )
+
+
+def _triggered(html: str, event: str, activity: Activity, status: int = 200) -> Any:
+    """The fragment, plus an event other parts of the page listen to (calendar, board)."""
+    detail = {"id": activity.id, "opportunity_id": activity.opportunity_id}
+    return html, status, {"HX-Trigger": json.dumps({event: detail})}
+
+
+def _item(activity_id: int, prompt: Any = None) -> str:
+    activity = db.session.scalars(
+        select(Activity)
+        .where(Activity.id == activity_id)
+        .options(
+            joinedload(Activity.type),
+            joinedload(Activity.company),
+            joinedload(Activity.opportunity),
+            joinedload(Activity.assigned_to),
+        )
+    ).one()
+    return render_template(
+        "activities/_item.html", a=activity, today=local_today(g.tz), prompt=prompt
+    )
+
+
+@bp.get("/new")
+def new() -> str:
+    """The form to log or schedule an activity in place, filled in from where it opened."""
+    args = request.args
+    context = service.context_for(
+        opportunity_id=_id(args.get("opportunity_id")),
+        company_id=_id(args.get("company_id")),
+        contact_id=_id(args.get("contact_id")),
+        campaign_id=_id(args.get("campaign_id")),
+    )
+    form = ActivityForm(formdata=None)
+    form.due_on.data = _date_arg(args.get("due_on")) or local_today(g.tz)
+    form.start.data = _time_arg(args.get("start"))
+    form.end.data = _time_arg(args.get("end"))
+    member = _id(args.get("assigned_to_id"))
+    form.assigned_to_id.data = (
+        member if member in {c.value for c in form.assigned_to_id.choices} else current_user.id
+    )
+    form.status.data = ActivityStatus.OPEN.value
+    for key in ("opportunity_id", "company_id", "contact_id", "campaign_id"):
+        getattr(form, key).data = context[key] or ""
+    if context["opportunity_id"]:
+        from crmlite.models import Opportunity
+
+        opportunity = db.session.get(Opportunity, context["opportunity_id"])
+        form.subject.data = f"Next step: {opportunity.name}"[:200] if opportunity else ""
+    return _render_form(form)
+
+
+def _date_arg(value: str | None) -> Any:
+    try:
+        return datetime.strptime(value or "", "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
+def _time_arg(value: str | None) -> Any:
+    try:
+        return datetime.strptime(value or "", "%H:%M").time()
+    except ValueError:
+        return None
+
+
+@bp.post("/")
+def create() -> Any:
+    form = ActivityForm()
+    if not form.validate():
+        return _render_form(form)
+    context = service.context_for(
+        opportunity_id=_id(form.opportunity_id.data),
+        company_id=_id(form.company_id.data),
+        contact_id=_id(form.contact_id.data),
+        campaign_id=_id(form.campaign_id.data),
+    )
+    from crmlite.models import Opportunity
+
+    opportunity = (
+        db.session.get(Opportunity, context["opportunity_id"])
+        if context["opportunity_id"]
+        else None
+    )
+    activity = service.schedule_activity(
+        subject=form.subject.data or "",
+        type_id=form.type_id.data,
+        due_on=form.due_on.data,
+        start=form.start.data,
+        end=form.end.data,
+        assigned_to_id=form.assigned_to_id.data,
+        by=current_user,
+        tz=g.tz,
+        opportunity=opportunity,
+        place=form.place.data or "",
+        reminder_minutes=form.reminder_minutes.data,
+    )
+    activity.company_id = context["company_id"]
+    activity.contact_id = context["contact_id"]
+    activity.campaign_id = context["campaign_id"]
+    activity.phone = str(context["phone"] or "")
+    if form.note.data:
+        service.add_note(activity, by=current_user, body=form.note.data)
+    if form.status.data == ActivityStatus.CLOSED.value:
+        service.close_activity(activity, by=current_user)
+    db.session.commit()
+    return _triggered(_item(activity.id), "activity-saved", activity)
+
+
+def _changeable(activity_id: int) -> Activity:
+    activity = get_or_404(Activity, activity_id)
+    if not service.may_change_activity(current_user, activity):
+        abort(403)
+    return activity
+
+
+def _edit_form(activity: Activity) -> ActivityForm:
+    form = ActivityForm(formdata=None, obj=activity)
+    form.start.data = activity.starts_at.astimezone(g.tz).time() if activity.starts_at else None
+    form.end.data = activity.ends_at.astimezone(g.tz).time() if activity.ends_at else None
+    for key in ("opportunity_id", "company_id", "contact_id", "campaign_id"):
+        getattr(form, key).data = getattr(activity, key) or ""
+    form.version.data = activity.version
+    return form
+
+
+@bp.get("/<int:activity_id>/edit")
+def edit(activity_id: int) -> str:
+    activity = _changeable(activity_id)
+    return _render_form(_edit_form(activity), activity)
+
+
+@bp.get("/<int:activity_id>")
+def show(activity_id: int) -> str:
+    get_or_404(Activity, activity_id)
+    return _item(activity_id)
+
+
+@bp.post("/<int:activity_id>")
+def update(activity_id: int) -> Any:
+    activity = _changeable(activity_id)
+    form = ActivityForm()
+    if not form.validate():
+        return _render_form(form, activity)
+    try:
+        service.update_activity(
+            activity,
+            expected_version=_id(form.version.data) or 0,
+            subject=form.subject.data or "",
+            type_id=form.type_id.data,
+            due_on=form.due_on.data,
+            start=form.start.data,
+            end=form.end.data,
+            assigned_to_id=form.assigned_to_id.data,
+            by=current_user,
+            tz=g.tz,
+            place=form.place.data or "",
+            reminder_minutes=form.reminder_minutes.data,
+        )
+        if form.note.data:
+            service.add_note(activity, by=current_user, body=form.note.data)
+        if form.status.data == ActivityStatus.CLOSED.value:
+            service.close_activity(activity, by=current_user)
+        elif not activity.is_open:
+            service.reopen_activity(activity)
+        db.session.commit()
+    except (service.ActivityChangedMeanwhile, StaleDataError):
+        db.session.rollback()
+        return edit_with_notice(activity_id)
+    return _triggered(_item(activity.id), "activity-saved", activity)
+
+
+def edit_with_notice(activity_id: int) -> str:
+    activity = get_or_404(Activity, activity_id)
+    return _render_form(
+        _edit_form(activity),
+        activity,
+        notice="Someone changed this activity "
+        "since you opened it; here it is as it is now. Nothing was overwritten.",
+    )
+
+
+@bp.post("/<int:activity_id>/done")
+def done(activity_id: int) -> Any:
+    """Close in one click; when that leaves its open opportunity without a next step,
+    ask for one at once."""
+    activity = _changeable(activity_id)
+    service.close_activity(activity, by=current_user, now=datetime.now(UTC))
+    db.session.commit()
+    opportunity = service.opportunity_left_without_next_step(activity, local_today(g.tz))
+    return _triggered(_item(activity.id, prompt=opportunity), "activity-closed", activity)
+
+
+@bp.get("/dismiss")
+def dismiss() -> str:
+    """ "Skip" on a next-step question: it goes away; the opportunity stays stalled."""
+    return ""
+
+
+def filters_from(args: MultiDict[str, str]) -> ActivityFilters:
+    """The list's filters from the URL: my activities unless a manager asks for the team or
+    another member; anything malformed falls back to the default."""
+    member = args.get("member_id", "")
+    if member == "team" and current_user.is_manager:
+        member_id = None
+    else:
+        member_id = _id(member) or current_user.id
+    when = args.get("when", "open")
+    return ActivityFilters(
+        member_id=member_id,
+        when=when if when in service.WHEN_CHOICES else "open",
+        type_id=_id(args.get("type_id")),
+        campaign_id=_id(args.get("campaign_id")),
+    )
+
+
+@bp.get("/")
+def index() -> Any:
+    filters = filters_from(request.args)
+    if filters.member_id != current_user.id and not current_user.is_manager:
+        abort(403)
+    offset = max(0, request.args.get("offset", 0, type=int))
+    rows, more = service.activity_list(filters, local_today(g.tz), limit=PAGE_SIZE, offset=offset)
+    context = {
+        "activities": rows,
+        "more": more,
+        "next_offset": offset + PAGE_SIZE,
+        "filters": filters,
+        "today": local_today(g.tz),
+        "members": _members(),
+    }
+    if is_htmx() and request.headers.get("HX-Target") == "activity-list":
+        url = url_for("activities.index", **filters.query_args())
+        return render_template("activities/_list.html", **context), {"HX-Push-Url": url}
+    if is_htmx() and offset:
+        return render_template("activities/_rows.html", **context)
+    types = db.session.scalars(select(ActivityType).order_by(ActivityType.position)).all()
+    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.name)).all()
+    return render_template(
+        "activities/index.html",
+        types=types,
+        campaigns=campaigns,
+        when_choices=service.WHEN_CHOICES,
+        **context,
+    )
+
+
+@bp.post("/reassign")
+def reassign() -> Any:
+    """Bulk reassign the ticked open activities. Managers reassign any; others their own."""
+    ids = [i for i in (_id(v) for v in request.form.getlist("activity_ids")) if i]
+    to = db.session.get(Member, _id(request.form.get("to_member_id")) or 0)
+    filters = filters_from(request.form)
+    message = ""
+    if not ids:
+        message = "Tick the activities to reassign first."
+    elif to is None or not to.active:
+        message = "Choose the member to give them to."
+    else:
+        chosen = db.session.scalars(select(Activity).where(Activity.id.in_(ids))).all()
+        if not current_user.is_manager and any(a.assigned_to_id != current_user.id for a in chosen):
+            abort(403)
+        count = service.reassign([a.id for a in chosen], to=to, by=current_user)
+        db.session.commit()
+        message = f"{count} activit{'y' if count == 1 else 'ies'} now assigned to {to.name}."
+    rows, more = service.activity_list(filters, local_today(g.tz), limit=PAGE_SIZE)
+    return render_template(
+        "activities/_list.html",
+        activities=rows,
+        more=more,
+        next_offset=PAGE_SIZE,
+        filters=filters,
+        today=local_today(g.tz),
+        members=_members(),
+        message=message,
+    )
+
+
+@bp.get("/due-soon")
+def due_soon() -> str:
+    """The strip of reminders that have come due, polled every minute."""
+    return render_template(
+        "activities/_due_soon.html", due=service.due_soon(current_user.id, datetime.now(UTC), g.tz)
+    )
+
+
+@bp.app_context_processor
+def due_soon_strip() -> dict[str, Any]:
+    """Every page's "Due soon" strip asks for it while rendering (one query)."""
+
+    def due_soon_now() -> list[Activity]:
+        return service.due_soon(current_user.id, datetime.now(UTC), g.tz)
+
+    return {"due_soon_now": due_soon_now}

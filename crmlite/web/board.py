@@ -58,12 +58,16 @@ class CardUrls:
     def __init__(self) -> None:
         self._move = url_for("board.move", opportunity_id=_ID)
         self._detail = url_for("opportunities.detail", opportunity_id=_ID)
+        self._log = url_for("activities.new", opportunity_id=_ID)
 
     def move(self, opportunity_id: int) -> str:
         return self._move.replace(str(_ID), str(opportunity_id))
 
     def detail(self, opportunity_id: int) -> str:
         return self._detail.replace(str(_ID), str(opportunity_id))
+
+    def log(self, opportunity_id: int) -> str:
+        return self._log.replace(str(_ID), str(opportunity_id))
 
 
 @bp.context_processor

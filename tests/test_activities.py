@@ -1,0 +1,301 @@
+"""Activities in the browser's absence: log in place, edit, Done with the next-step
+question, the list with filters and bulk reassign, Due soon; rights and bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from crmlite.extensions import db
+from crmlite.models import Activity, ActivityNote, Role
+from crmlite.services.team import local_today
+from tests.conftest import activity_type, page_token
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+@pytest.fixture()
+def today():
+    return local_today(LA)
+
+
+@pytest.fixture()
+def post(client: FlaskClient):
+    def send(url: str, data: dict | None = None, status: int = 200):
+        token = page_token(client, "/activities/")
+        response = client.post(
+            url, data=data or {}, headers={"HX-Request": "true", "X-CSRFToken": token}
+        )
+        assert response.status_code == status, response.get_data(as_text=True)[:500]
+        return response
+
+    return send
+
+
+def form_data(today, **overrides) -> dict:
+    data = {
+        "type_id": activity_type("SA").id,
+        "subject": "1st Appointment with Jason",
+        "due_on": (today + timedelta(days=3)).isoformat(),
+        "start": "10:00",
+        "end": "11:00",
+        "assigned_to_id": "",
+        "place": "On-Site",
+        "reminder_minutes": "15",
+        "status": "Open",
+        "note": "",
+        "opportunity_id": "",
+        "company_id": "",
+        "contact_id": "",
+        "campaign_id": "",
+        "version": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_new_form_is_filled_in_from_the_opportunity(
+    client, signed_in, make_opportunity, make_company, make_contact
+) -> None:
+    me = signed_in(Role.REP)
+    company = make_company(name="CharTec", phone="(866) 544-2772")
+    jason = make_contact(first_name="Jason", last_name="Rivas", company_id=company.id)
+    deal = make_opportunity(
+        name="Managed Services - Phone System",
+        company_id=company.id,
+        contact_id=jason.id,
+        account_manager_id=me.id,
+    )
+    html = client.get(
+        f"/activities/new?opportunity_id={deal.id}&due_on=2013-12-09&start=10:00&end=11:00"
+    ).get_data(as_text=True)
+    assert "For <strong>Managed Services - Phone System</strong>" in html
+    assert "CharTec" in html and "Jason Rivas" in html
+    assert 'value="2013-12-09"' in html and 'value="10:00"' in html and 'value="11:00"' in html
+    assert f'name="opportunity_id" type="hidden" value="{deal.id}"' in html
+    assert f'name="company_id" type="hidden" value="{company.id}"' in html
+    assert re.search(rf'<option selected value="{me.id}">', html)
+
+
+def test_log_an_activity_in_place(
+    client, signed_in, make_opportunity, make_company, make_contact, post, today
+) -> None:
+    me = signed_in(Role.REP)
+    company = make_company(name="CharTec", phone="(866) 544-2772")
+    jason = make_contact(first_name="Jason", last_name="Rivas", company_id=company.id)
+    deal = make_opportunity(company_id=company.id, contact_id=jason.id, account_manager_id=me.id)
+    response = post(
+        "/activities/",
+        form_data(
+            today,
+            assigned_to_id=me.id,
+            opportunity_id=deal.id,
+            note="Meeting scheduled with Jason. He was referred by Jim.",
+        ),
+    )
+    trigger = json.loads(response.headers["HX-Trigger"])
+    activity = db.session.scalars(select(Activity)).one()
+    assert trigger == {"activity-saved": {"id": activity.id, "opportunity_id": deal.id}}
+    assert (activity.company_id, activity.contact_id, activity.phone) == (
+        company.id,
+        jason.id,
+        "(866) 544-2772",
+    )
+    assert activity.starts_at.astimezone(LA).time() == time(10)
+    assert (activity.reminder_minutes, activity.place, activity.assigned_by_id) == (
+        15,
+        "On-Site",
+        me.id,
+    )
+    note = db.session.scalars(select(ActivityNote)).one()
+    assert note.author_id == me.id and note.body.startswith("Meeting scheduled with Jason.")
+    html = response.get_data(as_text=True)
+    assert f'id="activity-{activity.id}"' in html and ">Done</button>" in html
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"subject": "  "}, "subject", "Enter a subject."),
+        ({"start": "11:00", "end": "10:00"}, "end", "The end must come after the start."),
+        ({"start": "10:00", "end": ""}, "end", "Give both a start and an end time, or neither."),
+        ({"due_on": "2024-13-45"}, "due_on", "Enter a valid date."),
+        ({"assigned_to_id": "999999"}, "assigned_to_id", "Not a valid choice."),
+        ({"reminder_minutes": "-5"}, "reminder_minutes", "Between 0 and 10,080 minutes"),
+    ],
+)
+def test_bad_input_keeps_what_was_typed(
+    client, signed_in, post, today, overrides, field, message
+) -> None:
+    me = signed_in(Role.REP)
+    data = form_data(today, **{"assigned_to_id": me.id, **overrides})
+    html = post("/activities/", data).get_data(as_text=True)
+    assert f'id="{field}-error">{message}' in html
+    assert 'value="1st Appointment with Jason"' in html or overrides.get("subject")
+    assert db.session.scalar(select(func.count(Activity.id))) == 0
+
+
+def test_done_asks_for_the_next_step_when_none_is_left(
+    client, signed_in, make_opportunity, make_activity, post, today
+) -> None:
+    me = signed_in(Role.REP)
+    deal = make_opportunity(name="Tows R Us", account_manager_id=me.id)
+    last = make_activity(me, "Discovery", code="DM", due_on=today, opportunity_id=deal.id)
+    response = post(f"/activities/{last.id}/done")
+    html = response.get_data(as_text=True)
+    assert json.loads(response.headers["HX-Trigger"]) == {
+        "activity-closed": {"id": last.id, "opportunity_id": deal.id}
+    }
+    assert "<strong>Tows R Us</strong> has no next step now." in html
+    assert f"/activities/new?opportunity_id={deal.id}" in html
+    db.session.expire_all()
+    last = db.session.get(Activity, last.id)
+    assert (last.status, last.closed_by_id, last.points_earned) == ("Closed", me.id, 12)
+
+
+def test_done_with_a_next_step_left_asks_nothing(
+    client, signed_in, make_opportunity, make_activity, post, today
+) -> None:
+    me = signed_in(Role.REP)
+    deal = make_opportunity(account_manager_id=me.id)
+    now = make_activity(me, "Call", due_on=today, opportunity_id=deal.id)
+    make_activity(me, "Visit", due_on=today + timedelta(days=2), opportunity_id=deal.id)
+    html = post(f"/activities/{now.id}/done").get_data(as_text=True)
+    assert "has no next step" not in html and "is-done" in html
+
+
+def test_edit_with_version_check(client, signed_in, make_activity, post, today) -> None:
+    me = signed_in(Role.REP)
+    call = make_activity(me, "Call", due_on=today)
+    html = client.get(f"/activities/{call.id}/edit").get_data(as_text=True)
+    assert 'name="version" type="hidden" value="1"' in html
+    post(
+        f"/activities/{call.id}",
+        form_data(
+            today, assigned_to_id=me.id, subject="Call back", version="1", note="Left a voicemail."
+        ),
+    )
+    db.session.expire_all()
+    assert db.session.get(Activity, call.id).subject == "Call back"
+    stale = post(
+        f"/activities/{call.id}",
+        form_data(today, assigned_to_id=me.id, subject="Mine", version="1"),
+    )
+    assert "Someone changed this activity since you opened it" in stale.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Activity, call.id).subject == "Call back"
+
+
+def test_rights_unknown_ids_and_csrf(
+    client, signed_in, make_activity, make_member, post, today
+) -> None:
+    signed_in(Role.REP)
+    theirs = make_activity(make_member(), "Their call")
+    assert client.get(f"/activities/{theirs.id}/edit").status_code == 403
+    post(f"/activities/{theirs.id}/done", status=403)
+    db.session.expire_all()
+    assert db.session.get(Activity, theirs.id).status == "Open"
+    assert client.get("/activities/99999/edit").status_code == 404
+    post("/activities/99999/done", status=404)
+    assert client.post(f"/activities/{theirs.id}/done").status_code == 400
+    assert client.get("/activities/?member_id=" + str(theirs.assigned_to_id)).status_code == 403
+
+
+def test_list_filters(client, signed_in, make_activity, make_member, today) -> None:
+    me = signed_in(Role.MANAGER)
+    manny = make_member(name="Manny")
+    make_activity(me, "Late call", due_on=today - timedelta(days=1))
+    make_activity(me, "Call today", due_on=today)
+    make_activity(me, "Done call", due_on=today, closed=True)
+    make_activity(manny, "Manny's call", due_on=today)
+
+    def shown(query: str) -> set[str]:
+        html = client.get("/activities/?" + query).get_data(as_text=True)
+        return set(re.findall(r'class="activity-subject">([^<]+)<', html))
+
+    assert shown("") == {"Late call", "Call today"}
+    assert shown("when=overdue") == {"Late call"}
+    assert shown("when=today") == {"Call today"}
+    assert shown("when=done") == {"Done call"}
+    assert shown("member_id=team&when=today") == {"Call today", "Manny&#39;s call"}
+    assert shown(f"member_id={manny.id}") == {"Manny&#39;s call"}
+    assert shown("when=bogus&type_id=x") == {"Late call", "Call today"}
+
+
+def test_bulk_reassign(client, signed_in, make_activity, make_member, post, today) -> None:
+    me = signed_in(Role.MANAGER)
+    manny = make_member(name="Manny Martinez")
+    first, second = make_activity(me, "One"), make_activity(me, "Two")
+    html = post(
+        "/activities/reassign",
+        {"activity_ids": [first.id, second.id], "to_member_id": manny.id, "member_id": me.id},
+    ).get_data(as_text=True)
+    assert "2 activities now assigned to Manny Martinez." in html
+    db.session.expire_all()
+    assert {a.assigned_to_id for a in db.session.scalars(select(Activity))} == {manny.id}
+    html = post("/activities/reassign", {"to_member_id": manny.id}).get_data(as_text=True)
+    assert "Tick the activities to reassign first." in html
+
+
+def test_rep_cannot_reassign_someone_elses(
+    client, signed_in, make_activity, make_member, post
+) -> None:
+    me = signed_in(Role.REP)
+    theirs = make_activity(make_member(), "Theirs")
+    post("/activities/reassign", {"activity_ids": [theirs.id], "to_member_id": me.id}, status=403)
+    db.session.expire_all()
+    assert db.session.get(Activity, theirs.id).assigned_to_id != me.id
+
+
+def test_list_query_count_does_not_grow(
+    client, signed_in, make_activity, make_company, make_opportunity, queries, today
+) -> None:
+    me = signed_in(Role.REP)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            company = make_company(name=f"Co {i}")
+            deal = make_opportunity(name=f"Deal {i}", company_id=company.id)
+            make_activity(
+                me, f"Call {i}", due_on=today, company_id=company.id, opportunity_id=deal.id
+            )
+
+    add(2)
+    with queries() as few:
+        client.get("/activities/")
+    add(25)
+    with queries() as many:
+        html = client.get("/activities/").get_data(as_text=True)
+    assert html.count('class="activity-item') == 27
+    assert many.count == few.count
+
+
+def test_due_soon_strip(client, signed_in, make_activity, today) -> None:
+    me = signed_in(Role.REP)
+    now = datetime.now(UTC)
+    make_activity(
+        me,
+        "Call Jason soon",
+        due_on=now.astimezone(LA).date(),
+        starts_at=now + timedelta(minutes=10),
+        ends_at=now + timedelta(minutes=40),
+        reminder_minutes=15,
+    )
+    make_activity(
+        me,
+        "Later meeting",
+        due_on=now.astimezone(LA).date(),
+        starts_at=now + timedelta(hours=3),
+        ends_at=now + timedelta(hours=4),
+        reminder_minutes=15,
+    )
+    strip = client.get("/activities/due-soon").get_data(as_text=True)
+    assert "Call Jason soon" in strip and "Later meeting" not in strip
+    assert 'hx-trigger="every 60s"' in strip
+    assert "Call Jason soon" in client.get("/").get_data(as_text=True)
