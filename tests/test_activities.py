@@ -299,3 +299,26 @@ def test_due_soon_strip(client, signed_in, make_activity, today) -> None:
     assert "Call Jason soon" in strip and "Later meeting" not in strip
     assert 'hx-trigger="every 60s"' in strip
     assert "Call Jason soon" in client.get("/").get_data(as_text=True)
+
+
+def test_log_buttons_on_opportunity_company_and_contact_pages(
+    client, signed_in, make_opportunity, make_company, make_contact, make_activity
+) -> None:
+    me = signed_in(Role.REP)
+    company = make_company(name="CharTec")
+    jason = make_contact(first_name="Jason", last_name="Rivas", company_id=company.id)
+    deal = make_opportunity(company_id=company.id, account_manager_id=me.id)
+    call = make_activity(me, "Call Jason", opportunity_id=deal.id)
+    page = client.get(f"/opportunities/{deal.id}").get_data(as_text=True)
+    assert f'hx-get="/activities/new?opportunity_id={deal.id}"' in page
+    assert f'hx-post="/activities/{call.id}/done"' in page
+    assert 'hx-trigger="activity-saved from:body, activity-closed from:body"' in page
+    section = client.get(f"/opportunities/{deal.id}/activities").get_data(as_text=True)
+    assert section.lstrip().startswith('<section class="panel" id="opportunity-activities"')
+    assert "Call Jason" in section
+    assert f'/activities/new?company_id={company.id}"' in client.get(
+        f"/companies/{company.id}"
+    ).get_data(as_text=True)
+    assert f'/activities/new?contact_id={jason.id}"' in client.get(
+        f"/contacts/{jason.id}"
+    ).get_data(as_text=True)

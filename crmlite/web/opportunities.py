@@ -429,6 +429,12 @@ def detail(opportunity_id: int) -> str:
 # ---------------------------------------------------------------- fields
 
 
+@bp.get("/<int:opportunity_id>/activities")
+def activities_section(opportunity_id: int) -> str:
+    """The activities section alone, refreshed when one is logged or closed."""
+    return _render_section("activities", _load(opportunity_id))
+
+
 @bp.get("/<int:opportunity_id>/fields")
 def fields(opportunity_id: int) -> str:
     return _render_section("fields", _load(opportunity_id))
