@@ -1,0 +1,57 @@
+"""Benchmark: the activity list (a member's open activities, and the team's this week).
+
+Target (issue #4): under 30 ms p95 on SQLite with a constant number of SQL statements, for
+a member with 10,000 activities in the database.
+
+    .venv/bin/python -m bench.activities [--engines sqlite,postgresql] [--activities 500000]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy import func, select
+
+from bench.harness import Result, bench_database, filled_app, measure, save, signed_in_client
+from crmlite.extensions import db
+from crmlite.models import Activity, Member
+
+
+def run(engine: str, activities: int) -> list[Result]:
+    with bench_database(engine, "activities") as url:
+        # 50 members share the activities: ~10,000 each for 500,000.
+        app = filled_app(url, opportunities=5_000, activities=activities, members=50)
+        client = signed_in_client(app)
+        with app.app_context():
+            member_id = db.session.scalar(
+                select(Member.id).where(Member.email == "bench-1@example.com"))
+            mine = db.session.scalar(
+                select(func.count(Activity.id)).where(Activity.assigned_to_id == member_id))
+        data = f"{activities:,} activities, {mine:,} the member's"
+        results = [
+            measure(app, "activity list: my open", engine, data,
+                    lambda _i: client.get("/activities/")),
+            measure(app, "activity list: my overdue", engine, data,
+                    lambda _i: client.get("/activities/?when=overdue")),
+            measure(app, "activity list: my done", engine, data,
+                    lambda _i: client.get("/activities/?when=done")),
+        ]
+        with app.app_context():
+            db.engine.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--activities", type=int, default=500_000)
+    args = parser.parse_args()
+    results: list[Result] = []
+    for engine in args.engines.split(","):
+        print(f"activity list benchmark: {engine}", flush=True)
+        results += run(engine, args.activities)
+    save(results, "activities.json")
+
+
+if __name__ == "__main__":
+    main()

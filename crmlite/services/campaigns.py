@@ -1,0 +1,309 @@
+"""Campaigns: how they are named and classified, and what each one returned.
+
+Figures for a campaign (all in SQL, grouped by campaign):
+- opportunities created: opportunities whose campaign it is;
+- pipeline: revenue of its open opportunities, and weighted by their probability;
+- won: count and won amount of its won opportunities;
+- gross profit: margin of its won opportunities, won amount − cost;
+- ROI = (gross profit − actual cost) ÷ actual cost, undefined when the cost is zero;
+- cost per opportunity = actual cost ÷ opportunities created;
+- win rate = won ÷ (won + lost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, extract, func, select
+
+from crmlite.extensions import db
+from crmlite.models import (
+    Activity,
+    Campaign,
+    CampaignStatus,
+    CampaignSubType,
+    CampaignType,
+    Opportunity,
+    OpportunityStatus,
+)
+
+ZERO = Decimal("0.00")
+CENTS = Decimal("0.01")
+
+
+class CampaignRefused(ValueError):
+    """Input the rules refuse; `field` names the form field the message belongs to."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def proposed_name(type_name: str, sub_type_name: str | None, year: int) -> str:
+    """ "Type - Sub-type - Year", or "Type - Year" for a type without sub-types."""
+    return " - ".join(p for p in (type_name, sub_type_name, str(year)) if p)
+
+
+def sub_types_of(type_id: int | None, *, active_only: bool = True) -> list[CampaignSubType]:
+    if not type_id:
+        return []
+    query = select(CampaignSubType).where(CampaignSubType.type_id == type_id)
+    if active_only:
+        query = query.where(CampaignSubType.active)
+    return list(db.session.scalars(query.order_by(CampaignSubType.position, CampaignSubType.name)))
+
+
+def save_campaign(campaign: Campaign | None, **values: Any) -> Campaign:
+    """Create or change a campaign after checking the rules the database also enforces:
+    the sub-type belongs to the type, costs are not negative, the end is not before the
+    start, the name is unique (proposed from type, sub-type and year when left empty)."""
+    campaign_type = db.session.get(CampaignType, values["type_id"])
+    if campaign_type is None:
+        raise CampaignRefused("Choose a campaign type.", "type_id")
+    sub_type = None
+    if values.get("sub_type_id"):
+        sub_type = db.session.get(CampaignSubType, values["sub_type_id"])
+        if sub_type is None or sub_type.type_id != campaign_type.id:
+            raise CampaignRefused(
+                f"That sub-type is not one of {campaign_type.name}.", "sub_type_id"
+            )
+    for money in ("budgeted_cost", "actual_cost", "expected_revenue"):
+        if (values.get(money) or ZERO) < 0:
+            raise CampaignRefused("Amounts cannot be negative.", money)
+    starts_on, ends_on = values.get("starts_on"), values.get("ends_on")
+    if starts_on and ends_on and ends_on < starts_on:
+        raise CampaignRefused("The end cannot be before the start.", "ends_on")
+    year = (starts_on or date.today()).year
+    name = (values.get("name") or "").strip() or proposed_name(
+        campaign_type.name, sub_type.name if sub_type else None, year
+    )
+    clash = select(Campaign.id).where(func.lower(Campaign.name) == name.lower())
+    if campaign is not None:
+        clash = clash.where(Campaign.id != campaign.id)
+    if db.session.scalar(clash) is not None:
+        raise CampaignRefused("Another campaign has this name.", "name")
+    if campaign is None:
+        campaign = Campaign(name=name, type_id=campaign_type.id)
+        db.session.add(campaign)
+    values = {**values, "name": name, "sub_type_id": sub_type.id if sub_type else None}
+    for key, value in values.items():
+        setattr(campaign, key, value)
+    db.session.flush()
+    return campaign
+
+
+@dataclass
+class Figures:
+    """What a campaign (or a roll-up of campaigns) returned."""
+
+    budgeted_cost: Decimal = ZERO
+    actual_cost: Decimal = ZERO
+    opportunities: int = 0
+    pipeline: Decimal = ZERO
+    weighted_pipeline: Decimal = ZERO
+    won: int = 0
+    lost: int = 0
+    won_revenue: Decimal = ZERO
+    gross_profit: Decimal = ZERO
+    activities: int = 0
+
+    @property
+    def roi(self) -> Decimal | None:
+        """(Gross profit − cost) ÷ cost as a percentage; None when the cost is zero."""
+        if not self.actual_cost:
+            return None
+        return ((self.gross_profit - self.actual_cost) * 100 / self.actual_cost).quantize(
+            Decimal("1"), ROUND_HALF_UP
+        )
+
+    @property
+    def roi_reason(self) -> str:
+        return "" if self.actual_cost else "no cost recorded"
+
+    @property
+    def cost_per_opportunity(self) -> Decimal | None:
+        if not self.opportunities:
+            return None
+        return (self.actual_cost / self.opportunities).quantize(CENTS, ROUND_HALF_UP)
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        """Won ÷ (won + lost) as a percentage; None when nothing has closed yet."""
+        closed = self.won + self.lost
+        if not closed:
+            return None
+        return (Decimal(self.won) * 100 / closed).quantize(Decimal("1"), ROUND_HALF_UP)
+
+    @property
+    def budget_left(self) -> Decimal:
+        return self.budgeted_cost - self.actual_cost
+
+    def add(self, other: Figures) -> None:
+        for name in (
+            "budgeted_cost",
+            "actual_cost",
+            "opportunities",
+            "pipeline",
+            "weighted_pipeline",
+            "won",
+            "lost",
+            "won_revenue",
+            "gross_profit",
+            "activities",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(value or 0).quantize(CENTS, ROUND_HALF_UP)
+
+
+def figures(campaign_ids: list[int] | None = None) -> dict[int, Figures]:
+    """Figures per campaign, in three grouped queries whatever the number of campaigns."""
+    statuses = {s.id: s for s in db.session.scalars(select(OpportunityStatus))}
+    won_ids = [i for i, s in statuses.items() if s.is_won]
+    lost_ids = [i for i, s in statuses.items() if s.is_lost]
+    open_ids = [i for i, s in statuses.items() if not s.is_closed]
+    is_won = Opportunity.status_id.in_(won_ids)
+    is_open = Opportunity.status_id.in_(open_ids)
+    won_amount = func.coalesce(Opportunity.won_amount, Opportunity.revenue)
+
+    def total(condition: Any, value: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+    query = (
+        select(
+            Campaign.id,
+            Campaign.budgeted_cost,
+            Campaign.actual_cost,
+            func.count(Opportunity.id),
+            total(is_open, Opportunity.revenue),
+            total(is_open, Opportunity.revenue * Opportunity.probability / 100),
+            total(is_won, 1),
+            total(Opportunity.status_id.in_(lost_ids), 1),
+            total(is_won, won_amount),
+            total(is_won, won_amount - Opportunity.cost),
+        )
+        .outerjoin(Opportunity, Opportunity.campaign_id == Campaign.id)
+        .group_by(Campaign.id, Campaign.budgeted_cost, Campaign.actual_cost)
+    )
+    activity_counts = (
+        select(Activity.campaign_id, func.count(Activity.id))
+        .where(Activity.campaign_id.is_not(None))
+        .group_by(Activity.campaign_id)
+    )
+    if campaign_ids is not None:
+        query = query.where(Campaign.id.in_(campaign_ids))
+        activity_counts = activity_counts.where(Activity.campaign_id.in_(campaign_ids))
+    found: dict[int, Figures] = {}
+    for (
+        campaign_id,
+        budget,
+        cost,
+        count,
+        pipeline,
+        weighted,
+        won,
+        lost,
+        won_revenue,
+        profit,
+    ) in db.session.execute(query):
+        found[campaign_id] = Figures(
+            budgeted_cost=_money(budget),
+            actual_cost=_money(cost),
+            opportunities=count,
+            pipeline=_money(pipeline),
+            weighted_pipeline=_money(weighted),
+            won=int(won),
+            lost=int(lost),
+            won_revenue=_money(won_revenue),
+            gross_profit=_money(profit),
+        )
+    for campaign_id, count in db.session.execute(activity_counts):
+        if campaign_id in found:
+            found[campaign_id].activities = count
+    return found
+
+
+@dataclass(frozen=True)
+class AnalysisFilters:
+    year: int | None = None
+    type_id: int | None = None
+    sub_type_id: int | None = None
+    sort: str = "roi"
+
+
+SORTS = {
+    "name": ("Name", lambda c, f: c.name.lower()),
+    "cost": ("Actual cost", lambda c, f: f.actual_cost),
+    "opportunities": ("Opportunities", lambda c, f: f.opportunities),
+    "pipeline": ("Pipeline", lambda c, f: f.pipeline),
+    "won": ("Won revenue", lambda c, f: f.won_revenue),
+    "profit": ("Gross profit", lambda c, f: f.gross_profit),
+    "roi": ("ROI", lambda c, f: f.roi if f.roi is not None else Decimal("-1e12")),
+}
+
+
+@dataclass
+class Rollup:
+    label: str
+    figures: Figures = field(default_factory=Figures)
+    children: list[Rollup] = field(default_factory=list)
+
+
+@dataclass
+class Analysis:
+    rows: list[tuple[Campaign, Figures]]
+    total: Figures
+    by_type: list[Rollup]
+
+
+def campaign_year() -> Any:
+    """A campaign's year: the year it starts, or it was created when it has no start."""
+    return func.coalesce(extract("year", Campaign.starts_on), extract("year", Campaign.created_at))
+
+
+def analysis(filters: AnalysisFilters) -> Analysis:
+    """All campaigns matching the filters with their figures, sorted, with roll-ups per
+    type and sub-type and a grand total."""
+    query = select(Campaign).options(*_campaign_loads()).order_by(Campaign.name)
+    conditions = []
+    if filters.year:
+        conditions.append(campaign_year() == filters.year)
+    if filters.type_id:
+        conditions.append(Campaign.type_id == filters.type_id)
+    if filters.sub_type_id:
+        conditions.append(Campaign.sub_type_id == filters.sub_type_id)
+    if conditions:
+        query = query.where(and_(*conditions))
+    campaigns = list(db.session.scalars(query))
+    all_figures = figures([c.id for c in campaigns])
+    rows = [(c, all_figures.get(c.id, Figures())) for c in campaigns]
+    key = SORTS.get(filters.sort, SORTS["roi"])[1]
+    rows.sort(key=lambda row: key(*row), reverse=filters.sort != "name")
+    total = Figures()
+    types: dict[str, Rollup] = {}
+    for campaign, figs in rows:
+        total.add(figs)
+        rollup = types.setdefault(campaign.type.name, Rollup(campaign.type.name))
+        rollup.figures.add(figs)
+        sub_name = campaign.sub_type.name if campaign.sub_type else "(no sub-type)"
+        child = next((c for c in rollup.children if c.label == sub_name), None)
+        if child is None:
+            child = Rollup(sub_name)
+            rollup.children.append(child)
+        child.figures.add(figs)
+    return Analysis(rows=rows, total=total, by_type=sorted(types.values(), key=lambda r: r.label))
+
+
+def _campaign_loads() -> list[Any]:
+    from sqlalchemy.orm import joinedload
+
+    return [joinedload(Campaign.type), joinedload(Campaign.sub_type), joinedload(Campaign.owner)]
+
+
+def statuses() -> list[str]:
+    return [s.value for s in CampaignStatus]
