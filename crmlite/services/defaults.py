@@ -138,6 +138,175 @@ TRACK_KINDS: list[tuple[str, str, str]] = [
 ]
 
 
+@dataclass(frozen=True)
+class StepDefault:
+    day: int
+    action: str  # "activity" or "email"
+    subject: str
+    code: str = ""  # the activity type of an activity step
+    body: str = ""
+
+
+def _monthly_touches(first_day: int = 0) -> list[StepDefault]:
+    touches = [
+        StepDefault(
+            0,
+            "email",
+            "Thanks for your time, {name}",
+            body="Hi {name},\n\nThank you for your interest. We are here when you need us.",
+        ),
+    ]
+    for month in range(1, 12):
+        if month % 3 == 0:
+            touches.append(
+                StepDefault(first_day + 30 * month, "activity", "Check in by phone", code="MT")
+            )
+        else:
+            touches.append(
+                StepDefault(
+                    first_day + 30 * month,
+                    "email",
+                    "Technology tips for this month, {name}",
+                    body="Hi {name},\n\nThree quick ideas to keep your "
+                    "systems safe and your team productive this month.",
+                )
+            )
+    return touches
+
+
+# name, kind code, industry, steps, the track to join on completion
+EXAMPLE_TRACKS: list[tuple[str, str, str, list[StepDefault], str | None]] = [
+    ("General Interest", "general_interest", "", _monthly_touches(), None),
+    (
+        "Healthcare Practices",
+        "industry_specific",
+        "Healthcare",
+        [
+            StepDefault(
+                0,
+                "email",
+                "IT for healthcare practices, {name}",
+                body="Hi {name},\n\nHow practices like yours keep patient data safe.",
+            ),
+            StepDefault(14, "activity", "Call about compliance needs", code="MT"),
+            StepDefault(
+                30,
+                "email",
+                "A checklist for your next HIPAA review",
+                body="Hi {name},\n\nHere is the checklist we use with our clients.",
+            ),
+            StepDefault(60, "activity", "Offer a network assessment", code="SE"),
+        ],
+        "General Interest",
+    ),
+    (
+        "Value-Add Review",
+        "value_add",
+        "",
+        [
+            StepDefault(0, "activity", "Plan a technology business review", code="TBR"),
+            StepDefault(
+                7,
+                "email",
+                "Ideas for your business, {name}",
+                body="Hi {name},\n\nA few upgrades that would pay for themselves.",
+            ),
+            StepDefault(30, "activity", "Follow up on the review", code="SE"),
+        ],
+        None,
+    ),
+    (
+        "After the Trade Show",
+        "event_specific",
+        "",
+        [
+            StepDefault(
+                1,
+                "email",
+                "Great to meet you at the show, {name}",
+                body="Hi {name},\n\nThanks for stopping by our booth.",
+            ),
+            StepDefault(2, "activity", "Call the event lead", code="LF"),
+            StepDefault(
+                5,
+                "email",
+                "The slides from our talk",
+                body="Hi {name},\n\nAs promised, the slides from the show.",
+            ),
+            StepDefault(9, "activity", "Invite to a lunch & learn", code="SE"),
+            StepDefault(
+                14,
+                "email",
+                "Can we help, {name}?",
+                body="Hi {name},\n\nIf any of it was useful, let's talk.",
+            ),
+        ],
+        "General Interest",
+    ),
+    (
+        "Lost Sale",
+        "lost_sale",
+        "",
+        [
+            StepDefault(7, "activity", "Ask how the chosen solution is working", code="SE"),
+            StepDefault(
+                30,
+                "email",
+                "How is it going, {name}?",
+                body="Hi {name},\n\nHow is the new setup working out? Any surprises?",
+            ),
+            StepDefault(90, "activity", "Check in: questions about the choice made", code="MT"),
+            StepDefault(
+                180,
+                "email",
+                "Still here for you, {name}",
+                body="Hi {name},\n\nA quick hello, and a few tips we share with clients.",
+            ),
+            StepDefault(270, "activity", "Proactive call", code="MT"),
+            StepDefault(
+                360,
+                "email",
+                "A year on, {name}",
+                body="Hi {name},\n\nIt's been a year. If things change, we'd love to help.",
+            ),
+        ],
+        None,
+    ),
+]
+
+
+def _load_example_tracks() -> None:
+    from crmlite.models import Track, TrackStep
+
+    tracks = {t.name: t for t in db.session.scalars(select(Track))}
+    kinds = {k.code: k.id for k in db.session.scalars(select(TrackKind))}
+    types = {t.code: t.id for t in db.session.scalars(select(ActivityType))}
+    created = []
+    for name, kind, industry, steps, _ in EXAMPLE_TRACKS:
+        if name in tracks:
+            continue
+        track = Track(name=name, kind_id=kinds[kind], industry=industry)
+        db.session.add(track)
+        db.session.flush()
+        tracks[name] = track
+        created.append(name)
+        for position, step in enumerate(steps, start=1):
+            db.session.add(
+                TrackStep(
+                    track_id=track.id,
+                    position=position,
+                    day_offset=step.day,
+                    action=step.action,
+                    subject=step.subject,
+                    body=step.body,
+                    activity_type_id=types.get(step.code) if step.action == "activity" else None,
+                )
+            )
+    for name, _, _, _, then in EXAMPLE_TRACKS:
+        if name in created and then:
+            tracks[name].on_complete_track_id = tracks[then].id
+
+
 def load_defaults(team_name: str = "crmlite") -> None:
     """Create whatever default is missing; never change or duplicate what exists."""
     if db.session.get(Team, 1) is None:
@@ -198,6 +367,8 @@ def load_defaults(team_name: str = "crmlite") -> None:
             db.session.add(
                 TrackKind(code=code, name=name, description=description, position=position)
             )
+    db.session.flush()
+    _load_example_tracks()
     db.session.flush()
 
 

@@ -200,6 +200,7 @@ def move_to_stage(
     - Won closes it with the won amount (default: its revenue) on a date (default: today).
     - Moving a won or lost opportunity back to an open stage reopens it.
     - A move based on an outdated view (another version) is refused: nothing is overwritten.
+    - Lost puts the contact on the Lost Sale track; Won ends their Lost Sale enrollment.
     Returns None when the opportunity already is in that stage.
     """
     if expected_version != opportunity.version:
@@ -258,4 +259,11 @@ def move_to_stage(
     )
     db.session.add(change)
     db.session.flush()
+    # Tracks: a lost sale's contact goes on Lost Sale; a win ends their Lost Sale.
+    from crmlite.services import tracks
+
+    if to_stage.is_lost:
+        tracks.on_lost(opportunity, today, by)
+    elif to_stage.is_won:
+        tracks.on_won(opportunity, now)
     return change

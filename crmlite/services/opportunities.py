@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -81,10 +82,12 @@ def create_opportunity(
     account_manager_id: int | None = None,
     campaign_id: int | None = None,
     now: datetime | None = None,
+    tz: ZoneInfo | None = None,
 ) -> Opportunity:
     """A new opportunity in the first stage (Prospect), with its first history row.
 
-    The company and contact are matched by name, or created."""
+    The company and contact are matched by name, or created. The contact joins General
+    Interest, or the track the campaign names."""
     now = now or datetime.now(UTC)
     stage = first_stage()
     company = find_or_create_company(company_name) if company_name.strip() else None
@@ -121,4 +124,7 @@ def create_opportunity(
         )
     )
     db.session.flush()
+    from crmlite.services import tracks
+
+    tracks.on_new_prospect(opportunity, now.astimezone(tz or UTC).date(), by)
     return opportunity

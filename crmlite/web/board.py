@@ -390,6 +390,7 @@ def new() -> str:
         rating=form.rating.data,
         account_manager_id=form.account_manager_id.data,
         campaign_id=form.campaign_id.data or None,
+        tz=g.tz,
     )
     db.session.commit()
     return _created(opportunity)
