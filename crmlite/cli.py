@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import click
 from flask import Flask
 from sqlalchemy import func, select
@@ -84,6 +86,66 @@ def add_member_command(email: str, name: str, role: str, password: str) -> None:
     db.session.commit()
     click.echo(f"{member.name} <{member.email}> added as {member.role}.")
 
+
+@crm.command("capture")
+@click.argument("message_file", type=click.File("rb"), default="-")
+@click.option(
+    "--member",
+    "member_email",
+    help="Capture as this member (default: the member it was sent to, else the first admin).",
+)
+def capture_command(message_file: BinaryIO, member_email: str | None) -> None:
+    """Capture an e-mail (a raw message, from standard input unless a file is given) as an
+    activity; for a mail-server hook: ``flask crm capture < message.eml``."""
+    from zoneinfo import ZoneInfo
+
+    from crmlite.services import capture
+    from crmlite.services.team import get_team
+
+    raw = message_file.read(capture.MAX_MESSAGE_BYTES + 1)
+    try:
+        parsed = capture.parse_email(raw)
+        if member_email:
+            member = members.find_by_email(member_email)
+            if member is None or not member.active:
+                raise click.ClickException(f"No active member has the e-mail {member_email}.")
+        else:
+            member = capture.member_to_capture_as(parsed)
+            if member is None:
+                raise click.ClickException("No member to capture as: add an admin or --member.")
+        tz = ZoneInfo(get_team().time_zone)
+        result = capture.capture_parsed(parsed, captured_by=member, tz=tz)
+    except capture.CaptureError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    line = f"as activity {result.activity.id}: {result.summary}"
+    db.session.commit()
+    click.echo(f"Already captured {line}" if result.already_captured else f"Captured {line}")
+
+
+tracks_group = click.Group("tracks", help="Tracks: run the steps that have come due.")
+crm.add_command(tracks_group)
+
+
+@tracks_group.command("run")
+def tracks_run_command() -> None:
+    """Execute every track step that has come due, exactly once (for cron or a timer)."""
+    from zoneinfo import ZoneInfo
+
+    from crmlite.services import tracks
+    from crmlite.services.team import get_team, local_today
+
+    tz = ZoneInfo(get_team().time_zone)
+    db.session.commit()
+
+    def show(done: int, total: int) -> None:
+        click.echo(f"  {done:,} of {total:,} due steps", err=True)
+
+    summary = tracks.run_due_steps(local_today(tz), tz, send_email=tracks.default_sender(),
+                                   progress=show)
+    click.echo(summary.line())
+    for message in summary.messages:
+        click.echo(f"  {message}", err=True)
 
 def register(app: Flask) -> None:
     app.cli.add_command(crm)
