@@ -166,7 +166,7 @@ def test_a_stale_update_is_refused_not_overwritten(app, make_opportunity) -> Non
 
 def test_a_contact_is_never_on_the_same_track_twice_at_once(app) -> None:
     kind = db.session.scalars(select(TrackKind).where(TrackKind.code == "lost_sale")).one()
-    track = Track(name="Lost Sale", kind_id=kind.id)
+    track = Track(name="Lost Sale, test copy", kind_id=kind.id)
     contact = Contact(first_name="Jason", last_name="Rivas")
     db.session.add_all([track, contact])
     db.session.flush()

@@ -89,11 +89,14 @@ def register_web(app: Flask) -> None:
         board,
         calendar,
         campaigns,
+        capture,
         companies,
         dashboard,
+        email_campaigns,
         main,
         opportunities,
         points,
+        public,
         setup,
         tracks,
     )
@@ -109,8 +112,11 @@ def register_web(app: Flask) -> None:
         points,
         dashboard,
         campaigns,
+        email_campaigns,
+        public,
         tracks,
         setup,
+        capture,
     ):
         app.register_blueprint(module.bp)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user
@@ -39,7 +40,7 @@ from crmlite.models import (
 )
 from crmlite.services import activities as service
 from crmlite.services.activities import ActivityFilters
-from crmlite.services.team import local_today
+from crmlite.services.team import get_team, local_today
 from crmlite.web import get_or_404, is_htmx, strip
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
@@ -433,6 +434,8 @@ def due_soon_strip() -> dict[str, Any]:
     """Every page's "Due soon" strip asks for it while rendering (one query)."""
 
     def due_soon_now() -> list[Activity]:
-        return service.due_soon(current_user.id, datetime.now(UTC), g.tz)
+        # A request refused early (e.g. an oversized upload) may not have the zone yet.
+        tz = g.get("tz") or ZoneInfo(get_team().time_zone)
+        return service.due_soon(current_user.id, datetime.now(UTC), tz)
 
     return {"due_soon_now": due_soon_now}

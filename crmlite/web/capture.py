@@ -1,0 +1,164 @@
+"""E-mail capture: upload an .eml file or paste a raw message to make it an activity; the
+inbox of captured e-mails that matched no contact, and assigning them one."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+from wtforms import Field, SelectChoice, SelectField, TextAreaField
+from wtforms.validators import ValidationError
+
+from crmlite.extensions import db
+from crmlite.models import Activity, Contact
+from crmlite.services import capture as service
+from crmlite.services.companies import contact_list, load_contact
+from crmlite.services.team import get_team
+from crmlite.web import is_htmx
+
+bp = Blueprint("capture", __name__, url_prefix="/capture")
+
+CONTACT_CHOICES = 50
+TOO_LARGE = "The message is larger than 10 MB; capture it without its attachments."
+# Room for the form's other fields and the multipart framing around a 10 MB message.
+REQUEST_LIMIT = service.MAX_MESSAGE_BYTES + 1024 * 1024
+
+
+class CaptureForm(FlaskForm):
+    message_file = FileField(
+        "E-mail file (.eml)",
+        description="Save the e-mail from your mail program as .eml (“Download original”).",
+        render_kw={"accept": ".eml,message/rfc822"},
+    )
+    raw_message = TextAreaField(
+        "…or paste the raw message",
+        description="Its full source, headers included (“Show original”, “View source”).",
+        render_kw={"rows": 14, "spellcheck": "false"},
+    )
+
+    def has_file(self) -> bool:
+        return bool(self.message_file.data and self.message_file.data.filename)
+
+    def validate_message_file(self, _field: FileField) -> None:
+        has_text = bool((self.raw_message.data or "").strip())
+        if not self.has_file() and not has_text:
+            raise ValidationError("Upload an .eml file or paste the raw message.")
+        if self.has_file() and has_text:
+            raise ValidationError("Upload a file or paste a message, not both.")
+
+    def message(self) -> tuple[bytes, Field]:
+        """The raw message, and the field it came from (where its error goes)."""
+        if self.has_file():
+            # One byte more than allowed, so that the service can tell it is too large.
+            data = self.message_file.data.read(service.MAX_MESSAGE_BYTES + 1)
+            return data, self.message_file
+        return (self.raw_message.data or "").encode("utf-8"), self.raw_message
+
+
+def _contact_id(value: object) -> int:
+    return int(value) if str(value or "").isdigit() else 0
+
+
+class AssignForm(FlaskForm):
+    contact_id = SelectField("Contact", coerce=_contact_id, validate_choice=False)
+
+    def __init__(self, *args: Any, contacts: list[Contact], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.contact_id.choices = [
+            SelectChoice(c.id, f"{c.name} ({c.company.name})" if c.company else c.name)
+            for c in contacts
+        ]
+
+    def validate_contact_id(self, field: SelectField) -> None:
+        if not any(choice.value == field.data for choice in field.choices):
+            raise ValidationError("Choose a contact from the list.")
+
+
+@bp.url_value_preprocessor
+def allow_large_messages(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    # Runs before the CSRF check reads the form: a pasted message easily exceeds Flask's
+    # 500 KB default for a form field.
+    if endpoint == "capture.new":
+        request.max_content_length = REQUEST_LIMIT
+        request.max_form_memory_size = REQUEST_LIMIT
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_error: RequestEntityTooLarge) -> str:
+    db.session.rollback()
+    if "tz" not in g:  # refused before the team's settings were read
+        g.tz = ZoneInfo(get_team().time_zone)
+    form = CaptureForm(formdata=None)
+    form.message_file.errors = [TOO_LARGE]
+    return render_template("capture/new.html", form=form)
+
+
+@bp.route("/", methods=["GET", "POST"])
+def new() -> str:
+    """The capture form; a valid message becomes an activity and the result is shown."""
+    form = CaptureForm()
+    if not form.validate_on_submit():
+        return render_template("capture/new.html", form=form)
+    raw, source = form.message()
+    try:
+        result = service.capture_email(raw, captured_by=current_user, tz=g.tz)
+    except service.CaptureError as error:
+        db.session.rollback()
+        source.errors = [*source.errors, str(error)]
+        return render_template("capture/new.html", form=form)
+    db.session.commit()
+    return render_template("capture/result.html", result=result)
+
+
+@bp.get("/inbox")
+def inbox() -> str:
+    return render_template("capture/inbox.html", inbox=service.inbox(current_user))
+
+
+def _load_for_assign(activity_id: int) -> Activity:
+    activity = service.captured_activity(activity_id)
+    if activity is None:
+        abort(404)
+    if not service.may_assign(current_user, activity):
+        abort(403)
+    return activity
+
+
+@bp.get("/inbox/<int:activity_id>/assign")
+def assign_form(activity_id: int) -> str:
+    """The e-mail and a choice of contacts; the search box narrows the choices (an htmx
+    search gets the choices alone)."""
+    activity = _load_for_assign(activity_id)
+    q = request.args.get("q", "").strip()
+    contacts = contact_list(q, 1, CONTACT_CHOICES)
+    form = AssignForm(formdata=None, contacts=contacts.rows)
+    template = "capture/_contact_choices.html" if is_htmx() else "capture/assign.html"
+    return render_template(template, activity=activity, form=form, q=q, contacts=contacts)
+
+
+@bp.post("/inbox/<int:activity_id>/assign")
+def assign(activity_id: int) -> str | Response:
+    """Give the e-mail its contact (with their company, phone and single open opportunity)."""
+    activity = _load_for_assign(activity_id)
+    chosen = _contact_id(request.form.get("contact_id"))
+    contact = load_contact(chosen) if chosen else None
+    form = AssignForm(contacts=[contact] if contact else [])
+    if contact is None or not form.validate_on_submit():
+        contacts = contact_list("", 1, CONTACT_CHOICES)
+        errors = form.contact_id.errors or ["Choose a contact from the list."]
+        form = AssignForm(formdata=None, contacts=contacts.rows)
+        form.contact_id.errors = errors
+        return render_template(
+            "capture/assign.html", activity=activity, form=form, q="", contacts=contacts
+        )
+    match = service.link_contact(activity, contact)
+    message = f"“{activity.subject}” assigned to {match.description}."
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("capture.inbox"))
