@@ -16,6 +16,8 @@ from crmlite.models import (
     ActivityNote,
     ActivityStatus,
     ActivityType,
+    Company,
+    Contact,
     Member,
     Opportunity,
 )
@@ -240,8 +242,6 @@ def context_for(
 ) -> dict[str, int | str | None]:
     """Company, contact, campaign and phone filled in from where an activity is logged:
     an opportunity brings its company, contact and campaign; a contact its company."""
-    from crmlite.models import Company, Contact
-
     found: dict[str, int | str | None] = {
         "opportunity_id": None,
         "company_id": None,

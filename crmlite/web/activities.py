@@ -36,7 +36,10 @@ from crmlite.models import (
     ActivityStatus,
     ActivityType,
     Campaign,
+    Company,
+    Contact,
     Member,
+    Opportunity,
 )
 from crmlite.services import activities as service
 from crmlite.services.activities import ActivityFilters
@@ -109,8 +112,6 @@ def _members() -> list[Member]:
 
 def _context_labels(form: ActivityForm) -> dict[str, Any]:
     """What the hidden context ids stand for, shown above the form."""
-    from crmlite.models import Company, Contact, Opportunity
-
     labels: dict[str, Any] = {}
     for key, model in (
         ("opportunity", Opportunity),
@@ -188,8 +189,6 @@ def new() -> str:
     for key in ("opportunity_id", "company_id", "contact_id", "campaign_id"):
         getattr(form, key).data = context[key] or ""
     if context["opportunity_id"]:
-        from crmlite.models import Opportunity
-
         opportunity = db.session.get(Opportunity, context["opportunity_id"])
         form.subject.data = f"Next step: {opportunity.name}"[:200] if opportunity else ""
     return _render_form(form)
@@ -220,8 +219,6 @@ def create() -> Any:
         contact_id=_id(form.contact_id.data),
         campaign_id=_id(form.campaign_id.data),
     )
-    from crmlite.models import Opportunity
-
     opportunity = (
         db.session.get(Opportunity, context["opportunity_id"])
         if context["opportunity_id"]
