@@ -54,7 +54,7 @@ def test_sign_in_open_board_and_sign_out(page: Page, live_server: str) -> None:
     expect(board).to_have_attribute("aria-current", "page")
 
     nav.get_by_role("link", name="Tracks", exact=True).click()
-    expect(page.get_by_text("This page is not built yet")).to_be_visible()
+    expect(page.get_by_role("heading", name="Tracks", level=1)).to_be_visible()
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{live_server}/sign-in")
