@@ -1,11 +1,465 @@
-"""Calendar — not built yet; the page says so plainly."""
+"""The calendar: a week like Outlook's (one member, or several side by side for a manager),
+a month at a glance, drag to reschedule, and the private calendar feed (iCalendar)."""
 
-from crmlite.web.placeholder import placeholder_blueprint
+from __future__ import annotations
 
-bp = placeholder_blueprint(
-    "calendar",
-    "/calendar",
-    "Calendar",
-    "Your week and month, with every scheduled activity, and "
-    "a private calendar feed for Outlook or Google Calendar.",
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from threading import Lock
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TimeField,
+)
+from wtforms.validators import InputRequired, Optional
+
+from crmlite.extensions import db
+from crmlite.models import Activity, Member
+from crmlite.services import calendar as cal
+from crmlite.services.activities import ActivityChangedMeanwhile, may_change_activity
+from crmlite.services.team import local_today
+from crmlite.web import get_or_404, is_htmx, public
+
+bp = Blueprint("calendar", __name__, url_prefix="/calendar")
+
+_ID = 2_147_483_647  # stands for an activity's id in its URL patterns
+
+
+class BlockUrls:
+    """The URLs a week needs per activity and per slot, built once per response (url_for
+    per block is slow). Scheduling and editing are the activities area's in-place forms."""
+
+    def __init__(self) -> None:
+        self._new = url_for("activities.new")
+        self._edit = url_for("activities.edit", activity_id=_ID)
+        self._move = url_for("calendar.move", activity_id=_ID)
+
+    def edit(self, activity_id: int) -> str:
+        return self._edit.replace(str(_ID), str(activity_id))
+
+    def move(self, activity_id: int) -> str:
+        return self._move.replace(str(_ID), str(activity_id))
+
+    def new(self, member_id: int, day: date, slot: cal.Slot | None = None) -> str:
+        """The form to schedule on that day (at that slot's time) for that member. Every
+        value is digits, dashes and colons: nothing to quote."""
+        times = f"&start={slot.start:%H:%M}&end={slot.end:%H:%M}" if slot else ""
+        return f"{self._new}?due_on={day.isoformat()}{times}&assigned_to_id={member_id}"
+
+
+@bp.context_processor
+def block_urls() -> dict[str, Any]:
+    return {"urls": BlockUrls()}
+
+
+def _today() -> date:
+    return local_today(g.tz)
+
+
+# -- what the address asks for ---------------------------------------------------------------------
+
+
+@dataclass
+class Choice:
+    """Which members, which period, weekend or not; and what was wrong with the address."""
+
+    day: date
+    member_ids: list[int]
+    weekend: bool
+    notices: list[str] = field(default_factory=list)
+
+
+def _day_arg(value: str | None, notices: list[str]) -> date | None:
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        notices.append(f"“{value[:20]}” is not a date (YYYY-MM-DD); showing this week.")
+        return None
+    if not cal.FIRST_DAY <= day <= cal.LAST_DAY:
+        notices.append("The calendar shows the years 1900 to 2199; showing this week.")
+        return None
+    return day
+
+
+def _month_arg(value: str | None, notices: list[str]) -> date | None:
+    if not value:
+        return None
+    try:
+        year, month = (int(part) for part in value.strip().split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        notices.append(f"“{value[:20]}” is not a month (YYYY-MM); showing this month.")
+        return None
+    if not cal.FIRST_DAY <= first <= cal.LAST_DAY.replace(day=1):
+        notices.append("The calendar shows the years 1900 to 2199; showing this month.")
+        return None
+    return first
+
+
+def _member_ids(args: MultiDict[str, str], notices: list[str]) -> list[int]:
+    """The members asked for, in the order given, each once; me when none (or none valid)."""
+    ids: list[int] = []
+    for value in args.getlist("member_id"):
+        value = value.strip()
+        if not value:
+            continue
+        if not value.isdigit() or len(value) > 9:
+            notices.append(f"“{value[:20]}” is not a member; it was left out.")
+        elif int(value) not in ids:
+            ids.append(int(value))
+    if len(ids) > cal.MAX_SIDE_BY_SIDE:
+        notices.append(f"At most {cal.MAX_SIDE_BY_SIDE} members fit side by side.")
+        ids = ids[: cal.MAX_SIDE_BY_SIDE]
+    return ids or [current_user.id]
+
+
+def _choice(day: date | None, notices: list[str]) -> Choice:
+    return Choice(
+        day=day or _today(),
+        member_ids=_member_ids(request.args, notices),
+        weekend=request.args.get("weekend") in ("1", "on", "true", "yes"),
+        notices=notices,
+    )
+
+
+def _members(choice: Choice) -> tuple[list[Member], list[Member]]:
+    """The members to show, in the order asked, and those a manager may choose from.
+    A rep sees only their own calendar (403 for anyone else's); an unknown member is 404."""
+    if any(not cal.may_see_calendar(current_user, i) for i in choice.member_ids):
+        abort(403)
+    if not current_user.is_manager:
+        return [current_user], []
+    found = list(
+        db.session.scalars(
+            select(Member)
+            .where(or_(Member.active.is_(True), Member.id.in_(choice.member_ids)))
+            .order_by(Member.name)
+        )
+    )
+    by_id = {m.id: m for m in found}
+    if any(i not in by_id for i in choice.member_ids):
+        abort(404)
+    return [by_id[i] for i in choice.member_ids], [m for m in found if m.active]
+
+
+def _args(choice: Choice, **changes: Any) -> dict[str, Any]:
+    """Query arguments of a calendar address: only what differs from the defaults."""
+    args: dict[str, Any] = {}
+    if choice.member_ids != [current_user.id]:
+        args["member_id"] = choice.member_ids
+    if choice.weekend:
+        args["weekend"] = 1
+    args.update(changes)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+# -- the week --------------------------------------------------------------------------------------
+
+
+def _week_context(choice: Choice) -> dict[str, Any]:
+    members, choosable = _members(choice)
+    monday = cal.week_start(choice.day)
+    today = _today()
+    this_week = cal.week_start(today)
+    return {
+        "choice": choice,
+        "monday": monday,
+        "days": cal.week_days(monday, weekend=choice.weekend),
+        "slots": cal.slots(),
+        "weeks": cal.week(members, monday, weekend=choice.weekend, today=today, tz=g.tz),
+        "choosable": choosable,
+        "side_by_side": len(members) > 1,
+        "today": today,
+        "is_this_week": monday == this_week,
+        "range_label": range_label(monday, cal.week_days(monday, weekend=choice.weekend)[-1]),
+        "links": {
+            "previous": url_for(
+                "calendar.index", **_args(choice, week=(monday - timedelta(days=7)).isoformat())
+            ),
+            "next": url_for(
+                "calendar.index", **_args(choice, week=(monday + timedelta(days=7)).isoformat())
+            ),
+            "today": url_for("calendar.index", **_args(choice)),
+            "self": url_for("calendar.index", **_args(choice, week=monday.isoformat())),
+            "weekend": url_for(
+                "calendar.index",
+                **_args(choice, week=monday.isoformat(), weekend=None if choice.weekend else 1),
+            ),
+            "month": url_for(
+                "calendar.month",
+                **_args(choice, month=f"{monday + timedelta(days=3):%Y-%m}"),
+            ),
+        },
+    }
+
+
+def range_label(first: date, last: date) -> str:
+    """The week's span as a heading, e.g. "November 23 to 27, 2026" with an en dash."""
+    if first.year != last.year:
+        return f"{first:%b} {first.day}, {first.year} – {last:%b} {last.day}, {last.year}"
+    if first.month != last.month:
+        return f"{first:%b} {first.day} – {last:%b} {last.day}, {last.year}"
+    return f"{first:%B} {first.day} – {last.day}, {last.year}"
+
+
+@bp.get("/")
+def index() -> str:
+    notices: list[str] = []
+    choice = _choice(_day_arg(request.args.get("week"), notices), notices)
+    context = _week_context(choice)
+    if is_htmx() and request.headers.get("HX-Target") == "calendar-week":
+        # Refreshed in place after the activity form saved or closed something.
+        return render_template("calendar/_week.html", **context)
+    return render_template("calendar/week.html", **context)
+
+
+# -- the month -------------------------------------------------------------------------------------
+
+
+@bp.get("/month")
+def month() -> str:
+    notices: list[str] = []
+    first = _month_arg(request.args.get("month"), notices) or cal.month_start(_today())
+    choice = _choice(first, notices)
+    members, choosable = _members(choice)
+    previous, following = cal.previous_month(first), cal.next_month(first)
+    return render_template(
+        "calendar/month.html",
+        choice=choice,
+        first=first,
+        members=members,
+        choosable=choosable,
+        weeks=cal.month([m.id for m in members], first, weekend=choice.weekend, today=_today()),
+        # Several members' months in one: each subject says whose it is.
+        whose={m.id: m for m in members} if len(members) > 1 else {},
+        weekday_names=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][
+            : 7 if choice.weekend else 5
+        ],
+        links={
+            "previous": url_for("calendar.month", **_args(choice, month=f"{previous:%Y-%m}"))
+            if previous >= cal.FIRST_DAY
+            else None,
+            "next": url_for("calendar.month", **_args(choice, month=f"{following:%Y-%m}"))
+            if following <= cal.LAST_DAY
+            else None,
+            "today": url_for("calendar.month", **_args(choice)),
+            "week": url_for("calendar.index", **_args(choice, week=first.isoformat())),
+        },
+        week_url=lambda day: url_for("calendar.index", **_args(choice, week=day.isoformat())),
+    )
+
+
+# -- drag to reschedule ----------------------------------------------------------------------------
+
+
+class MoveForm(FlaskForm):
+    due_on = DateField(validators=[InputRequired("Say which day.")])
+    # Empty: dropped on the day's "all day" row.
+    start = TimeField(format="%H:%M", validators=[Optional()])
+    version = IntegerField(validators=[InputRequired()])
+    # The week on screen, to answer with that member's week as it now is.
+    week = DateField(validators=[Optional()])
+    weekend = StringField()
+    side_by_side = StringField()
+
+
+def _member_week(
+    member: Member,
+    form: MoveForm,
+    activity: Activity,
+    *,
+    notice: str = "",
+    moved: bool = False,
+) -> str:
+    """The week on screen (else the one the activity is now in) as it now is."""
+    shown = next(
+        day
+        for day in (form.week.data, activity.due_on, _today())
+        if isinstance(day, date) and cal.FIRST_DAY <= day <= cal.LAST_DAY
+    )
+    monday = cal.week_start(shown)
+    weekend = form.weekend.data in ("1", "on", "true", "yes")
+    (member_week,) = cal.week([member], monday, weekend=weekend, today=_today(), tz=g.tz)
+    return render_template(
+        "calendar/_member_week.html",
+        member_week=member_week,
+        monday=monday,
+        days=cal.week_days(monday, weekend=weekend),
+        slots=cal.slots(),
+        weekend=weekend,
+        side_by_side=form.side_by_side.data == "1",
+        notice=notice,
+        moved_id=activity.id if moved else None,
+    )
+
+
+CHANGED_MEANWHILE = (
+    "Someone changed this activity meanwhile. It is shown where it really is now; "
+    "nothing was overwritten."
+)
+
+
+@bp.post("/activities/<int:activity_id>/move")
+def move(activity_id: int) -> str:
+    """A block dropped on another day or time: rescheduled keeping its length, unless
+    someone changed it meanwhile. Answers with the member's week as it now is."""
+    activity = get_or_404(Activity, activity_id)
+    if not may_change_activity(current_user, activity):
+        abort(403)
+    member = get_or_404(Member, activity.assigned_to_id)
+    form = MoveForm()
+    if not form.validate():
+        if form.version.errors:
+            message = "The page is out of date; reload it and try again. Nothing moved."
+        elif form.due_on.errors:
+            message = "That is not a day (YYYY-MM-DD). Nothing moved."
+        elif form.start.errors:
+            message = "That is not a time (HH:MM). Nothing moved."
+        else:
+            message = "That move is not possible. Nothing moved."
+        return _member_week(member, form, activity, notice=message)
+    try:
+        cal.move_activity(
+            activity,
+            due_on=form.due_on.data,
+            start=form.start.data,
+            tz=g.tz,
+            expected_version=form.version.data,
+        )
+        db.session.commit()
+    except (ActivityChangedMeanwhile, StaleDataError):
+        db.session.rollback()
+        return _member_week(member, form, activity, notice=CHANGED_MEANWHILE, moved=True)
+    except cal.MoveRefused as refused:
+        db.session.rollback()
+        return _member_week(member, form, activity, notice=f"{refused} Nothing moved.")
+    return _member_week(member, form, activity, moved=True)
+
+
+# -- the calendar feed -----------------------------------------------------------------------------
+
+
+class SubscriptionForm(FlaskForm):
+    action = SelectField(
+        choices=[SelectChoice(action, action) for action in ("create", "reset", "revoke")],
+        validators=[InputRequired()],
+    )
+
+
+def feed_url(token: str | None) -> str | None:
+    return url_for("calendar.feed", token=token, _external=True) if token else None
+
+
+@bp.route("/subscription", methods=["GET", "POST"])
+def subscription() -> Any:
+    """My private subscription address: create it, reset it (the old one stops working)
+    or revoke it."""
+    form = SubscriptionForm()
+    notice = ""
+    if request.method == "POST":
+        if not form.validate():
+            notice = "Choose create, reset or revoke."
+        else:
+            if form.action.data == "create":
+                cal.start_subscription(current_user)
+                notice = "Your calendar feed is ready: subscribe to this address."
+            elif form.action.data == "reset":
+                cal.reset_subscription(current_user)
+                notice = "New address made; the old one no longer works."
+            else:
+                cal.revoke_subscription(current_user)
+                notice = "Your calendar feed is switched off; subscribed calendars stop updating."
+            db.session.commit()
+        if not is_htmx():
+            if notice:
+                flash(notice, "error" if form.action.errors else "success")
+            return redirect(url_for("calendar.subscription"))
+    template = "calendar/_subscription.html" if is_htmx() else "calendar/subscription.html"
+    url = feed_url(current_user.calendar_token)
+    return render_template(
+        template,
+        feed_url=url,
+        # Calendar apps open webcal: addresses as subscriptions.
+        webcal_url="webcal://" + url.split("://", 1)[1] if url else None,
+        notice=notice,
+    )
+
+
+class FeedCache:
+    """The last feeds built in this process, by version: calendar apps ask every hour or
+    so, and a busy member's feed takes the iCalendar library a good part of a second."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, version: str) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get(version)
+            if body is not None:
+                self._bodies.move_to_end(version)
+            return body
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bodies.clear()
+
+    def put(self, version: str, body: bytes) -> None:
+        with self._lock:
+            self._bodies[version] = body
+            while len(self._bodies) > self.size:
+                self._bodies.popitem(last=False)
+
+
+feeds = FeedCache()
+
+
+@bp.get("/feed/<token>.ics")
+@public
+def feed(token: str) -> Response:
+    """The iCalendar feed calendars subscribe to: public, opened by its secret token alone.
+    Unchanged since the app last asked: 304, or the body built then."""
+    member = cal.subscriber(token)
+    if member is None:
+        abort(404)
+    today, name = _today(), f"{member.name} · {g.team_name}"
+    version = cal.feed_version(member, today=today, calendar_name=name)
+    headers = {
+        "Content-Disposition": 'inline; filename="crmlite.ics"',
+        # The address is the secret: keep it out of shared caches and search engines.
+        "Cache-Control": "private, max-age=300",
+        "X-Robots-Tag": "noindex",
+        "ETag": f'"{version}"',
+    }
+    if request.if_none_match.contains(version):
+        return Response(status=304, headers=headers)
+    body = feeds.get(version)
+    if body is None:
+        body = cal.feed(member, today=today, calendar_name=name)
+        feeds.put(version, body)
+    return Response(body, content_type="text/calendar; charset=utf-8", headers=headers)
