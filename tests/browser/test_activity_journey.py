@@ -3,6 +3,7 @@ asked for the next step, schedule it, and find it on the calendar."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,14 @@ def test_log_close_and_schedule_the_next_step_from_a_board_card(
     expect(page.locator("#board-panel")).to_contain_text("1st Appointment with Jason")
     expect(card).to_contain_text("1st Appointment with Jason")
     expect(card).not_to_contain_text("Stalled")
+
+    # And it is on that week's calendar, 10:00–11:00.
+    page.goto(f"/calendar/?week={day.isoformat()}")
+    block = page.locator("main").get_by_role(
+        "button", name=re.compile("1st Appointment with Jason")
+    )
+    expect(block).to_be_visible()
+    expect(block).to_contain_text("10:00")
 
     db.session.rollback()
     subjects = {a.subject: a.status for a in db.session.query(Activity)}
