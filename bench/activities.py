@@ -24,17 +24,30 @@ def run(engine: str, activities: int) -> list[Result]:
         client = signed_in_client(app)
         with app.app_context():
             member_id = db.session.scalar(
-                select(Member.id).where(Member.email == "bench-1@example.com"))
+                select(Member.id).where(Member.email == "bench-1@example.com")
+            )
             mine = db.session.scalar(
-                select(func.count(Activity.id)).where(Activity.assigned_to_id == member_id))
+                select(func.count(Activity.id)).where(Activity.assigned_to_id == member_id)
+            )
         data = f"{activities:,} activities, {mine:,} the member's"
         results = [
-            measure(app, "activity list: my open", engine, data,
-                    lambda _i: client.get("/activities/")),
-            measure(app, "activity list: my overdue", engine, data,
-                    lambda _i: client.get("/activities/?when=overdue")),
-            measure(app, "activity list: my done", engine, data,
-                    lambda _i: client.get("/activities/?when=done")),
+            measure(
+                app, "activity list: my open", engine, data, lambda _i: client.get("/activities/")
+            ),
+            measure(
+                app,
+                "activity list: my overdue",
+                engine,
+                data,
+                lambda _i: client.get("/activities/?when=overdue"),
+            ),
+            measure(
+                app,
+                "activity list: my done",
+                engine,
+                data,
+                lambda _i: client.get("/activities/?when=done"),
+            ),
         ]
         with app.app_context():
             db.engine.dispose()

@@ -141,11 +141,62 @@ def tracks_run_command() -> None:
     def show(done: int, total: int) -> None:
         click.echo(f"  {done:,} of {total:,} due steps", err=True)
 
-    summary = tracks.run_due_steps(local_today(tz), tz, send_email=tracks.default_sender(),
-                                   progress=show)
+    summary = tracks.run_due_steps(
+        local_today(tz), tz, send_email=tracks.default_sender(), progress=show
+    )
     click.echo(summary.line())
     for message in summary.messages:
         click.echo(f"  {message}", err=True)
 
+
 def register(app: Flask) -> None:
     app.cli.add_command(crm)
+
+
+@crm.command("send-campaign-email")
+@click.argument("email_id", type=int)
+@click.option(
+    "--group",
+    "list_id",
+    type=int,
+    help="Queue this contact group's contacts first. Without it, send what is queued "
+    "(continue an interrupted send).",
+)
+def send_campaign_email_command(email_id: int, list_id: int | None) -> None:
+    """Send a campaign e-mail to a contact group, at MAIL_RATE_PER_SECOND at most, each send
+    recorded as it goes: run it again to continue where it stopped. Its links need
+    PUBLIC_URL (the address people reach crmlite at)."""
+    from flask import current_app
+
+    from crmlite.models import CampaignEmail, MarketingList
+    from crmlite.services import campaign_emails, tracking
+    from crmlite.services.mailer import open_mailer
+
+    email = db.session.get(CampaignEmail, email_id)
+    if email is None:
+        raise click.ClickException(f"No campaign e-mail has the id {email_id}.")
+    if list_id is not None and db.session.get(MarketingList, list_id) is None:
+        raise click.ClickException(f"No contact group has the id {list_id}.")
+    base = tracking.base_url()
+    if not base:
+        raise click.ClickException(
+            "Set PUBLIC_URL to the address people reach crmlite at, e.g. "
+            "PUBLIC_URL=https://crm.example.com: the e-mail's links point there."
+        )
+    with open_mailer() as mailer:
+        report = campaign_emails.send_campaign_email(
+            email,
+            list_id=list_id,
+            mailer=mailer,
+            base=base,
+            sender=current_app.config["MAIL_FROM"],
+            checkpoint=db.session.commit,
+        )
+        where = f"into {mailer.settings.outbox}" if mailer.to_outbox else "to the mail server"
+    totals = ", ".join(f"{status} {count}" for status, count in report.totals.items())
+    click.echo(
+        f"Queued {report.queued}; sent {report.sent} {where}, refused {report.failed}, "
+        f"skipped {report.skipped}. Totals: {totals}."
+    )
+    if report.stopped:
+        raise click.ClickException(f"Sending stopped: {report.stopped}. Run again to continue.")

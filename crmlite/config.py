@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("CRMLITE_INSTANCE", Path(__file__).parent.parent / "instance"))
@@ -50,6 +51,30 @@ class Config:
     # Sign-in attempts per client address.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
     TEAM_NAME_DEFAULT = "crmlite"
+    # Outgoing e-mail (campaign e-mails, track e-mails). Without MAIL_SERVER every message
+    # is written as an .eml file into MAIL_OUTBOX instead, to open in a mail program.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    # STARTTLS on MAIL_PORT (587); MAIL_USE_SSL instead for TLS from the start (465).
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "true").lower() in ("1", "true", "yes", "on")
+    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "false").lower() in ("1", "true", "yes", "on")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "crmlite <crmlite@localhost>")
+    MAIL_OUTBOX = os.environ.get("MAIL_OUTBOX", str(INSTANCE_DIR / "outbox"))
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
+    # Messages per second at most, so a campaign never floods the mail server.
+    MAIL_RATE_PER_SECOND = float(os.environ.get("MAIL_RATE_PER_SECOND", "5"))
+    # Largest group a campaign e-mail is sent to within a web request; beyond it, use
+    # ``flask crm send-campaign-email``.
+    MAIL_REQUEST_SEND_LIMIT = int(os.environ.get("MAIL_REQUEST_SEND_LIMIT", "3000"))
+    # The address people reach crmlite at, for links in e-mails sent outside a request
+    # (e.g. https://crm.example.com); within a request the request's own host is used.
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
+    # Open and click tracking links stop recording after this many days.
+    TRACKING_MAX_AGE_DAYS = int(os.environ.get("TRACKING_MAX_AGE_DAYS", "365"))
+    # Public web form posts per client address.
+    PUBLIC_FORM_RATE_LIMIT = os.environ.get("PUBLIC_FORM_RATE_LIMIT", "5 per minute;50 per day")
 
     def __init__(self) -> None:
         self.SQLALCHEMY_DATABASE_URI = _database_url()
@@ -78,6 +103,10 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     RATELIMIT_ENABLED = True
+    # Never a real mail server from the environment: a test starts its own when it needs one.
+    MAIL_SERVER = ""
+    MAIL_RATE_PER_SECOND = 1000.0
+    MAIL_OUTBOX = str(Path(tempfile.gettempdir()) / "crmlite-test-outbox")
 
     def __init__(self, database_url: str | None = None) -> None:
         super().__init__()

@@ -269,3 +269,56 @@ def test_cli_runs_and_prints_a_summary(app, shane) -> None:
     assert "activities scheduled" in result.output
     again = app.test_cli_runner().invoke(args=["crm", "tracks", "run"])
     assert "0 steps run" in again.output
+
+
+def test_track_emails_reach_a_real_smtp_server(app, shane, make_contact, monkeypatch) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.test_email_campaigns import Collecting, free_port
+
+    contact, cory = shane
+    gone = make_contact(
+        first_name="Gone",
+        email="gone@example.com",
+        unsubscribed_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    handler, port = Collecting(), free_port()
+    for key, value in {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": port,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_USERNAME": "",
+        "MAIL_PASSWORD": "",
+        "MAIL_RATE_PER_SECOND": 1000,
+    }.items():
+        monkeypatch.setitem(app.config, key, value)
+    show = track("After the Trade Show").id
+    tracks.enroll(contact.id, show, starts_on=DAY0)
+    tracks.enroll(gone.id, show, starts_on=DAY0, by=cory)
+    db.session.commit()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        summary = tracks.run_due_steps(
+            DAY0 + timedelta(days=20), LA, send_email=tracks.default_sender()
+        )
+        # Both finished the event track and joined General Interest: its welcome goes next.
+        again = tracks.run_due_steps(
+            DAY0 + timedelta(days=20), LA, send_email=tracks.default_sender()
+        )
+        third = tracks.run_due_steps(
+            DAY0 + timedelta(days=20), LA, send_email=tracks.default_sender()
+        )
+    finally:
+        controller.stop()
+    assert (summary.emails, summary.emails_skipped, summary.failed) == (3, 3, 0), summary.messages
+    assert (again.emails, again.emails_skipped, third.steps) == (1, 1, 0)
+    assert [e.rcpt_tos for e in handler.envelopes] == [["shane@example.com"]] * 4
+    subjects = [e.content.decode().split("Subject: ")[1].splitlines()[0] for e in handler.envelopes]
+    assert subjects == [
+        "Great to meet you at the show, Shane",
+        "The slides from our talk",
+        "Can we help, Shane?",
+        "Thanks for your time, Shane",
+    ]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, Date, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime
@@ -121,6 +121,18 @@ class Activity(db.Model):
         Index("ix_activities_assignee_due", "assigned_to_id", "due_on", "starts_at"),
         # Points: a member's closed activities by month.
         Index("ix_activities_assignee_closed", "assigned_to_id", "closed_at"),
+        # Points totals (GROUP BY member, type over a month): answered from the index alone
+        # (status too, or SQLite visits the table to re-check the partial index's condition).
+        Index(
+            "ix_activities_points",
+            "assigned_to_id",
+            "closed_at",
+            "type_id",
+            "points_earned",
+            "status",
+            sqlite_where=text("status = 'Closed'"),
+            postgresql_where=text("status = 'Closed'"),
+        ),
         # Next step: an opportunity's open activities by time.
         Index("ix_activities_opportunity_next", "opportunity_id", "status", "due_on"),
     )

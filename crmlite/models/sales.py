@@ -137,6 +137,30 @@ class Opportunity(db.Model):
             "revenue",
             "probability",
         ),
+        # Cover the dashboard (services/dashboard.py): the open opportunities per account
+        # manager and stage, and the wins by month, each read from an index alone.
+        Index(
+            "ix_opportunities_open_book",
+            "status_id",
+            "account_manager_id",
+            "stage_id",
+            "expected_close_on",
+            "last_open_activity_on",
+            "revenue",
+            "cost",
+            "probability",
+        ),
+        Index(
+            "ix_opportunities_wins",
+            "status_id",
+            "closed_at",
+            "account_manager_id",
+            "location_id",
+            "business_unit_id",
+            "won_amount",
+            "revenue",
+            "cost",
+        ),
     )
 
     type: Mapped[OpportunityType | None] = rel(OpportunityType)
@@ -288,7 +312,18 @@ class StageChange(db.Model):
     changed_by_id: Mapped[int | None] = fk("members.id", ondelete="SET NULL")
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_stage_changes_opportunity", "opportunity_id", "changed_at"),)
+    __table_args__ = (
+        # An opportunity's path, in order (with where each move went, for the dashboard's
+        # funnel), and the moves of a period.
+        Index("ix_stage_changes_opportunity", "opportunity_id", "changed_at", "to_stage_id"),
+        Index(
+            "ix_stage_changes_period",
+            "changed_at",
+            "to_stage_id",
+            "from_stage_id",
+            "opportunity_id",
+        ),
+    )
 
     from_stage: Mapped[SalesStage | None] = rel(SalesStage, foreign_keys=[from_stage_id])
     to_stage: Mapped[SalesStage] = rel(SalesStage, foreign_keys=[to_stage_id])

@@ -36,6 +36,7 @@ from crmlite.models import (
 from crmlite.services import campaigns as service
 from crmlite.services.campaigns import AnalysisFilters, CampaignRefused
 from crmlite.web import get_or_404, is_htmx, require_role, strip
+from crmlite.web.email_campaigns import campaign_panel
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -248,6 +249,7 @@ def detail(campaign_id: int) -> str:
         figures=figures,
         opportunities=opportunities,
         activities=activities,
+        **campaign_panel(campaign),
     )
 
 

@@ -1,10 +1,374 @@
-"""Dashboard — not built yet; the page says so plainly."""
+"""The sales dashboard: quota attainment by member, location and business unit, the
+forecast against what is left to close, funnel health and hygiene; and the lists of deals
+behind each figure.
 
-from crmlite.web.placeholder import placeholder_blueprint
+Who sees what: managers and admins see the whole team; a rep sees only their own rows
+(their attainment, forecast, funnel and hygiene; no location summary, which is the
+team's) and only their own deals behind a figure.
+"""
 
-bp = placeholder_blueprint(
-    "dashboard",
-    "/dashboard",
-    "Dashboard",
-    "Quota attainment by member, location and business unit; forecast and funnel health.",
-)
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from flask import Blueprint, abort, g, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from crmlite.extensions import db
+from crmlite.models import BusinessUnit, Location, Member
+from crmlite.services import dashboard as service
+from crmlite.services.dashboard import MONTH_NAMES, Basis, Period
+from crmlite.services.quotas import FIRST_YEAR, LAST_YEAR
+from crmlite.services.team import local_today
+from crmlite.web import is_htmx
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+NONE = "none"  # in a URL: "no account manager / location / business unit set"
+
+
+class BadInput(ValueError):
+    """A query string the dashboard cannot read; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the person picked: year, quarter, basis and the funnel's period."""
+
+    year: int
+    quarter: int
+    basis: Basis = Basis.REVENUE
+    period: Period = Period.QUARTER
+
+    def query_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"year": self.year, "quarter": self.quarter}
+        if self.basis is not Basis.REVENUE:
+            args["basis"] = self.basis.value
+        if self.period is not Period.QUARTER:
+            args["period"] = self.period.value
+        return args
+
+
+def _whole(args: MultiDict[str, str], name: str, label: str, low: int, high: int) -> int | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadInput(f"{label} must be a whole number from {low} to {high}, not “{raw[:20]}”.")
+    return int(raw)
+
+
+def _enum(args: MultiDict[str, str], name: str, kind: type[Any], message: str) -> Any:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise BadInput(message) from None
+
+
+def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[str]]:
+    """The choice in the query string; what is missing is the current quarter on the
+    revenue basis. Bad parts are reported and replaced by their defaults."""
+    errors = []
+    values: dict[str, Any] = {}
+    readers = {
+        "year": lambda: _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR),
+        "quarter": lambda: _whole(args, "quarter", "The quarter", 1, 4),
+        "basis": lambda: _enum(args, "basis", Basis, "The basis is either revenue or margin."),
+        "period": lambda: _enum(
+            args, "period", Period, "The funnel's period is either the quarter or the year."
+        ),
+    }
+    for name, read in readers.items():
+        try:
+            values[name] = read()
+        except BadInput as bad:
+            values[name] = None
+            errors.append(str(bad))
+    return (
+        Choice(
+            year=values["year"] or today.year,
+            quarter=values["quarter"] or service.quarter_of(today),
+            basis=values["basis"] or Basis.REVENUE,
+            period=values["period"] or Period.QUARTER,
+        ),
+        errors,
+    )
+
+
+def _scope() -> int | None:
+    """Whose figures: everyone's for managers and admins, their own for a rep."""
+    return None if current_user.is_manager else current_user.id
+
+
+class FigureLinks:
+    """URLs of the deals behind the figures, built from one url_for per response.
+
+    A member, location or business unit of None leaves it unfiltered; 0 asks for the deals
+    with none set (e.g. the row of wins without an account manager)."""
+
+    def __init__(self, choice: Choice) -> None:
+        self.choice = choice
+        self._won = url_for("dashboard.won")
+        self._open = url_for("dashboard.open_deals", kind="KIND")
+
+    @staticmethod
+    def _query(**params: int | str | None) -> str:
+        # Ids, numbers and fixed words only: nothing to escape, and hundreds of links a
+        # page are built faster than with urlencode.
+        return "&".join(
+            f"{name}={NONE if value == 0 else value}"
+            for name, value in params.items()
+            if value is not None
+        )
+
+    def _basis(self) -> str | None:
+        return None if self.choice.basis is Basis.REVENUE else self.choice.basis.value
+
+    def won(
+        self,
+        *,
+        member: int | None = None,
+        month: int | None = None,
+        ytd: bool = False,
+        location: int | None = None,
+        unit: int | None = None,
+    ) -> str:
+        query = self._query(
+            year=self.choice.year,
+            quarter=None if month else self.choice.quarter,
+            month=month,
+            ytd=1 if ytd else None,
+            member_id=member,
+            location_id=location,
+            business_unit_id=unit,
+            basis=self._basis(),
+        )
+        return f"{self._won}?{query}"
+
+    def pipeline(self, year: int, month: int, member: int | None = None) -> str:
+        query = self._query(year=year, month=month, member_id=member, basis=self._basis())
+        return f"{self._open.replace('KIND', 'pipeline')}?{query}"
+
+    def hygiene(self, kind: str, member: int | None) -> str:
+        return f"{self._open.replace('KIND', kind)}?{self._query(member_id=member)}"
+
+    @staticmethod
+    def stalled(member: int | None) -> str:
+        """The board, narrowed to the member's stalled opportunities."""
+        if not member:
+            return url_for("opportunities.stalled")
+        return url_for("board.index", account_manager_id=member, stalled_only=1)
+
+
+def month_name(month: int, short: bool = False) -> str:
+    name = MONTH_NAMES[month - 1]
+    return name[:3] if short else name
+
+
+def amount(value: Decimal | None) -> str:
+    """A dashboard figure: whole currency units (half up), thousands separated."""
+    if value is None:
+        return "—"
+    return f"{value.quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
+
+
+@bp.context_processor
+def helpers() -> dict[str, Any]:
+    return {"month_name": month_name, "amount": amount}
+
+
+@bp.get("/")
+def index() -> Any:
+    """The dashboard; with htmx (the switch), just its figures, and the URL follows."""
+    today = local_today(g.tz)
+    choice, errors = choice_from(request.args, today)
+    context: dict[str, Any] = {
+        "choice": choice,
+        "errors": errors,
+        "today": today,
+        "whole_team": current_user.is_manager,
+        "links": FigureLinks(choice),
+    }
+    if not errors:
+        context["data"] = service.dashboard(
+            choice.year, choice.quarter, today, g.tz, choice.basis, member_id=_scope()
+        )
+    if is_htmx() and request.headers.get("HX-Target") == "dashboard":
+        # htmx 2 swaps only 2xx answers: bad input is shown in place with a 200.
+        url = url_for("dashboard.index", **(request.args if errors else choice.query_args()))
+        return render_template("dashboard/_dashboard.html", **context), {"HX-Push-Url": url}
+    return render_template("dashboard/page.html", **context), 400 if errors else 200
+
+
+@bp.get("/funnel")
+def funnel() -> Any:
+    """Funnel health over the chosen period: the dashboard loads it in place (htmx);
+    without htmx it is a page of its own."""
+    today = local_today(g.tz)
+    choice, errors = choice_from(request.args, today)
+    context: dict[str, Any] = {
+        "choice": choice,
+        "errors": errors,
+        "whole_team": current_user.is_manager,
+    }
+    if not errors:
+        start, end = service.period_bounds(choice.year, choice.quarter, choice.period, g.tz)
+        first_month = 1 if choice.period is Period.YEAR else 3 * choice.quarter - 2
+        last_month = 12 if choice.period is Period.YEAR else 3 * choice.quarter
+        context.update(
+            funnel=service.funnel_health(start, end, choice.basis, member_id=_scope()),
+            first_day=date(choice.year, first_month, 1),
+            last_day=service.last_day(choice.year, last_month),
+        )
+    if is_htmx():
+        if errors:
+            return render_template("dashboard/_funnel_errors.html", **context)
+        return render_template("dashboard/_funnel.html", **context)
+    return render_template("dashboard/funnel.html", **context), 400 if errors else 200
+
+
+# ------------------------------------------------------------------ the deals behind a figure
+
+
+def _id_arg(args: MultiDict[str, str], name: str, label: str) -> int | None:
+    """An id from the query string: None when absent, 0 for "none"."""
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if raw == NONE:
+        return 0
+    if not raw.isdigit():
+        raise BadInput(f"{label} must be an id or “{NONE}”, not “{raw[:20]}”.")
+    return int(raw)
+
+
+def _member_scope(requested: int | None) -> tuple[int | None, Member | None]:
+    """Whose deals: a rep sees only theirs; an unknown member is a 404."""
+    member = None
+    if requested:
+        member = db.session.get(Member, requested)
+        if member is None:
+            abort(404)
+    if current_user.is_manager:
+        return requested, member
+    if requested is not None and requested != current_user.id:
+        abort(403)
+    return current_user.id, current_user
+
+
+def _bad_input(message: str, title: str) -> tuple[str, int]:
+    return render_template("dashboard/deals.html", title=title, errors=[message]), 400
+
+
+@bp.get("/won")
+def won() -> Any:
+    """The won opportunities behind a figure of the summaries."""
+    args = request.args
+    today = local_today(g.tz)
+    try:
+        year = _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
+        month = _whole(args, "month", "The month", 1, 12)
+        quarter = _whole(args, "quarter", "The quarter", 1, 4)
+        basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
+        member_id = _id_arg(args, "member_id", "The member")
+        location_id = _id_arg(args, "location_id", "The location")
+        unit_id = _id_arg(args, "business_unit_id", "The business unit")
+    except BadInput as bad:
+        return _bad_input(str(bad), "Won opportunities")
+    basis = basis or Basis.REVENUE
+    member_id, member = _member_scope(member_id)
+    location = db.session.get(Location, location_id) if location_id else None
+    unit = db.session.get(BusinessUnit, unit_id) if unit_id else None
+    if (location_id and location is None) or (unit_id and unit is None):
+        abort(404)
+
+    if month and args.get("ytd"):
+        first, last = 1, month
+        when = f"January to {month_name(month)} {year}"
+    elif month:
+        first = last = month
+        when = f"{month_name(month)} {year}"
+    elif quarter:
+        first, last = 3 * quarter - 2, 3 * quarter
+        when = f"Q{quarter} {year} ({month_name(first, True)}–{month_name(last, True)})"
+    else:
+        first, last = 1, 12
+        when = str(year)
+    deals = service.won_deals(
+        year,
+        first,
+        last,
+        g.tz,
+        basis,
+        member_id=member_id,
+        location_id=location_id,
+        business_unit_id=unit_id,
+    )
+    who = []
+    if member_id is not None:
+        who.append(member.name if member else service.NO_MANAGER)
+    if location_id is not None:
+        who.append(location.name if location else service.NO_LOCATION)
+    if unit_id is not None:
+        who.append(unit.name if unit else service.NO_UNIT)
+    back = url_for(
+        "dashboard.index",
+        **Choice(year, quarter or ((first - 1) // 3 + 1), basis).query_args(),
+    )
+    return render_template(
+        "dashboard/deals.html",
+        title="Won opportunities",
+        subtitle=" · ".join([f"Won {when}", *who]),
+        basis=basis,
+        deals=deals,
+        kind="won",
+        back=back,
+        errors=[],
+    )
+
+
+@bp.get("/open/<kind>")
+def open_deals(kind: str) -> Any:
+    """Open opportunities behind a forecast or hygiene figure: expected to close in a month
+    ("pipeline"), past their expected close date, or without revenue."""
+    titles = {"pipeline": "Open pipeline", **service.HYGIENE_KINDS}
+    if kind not in titles:
+        abort(404)
+    args = request.args
+    today = local_today(g.tz)
+    try:
+        member_id = _id_arg(args, "member_id", "The member")
+        basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
+        year = month = None
+        if kind == "pipeline":
+            year = _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
+            month = _whole(args, "month", "The month", 1, 12) or today.month
+    except BadInput as bad:
+        return _bad_input(str(bad), titles[kind])
+    basis = basis or Basis.REVENUE
+    member_id, member = _member_scope(member_id)
+    if kind == "pipeline":
+        assert year is not None and month is not None
+        deals = service.pipeline_deals(year, month, basis, member_id=member_id)
+        when = f"Expected to close in {month_name(month)} {year}"
+    else:
+        deals = service.hygiene_deals(kind, today, member_id=member_id)
+        when = f"Open, as of {today:%a %Y-%m-%d}"
+    who = [] if member_id is None else [member.name if member else service.NO_MANAGER]
+    return render_template(
+        "dashboard/deals.html",
+        title=titles[kind],
+        subtitle=" · ".join([when, *who]),
+        basis=basis,
+        deals=deals,
+        kind=kind,
+        back=url_for("dashboard.index"),
+        errors=[],
+    )

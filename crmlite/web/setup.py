@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -15,14 +17,23 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from crmlite.extensions import db
-from crmlite.models import Member, Role
-from crmlite.services import members, reference
+from crmlite.models import ActivityGroup, ActivityType, Member, Role
+from crmlite.services import members, points, reference
 from crmlite.services.members import MIN_PASSWORD_LENGTH
-from crmlite.services.team import get_team, is_valid_time_zone, update_team
-from crmlite.web import get_or_404, require_role
+from crmlite.services.team import get_team, is_valid_time_zone, local_today, update_team
+from crmlite.web import get_or_404, is_htmx, require_role, strip
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
@@ -125,6 +136,10 @@ def team() -> str | Response:
     settings = get_team()
     form = TeamForm(obj=settings)
     if form.validate_on_submit():
+        # Months before this one keep the quota they had.
+        points.record_quota_change(
+            member=None, team=settings, new_quota=form.points_quota.data, today=local_today(g.tz)
+        )
         update_team(
             settings,
             name=(form.name.data or "").strip(),
@@ -174,6 +189,12 @@ def member_edit(member_id: int) -> str | Response:
         if member.id == current_user.id and (form.role.data != Role.ADMIN or not form.active.data):
             form.role.errors = [*form.role.errors, "You cannot remove your own admin rights."]
             return render_template("setup/member.html", form=form, member=member)
+        points.record_quota_change(
+            member=member,
+            team=get_team(),
+            new_quota=form.points_quota.data,
+            today=local_today(g.tz),
+        )
         members.update_member(
             member,
             email=form.email.data or "",
@@ -189,3 +210,172 @@ def member_edit(member_id: int) -> str | Response:
         flash(f"{member.name} saved.", "success")
         return redirect(url_for("setup.member_list"))
     return render_template("setup/member.html", form=form, member=member)
+
+
+# -- activity types: the points table ----------------------------------------------------------
+
+GROUP_CHOICES = [SelectChoice(group.value, group.label) for group in ActivityGroup]
+
+
+class ActivityTypeForm(FlaskForm):
+    code = StringField(
+        "Code",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter a code."),
+            Length(max=10, message="At most 10 characters."),
+            Regexp(r"^[A-Za-z0-9]+$", message="Letters and digits only, e.g. TBR."),
+        ],
+    )
+    name = StringField(
+        "Activity",
+        filters=[strip],
+        validators=[DataRequired("Enter the activity's name."), Length(max=120)],
+    )
+    group = SelectField("Group", choices=GROUP_CHOICES)
+    points = IntegerField(
+        "Points",
+        validators=[
+            InputRequired("Enter the points, 0 or more."),
+            NumberRange(0, 1000, "Enter a whole number from 0 to 1,000."),
+        ],
+    )
+    monthly_count = IntegerField(
+        "Monthly count",
+        validators=[
+            InputRequired("Enter the recommended monthly count, 0 or more."),
+            NumberRange(0, 1000, "Enter a whole number from 0 to 1,000."),
+        ],
+    )
+    active = BooleanField("Active", default=True)
+
+    def __init__(self, *args: Any, type_id: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.type_id = type_id
+
+    def validate_code(self, field: StringField) -> None:
+        if points.code_taken(field.data or "", except_id=self.type_id):
+            raise ValidationError("Another activity type has this code.")
+
+    def validate_name(self, field: StringField) -> None:
+        if points.name_taken(field.data or "", except_id=self.type_id):
+            raise ValidationError("Another activity type has this name.")
+
+
+def _type_form(activity_type: ActivityType | None = None, **kwargs: Any) -> ActivityTypeForm:
+    if activity_type is None:
+        return ActivityTypeForm(prefix="new", **kwargs)
+    return ActivityTypeForm(
+        prefix=f"type-{activity_type.id}", type_id=activity_type.id, obj=activity_type, **kwargs
+    )
+
+
+def _activity_types(
+    *,
+    editing: ActivityType | None = None,
+    edit_form: ActivityTypeForm | None = None,
+    new_form: ActivityTypeForm | None = None,
+    message: str = "",
+    error: str = "",
+) -> str:
+    """The activity-types section (or the whole page for a plain request)."""
+    types = reference.activity_types()
+    if editing is not None and edit_form is None:
+        edit_form = _type_form(editing, formdata=None)
+    context = {
+        "activity_types": types,
+        "in_use": points.types_in_use(),
+        "monthly_points_total": points.monthly_target(types),
+        "team": get_team(),
+        "own_quotas": points.members_with_own_quota(),
+        "editing_id": editing.id if editing is not None else None,
+        "edit_form": edit_form,
+        "new_form": new_form or _type_form(formdata=None),
+        "message": message,
+        "error": error,
+    }
+    template = "setup/_activity_types.html" if is_htmx() else "setup/activity_types.html"
+    return render_template(template, **context)
+
+
+def _saved(message: str) -> str | Response:
+    if is_htmx():
+        return _activity_types(message=message)
+    flash(message, "success")
+    return redirect(url_for("setup.activity_types"))
+
+
+@bp.get("/activity-types")
+@require_role(*MANAGERS)
+def activity_types() -> str:
+    """The points table, editable in place: ``?edit=<id>`` opens a row for editing."""
+    editing = request.args.get("edit", type=int)
+    return _activity_types(editing=get_or_404(ActivityType, editing) if editing else None)
+
+
+@bp.post("/activity-types")
+@require_role(*MANAGERS)
+def activity_type_create() -> str | Response:
+    form = _type_form()
+    if not form.validate():
+        return _activity_types(new_form=form)
+    created = points.save_activity_type(
+        None,
+        code=form.code.data or "",
+        name=form.name.data or "",
+        group=ActivityGroup(form.group.data),
+        points=form.points.data or 0,
+        monthly_count=form.monthly_count.data or 0,
+        active=form.active.data,
+    )
+    db.session.commit()
+    return _saved(f"{created.label} added.")
+
+
+@bp.post("/activity-types/<int:type_id>")
+@require_role(*MANAGERS)
+def activity_type_update(type_id: int) -> str | Response:
+    activity_type = get_or_404(ActivityType, type_id)
+    form = _type_form(activity_type)
+    if not form.validate():
+        return _activity_types(editing=activity_type, edit_form=form)
+    points.save_activity_type(
+        activity_type,
+        code=form.code.data or "",
+        name=form.name.data or "",
+        group=ActivityGroup(form.group.data),
+        points=form.points.data or 0,
+        monthly_count=form.monthly_count.data or 0,
+        active=form.active.data,
+    )
+    db.session.commit()
+    return _saved(f"{activity_type.label} saved.")
+
+
+@bp.post("/activity-types/<int:type_id>/active")
+@require_role(*MANAGERS)
+def activity_type_active(type_id: int) -> str | Response:
+    """Deactivate (no longer offered for new activities; what it earned stays) or activate."""
+    activity_type = get_or_404(ActivityType, type_id)
+    active = request.form.get("active") == "1"
+    points.set_type_active(activity_type, active)
+    db.session.commit()
+    return _saved(f"{activity_type.label} {'activated' if active else 'deactivated'}.")
+
+
+@bp.post("/activity-types/<int:type_id>/delete")
+@require_role(*MANAGERS)
+def activity_type_delete(type_id: int) -> str | Response:
+    activity_type = get_or_404(ActivityType, type_id)
+    label = activity_type.label
+    try:
+        points.delete_activity_type(activity_type)
+    except points.TypeInUse:
+        db.session.rollback()
+        error = f"{label} is in use by activities or track steps: deactivate it instead."
+        if is_htmx():
+            return _activity_types(error=error)
+        flash(error, "error")
+        return redirect(url_for("setup.activity_types"))
+    db.session.commit()
+    return _saved(f"{label} deleted.")

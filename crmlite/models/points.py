@@ -1,0 +1,26 @@
+"""Points quota history: what a quota was before it changed, so past months keep theirs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crmlite.extensions import db
+from crmlite.models.base import created_at_column, fk
+
+
+class PointsQuotaChange(db.Model):
+    """The monthly points quota that applied before a change made in the month starting
+    ``valid_before``: the team's default (``member_id`` None) or a member's own override
+    (``quota`` None: the member had none, the team's applied). One row per scope and month;
+    months from ``valid_before`` on use the next row's value, or the current setting."""
+
+    __tablename__ = "points_quota_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = fk("members.id", ondelete="CASCADE", index=True)
+    valid_before: Mapped[date] = mapped_column(Date)
+    quota: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = created_at_column()

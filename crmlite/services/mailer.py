@@ -1,0 +1,293 @@
+"""Sending e-mail: the one small service campaign e-mails and track e-mails both go through.
+
+A message is a standard-library ``EmailMessage`` (a text part, and an HTML alternative when
+there is one). It goes to ``MAIL_SERVER`` through ``smtplib`` (STARTTLS, or TLS from the
+start, and login when configured) or, when no server is set (development, tests), into
+``MAIL_OUTBOX`` as an .eml file a person can open in a mail program. A ``Mailer`` keeps one
+connection for a batch and hands over at most ``MAIL_RATE_PER_SECOND`` messages a second.
+
+Nobody who unsubscribed, and nobody without an address, is ever sent anything:
+``skip_reason`` is that rule, and every sender asks it.
+
+    with open_mailer() as mailer:
+        mailer.send(compose(to=..., subject=..., text=..., html=...))
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from flask import current_app
+
+from crmlite.models import Contact
+
+# Lines up to RFC 5322's limit: a long header (a List-Unsubscribe URL) stays one plain line
+# instead of being folded into encoded words that mail programs would not read as a URL.
+POLICY = policy.default.clone(max_line_length=998)
+
+
+class MailError(Exception):
+    """The mail server cannot take messages now (connection, login, temporary refusal):
+    stop the batch; what was not sent can be sent later."""
+
+
+class MessageRefused(MailError):
+    """The server refused this one message for good (e.g. an unknown recipient): the next
+    messages may still go."""
+
+
+class SkipReason(StrEnum):
+    UNSUBSCRIBED = "unsubscribed"
+    NO_ADDRESS = "no_address"
+
+
+class Addressee(Protocol):
+    """A contact, or a row with a contact's address and unsubscribe stamp."""
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def unsubscribed_at(self) -> datetime | None: ...
+
+
+def skip_reason(contact: Addressee) -> SkipReason | None:
+    """Why this contact must not be sent e-mail, or None: unsubscribed contacts never get
+    any, wherever it comes from, and a contact without an address cannot."""
+    if contact.unsubscribed_at is not None:
+        return SkipReason.UNSUBSCRIBED
+    if not (contact.email or "").strip():
+        return SkipReason.NO_ADDRESS
+    return None
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    server: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = ""
+    use_tls: bool = True
+    use_ssl: bool = False
+    sender: str = "crmlite <crmlite@localhost>"
+    outbox: Path = Path("outbox")
+    rate_per_second: float = 5.0
+    timeout: float = 30.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
+        return cls(
+            server=config.get("MAIL_SERVER", ""),
+            port=int(config.get("MAIL_PORT", 587)),
+            username=config.get("MAIL_USERNAME", ""),
+            password=config.get("MAIL_PASSWORD", ""),
+            use_tls=bool(config.get("MAIL_USE_TLS", True)),
+            use_ssl=bool(config.get("MAIL_USE_SSL", False)),
+            sender=config.get("MAIL_FROM", cls.sender),
+            outbox=Path(config.get("MAIL_OUTBOX", "outbox")),
+            rate_per_second=float(config.get("MAIL_RATE_PER_SECOND", 5.0)),
+            timeout=float(config.get("MAIL_TIMEOUT", 30.0)),
+        )
+
+
+def _header(value: str) -> str:
+    """A header value on one line: a name or subject with a line break cannot add headers."""
+    return " ".join(value.split())
+
+
+def compose(
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    sender: str,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """A message with a text part and, when given, an HTML alternative."""
+    message = EmailMessage(policy=POLICY)
+    message["From"] = _header(sender)
+    message["To"] = _header(to)
+    message["Subject"] = _header(subject)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(domain=domain)
+    for name, value in (headers or {}).items():
+        message[name] = _header(value)
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+class RateBound:
+    """At most ``per_second`` calls of ``wait`` a second: each waits until its slot."""
+
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self._next: float | None = None
+
+    def wait(self) -> None:
+        now = self.clock()
+        if self._next is not None and now < self._next:
+            self.sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
+class Mailer:
+    """Hands messages over, one connection per batch, at a bounded rate."""
+
+    def __init__(self, settings: MailSettings, *, rate: RateBound | None = None) -> None:
+        self.settings = settings
+        self.rate = rate or RateBound(settings.rate_per_second)
+        self._smtp: smtplib.SMTP | None = None
+        self.written: list[Path] = []  # the outbox files of this batch
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def to_outbox(self) -> bool:
+        return not self.settings.server
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand one message over; raises MessageRefused (this one only) or MailError."""
+        self.rate.wait()
+        if self.to_outbox:
+            self._write(message)
+            return
+        try:
+            try:
+                self._connection().send_message(message)
+            except smtplib.SMTPServerDisconnected:
+                # The server closed an idle connection: once more on a fresh one.
+                self._smtp = None
+                self._connection().send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _text in error.recipients.values()]
+            if all(code >= 500 for code in codes):
+                raise MessageRefused(_describe(error)) from error
+            raise MailError(_describe(error)) from error
+        except smtplib.SMTPResponseException as error:
+            if error.smtp_code >= 500 and isinstance(error, smtplib.SMTPDataError):
+                raise MessageRefused(_describe(error)) from error
+            self.close()
+            raise MailError(_describe(error)) from error
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            raise MailError(_describe(error)) from error
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            s = self.settings
+            tls = ssl.create_default_context()
+            smtp = (
+                smtplib.SMTP_SSL(s.server, s.port, timeout=s.timeout, context=tls)
+                if s.use_ssl
+                else smtplib.SMTP(s.server, s.port, timeout=s.timeout)
+            )
+            try:
+                smtp.ehlo()
+                if s.use_tls and not s.use_ssl:
+                    smtp.starttls(context=tls)
+                    smtp.ehlo()
+                if s.username:
+                    smtp.login(s.username, s.password)
+            except BaseException:
+                smtp.close()
+                raise
+            self._smtp = smtp
+        return self._smtp
+
+    def _write(self, message: EmailMessage) -> None:
+        outbox = self.settings.outbox
+        try:
+            outbox.mkdir(parents=True, exist_ok=True)
+            path = outbox / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.eml"
+            path.write_bytes(message.as_bytes())
+        except OSError as error:
+            raise MailError(f"cannot write to the outbox {outbox}: {error}") from error
+        self.written.append(path)
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{address}: {code} {_text(text)}" for address, (code, text) in error.recipients.items()
+        )
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{error.smtp_code} {_text(error.smtp_error)}"
+    return str(error) or type(error).__name__
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def open_mailer(config: Mapping[str, Any] | None = None) -> Mailer:
+    """A mailer with the app's settings (MAIL_* from the environment)."""
+    return Mailer(MailSettings.from_config(config if config is not None else current_app.config))
+
+
+def send_plain(to: str, subject: str, body: str, contact: Contact | None = None) -> None:
+    """One text e-mail (e.g. a track's step). Refused with MessageRefused for a contact who
+    unsubscribed or has no address. When the address people reach crmlite at is known
+    (PUBLIC_URL or the current request), it carries an unsubscribe link."""
+    if contact is not None and (reason := skip_reason(contact)) is not None:
+        raise MessageRefused(f"not sent: {reason.value}")
+    headers: dict[str, str] = {}
+    if contact is not None:
+        from crmlite.services import tracking
+
+        url = tracking.contact_unsubscribe_url(contact)
+        if url:
+            body = f"{body.rstrip()}\n\n--\nNo more e-mails from us: {url}\n"
+            headers = tracking.unsubscribe_headers(url)
+    message = compose(
+        to=to,
+        subject=subject,
+        text=body,
+        sender=current_app.config["MAIL_FROM"],
+        headers=headers,
+    )
+    with open_mailer() as mailer:
+        mailer.send(message)

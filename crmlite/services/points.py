@@ -1,0 +1,649 @@
+"""Sales activity points: every points figure crmlite shows, exports or prints comes from here.
+
+The rules (PRODUCT.md, "Sales activity points"):
+
+- An activity earns points when it is closed. They count in the month it was closed, in the
+  team's time zone, for the member it is assigned to.
+- It earns the points stored on it when it closed (``Activity.points_earned``): changing a
+  type's value later, deactivating the type or editing the activity rewrites no history.
+- A member's monthly quota is their own when set, else the team's (500 in the method). A
+  change of either applies from the month it is made in; earlier months keep the quota they
+  had (``PointsQuotaChange``), so a past month prints the same next year.
+- Attainment is points ÷ quota as a whole percent, rounded half up.
+- Pace: the quota spread evenly over the month's working days (Monday to Friday); the points
+  expected by today are the share of the working days up to and including today. A past
+  month expects the whole quota, a future month nothing.
+
+Totals are computed by the database (GROUP BY member and type over the UTC moments of the
+team's month boundaries, on ``ix_activities_assignee_closed``), never by visiting activities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, exists, func, literal_column, or_, select
+from sqlalchemy.orm import joinedload
+
+from crmlite.extensions import db
+from crmlite.models import (
+    Activity,
+    ActivityGroup,
+    ActivityStatus,
+    ActivityType,
+    Member,
+    PointsQuotaChange,
+    Team,
+    TrackStep,
+)
+
+# -- months ----------------------------------------------------------------------------------
+
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+_MONTH_TEXT = re.compile(r"(\d{4})-(\d{1,2})")
+
+
+class BadMonth(ValueError):
+    """A month that cannot be read; the message says what to write instead."""
+
+
+def _first_of_next(year: int, month: int) -> date:
+    return date(year + month // 12, month % 12 + 1, 1)
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A calendar month of the team (points are counted per month in its time zone)."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12:
+            raise BadMonth("Months run from 01 to 12.")
+        if not FIRST_YEAR <= self.year <= LAST_YEAR:
+            raise BadMonth(f"Choose a month between {FIRST_YEAR} and {LAST_YEAR}.")
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """``2026-11`` (as an ``<input type="month">`` sends it)."""
+        match = _MONTH_TEXT.fullmatch(text.strip())
+        if match is None:
+            raise BadMonth(f"“{text[:20]}” is not a month: write it as YYYY-MM, e.g. 2026-11.")
+        try:
+            return cls(int(match[1]), int(match[2]))
+        except BadMonth as error:
+            raise BadMonth(f"“{text[:20]}” is not a month. {error}") from None
+
+    @classmethod
+    def of(cls, day: date) -> Month:
+        return cls(day.year, day.month)
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> date:
+        return _first_of_next(self.year, self.month) - timedelta(days=1)
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.first_day:%B %Y}"
+
+    def previous(self) -> Month | None:
+        day = self.first_day - timedelta(days=1)
+        return Month.of(day) if day.year >= FIRST_YEAR else None
+
+    def next(self) -> Month | None:
+        day = _first_of_next(self.year, self.month)
+        return Month.of(day) if day.year <= LAST_YEAR else None
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The UTC moments the month starts and ends (exclusive) in this time zone."""
+        start = datetime.combine(self.first_day, time(0), tz)
+        end = datetime.combine(_first_of_next(self.year, self.month), time(0), tz)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def month_of(moment: datetime, tz: ZoneInfo) -> Month:
+    """The team's month a closing moment counts in."""
+    return Month.of(moment.astimezone(tz).date())
+
+
+# -- arithmetic ------------------------------------------------------------------------------
+
+
+def attainment(points: int, quota: int) -> int:
+    """Percent of the quota attained, a whole number rounded half up (quota 0: 0)."""
+    if quota <= 0:
+        return 0
+    return int((Decimal(points) * 100 / Decimal(quota)).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def working_days(month: Month) -> list[date]:
+    """Monday to Friday of the month."""
+    days = (month.first_day + timedelta(days=n) for n in range(month.last_day.day))
+    return [day for day in days if day.weekday() < 5]
+
+
+def expected_points(quota: int, month: Month, today: date) -> int:
+    """The points a member on pace has by the end of today: the quota spread over the
+    month's working days (rounded half up); all of it for a past month, none for a future."""
+    if today < month.first_day:
+        return 0
+    if today > month.last_day:
+        return quota
+    days = working_days(month)
+    elapsed = sum(1 for day in days if day <= today)
+    share = Decimal(quota) * elapsed / len(days)
+    return int(share.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+class Pace(StrEnum):
+    AHEAD = "ahead"
+    ON_PACE = "on pace"
+    BEHIND = "behind"
+
+
+def pace(points: int, expected: int) -> Pace:
+    if points > expected:
+        return Pace.AHEAD
+    return Pace.ON_PACE if points == expected else Pace.BEHIND
+
+
+# -- quotas ----------------------------------------------------------------------------------
+
+
+def quotas_for(members: Iterable[Member], month: Month, team: Team) -> dict[int, int]:
+    """Each member's quota for the month: their own override if they had one then, else the
+    team's quota as it was then. One query."""
+    start = month.first_day
+    # The earliest change made after the month began holds the value the month had.
+    changes = db.session.execute(
+        select(PointsQuotaChange.member_id, PointsQuotaChange.quota)
+        .where(PointsQuotaChange.valid_before > start)
+        .order_by(PointsQuotaChange.valid_before.desc(), PointsQuotaChange.id.desc())
+    ).all()
+    then: dict[int | None, int | None] = {}
+    for member_id, quota in changes:  # latest first, so the earliest change wins
+        then[member_id] = quota
+    team_then = then.get(None)
+    team_quota = team_then if team_then is not None else team.points_quota
+    result = {}
+    for member in members:
+        own = then.get(member.id, member.points_quota)
+        result[member.id] = own if own is not None else team_quota
+    return result
+
+
+def record_quota_change(
+    *, member: Member | None, team: Team, new_quota: int | None, today: date
+) -> None:
+    """Before the team's quota (member None) or a member's override changes: keep the value
+    that applied so far, so the months before this one keep it. Call before changing it."""
+    old = team.points_quota if member is None else member.points_quota
+    if old == new_quota:
+        return
+    this_month = Month.of(today).first_day
+    member_id = member.id if member is not None else None
+    already = db.session.scalar(
+        select(func.count(PointsQuotaChange.id)).where(
+            PointsQuotaChange.member_id.is_(None)
+            if member_id is None
+            else PointsQuotaChange.member_id == member_id,
+            PointsQuotaChange.valid_before == this_month,
+        )
+    )
+    if not already:  # a second change this month: the earlier months' value is kept already
+        db.session.add(PointsQuotaChange(member_id=member_id, valid_before=this_month, quota=old))
+        db.session.flush()
+
+
+# -- the aggregate ---------------------------------------------------------------------------
+
+
+def _closed_in(month: Month, tz: ZoneInfo) -> list[Any]:
+    start, end = month.bounds(tz)
+    return [
+        # A literal, not a bound value, so the planner matches the partial index
+        # ix_activities_points (WHERE status = 'Closed') and totals come from it alone.
+        Activity.status == literal_column(f"'{ActivityStatus.CLOSED.value}'"),
+        Activity.closed_at >= start,
+        Activity.closed_at < end,
+    ]
+
+
+@dataclass(frozen=True)
+class Tally:
+    count: int
+    points: int
+    lowest: int
+    highest: int
+
+
+def tallies(month: Month, tz: ZoneInfo, member_ids: Sequence[int]) -> dict[tuple[int, int], Tally]:
+    """(member id, type id) → the activities closed in the month and the points they earned.
+    One GROUP BY query."""
+    if not member_ids:
+        return {}
+    earned = func.coalesce(Activity.points_earned, 0)
+    rows = db.session.execute(
+        select(
+            Activity.assigned_to_id,
+            Activity.type_id,
+            func.count(Activity.id),
+            func.sum(earned),
+            func.min(earned),
+            func.max(earned),
+        )
+        .where(Activity.assigned_to_id.in_(member_ids), *_closed_in(month, tz))
+        .group_by(Activity.assigned_to_id, Activity.type_id)
+    )
+    return {
+        (member_id, type_id): Tally(int(count), int(points), int(lowest), int(highest))
+        for member_id, type_id, count, points, lowest, highest in rows
+    }
+
+
+def points_by_member(month: Month, tz: ZoneInfo, member_ids: Sequence[int]) -> dict[int, int]:
+    """Member id → points earned in the month. One GROUP BY query."""
+    if not member_ids:
+        return {}
+    rows = db.session.execute(
+        select(Activity.assigned_to_id, func.sum(func.coalesce(Activity.points_earned, 0)))
+        .where(Activity.assigned_to_id.in_(member_ids), *_closed_in(month, tz))
+        .group_by(Activity.assigned_to_id)
+    )
+    return {member_id: int(points) for member_id, points in rows}
+
+
+# -- a member's month ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypeLine:
+    """One activity type in a member's month."""
+
+    type_id: int
+    code: str
+    name: str
+    active: bool
+    count: int  # activities of the type closed in the month
+    points: int  # the points they earned (as stored when each closed)
+    lowest: int  # the points one earned: lowest and highest (the type's value if none)
+    highest: int
+    recommended: int  # the type's recommended monthly count
+
+    @property
+    def points_each(self) -> str:
+        """What one earned; a range when the type's value changed during the month."""
+        return str(self.lowest) if self.lowest == self.highest else f"{self.lowest}–{self.highest}"
+
+    @property
+    def gap(self) -> int:
+        """Done minus recommended: negative is short of the recommendation."""
+        return self.count - self.recommended
+
+
+@dataclass(frozen=True)
+class GroupLines:
+    group: ActivityGroup
+    lines: list[TypeLine]
+
+    @property
+    def label(self) -> str:
+        return self.group.label
+
+    @property
+    def count(self) -> int:
+        return sum(line.count for line in self.lines)
+
+    @property
+    def points(self) -> int:
+        return sum(line.points for line in self.lines)
+
+    @property
+    def recommended(self) -> int:
+        return sum(line.recommended for line in self.lines)
+
+    @property
+    def gap(self) -> int:
+        return self.count - self.recommended
+
+
+@dataclass(frozen=True)
+class MemberMonth:
+    """A member's points summary for a month: by type, grouped, against the quota."""
+
+    member_id: int
+    member_name: str
+    month: Month
+    groups: list[GroupLines]
+    quota: int
+    expected: int  # pace: points expected by today
+    target: int = field(default=0)  # points of every active type's recommended count (644)
+
+    @property
+    def count(self) -> int:
+        return sum(group.count for group in self.groups)
+
+    @property
+    def points(self) -> int:
+        return sum(group.points for group in self.groups)
+
+    @property
+    def recommended(self) -> int:
+        return sum(group.recommended for group in self.groups)
+
+    @property
+    def gap(self) -> int:
+        return self.count - self.recommended
+
+    @property
+    def attained(self) -> int:
+        return attainment(self.points, self.quota)
+
+    @property
+    def pace(self) -> Pace:
+        return pace(self.points, self.expected)
+
+    @property
+    def lines(self) -> list[TypeLine]:
+        return [line for group in self.groups for line in group.lines]
+
+
+def _types() -> list[ActivityType]:
+    return list(db.session.scalars(select(ActivityType).order_by(ActivityType.position)))
+
+
+def member_months(
+    members: Sequence[Member], month: Month, *, tz: ZoneInfo, team: Team, today: date
+) -> list[MemberMonth]:
+    """The month's summary of each member, in a constant number of queries (3) for any
+    number of members: the types, one aggregate, the quota history.
+
+    Every active type gets a line (so the gaps show); an inactive one only when something
+    of it closed in the month."""
+    types = _types()
+    counted = tallies(month, tz, [m.id for m in members])
+    quotas = quotas_for(members, month, team)
+    target = sum(t.monthly_total for t in types if t.active)
+    summaries = []
+    for member in members:
+        by_group: dict[str, list[TypeLine]] = defaultdict(list)
+        for t in types:
+            tally = counted.get((member.id, t.id))
+            if tally is None and not t.active:
+                continue
+            by_group[t.group].append(
+                TypeLine(
+                    type_id=t.id,
+                    code=t.code,
+                    name=t.name,
+                    active=t.active,
+                    count=tally.count if tally else 0,
+                    points=tally.points if tally else 0,
+                    lowest=tally.lowest if tally else t.points,
+                    highest=tally.highest if tally else t.points,
+                    recommended=t.monthly_count if t.active else 0,
+                )
+            )
+        quota = quotas[member.id]
+        summaries.append(
+            MemberMonth(
+                member_id=member.id,
+                member_name=member.name,
+                month=month,
+                groups=[GroupLines(g, by_group[g.value]) for g in ActivityGroup],
+                quota=quota,
+                expected=expected_points(quota, month, today),
+                target=target,
+            )
+        )
+    return summaries
+
+
+def member_month(
+    member: Member, month: Month, *, tz: ZoneInfo, team: Team, today: date
+) -> MemberMonth:
+    return member_months([member], month, tz=tz, team=team, today=today)[0]
+
+
+# -- the team's month ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A member's row on the month's leaderboard."""
+
+    rank: int
+    member_id: int
+    name: str
+    active: bool
+    points: int
+    quota: int
+    expected: int
+
+    @property
+    def attained(self) -> int:
+        return attainment(self.points, self.quota)
+
+    @property
+    def ahead_by(self) -> int:
+        """Points above (or, negative, below) the pace."""
+        return self.points - self.expected
+
+    @property
+    def pace(self) -> Pace:
+        return pace(self.points, self.expected)
+
+
+def members_of_month(month: Month, tz: ZoneInfo) -> tuple[list[Member], dict[int, int]]:
+    """Whom a month's figures cover, by name: every active member, and anyone since
+    deactivated who earned points in it; with the points each earned. Two queries."""
+    members = list(db.session.scalars(select(Member).order_by(Member.name, Member.id)))
+    points = points_by_member(month, tz, [m.id for m in members])
+    return [m for m in members if m.active or points.get(m.id)], points
+
+
+def team_standings(month: Month, *, tz: ZoneInfo, team: Team, today: date) -> list[Standing]:
+    """Every active member, and any other who earned points in the month, ranked by quota
+    attained (exactly, not the rounded percent), then points, then name; equal attainment
+    and points share a rank. Three queries."""
+    shown, points = members_of_month(month, tz)
+    quotas = quotas_for(shown, month, team)
+
+    def score(member: Member) -> tuple[Fraction, int]:
+        earned = points.get(member.id, 0)
+        return Fraction(earned, max(quotas[member.id], 1)), earned
+
+    shown.sort(key=lambda m: score(m), reverse=True)  # stable: names stay in order on ties
+    standings: list[Standing] = []
+    for position, member in enumerate(shown, start=1):
+        rank = position
+        if standings and score(member) == score(shown[position - 2]):
+            rank = standings[-1].rank
+        quota = quotas[member.id]
+        standings.append(
+            Standing(
+                rank=rank,
+                member_id=member.id,
+                name=member.name,
+                active=member.active,
+                points=points.get(member.id, 0),
+                quota=quota,
+                expected=expected_points(quota, month, today),
+            )
+        )
+    return standings
+
+
+# -- the activities behind a figure ----------------------------------------------------------
+
+
+def activities_behind(
+    member_id: int,
+    month: Month,
+    *,
+    tz: ZoneInfo,
+    type_id: int | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> tuple[list[Activity], int, int]:
+    """The closed activities a summary line counts (all of the month's when no type), in
+    the order they closed, with how many there are and the points they earned together."""
+    conditions = [Activity.assigned_to_id == member_id, *_closed_in(month, tz)]
+    if type_id is not None:
+        conditions.append(Activity.type_id == type_id)
+    count, points = db.session.execute(
+        select(func.count(Activity.id), func.sum(func.coalesce(Activity.points_earned, 0))).where(
+            *conditions
+        )
+    ).one()
+    rows = db.session.scalars(
+        select(Activity)
+        .where(*conditions)
+        .options(joinedload(Activity.type), joinedload(Activity.company))
+        .order_by(Activity.closed_at, Activity.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(count or 0), int(points or 0)
+
+
+def open_to_close(member_id: int, month: Month, *, limit: int) -> tuple[list[Activity], int]:
+    """The member's open activities due in the month, earliest first: closing one now
+    earns its points this month. With how many there are."""
+    condition = [
+        Activity.assigned_to_id == member_id,
+        Activity.due_on.between(month.first_day, month.last_day),
+        Activity.status == ActivityStatus.OPEN.value,
+    ]
+    total = db.session.scalar(select(func.count(Activity.id)).where(*condition)) or 0
+    rows = db.session.scalars(
+        _open_query(condition).limit(limit),
+    )
+    return list(rows), total
+
+
+def _open_query(condition: list[Any]) -> Select[tuple[Activity]]:
+    return (
+        select(Activity)
+        .where(*condition)
+        .options(
+            joinedload(Activity.type),
+            joinedload(Activity.company),
+            joinedload(Activity.opportunity),
+            joinedload(Activity.assigned_to),
+        )
+        .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
+    )
+
+
+# -- the points table (activity types) -------------------------------------------------------
+
+
+def monthly_target(types: Iterable[ActivityType]) -> int:
+    """Points of doing every active type's recommended count (644 with the defaults)."""
+    return sum(t.monthly_total for t in types if t.active)
+
+
+def members_with_own_quota() -> int:
+    """Active members whose quota overrides the team's."""
+    return (
+        db.session.scalar(
+            select(func.count(Member.id)).where(Member.active, Member.points_quota.is_not(None))
+        )
+        or 0
+    )
+
+
+def types_in_use() -> set[int]:
+    """Ids of the types some activity or track step uses: they cannot be deleted."""
+    used = or_(
+        exists().where(Activity.type_id == ActivityType.id),
+        exists().where(TrackStep.activity_type_id == ActivityType.id),
+    )
+    return set(db.session.scalars(select(ActivityType.id).where(used)))
+
+
+class TypeInUse(Exception):
+    """The type has activities or track steps: deactivate it instead."""
+
+
+def code_taken(code: str, *, except_id: int | None = None) -> bool:
+    query = select(func.count(ActivityType.id)).where(
+        func.upper(ActivityType.code) == code.strip().upper()
+    )
+    if except_id is not None:
+        query = query.where(ActivityType.id != except_id)
+    return bool(db.session.scalar(query))
+
+
+def name_taken(name: str, *, except_id: int | None = None) -> bool:
+    query = select(func.count(ActivityType.id)).where(
+        func.lower(ActivityType.name) == name.strip().lower()
+    )
+    if except_id is not None:
+        query = query.where(ActivityType.id != except_id)
+    return bool(db.session.scalar(query))
+
+
+def save_activity_type(
+    activity_type: ActivityType | None,
+    *,
+    code: str,
+    name: str,
+    group: ActivityGroup,
+    points: int,
+    monthly_count: int,
+    active: bool,
+) -> ActivityType:
+    """Add a type (None) or change one. A new point value applies to activities closed from
+    now on; those closed already keep the points they earned."""
+    if points < 0 or monthly_count < 0:
+        raise ValueError("points and monthly count cannot be negative")
+    if activity_type is None:
+        last = db.session.scalar(select(func.max(ActivityType.position))) or 0
+        activity_type = ActivityType(position=last + 1)
+        db.session.add(activity_type)
+    activity_type.code = code.strip().upper()
+    activity_type.name = name.strip()
+    activity_type.group = group.value
+    activity_type.points = points
+    activity_type.monthly_count = monthly_count
+    activity_type.active = active
+    db.session.flush()
+    return activity_type
+
+
+def set_type_active(activity_type: ActivityType, active: bool) -> ActivityType:
+    """Deactivated types are no longer offered for new activities; what they earned stays."""
+    activity_type.active = active
+    db.session.flush()
+    return activity_type
+
+
+def delete_activity_type(activity_type: ActivityType) -> None:
+    """Only a type nothing uses may go; one in use raises TypeInUse."""
+    if activity_type.id in types_in_use():
+        raise TypeInUse(activity_type.code)
+    db.session.delete(activity_type)
+    db.session.flush()

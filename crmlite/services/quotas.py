@@ -1,0 +1,227 @@
+"""Revenue quotas: what each member should close per month, in revenue and optionally in
+margin, set per year; and how they roll up to locations and business units.
+
+Rules:
+- A quota is per member, year and month. A month without a quota row has no quota (the
+  dashboard shows "—" rather than an attainment against zero).
+- The margin quota is optional: a month may have a revenue quota and no margin quota.
+- "Same every month" sets all twelve months of the year to one amount.
+- Quotas roll up to a location and a business unit through the member's location and
+  business unit as they are now (members carry no history of where they were).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import selectinload
+
+from crmlite.extensions import db
+from crmlite.models import BusinessUnit, Location, Member, RevenueQuota
+from crmlite.models.base import ZERO
+
+MONTHS = tuple(range(1, 13))
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+@dataclass(frozen=True)
+class MonthQuota:
+    revenue: Decimal
+    margin: Decimal | None = None
+
+
+@dataclass
+class MemberQuotas:
+    """One member's quotas for a year; months without a quota are missing from `months`."""
+
+    member: Member
+    months: dict[int, MonthQuota] = field(default_factory=dict)
+
+    def revenue(self, month: int) -> Decimal | None:
+        quota = self.months.get(month)
+        return quota.revenue if quota else None
+
+    def margin(self, month: int) -> Decimal | None:
+        quota = self.months.get(month)
+        return quota.margin if quota else None
+
+    @property
+    def revenue_total(self) -> Decimal | None:
+        return _sum(q.revenue for q in self.months.values())
+
+    @property
+    def margin_total(self) -> Decimal | None:
+        return _sum(q.margin for q in self.months.values())
+
+
+def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of the amounts given, or None when none is given."""
+    present = [v for v in values if v is not None]
+    return sum(present, ZERO) if present else None
+
+
+def is_valid_year(year: int) -> bool:
+    return FIRST_YEAR <= year <= LAST_YEAR
+
+
+def quotas_by_member(
+    months: Iterable[tuple[int, int]], member_ids: Iterable[int] | None = None
+) -> dict[int, dict[tuple[int, int], MonthQuota]]:
+    """{member id: {(year, month): quota}} for these (year, month) pairs, in one query."""
+    by_year: dict[int, list[int]] = {}
+    for year, month in months:
+        by_year.setdefault(year, []).append(month)
+    if not by_year:
+        return {}
+    query = select(
+        RevenueQuota.member_id,
+        RevenueQuota.year,
+        RevenueQuota.month,
+        RevenueQuota.revenue,
+        RevenueQuota.margin,
+    ).where(
+        or_(
+            *(
+                and_(RevenueQuota.year == year, RevenueQuota.month.in_(sorted(set(ms))))
+                for year, ms in by_year.items()
+            )
+        )
+    )
+    if member_ids is not None:
+        query = query.where(RevenueQuota.member_id.in_(list(member_ids)))
+    found: dict[int, dict[tuple[int, int], MonthQuota]] = {}
+    for member_id, year, month, revenue, margin in db.session.execute(query):
+        found.setdefault(member_id, {})[(year, month)] = MonthQuota(revenue, margin)
+    return found
+
+
+def year_quotas(year: int) -> list[MemberQuotas]:
+    """Every active member, and any inactive one with a quota that year, with their quotas,
+    by name. Four queries (quotas, members, their locations and business units)."""
+    quotas = quotas_by_member((year, m) for m in MONTHS)
+    members = db.session.scalars(
+        select(Member)
+        .where(or_(Member.active, Member.id.in_(list(quotas))))
+        .options(selectinload(Member.location), selectinload(Member.business_unit))
+        .order_by(Member.name, Member.id)
+    )
+    return [
+        MemberQuotas(member, {month: q for (_y, month), q in quotas.get(member.id, {}).items()})
+        for member in members
+    ]
+
+
+def member_year_quotas(member: Member, year: int) -> MemberQuotas:
+    quotas = quotas_by_member(((year, m) for m in MONTHS), [member.id]).get(member.id, {})
+    return MemberQuotas(member, {month: q for (_y, month), q in quotas.items()})
+
+
+def set_year_quotas(
+    member: Member,
+    year: int,
+    revenue: Mapping[int, Decimal | None],
+    margin: Mapping[int, Decimal | None] | None = None,
+) -> None:
+    """Set a member's revenue and margin quotas for the months given in each mapping (a
+    month left out of a mapping keeps that amount). A month left with neither a revenue
+    nor a margin quota (None, or a zero revenue and no margin) has no quota."""
+    if not is_valid_year(year):
+        raise ValueError(f"year {year} out of range")
+    margin = margin or {}
+    months = sorted(set(revenue) | set(margin))
+    if any(m not in MONTHS for m in months):
+        raise ValueError("months run from 1 to 12")
+    if any(v is not None and v < 0 for v in (*revenue.values(), *margin.values())):
+        raise ValueError("a quota cannot be negative")
+    existing = {
+        q.month: q
+        for q in db.session.scalars(
+            select(RevenueQuota).where(
+                RevenueQuota.member_id == member.id, RevenueQuota.year == year
+            )
+        )
+    }
+    for month in months:
+        row = existing.get(month)
+        amount = revenue.get(month, row.revenue if row else None)
+        margin_amount = margin.get(month, row.margin if row else None)
+        if not amount and margin_amount is None:
+            if row is not None:
+                db.session.delete(row)
+            continue
+        if row is None:
+            row = RevenueQuota(member_id=member.id, year=year, month=month)
+            db.session.add(row)
+        row.revenue = amount or ZERO
+        row.margin = margin_amount
+    db.session.flush()
+
+
+def same_every_month(
+    member: Member, year: int, revenue: Decimal | None, margin: Decimal | None = None
+) -> None:
+    """ "Same every month": all twelve months of the year get these amounts."""
+    set_year_quotas(member, year, dict.fromkeys(MONTHS, revenue), dict.fromkeys(MONTHS, margin))
+
+
+def clear_year(member: Member, year: int) -> None:
+    db.session.execute(
+        delete(RevenueQuota).where(RevenueQuota.member_id == member.id, RevenueQuota.year == year)
+    )
+
+
+@dataclass
+class RollUp:
+    """Quotas of a location or business unit: per quarter and for the year."""
+
+    name: str
+    quarters: list[Decimal | None]
+    year: Decimal | None
+    units: list[RollUp] = field(default_factory=list)
+
+
+def roll_up(quotas: list[MemberQuotas], *, margin: bool = False) -> list[RollUp]:
+    """Quotas per location, with its business units nested, per quarter and for the year:
+    each member's quotas count where the member belongs now. No query."""
+    locations: dict[tuple[int, str], dict[tuple[int, str], list[MemberQuotas]]] = {}
+    for mq in quotas:
+        if not mq.months:
+            continue
+        member = mq.member
+        location = _place(member.location_id, member.location, "No location")
+        unit = _place(member.business_unit_id, member.business_unit, "No business unit")
+        locations.setdefault(location, {}).setdefault(unit, []).append(mq)
+
+    def amounts(members: list[MemberQuotas]) -> tuple[list[Decimal | None], Decimal | None]:
+        def month_amount(mq: MemberQuotas, month: int) -> Decimal | None:
+            return mq.margin(month) if margin else mq.revenue(month)
+
+        quarters = [
+            _sum(month_amount(mq, m) for mq in members for m in range(3 * q + 1, 3 * q + 4))
+            for q in range(4)
+        ]
+        return quarters, _sum(quarters)
+
+    rows = []
+    for (_lid, lname), units in sorted(locations.items(), key=lambda kv: _order(kv[0])):
+        unit_rows = []
+        for (_uid, uname), members in sorted(units.items(), key=lambda kv: _order(kv[0])):
+            quarters, year = amounts(members)
+            unit_rows.append(RollUp(uname, quarters, year))
+        quarters, year = amounts([mq for ms in units.values() for mq in ms])
+        rows.append(RollUp(lname, quarters, year, unit_rows))
+    return rows
+
+
+def _place(
+    ident: int | None, obj: Location | BusinessUnit | None, none_name: str
+) -> tuple[int, str]:
+    return (ident, obj.name) if ident is not None and obj is not None else (0, none_name)
+
+
+def _order(key: tuple[int, str]) -> tuple[bool, str]:
+    """By name, the "No …" group last."""
+    return (key[0] == 0, key[1])

@@ -1,0 +1,414 @@
+"""E-mail campaigns: contact groups (create; add contacts by hand, by filter or from a CSV
+of addresses; remove them), writing a campaign's e-mails and sending them to a group.
+Managers and admins only; everyone sees the campaign page's e-mail figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from crmlite.extensions import db
+from crmlite.models import (
+    Campaign,
+    CampaignEmail,
+    CampaignEmailLink,
+    Contact,
+    EmailSend,
+    MarketingList,
+    Role,
+    SendStatus,
+)
+from crmlite.services import campaign_emails as emails
+from crmlite.services import marketing_lists as lists
+from crmlite.services import tracking
+from crmlite.services.campaign_emails import EmailRefused
+from crmlite.services.mailer import open_mailer
+from crmlite.services.marketing_lists import ContactFilter, ListRefused
+from crmlite.web import get_or_404, require_role, strip
+
+bp = Blueprint("email_campaigns", __name__, url_prefix="/marketing")
+
+MANAGERS = (Role.ADMIN, Role.MANAGER)
+RECENT_SENDS = 200
+# A CSV of 20,000 addresses is well under 1 MB; room for the multipart framing.
+CSV_REQUEST_LIMIT = lists.MAX_CSV_BYTES + 64 * 1024
+
+
+@bp.before_request
+@require_role(*MANAGERS)
+def managers_only() -> None:
+    return None
+
+
+# ------------------------------------------------------------------------------ groups
+
+
+class GroupForm(FlaskForm):
+    name = StringField(
+        "Name",
+        filters=[strip],
+        validators=[DataRequired("Enter the group's name."), Length(max=120)],
+    )
+    description = TextAreaField("Description", validators=[Length(max=2000)], render_kw={"rows": 2})
+
+
+class FilterForm(FlaskForm):
+    industry = SelectField("Company industry", validate_choice=False)
+    city = SelectField("City", validate_choice=False)
+    reachable_only = BooleanField(
+        "Only contacts with an e-mail address who have not unsubscribed", default=True
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        industries, cities = lists.filter_choices()
+        self.industry.choices = [("", "Any industry")] + [(i, i) for i in industries]
+        self.city.choices = [("", "Any city")] + [(c, c) for c in cities]
+
+
+class CsvForm(FlaskForm):
+    csv_file = FileField(
+        "CSV file of e-mail addresses",
+        description="Any column may hold the addresses; addresses of no contact are listed, "
+        "not created. 1 MB at most.",
+        render_kw={"accept": ".csv,text/csv,text/plain"},
+    )
+
+
+@bp.get("/groups/")
+def groups() -> str:
+    return render_template(
+        "email_campaigns/groups.html", summaries=lists.summaries(), form=GroupForm()
+    )
+
+
+@bp.post("/groups/")
+def create_group() -> str | Response:
+    form = GroupForm()
+    if form.validate_on_submit():
+        try:
+            group = lists.create_list(
+                form.name.data or "", description=form.description.data or "", by=current_user
+            )
+            db.session.commit()
+            flash(f"Group {group.name} created. Now add its contacts.", "success")
+            return redirect(url_for("email_campaigns.group", list_id=group.id))
+        except ListRefused as refused:
+            db.session.rollback()
+            form.name.errors = [str(refused)]
+    return render_template("email_campaigns/groups.html", summaries=lists.summaries(), form=form)
+
+
+def _group_page(group: MarketingList, **forms: Any) -> str:
+    page = request.args.get("page", "1")
+    return render_template(
+        "email_campaigns/group.html",
+        group=group,
+        summary=lists.summary(group.id),
+        members=lists.members(group.id, int(page) if page.isdigit() else 1),
+        filter_form=forms.get("filter_form") or FilterForm(),
+        csv_form=forms.get("csv_form") or CsvForm(),
+        csv_result=forms.get("csv_result"),
+    )
+
+
+@bp.get("/groups/<int:list_id>")
+def group(list_id: int) -> str:
+    return _group_page(get_or_404(MarketingList, list_id))
+
+
+@bp.get("/groups/<int:list_id>/search")
+def search(list_id: int) -> str:
+    """Contacts to add by hand: those matching the search and not in the group yet."""
+    group = get_or_404(MarketingList, list_id)
+    q = (request.args.get("q") or "").strip()[:100]
+    return render_template(
+        "email_campaigns/_search_results.html",
+        group=group,
+        q=q,
+        contacts=lists.search_contacts(group.id, q),
+    )
+
+
+@bp.post("/groups/<int:list_id>/contacts")
+def add_contacts(list_id: int) -> Response:
+    group = get_or_404(MarketingList, list_id)
+    ids = [int(v) for v in request.form.getlist("contact_id") if v.isdigit()]
+    added = lists.add_contacts(group, ids)
+    db.session.commit()
+    flash(f"{added} contact{'s' if added != 1 else ''} added to {group.name}.", "success")
+    return redirect(url_for("email_campaigns.group", list_id=group.id))
+
+
+@bp.post("/groups/<int:list_id>/filter")
+def add_by_filter(list_id: int) -> str | Response:
+    group = get_or_404(MarketingList, list_id)
+    form = FilterForm()
+    if form.validate_on_submit():
+        spec = ContactFilter(
+            industry=form.industry.data or "",
+            city=form.city.data or "",
+            reachable_only=bool(form.reachable_only.data),
+        )
+        try:
+            matched, _new = lists.count_matching(group.id, spec.condition())
+            added = lists.add_by_filter(group, spec)
+            db.session.commit()
+            flash(
+                f"{matched} contact{'s' if matched != 1 else ''} matched; {added} added "
+                f"to {group.name}, {matched - added} were in it already.",
+                "success",
+            )
+            return redirect(url_for("email_campaigns.group", list_id=group.id))
+        except ListRefused as refused:
+            db.session.rollback()
+            form.industry.errors = [str(refused)]
+    return _group_page(group, filter_form=form)
+
+
+@bp.post("/groups/<int:list_id>/csv")
+def add_from_csv(list_id: int) -> str | Response:
+    group = get_or_404(MarketingList, list_id)
+    if (request.content_length or 0) > CSV_REQUEST_LIMIT:
+        form = CsvForm(formdata=None)
+        form.csv_file.errors = ["The file is larger than 1 MB. Split it in parts."]
+        return _group_page(group, csv_form=form)
+    form = CsvForm()
+    if form.validate_on_submit():
+        upload = form.csv_file.data
+        if not upload or not upload.filename:
+            form.csv_file.errors = ["Choose a CSV file."]
+        else:
+            try:
+                result = lists.add_from_csv(group, upload.read(lists.MAX_CSV_BYTES + 1))
+                db.session.commit()
+                return _group_page(group, csv_result=result)
+            except ListRefused as refused:
+                db.session.rollback()
+                form.csv_file.errors = [str(refused)]
+    return _group_page(group, csv_form=form)
+
+
+@bp.post("/groups/<int:list_id>/contacts/<int:contact_id>/remove")
+def remove_contact(list_id: int, contact_id: int) -> Response:
+    group = get_or_404(MarketingList, list_id)
+    contact = get_or_404(Contact, contact_id)
+    if lists.remove_contact(group, contact.id):
+        db.session.commit()
+        flash(f"{contact.name} removed from {group.name}.", "success")
+    return redirect(url_for("email_campaigns.group", list_id=group.id))
+
+
+@bp.post("/groups/<int:list_id>/delete")
+def delete_group(list_id: int) -> Response:
+    group = get_or_404(MarketingList, list_id)
+    name = group.name
+    lists.delete_list(group)
+    db.session.commit()
+    flash(f"Group {name} deleted; its contacts are kept.", "success")
+    return redirect(url_for("email_campaigns.groups"))
+
+
+# ------------------------------------------------------------------------------ e-mails
+
+PLACEHOLDER_HINT = (
+    "Placeholders: {{ first_name }}, {{ last_name }}, {{ name }}, {{ company }}, {{ email }}; "
+    'e.g. Hello {{ first_name|default("there", true) }},'
+)
+
+
+class EmailForm(FlaskForm):
+    subject = StringField(
+        "Subject",
+        filters=[strip],
+        validators=[DataRequired("Enter a subject."), Length(max=emails.MAX_SUBJECT)],
+    )
+    body_text = TextAreaField(
+        "Text",
+        validators=[DataRequired("Write the text of the e-mail."), Length(max=emails.MAX_BODY)],
+        description=PLACEHOLDER_HINT,
+        render_kw={"rows": 12},
+    )
+    body_html = TextAreaField(
+        "HTML (optional)",
+        validators=[Length(max=emails.MAX_BODY)],
+        description="Simple HTML with the same placeholders. Left empty, it is made from the "
+        "text. Links are tracked; an unsubscribe link is added at the end.",
+        render_kw={"rows": 12, "spellcheck": "false"},
+    )
+
+
+def _save_email(form: EmailForm, campaign: Campaign, email: CampaignEmail | None) -> Any:
+    if form.validate_on_submit():
+        try:
+            saved = emails.save_email(
+                email,
+                campaign_id=campaign.id,
+                subject=form.subject.data or "",
+                body_text=form.body_text.data or "",
+                body_html=form.body_html.data or "",
+                by=current_user,
+            )
+            db.session.commit()
+            flash("E-mail saved.", "success")
+            return redirect(url_for("email_campaigns.email", email_id=saved.id))
+        except EmailRefused as refused:
+            db.session.rollback()
+            getattr(form, refused.field).errors = [str(refused)]
+    return render_template(
+        "email_campaigns/email_form.html", form=form, campaign=campaign, email=email
+    )
+
+
+@bp.route("/campaigns/<int:campaign_id>/emails/new", methods=["GET", "POST"])
+def new_email(campaign_id: int) -> Any:
+    campaign = get_or_404(Campaign, campaign_id)
+    return _save_email(EmailForm(), campaign, None)
+
+
+@bp.route("/emails/<int:email_id>/edit", methods=["GET", "POST"])
+def edit_email(email_id: int) -> Any:
+    email = get_or_404(CampaignEmail, email_id)
+    campaign = get_or_404(Campaign, email.campaign_id)
+    if emails.has_sends(email.id):
+        flash("This e-mail has been sent, so it can no longer change.", "error")
+        return redirect(url_for("email_campaigns.email", email_id=email.id))
+    return _save_email(EmailForm(obj=email), campaign, email)
+
+
+@bp.get("/emails/<int:email_id>")
+def email(email_id: int) -> str:
+    email = get_or_404(CampaignEmail, email_id)
+    campaign = get_or_404(Campaign, email.campaign_id)
+    links = db.session.scalars(
+        select(CampaignEmailLink)
+        .where(CampaignEmailLink.email_id == email.id)
+        .order_by(CampaignEmailLink.position)
+    ).all()
+    sends = db.session.scalars(
+        select(EmailSend)
+        .where(EmailSend.email_id == email.id)
+        .options(joinedload(EmailSend.contact))
+        .order_by(EmailSend.id.desc())
+        .limit(RECENT_SENDS)
+    ).all()
+    return render_template(
+        "email_campaigns/email.html",
+        email=email,
+        campaign=campaign,
+        links=links,
+        sends=sends,
+        counts=emails.status_counts(email.id),
+        preview=emails.preview(email),
+        summaries=lists.summaries(),
+        statuses={s.value: s.label for s in SendStatus},
+        locked=emails.has_sends(email.id),
+    )
+
+
+@bp.get("/emails/<int:email_id>/preview")
+def preview(email_id: int) -> Response:
+    """The HTML body as the sample contact reads it, for the e-mail page's sandboxed frame:
+    no script runs in it, and only our own pages may frame it."""
+    email = get_or_404(CampaignEmail, email_id)
+    response = current_app.make_response(emails.preview(email).html)
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; "
+        "frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.post("/emails/<int:email_id>/send")
+def send(email_id: int) -> Response:
+    """Send to a group (or continue an interrupted send), here in the request: fine for
+    groups up to MAIL_REQUEST_SEND_LIMIT; larger ones with ``flask crm send-campaign-email``."""
+    email = get_or_404(CampaignEmail, email_id)
+    back = redirect(url_for("email_campaigns.email", email_id=email.id))
+    list_id = request.form.get("list_id", "")
+    group = db.session.get(MarketingList, int(list_id)) if list_id.isdigit() else None
+    if list_id and group is None:
+        flash("Choose a contact group.", "error")
+        return back
+    limit = current_app.config["MAIL_REQUEST_SEND_LIMIT"]
+    waiting = emails.status_counts(email.id)
+    to_send = (emails.unsent_members(email.id, group.id) if group else 0) + (
+        waiting[SendStatus.QUEUED.value] + waiting[SendStatus.FAILED.value]
+    )
+    if to_send > limit:
+        flash(
+            f"{to_send:,} e-mails are more than a page can send ({limit:,}). Run "
+            f"“flask --app wsgi crm send-campaign-email {email.id}"
+            f"{' --group ' + str(group.id) if group else ''}” on the server instead.",
+            "error",
+        )
+        return back
+    base = tracking.base_url()
+    try:
+        with open_mailer() as mailer:
+            report = emails.send_campaign_email(
+                email,
+                list_id=group.id if group else None,
+                mailer=mailer,
+                base=base,
+                sender=current_app.config["MAIL_FROM"],
+                checkpoint=db.session.commit,
+            )
+    except IntegrityError:
+        db.session.rollback()
+        flash("This e-mail is being sent to that group already. Reload in a moment.", "error")
+        return back
+    parts = [f"{report.sent} sent"]
+    if report.skipped or report.queued:
+        skipped = report.totals.get(SendStatus.SKIPPED_UNSUBSCRIBED.value, 0) + report.totals.get(
+            SendStatus.SKIPPED_NO_ADDRESS.value, 0
+        )
+        parts.append(f"{skipped} skipped in all (unsubscribed or no address)")
+    if report.failed:
+        parts.append(f"{report.failed} refused by the mail server")
+    if report.stopped:
+        flash(
+            f"Sending stopped: {report.stopped}. {', '.join(parts)}. "
+            "Send again to continue where it stopped.",
+            "error",
+        )
+    else:
+        flash(f"{', '.join(parts).capitalize()}.", "success")
+    return back
+
+
+@bp.post("/emails/<int:email_id>/delete")
+def delete_email(email_id: int) -> Response:
+    email = get_or_404(CampaignEmail, email_id)
+    campaign_id = email.campaign_id
+    try:
+        emails.delete_email(email)
+        db.session.commit()
+        flash("E-mail deleted.", "success")
+    except EmailRefused as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+        return redirect(url_for("email_campaigns.email", email_id=email_id))
+    return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
+
+
+def campaign_panel(campaign: Campaign) -> dict[str, Any]:
+    """What the campaign page shows of its e-mails and form (for campaigns.detail)."""
+    return {
+        "email_figures": tracking.email_figures(campaign.id),
+        "campaign_emails": emails.campaign_email_rows(campaign.id),
+        "form_url": tracking.external_url(
+            tracking.base_url(), "public.form", token=tracking.form_token(campaign)
+        ),
+    }

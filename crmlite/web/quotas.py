@@ -1,0 +1,144 @@
+"""Quota setup: each member's revenue (and optional margin) quota per month, set per year,
+with "same every month" to fill a year at once. Managers and admins only."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import DecimalField
+from wtforms.validators import NumberRange, Optional
+
+from crmlite.extensions import db
+from crmlite.models import Member, Role
+from crmlite.services import quotas
+from crmlite.services.dashboard import MONTH_NAMES
+from crmlite.services.quotas import FIRST_YEAR, LAST_YEAR, MONTHS
+from crmlite.services.team import local_today
+from crmlite.web import get_or_404, require_role
+
+bp = Blueprint("quotas", __name__, url_prefix="/quotas")
+
+MANAGERS = (Role.ADMIN, Role.MANAGER)
+MAX_AMOUNT = Decimal("999999999999.99")  # what Numeric(14, 2) holds
+
+
+def _amount_field(label: str) -> DecimalField:
+    return DecimalField(
+        label,
+        places=2,
+        validators=[
+            Optional(),
+            NumberRange(0, MAX_AMOUNT, "Enter an amount of zero or more, e.g. 4000."),
+        ],
+    )
+
+
+class SameEveryMonthForm(FlaskForm):
+    revenue = _amount_field("Revenue quota, every month")
+    margin = _amount_field("Margin quota, every month (optional)")
+
+
+class MonthlyQuotasForm(FlaskForm):
+    """Twelve revenue and twelve optional margin amounts; an empty month has no quota."""
+
+    def months(self) -> list[tuple[int, Any, Any]]:
+        return [(m, self[f"revenue_{m}"], self[f"margin_{m}"]) for m in MONTHS]
+
+
+for _month in MONTHS:
+    _name = MONTH_NAMES[_month - 1]
+    setattr(MonthlyQuotasForm, f"revenue_{_month}", _amount_field(f"{_name} revenue quota"))
+    setattr(MonthlyQuotasForm, f"margin_{_month}", _amount_field(f"{_name} margin quota"))
+
+
+def _year_from_args() -> tuple[int, str | None]:
+    raw = (request.args.get("year") or "").strip()
+    today = local_today(g.tz)
+    if not raw:
+        return today.year, None
+    if not raw.isdigit() or not quotas.is_valid_year(int(raw)):
+        return today.year, (
+            f"The year must be a whole number from {FIRST_YEAR} to {LAST_YEAR}, not “{raw[:20]}”."
+        )
+    return int(raw), None
+
+
+@bp.get("/")
+@require_role(*MANAGERS)
+def index() -> Any:
+    year, error = _year_from_args()
+    year_quotas = quotas.year_quotas(year)
+    return render_template(
+        "quotas/index.html",
+        year=year,
+        error=error,
+        members=year_quotas,
+        revenue_roll_up=quotas.roll_up(year_quotas),
+        margin_roll_up=quotas.roll_up(year_quotas, margin=True),
+        month_names=MONTH_NAMES,
+    ), 400 if error else 200
+
+
+def _member_and_year(member_id: int, year: int) -> Member:
+    if not quotas.is_valid_year(year):
+        abort(404)
+    return get_or_404(Member, member_id)
+
+
+def _fill(monthly: MonthlyQuotasForm, member: Member, year: int) -> None:
+    current = quotas.member_year_quotas(member, year)
+    for month, revenue, margin in monthly.months():
+        revenue.data = current.revenue(month)
+        margin.data = current.margin(month)
+
+
+def _render_edit(
+    member: Member, year: int, monthly: MonthlyQuotasForm, same: SameEveryMonthForm
+) -> str:
+    return render_template("quotas/edit.html", member=member, year=year, monthly=monthly, same=same)
+
+
+@bp.route("/<int:year>/members/<int:member_id>", methods=["GET", "POST"])
+@require_role(*MANAGERS)
+def edit(year: int, member_id: int) -> str | Response:
+    member = _member_and_year(member_id, year)
+    monthly = MonthlyQuotasForm(prefix="month")
+    same = SameEveryMonthForm(prefix="same")
+    if request.method == "GET":
+        _fill(monthly, member, year)
+        return _render_edit(member, year, monthly, same)
+    if not monthly.validate_on_submit():
+        return _render_edit(member, year, monthly, same)
+    quotas.set_year_quotas(
+        member,
+        year,
+        {month: revenue.data for month, revenue, _ in monthly.months()},
+        {month: margin.data for month, _, margin in monthly.months()},
+    )
+    db.session.commit()
+    flash(f"{member.name}'s quotas for {year} saved.", "success")
+    return redirect(url_for("quotas.index", year=year))
+
+
+@bp.post("/<int:year>/members/<int:member_id>/same")
+@require_role(*MANAGERS)
+def same_every_month(year: int, member_id: int) -> str | Response:
+    """ "Same every month": the year's twelve months get one revenue (and margin) quota."""
+    member = _member_and_year(member_id, year)
+    same = SameEveryMonthForm(prefix="same")
+    valid = same.validate_on_submit()
+    if valid and same.revenue.data is None and same.margin.data is None:
+        same.revenue.errors = ["Enter the monthly revenue quota."]
+        valid = False
+    if not valid:
+        monthly = MonthlyQuotasForm(prefix="month", formdata=None)
+        _fill(monthly, member, year)
+        return _render_edit(member, year, monthly, same)
+    quotas.same_every_month(member, year, same.revenue.data, same.margin.data)
+    db.session.commit()
+    flash(f"{member.name}'s quotas for {year}: the same every month.", "success")
+    return redirect(url_for("quotas.edit", year=year, member_id=member.id))

@@ -1,0 +1,79 @@
+"""The dashboard in a real browser: open it, switch the quarter in place (no reload, the
+URL follows), and follow a figure to the deals behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from crmlite.extensions import db
+from crmlite.models import Member, Role
+from crmlite.services import quotas
+from tests.browser.conftest import sign_in_page
+
+EMAIL = "nick@example.com"
+
+
+@pytest.fixture()
+def cory(make_member: Callable[..., Member], make_opportunity) -> Member:
+    make_member(name="Nick Points", email=EMAIL, role=Role.MANAGER)
+    member = make_member(name="Cory Ferguson")
+    quotas.same_every_month(member, 2025, Decimal("4000"))
+    for name, amount, moment in [
+        ("Tows R Us - Managed Services - Complete", "45966.00", datetime(2025, 8, 5, 18)),
+        ("CharTec - Managed Services - Phone System", "2895.00", datetime(2025, 10, 9, 18)),
+    ]:
+        make_opportunity(
+            name,
+            "Won",
+            amount,
+            won_amount=Decimal(amount),
+            account_manager_id=member.id,
+            closed_at=moment.replace(tzinfo=UTC),
+        )
+    db.session.commit()
+    return member
+
+
+def test_switch_quarter_in_place_then_follow_a_figure(
+    page: Page, live_server: str, cory: Member
+) -> None:
+    sign_in_page(page, live_server, EMAIL)
+    page.goto("/dashboard/?year=2025&quarter=4")
+    expect(page.locator("#dashboard-quarter")).to_have_text("Q4 2025")
+    expect(page.locator(f"#m{cory.id}-10-percent")).to_have_text("72 %")
+    expect(page.locator(f"#m{cory.id}-ytd-10-percent")).to_have_text("122 %")
+    expect(page.locator("#funnel-stages")).to_be_visible()  # loaded in place
+
+    page.evaluate("window.notReloaded = true")
+    page.get_by_label("Quarter", exact=True).select_option("3")
+    expect(page).to_have_url(f"{live_server}/dashboard/?year=2025&quarter=3")
+    expect(page.locator("#dashboard-quarter")).to_have_text("Q3 2025")
+    expect(page.locator(f"#m{cory.id}-8-total")).to_have_text("45,966")
+    expect(page.locator(f"#m{cory.id}-8-percent")).to_have_text("1149 %")
+    expect(page.locator("#funnel-period")).to_contain_text("Q3 2025")
+    assert page.evaluate("window.notReloaded") is True
+
+    page.get_by_role("radio", name="Margin").check()
+    expect(page).to_have_url(f"{live_server}/dashboard/?year=2025&quarter=3&basis=margin")
+    expect(page.locator("#dashboard-basis")).to_contain_text("Margin")
+    page.get_by_role("radio", name="Revenue").check()
+    expect(page.locator("#dashboard-basis")).to_contain_text("Revenue")
+    assert page.evaluate("window.notReloaded") is True
+
+    page.locator(f"#m{cory.id}-8-total a").click()
+    expect(page.get_by_role("heading", name="Won opportunities")).to_be_visible()
+    expect(page.locator("#deals-subtitle")).to_have_text("Won August 2025 · Cory Ferguson")
+    expect(page.locator("#deals")).to_contain_text("Tows R Us - Managed Services - Complete")
+    expect(page.locator("#deals")).not_to_contain_text("CharTec")
+    expect(page.locator("#deals-total")).to_have_text("45,966.00")
+    page.get_by_role("link", name="Tows R Us - Managed Services - Complete").click()
+    expect(page).to_have_url(f"{live_server}/opportunities/{_id(page)}")
+
+
+def _id(page: Page) -> str:
+    return page.url.rstrip("/").rsplit("/", 1)[-1]
