@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload, load_only
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -280,29 +280,45 @@ def may_change_activity(member: Member, activity: Activity) -> bool:
 
 def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
     """Open activities with a reminder whose reminder time has come and that have not
-    ended yet (untimed ones: on their day), soonest first."""
+    ended yet (untimed ones: on their day), soonest first. Every page shows them, so the
+    query reads only what the strip shows, and only activities that could qualify."""
     today = now.astimezone(tz).date()
+    week_ahead = now + timedelta(minutes=10_080)  # the longest reminder the form allows
     candidates = db.session.scalars(
         select(Activity)
         .where(
             Activity.assigned_to_id == member_id,
+            Activity.due_on.between(today - timedelta(days=1), today + timedelta(days=8)),
             Activity.status == ActivityStatus.OPEN.value,
             Activity.reminder_minutes.is_not(None),
-            Activity.due_on.between(today, date.fromordinal(today.toordinal() + 8)),
+            or_(
+                and_(Activity.starts_at.is_(None), Activity.due_on == today),
+                and_(
+                    Activity.starts_at <= week_ahead,
+                    func.coalesce(Activity.ends_at, Activity.starts_at) >= now,
+                ),
+            ),
         )
-        .options(joinedload(Activity.company))
+        .options(
+            load_only(
+                Activity.subject,
+                Activity.due_on,
+                Activity.starts_at,
+                Activity.ends_at,
+                Activity.reminder_minutes,
+                Activity.company_id,
+                raiseload=True,
+            ),
+            joinedload(Activity.company).load_only(Company.name, raiseload=True),
+        )
         .order_by(Activity.due_on, Activity.starts_at)
     )
     found = []
     for activity in candidates:
-        minutes = activity.reminder_minutes or 0
-        if activity.starts_at is None:
-            if activity.due_on == today:
-                found.append(activity)
-            continue
-        remind_at = activity.starts_at - timedelta(minutes=minutes)
-        until = activity.ends_at or activity.starts_at
-        if remind_at <= now <= until:
+        if (
+            activity.starts_at is None
+            or activity.starts_at - timedelta(minutes=activity.reminder_minutes or 0) <= now
+        ):
             found.append(activity)
     return found
 
