@@ -1,0 +1,81 @@
+"""Benchmark: one track runner pass over 10,000 active enrollments with 1,000 steps due.
+
+Target (issue #8): under 10 s on SQLite. Half the due steps schedule an activity, half send
+an e-mail (to a sender that only counts, so SMTP is not measured); the 9,000 other
+enrollments start later, so the runner must look at them and find nothing due.
+
+    .venv/bin/python -m bench.tracks [--engines sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select
+
+from bench.harness import RESULTS, bench_database, filled_app
+from crmlite.extensions import db
+from crmlite.models import Contact, Member, Track, TrackEnrollment
+from crmlite.services import tracks
+from crmlite.services.team import get_team, local_today
+
+ENROLLMENTS = 10_000
+DUE = 1_000
+
+
+def run(engine: str) -> dict[str, object]:
+    with bench_database(engine, "tracks") as url:
+        app = filled_app(url, opportunities=18_000, activities=0, members=50)
+        with app.app_context():
+            tz = ZoneInfo(get_team().time_zone)
+            today = local_today(tz)
+            contacts = list(db.session.scalars(select(Contact.id).order_by(Contact.id)
+                                               .limit(ENROLLMENTS)))
+            assert len(contacts) == ENROLLMENTS, f"only {len(contacts)} contacts"
+            member = db.session.scalar(select(Member.id).order_by(Member.id))
+            general = db.session.scalar(select(Track.id).where(Track.name == "General Interest"))
+            value_add = db.session.scalar(select(Track.id).where(
+                Track.name == "Value-Add Review"))
+            now = datetime.now(UTC)
+            rows = []
+            for index, contact_id in enumerate(contacts):
+                due_today = index < DUE
+                rows.append({
+                    "track_id": general if index % 2 else value_add,
+                    "contact_id": contact_id, "enrolled_by_id": member,
+                    "starts_on": today if due_today else today + timedelta(days=1 + index % 20),
+                    "status": "active", "paused_days": 0, "created_at": now,
+                })
+            db.session.execute(insert(TrackEnrollment.__table__), rows)
+            db.session.commit()
+            sent: list[str] = []
+            started = time.perf_counter()
+            summary = tracks.run_due_steps(today, tz,
+                                           send_email=lambda to, *_args: sent.append(to))
+            seconds = time.perf_counter() - started
+            active = db.session.scalar(select(func.count(TrackEnrollment.id)).where(
+                TrackEnrollment.status == "active"))
+            result = {"engine": engine, "enrollments": ENROLLMENTS, "active_after": active,
+                      "steps": summary.steps, "activities": summary.activities,
+                      "emails": summary.emails, "failed": summary.failed,
+                      "seconds": round(seconds, 2)}
+            print(f"  runner pass ({engine}): {summary.line()} in {seconds:.2f} s", flush=True)
+            db.engine.dispose()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--engines", default="sqlite")
+    args = parser.parse_args()
+    results = [run(engine) for engine in args.engines.split(",")]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "tracks.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
