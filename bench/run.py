@@ -16,8 +16,9 @@ def main() -> int:
     engines = os.environ.get("ENGINES", "sqlite")
     for name in BENCHMARKS:
         print(f"== bench.{name} ({engines})", flush=True)
-        done = subprocess.run([sys.executable, "-m", f"bench.{name}", "--engines", engines],
-                              check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", f"bench.{name}", "--engines", engines], check=False
+        )
         if done.returncode:
             return done.returncode
     return 0

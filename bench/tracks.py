@@ -33,36 +33,47 @@ def run(engine: str) -> dict[str, object]:
         with app.app_context():
             tz = ZoneInfo(get_team().time_zone)
             today = local_today(tz)
-            contacts = list(db.session.scalars(select(Contact.id).order_by(Contact.id)
-                                               .limit(ENROLLMENTS)))
+            contacts = list(
+                db.session.scalars(select(Contact.id).order_by(Contact.id).limit(ENROLLMENTS))
+            )
             assert len(contacts) == ENROLLMENTS, f"only {len(contacts)} contacts"
             member = db.session.scalar(select(Member.id).order_by(Member.id))
             general = db.session.scalar(select(Track.id).where(Track.name == "General Interest"))
-            value_add = db.session.scalar(select(Track.id).where(
-                Track.name == "Value-Add Review"))
+            value_add = db.session.scalar(select(Track.id).where(Track.name == "Value-Add Review"))
             now = datetime.now(UTC)
             rows = []
             for index, contact_id in enumerate(contacts):
                 due_today = index < DUE
-                rows.append({
-                    "track_id": general if index % 2 else value_add,
-                    "contact_id": contact_id, "enrolled_by_id": member,
-                    "starts_on": today if due_today else today + timedelta(days=1 + index % 20),
-                    "status": "active", "paused_days": 0, "created_at": now,
-                })
+                rows.append(
+                    {
+                        "track_id": general if index % 2 else value_add,
+                        "contact_id": contact_id,
+                        "enrolled_by_id": member,
+                        "starts_on": today if due_today else today + timedelta(days=1 + index % 20),
+                        "status": "active",
+                        "paused_days": 0,
+                        "created_at": now,
+                    }
+                )
             db.session.execute(insert(TrackEnrollment.__table__), rows)
             db.session.commit()
             sent: list[str] = []
             started = time.perf_counter()
-            summary = tracks.run_due_steps(today, tz,
-                                           send_email=lambda to, *_args: sent.append(to))
+            summary = tracks.run_due_steps(today, tz, send_email=lambda to, *_args: sent.append(to))
             seconds = time.perf_counter() - started
-            active = db.session.scalar(select(func.count(TrackEnrollment.id)).where(
-                TrackEnrollment.status == "active"))
-            result = {"engine": engine, "enrollments": ENROLLMENTS, "active_after": active,
-                      "steps": summary.steps, "activities": summary.activities,
-                      "emails": summary.emails, "failed": summary.failed,
-                      "seconds": round(seconds, 2)}
+            active = db.session.scalar(
+                select(func.count(TrackEnrollment.id)).where(TrackEnrollment.status == "active")
+            )
+            result = {
+                "engine": engine,
+                "enrollments": ENROLLMENTS,
+                "active_after": active,
+                "steps": summary.steps,
+                "activities": summary.activities,
+                "emails": summary.emails,
+                "failed": summary.failed,
+                "seconds": round(seconds, 2),
+            }
             print(f"  runner pass ({engine}): {summary.line()} in {seconds:.2f} s", flush=True)
             db.engine.dispose()
     return result
