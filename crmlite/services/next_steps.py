@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from crmlite.models import Activity, ActivityStatus, Opportunity
 
@@ -43,9 +44,14 @@ def refresh(session: Session, opportunity_ids: Iterable[int] | None = None) -> N
         statement = statement.where(Opportunity.id.in_(ids))
     # A plain UPDATE: derived data, so it neither bumps the version nor counts as an edit.
     session.execute(statement, execution_options={"synchronize_session": False})
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Opportunity) and (opportunity_ids is None or obj.id in ids):
-            session.expire(obj, ["first_open_activity_on", "last_open_activity_on"])
+    # Opportunities already loaded show the new days on their next read.
+    if opportunity_ids is None:
+        loaded = [o for o in session.identity_map.values() if isinstance(o, Opportunity)]
+    else:
+        found = (session.identity_map.get(identity_key(Opportunity, i)) for i in ids)
+        loaded = [o for o in found if o is not None]
+    for opportunity in loaded:
+        session.expire(opportunity, ["first_open_activity_on", "last_open_activity_on"])
 
 
 def _touched_opportunities(session: Session) -> set[int]:

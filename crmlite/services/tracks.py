@@ -465,11 +465,8 @@ def progress_of(enrollments: list[TrackEnrollment]) -> list[Progress]:
     return found
 
 
-def default_sender() -> SendEmail | None:
+def default_sender() -> SendEmail:
     """Track e-mails go out through the campaigns' e-mail service."""
-    try:
-        from crmlite.services import mailer
-    except ImportError:  # pragma: no cover - the service ships with the campaigns feature
-        return None
-    send = getattr(mailer, "send_plain", None)
-    return send
+    from crmlite.services import mailer
+
+    return mailer.send_plain

@@ -332,54 +332,47 @@ def add_sub_type(type_id: int) -> Response:
     return _back(message=f"Sub-type {name} added to {campaign_type.name}.")
 
 
+def _toggle(item: CampaignType | CampaignSubType) -> Response:
+    item.active = not item.active
+    db.session.commit()
+    return _back(message=f"{item.name} is {'active' if item.active else 'inactive'}.")
+
+
+def _delete_unless_used(item: CampaignType | CampaignSubType, used_by: Any) -> Response:
+    """Delete a type or sub-type no campaign uses; one in use may only be deactivated."""
+    in_use = db.session.scalar(select(func.count(Campaign.id)).where(used_by == item.id))
+    if in_use:
+        return _back(
+            error=f"{item.name} is used by {in_use} campaign(s), so it "
+            "cannot be deleted. Make it inactive instead."
+        )
+    if isinstance(item, CampaignType):
+        for sub_type in service.sub_types_of(item.id, active_only=False):
+            db.session.delete(sub_type)
+    db.session.delete(item)
+    db.session.commit()
+    return _back(message=f"{item.name} deleted.")
+
+
 @bp.post("/types/<int:type_id>/active")
 @require_role(*MANAGERS)
 def toggle_type(type_id: int) -> Response:
-    campaign_type = get_or_404(CampaignType, type_id)
-    campaign_type.active = not campaign_type.active
-    db.session.commit()
-    state = "active" if campaign_type.active else "inactive"
-    return _back(message=f"{campaign_type.name} is {state}.")
+    return _toggle(get_or_404(CampaignType, type_id))
 
 
 @bp.post("/sub-types/<int:sub_type_id>/active")
 @require_role(*MANAGERS)
 def toggle_sub_type(sub_type_id: int) -> Response:
-    sub_type = get_or_404(CampaignSubType, sub_type_id)
-    sub_type.active = not sub_type.active
-    db.session.commit()
-    return _back(message=f"{sub_type.name} is {'active' if sub_type.active else 'inactive'}.")
+    return _toggle(get_or_404(CampaignSubType, sub_type_id))
 
 
 @bp.post("/types/<int:type_id>/delete")
 @require_role(*MANAGERS)
 def delete_type(type_id: int) -> Response:
-    campaign_type = get_or_404(CampaignType, type_id)
-    in_use = db.session.scalar(select(func.count(Campaign.id)).where(Campaign.type_id == type_id))
-    if in_use:
-        return _back(
-            error=f"{campaign_type.name} is used by {in_use} campaign(s), so it "
-            "cannot be deleted. Make it inactive instead."
-        )
-    for sub_type in service.sub_types_of(type_id, active_only=False):
-        db.session.delete(sub_type)
-    db.session.delete(campaign_type)
-    db.session.commit()
-    return _back(message=f"{campaign_type.name} deleted.")
+    return _delete_unless_used(get_or_404(CampaignType, type_id), Campaign.type_id)
 
 
 @bp.post("/sub-types/<int:sub_type_id>/delete")
 @require_role(*MANAGERS)
 def delete_sub_type(sub_type_id: int) -> Response:
-    sub_type = get_or_404(CampaignSubType, sub_type_id)
-    in_use = db.session.scalar(
-        select(func.count(Campaign.id)).where(Campaign.sub_type_id == sub_type_id)
-    )
-    if in_use:
-        return _back(
-            error=f"{sub_type.name} is used by {in_use} campaign(s), so it "
-            "cannot be deleted. Make it inactive instead."
-        )
-    db.session.delete(sub_type)
-    db.session.commit()
-    return _back(message=f"{sub_type.name} deleted.")
+    return _delete_unless_used(get_or_404(CampaignSubType, sub_type_id), Campaign.sub_type_id)
