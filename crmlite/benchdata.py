@@ -52,6 +52,7 @@ from crmlite.models import (
     StageChange,
 )
 from crmlite.services import next_steps as next_step_days
+from crmlite.services import stage_history
 from crmlite.services.members import hash_password
 from crmlite.services.team import get_team, local_today
 
@@ -650,8 +651,10 @@ def generate(*, opportunities: int, activities: int, members: int, seed: int, ec
             remaining -= batch
 
     _bulk(Activity.__table__, activity_rows(), progress, "activities", activities)
-    # Core inserts bypass the ORM hook that keeps next steps in step: refresh them all.
+    # Core inserts bypass the ORM hooks that keep next steps and the stage history's
+    # derived columns in step: refresh them all.
     next_step_days.refresh(db.session)
+    stage_history.refresh(db.session)
     db.session.commit()
     progress(
         f"done: {len(member_ids):,} members, {len(companies):,} companies, "

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from crmlite import create_app
 from crmlite.config import TestConfig
 from crmlite.extensions import db
+from crmlite.models import Opportunity, OpportunityStatus, SalesStage, StageChange
+from crmlite.services.defaults import load_defaults
 
 
 @pytest.fixture()
@@ -50,4 +54,70 @@ def test_migrations_match_the_models(empty_database_url: str) -> None:
 
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        db.engine.dispose()
+
+
+def test_0006_backfills_the_stage_history_as_the_app_keeps_it(empty_database_url: str) -> None:
+    """Moves recorded before 0006 get the derived columns the app would have stored."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade()
+        load_defaults()
+        stages = {s.name: s.id for s in db.session.scalars(select(SalesStage))}
+        open_status = db.session.scalars(
+            select(OpportunityStatus).where(OpportunityStatus.name == "Open")
+        ).one()
+        start = datetime(2026, 1, 5, 18, tzinfo=UTC)
+        paths = [
+            ["Prospect", "Discovery", "1st Appointment", "Lost", "Presentation", "Won"],
+            ["Prospect", "Discovery", "Lost"],
+            ["Prospect"],
+        ]
+        for number, path in enumerate(paths):
+            deal = Opportunity(
+                name=f"Deal {number}",
+                stage_id=stages[path[-1]],
+                status_id=open_status.id,
+                revenue=Decimal("1000"),
+                probability=10,
+            )
+            db.session.add(deal)
+            db.session.flush()
+            previous = None
+            for day, name in enumerate(path):
+                db.session.add(
+                    StageChange(
+                        opportunity_id=deal.id,
+                        from_stage_id=previous,
+                        to_stage_id=stages[name],
+                        changed_at=start + timedelta(days=day),
+                    )
+                )
+                previous = stages[name]
+        db.session.commit()
+
+        def derived() -> list[tuple[object, ...]]:
+            rows = db.session.execute(
+                select(
+                    StageChange.from_stage_entered_at,
+                    StageChange.advanced_later,
+                    StageChange.won_later,
+                ).order_by(StageChange.id)
+            )
+            result = [(entered, bool(advanced), bool(won)) for entered, advanced, won in rows]
+            db.session.rollback()
+            return result
+
+        kept = derived()
+        assert [(advanced, won) for _entered, advanced, won in kept] == [
+            *[(True, True), (True, True), (True, True), (False, True), (True, True)],
+            (False, False),
+            *[(True, False), (False, False), (False, False)],
+            (False, False),
+        ]
+        assert kept[1][0] == start and kept[0][0] is None
+
+        downgrade(revision="0005")
+        upgrade()
+        assert derived() == kept
         db.engine.dispose()

@@ -308,19 +308,32 @@ class StageChange(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     opportunity_id: Mapped[int] = fk("opportunities.id", ondelete="CASCADE", nullable=False)
     from_stage_id: Mapped[int | None] = fk("sales_stages.id")
-    to_stage_id: Mapped[int] = fk("sales_stages.id", nullable=False, index=True)
+    to_stage_id: Mapped[int] = fk("sales_stages.id", nullable=False)
     changed_by_id: Mapped[int | None] = fk("members.id", ondelete="SET NULL")
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Derived from the opportunity's earlier and later moves, for the dashboard's funnel;
+    # kept in step by crmlite.services.stage_history.
+    from_stage_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    advanced_later: Mapped[bool] = mapped_column(Boolean, default=False)
+    won_later: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
-        # An opportunity's path, in order (with where each move went, for the dashboard's
-        # funnel), and the moves of a period.
+        # An opportunity's path, in order (with where each move went).
         Index("ix_stage_changes_opportunity", "opportunity_id", "changed_at", "to_stage_id"),
+        # The funnel's moves into and out of each stage in a period, covering what it reads.
         Index(
-            "ix_stage_changes_period",
-            "changed_at",
+            "ix_stage_changes_entries",
             "to_stage_id",
+            "changed_at",
+            "advanced_later",
+            "won_later",
+            "opportunity_id",
+        ),
+        Index(
+            "ix_stage_changes_exits",
             "from_stage_id",
+            "changed_at",
+            "from_stage_entered_at",
             "opportunity_id",
         ),
     )

@@ -43,7 +43,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, false, func, select
-from sqlalchemy.orm import aliased
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -215,10 +214,16 @@ def pipeline_amount(basis: Basis) -> ColumnElement[Any]:
     return Opportunity.revenue
 
 
-def _status_ids(*, won: bool = False) -> list[int]:
-    """The ids of the open statuses (or the won ones). Filtering on the listed ids rather
-    than a subquery lets SQLite read the opportunities from a covering index."""
-    where = OpportunityStatus.is_won if won else ~OpportunityStatus.is_closed
+def _status_ids(*, won: bool = False, lost: bool = False) -> list[int]:
+    """The ids of the open statuses (or the won or lost ones). Filtering on the listed ids
+    rather than a subquery lets SQLite read the opportunities from a covering index."""
+    where = (
+        OpportunityStatus.is_won
+        if won
+        else OpportunityStatus.is_lost
+        if lost
+        else ~OpportunityStatus.is_closed
+    )
     return list(db.session.scalars(select(OpportunityStatus.id).where(where)))
 
 
@@ -804,8 +809,6 @@ def funnel_health(
     """
     stages = list(db.session.scalars(select(SalesStage).order_by(SalesStage.position)))
     open_stages = [s for s in stages if not s.is_closed]
-    open_ids = [s.id for s in open_stages]
-    won_stage = next((s for s in stages if s.is_won), None)
     mine = _matches(Opportunity.account_manager_id, member_id)
     now_by_stage = {
         stage_id: (count, _money(value))
@@ -816,105 +819,50 @@ def funnel_health(
         )
     }
 
-    def scoped(query: Any, change: Any) -> Any:
-        if member_id is None:
-            return query
-        return query.join(Opportunity, Opportunity.id == change.opportunity_id).where(*mine)
-
-    # Rank of a stage along the funnel; Lost ranks lowest, so "later" never means Lost.
-    rank = {s.id: (0 if s.is_lost else s.position) for s in stages}
-
-    # Each move into a stage during the period, with the furthest stage reached after it.
-    entry = aliased(StageChange)
-    later = aliased(StageChange)
-    furthest = (
-        select(func.max(case(rank, value=later.to_stage_id, else_=0)))
-        .where(later.opportunity_id == entry.opportunity_id, later.changed_at > entry.changed_at)
-        .scalar_subquery()
-    )
-    entry_rank = case(rank, value=entry.to_stage_id, else_=0)
-    # Materialized, so that each entry looks up its later moves once; the open stages are
-    # picked by rank, so that SQLite reads the period's moves from their index.
-    entries = (
-        scoped(
-            select(
-                entry.to_stage_id.label("stage_id"),
-                entry_rank.label("rank"),
-                furthest.label("furthest"),
-            ).where(
-                entry.changed_at >= start,
-                entry.changed_at < end,
-                entry_rank.in_([rank[i] for i in open_ids]),
-            ),
-            entry,
+    # The period's moves into and out of each stage; what happened before and after a move
+    # is stored on it (stage_history.py). The team's are read from the stage's covering
+    # index, a member's through their opportunities (a fiftieth of the period's moves).
+    def moves(stage: Any, *columns: Any) -> Any:
+        query = select(stage, *columns).where(
+            StageChange.changed_at >= start, StageChange.changed_at < end
         )
-        .cte("funnel_entries")
-        .prefix_with("MATERIALIZED")
-    )
-    won_rank = rank[won_stage.id] if won_stage else -1
+        if member_id is None:
+            query = query.where(stage.in_([s.id for s in open_stages]))
+        else:
+            query = query.where(StageChange.opportunity_id.in_(select(Opportunity.id).where(*mine)))
+        return db.session.execute(query.group_by(stage))
+
     conversion = {
-        stage_id: (count, int(moved or 0), int(won or 0))
-        for stage_id, count, moved, won in db.session.execute(
-            select(
-                entries.c.stage_id,
-                func.count(),
-                func.sum(case((entries.c.furthest > entries.c.rank, 1), else_=0)),
-                func.sum(case((entries.c.furthest == won_rank, 1), else_=0)),
-            ).group_by(entries.c.stage_id)
+        stage_id: (count, advanced, won)
+        for stage_id, count, advanced, won in moves(
+            StageChange.to_stage_id,
+            func.count(),
+            func.count().filter(StageChange.advanced_later),
+            func.count().filter(StageChange.won_later),
         )
     }
-
-    # Stays that ended in the period: a move out of a stage, back to the move before it.
-    leaving = aliased(StageChange)
-    arriving = aliased(StageChange)
-    entered_at = (
-        select(func.max(arriving.changed_at))
-        .where(
-            arriving.opportunity_id == leaving.opportunity_id,
-            arriving.changed_at < leaving.changed_at,
-        )
-        .scalar_subquery()
-    )
-    leaving_rank = case(rank, value=leaving.from_stage_id, else_=0)
-    stays_inner = (
-        scoped(
-            select(
-                leaving.from_stage_id.label("stage_id"),
-                _days_between(leaving.changed_at, entered_at).label("days"),
-            ).where(
-                leaving.changed_at >= start,
-                leaving.changed_at < end,
-                leaving_rank.in_([rank[i] for i in open_ids]),
-            ),
-            leaving,
-        )
-        .cte("funnel_stays")
-        .prefix_with("MATERIALIZED")
-    )
+    days = _days_between(StageChange.changed_at, StageChange.from_stage_entered_at)
     stays = {
         stage_id: (
-            None if days is None else _decimal(days).quantize(Decimal("0.1"), ROUND_HALF_UP),
+            None if average is None else _decimal(average).quantize(Decimal("0.1"), ROUND_HALF_UP),
             count,
         )
-        for stage_id, days, count in db.session.execute(
-            select(
-                stays_inner.c.stage_id,
-                func.avg(stays_inner.c.days),
-                func.count(stays_inner.c.days),
-            ).group_by(stays_inner.c.stage_id)
+        for stage_id, average, count in moves(
+            StageChange.from_stage_id, func.avg(days), func.count(StageChange.from_stage_entered_at)
         )
     }
 
-    closed_inner = (
-        select(
-            case((is_won(), "won"), (is_lost(), "lost"), else_="other").label("outcome"),
-        )
-        .where(Opportunity.closed_at >= start, Opportunity.closed_at < end, *mine)
-        .subquery()
-    )
+    won_ids, lost_ids = _status_ids(won=True), _status_ids(lost=True)
     closed = dict(
         db.session.execute(
-            select(closed_inner.c.outcome, func.count()).group_by(closed_inner.c.outcome)
+            select(Opportunity.status_id, func.count())
+            .where(
+                Opportunity.status_id.in_(won_ids + lost_ids),
+                Opportunity.closed_at >= start,
+                Opportunity.closed_at < end,
+                *mine,
+            )
+            .group_by(Opportunity.status_id)
         ).all()
     )
     reasons = [
@@ -949,8 +897,8 @@ def funnel_health(
             )
             for s in open_stages
         ],
-        won=closed.get("won", 0),
-        lost=closed.get("lost", 0),
+        won=sum(closed.get(i, 0) for i in won_ids),
+        lost=sum(closed.get(i, 0) for i in lost_ids),
         lost_reasons=shown,
         other_reasons=sum(r.count for r in reasons[LOST_REASONS_SHOWN:]),
     )
