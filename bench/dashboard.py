@@ -5,7 +5,8 @@ p95 on SQLite, server side, with a constant number of SQL statements.
 
 Measured: the page a manager opens (this quarter, the whole team), the same figures for
 another quarter as the switch asks for them (htmx), a rep's own page, and the funnel,
-which the page loads in place in a second request (this quarter, and the whole year).
+which the page loads in place in a second request (this quarter and the whole year for
+the team, and a rep's own year).
 
     .venv/bin/python -m bench.dashboard [--engines sqlite,postgresql] [--opportunities 100000]
 """
@@ -81,6 +82,14 @@ def run(engine: str, opportunities: int, activities: int, members: int) -> list[
                 data,
                 get(manager, f"/dashboard/funnel?year={year}&quarter={quarter}&period=year", HTMX),
                 runs=20,
+            ),
+            measure(
+                app,
+                "funnel, a rep's own year",
+                engine,
+                data,
+                get(rep, f"/dashboard/funnel?year={year}&quarter={quarter}&period=year", HTMX),
+                runs=30,
             ),
         ]
         with app.app_context():

@@ -542,8 +542,12 @@ def test_funnel_conversion_days_win_rate_and_lost_reasons_from_the_history(
 
     year = dashboard.funnel_health(*dashboard.period_bounds(2026, 1, Period.YEAR, LA))
     assert {h.name: h.entered for h in year.stages}["Prospect"] == 4
+    # Cory's own funnel (every deal is his) reads his moves through his opportunities.
+    corys = dashboard.funnel_health(start, end, member_id=cory.id)
+    assert corys.stages == health.stages
+    assert (corys.won, corys.lost) == (1, 1)
     mine = dashboard.funnel_health(start, end, member_id=make_member().id)
-    assert all(h.entered == 0 and h.count == 0 for h in mine.stages)
+    assert all(h.entered == 0 and h.count == 0 and h.stays == 0 for h in mine.stages)
     assert mine.win_rate is None
 
 
