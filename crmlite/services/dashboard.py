@@ -217,13 +217,9 @@ def pipeline_amount(basis: Basis) -> ColumnElement[Any]:
 def _status_ids(*, won: bool = False, lost: bool = False) -> list[int]:
     """The ids of the open statuses (or the won or lost ones). Filtering on the listed ids
     rather than a subquery lets SQLite read the opportunities from a covering index."""
-    where = (
-        OpportunityStatus.is_won
-        if won
-        else OpportunityStatus.is_lost
-        if lost
-        else ~OpportunityStatus.is_closed
-    )
+    where = ~OpportunityStatus.is_closed
+    if won or lost:
+        where = OpportunityStatus.is_won if won else OpportunityStatus.is_lost
     return list(db.session.scalars(select(OpportunityStatus.id).where(where)))
 
 

@@ -305,6 +305,17 @@ def _saved(message: str) -> str | Response:
     return redirect(url_for("setup.activity_types"))
 
 
+def _type_values(form: ActivityTypeForm) -> dict[str, Any]:
+    return {
+        "code": form.code.data or "",
+        "name": form.name.data or "",
+        "group": ActivityGroup(form.group.data),
+        "points": form.points.data or 0,
+        "monthly_count": form.monthly_count.data or 0,
+        "active": form.active.data,
+    }
+
+
 @bp.get("/activity-types")
 @require_role(*MANAGERS)
 def activity_types() -> str:
@@ -319,15 +330,7 @@ def activity_type_create() -> str | Response:
     form = _type_form()
     if not form.validate():
         return _activity_types(new_form=form)
-    created = points.save_activity_type(
-        None,
-        code=form.code.data or "",
-        name=form.name.data or "",
-        group=ActivityGroup(form.group.data),
-        points=form.points.data or 0,
-        monthly_count=form.monthly_count.data or 0,
-        active=form.active.data,
-    )
+    created = points.save_activity_type(None, **_type_values(form))
     db.session.commit()
     return _saved(f"{created.label} added.")
 
@@ -339,15 +342,7 @@ def activity_type_update(type_id: int) -> str | Response:
     form = _type_form(activity_type)
     if not form.validate():
         return _activity_types(editing=activity_type, edit_form=form)
-    points.save_activity_type(
-        activity_type,
-        code=form.code.data or "",
-        name=form.name.data or "",
-        group=ActivityGroup(form.group.data),
-        points=form.points.data or 0,
-        monthly_count=form.monthly_count.data or 0,
-        active=form.active.data,
-    )
+    points.save_activity_type(activity_type, **_type_values(form))
     db.session.commit()
     return _saved(f"{activity_type.label} saved.")
 
