@@ -318,8 +318,17 @@ class StageChange(db.Model):
     won_later: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
-        # An opportunity's path, in order (with where each move went).
-        Index("ix_stage_changes_opportunity", "opportunity_id", "changed_at", "to_stage_id"),
+        # An opportunity's path, in order, covering what the funnel reads of a member's moves.
+        Index(
+            "ix_stage_changes_opportunity",
+            "opportunity_id",
+            "changed_at",
+            "to_stage_id",
+            "from_stage_id",
+            "advanced_later",
+            "won_later",
+            "from_stage_entered_at",
+        ),
         # The funnel's moves into and out of each stage in a period, covering what it reads.
         Index(
             "ix_stage_changes_entries",

@@ -1,7 +1,7 @@
 """Stage history: each move stores when the stage it leaves was entered and whether the
-opportunity later went further along or was won, so the dashboard's funnel reads two covering
-indexes instead of looking up every move's neighbours (issue #6). Existing moves are
-backfilled.
+opportunity later went further along or was won, so the dashboard's funnel reads covering
+indexes (into a stage, out of a stage, by opportunity for a member) instead of looking up every
+move's neighbours (issue #6). Existing moves are backfilled.
 
 Revision ID: 0006
 Revises: 0005
@@ -59,6 +59,8 @@ def upgrade():
         batch_op.alter_column('won_later', server_default=None)
         batch_op.drop_index('ix_stage_changes_period')
         batch_op.drop_index('ix_stage_changes_to_stage_id')
+        batch_op.drop_index('ix_stage_changes_opportunity')
+        batch_op.create_index('ix_stage_changes_opportunity', ['opportunity_id', 'changed_at', 'to_stage_id', 'from_stage_id', 'advanced_later', 'won_later', 'from_stage_entered_at'], unique=False)
         batch_op.create_index('ix_stage_changes_entries', ['to_stage_id', 'changed_at', 'advanced_later', 'won_later', 'opportunity_id'], unique=False)
         batch_op.create_index('ix_stage_changes_exits', ['from_stage_id', 'changed_at', 'from_stage_entered_at', 'opportunity_id'], unique=False)
 
@@ -67,6 +69,8 @@ def downgrade():
     with op.batch_alter_table('stage_changes', schema=None) as batch_op:
         batch_op.drop_index('ix_stage_changes_exits')
         batch_op.drop_index('ix_stage_changes_entries')
+        batch_op.drop_index('ix_stage_changes_opportunity')
+        batch_op.create_index('ix_stage_changes_opportunity', ['opportunity_id', 'changed_at', 'to_stage_id'], unique=False)
         batch_op.create_index('ix_stage_changes_to_stage_id', ['to_stage_id'], unique=False)
         batch_op.create_index('ix_stage_changes_period', ['changed_at', 'to_stage_id', 'from_stage_id', 'opportunity_id'], unique=False)
         batch_op.drop_column('won_later')
