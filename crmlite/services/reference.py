@@ -25,9 +25,13 @@ def activity_types() -> list[ActivityType]:
     return list(db.session.scalars(select(ActivityType).order_by(ActivityType.position)))
 
 
-def monthly_points_total(types: list[ActivityType]) -> int:
-    """Points a member earns by doing every active type's recommended count (644 by default)."""
-    return sum(t.monthly_total for t in types if t.active)
+def active_activity_types() -> list[ActivityType]:
+    """The types offered for new activities, in the points table's order."""
+    return list(
+        db.session.scalars(
+            select(ActivityType).where(ActivityType.active).order_by(ActivityType.position)
+        )
+    )
 
 
 def campaign_types() -> list[CampaignType]:

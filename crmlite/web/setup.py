@@ -124,7 +124,7 @@ def index() -> str:
         team=get_team(),
         stages=reference.stages(),
         activity_types=types,
-        monthly_points_total=reference.monthly_points_total(types),
+        monthly_points_total=points.monthly_target(types),
         campaign_types=reference.campaign_types(),
         track_kinds=reference.track_kinds(),
     )
