@@ -14,15 +14,19 @@ from pathlib import Path
 INSTANCE_DIR = Path(os.environ.get("CRMLITE_INSTANCE", Path(__file__).parent.parent / "instance"))
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        return f"sqlite:///{INSTANCE_DIR / 'crmlite.sqlite'}"
-    # Heroku-style URLs and plain postgresql:// both mean psycopg 3 here.
+def normalise_database_url(url: str) -> str:
+    """Heroku-style URLs and plain postgresql:// both mean psycopg 3 here."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'crmlite.sqlite'}"
+    return normalise_database_url(url)
 
 
 def _development_secret_key() -> str:
@@ -36,7 +40,6 @@ def _development_secret_key() -> str:
 
 
 class Config:
-    ENV_NAME = "production"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -50,7 +53,6 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     # Sign-in attempts per client address.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
-    TEAM_NAME_DEFAULT = "crmlite"
     # Outgoing e-mail (campaign e-mails, track e-mails). Without MAIL_SERVER every message
     # is written as an .eml file into MAIL_OUTBOX instead, to open in a mail program.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
@@ -88,7 +90,6 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    ENV_NAME = "development"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
 
@@ -98,7 +99,6 @@ class DevelopmentConfig(Config):
 
 class TestConfig(Config):
     __test__ = False  # not a pytest test class
-    ENV_NAME = "testing"
     TESTING = True
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False

@@ -4,6 +4,7 @@ as a given role, factories that return callables, and a query counter."""
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from crmlite import create_app
-from crmlite.config import TestConfig
+from crmlite.config import TestConfig, normalise_database_url
 from crmlite.database import QueryCounter, count_queries, write_intent
 from crmlite.extensions import db, limiter
 from crmlite.models import (
@@ -44,8 +45,17 @@ def database_url(tmp_dir: Path) -> str:
     """TEST_DATABASE_URL (or DATABASE_URL) when set, else a SQLite file for this run."""
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url:
-        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return normalise_database_url(url)
     return f"sqlite:///{tmp_dir / 'test.sqlite'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hash_each_password_once() -> Iterator[None]:
+    """scrypt is slow by design (~70 ms); the suite makes hundreds of members with the same
+    password, so each distinct password is hashed once per run (still scrypt, salted)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(members, "hash_password", functools.cache(members.hash_password))
+        yield
 
 
 @pytest.fixture(scope="session")

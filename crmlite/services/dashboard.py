@@ -57,8 +57,8 @@ from crmlite.models import (
     StageChange,
 )
 from crmlite.models.base import ZERO
-from crmlite.services.funnel import has_next_step, is_open
-from crmlite.services.quotas import MonthQuota, quotas_by_member
+from crmlite.services.funnel import has_next_step, is_open, open_stages
+from crmlite.services.quotas import MonthQuota, quotas_by_member, sum_present
 
 CENTS = Decimal("0.01")
 MONTH_NAMES = (
@@ -117,20 +117,9 @@ def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
     return a if b is None else a + b
 
 
-def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
-    total: Decimal | None = None
-    for value in values:
-        total = _add(total, value)
-    return total
-
-
 def _money(value: Any) -> Decimal:
     """A SQL sum as exact cents (SQLite may hand back a float)."""
-    if value is None:
-        return ZERO
-    if isinstance(value, float):
-        value = Decimal(repr(value))
-    return Decimal(value).quantize(CENTS, rounding=ROUND_HALF_UP)
+    return _decimal(value).quantize(CENTS, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -188,13 +177,19 @@ def add_months(year: int, month: int, count: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
+def period_months(quarter: int, period: Period) -> tuple[int, int]:
+    """The first and last month of the quarter, or of its whole year."""
+    if period is Period.YEAR:
+        return 1, 12
+    months = quarter_months(quarter)
+    return months[0], months[-1]
+
+
 def period_bounds(
     year: int, quarter: int, period: Period, tz: ZoneInfo
 ) -> tuple[datetime, datetime]:
-    if period is Period.YEAR:
-        return month_start(year, 1, tz), month_start(year, 13, tz)
-    first = quarter_months(quarter)[0]
-    return month_start(year, first, tz), month_start(year, first + 3, tz)
+    first, last = period_months(quarter, period)
+    return month_start(year, first, tz), month_start(year, last + 1, tz)
 
 
 # ------------------------------------------------------------------ SQL building blocks
@@ -214,21 +209,30 @@ def pipeline_amount(basis: Basis) -> ColumnElement[Any]:
     return Opportunity.revenue
 
 
-def _status_ids(*, won: bool = False, lost: bool = False) -> list[int]:
-    """The ids of the open statuses (or the won or lost ones). Filtering on the listed ids
-    rather than a subquery lets SQLite read the opportunities from a covering index."""
-    where = ~OpportunityStatus.is_closed
-    if won or lost:
-        where = OpportunityStatus.is_won if won else OpportunityStatus.is_lost
-    return list(db.session.scalars(select(OpportunityStatus.id).where(where)))
+@dataclass(frozen=True)
+class StatusIds:
+    """The ids of the open, won and lost statuses. Filtering on the listed ids rather than
+    a subquery lets SQLite read the opportunities from a covering index."""
+
+    open: list[int]
+    won: list[int]
+    lost: list[int]
+
+
+def status_ids() -> StatusIds:
+    found = StatusIds([], [], [])
+    for status in db.session.scalars(select(OpportunityStatus)):
+        if not status.is_closed:
+            found.open.append(status.id)
+        if status.is_won:
+            found.won.append(status.id)
+        if status.is_lost:
+            found.lost.append(status.id)
+    return found
 
 
 def is_won() -> ColumnElement[bool]:
     return Opportunity.status_id.in_(select(OpportunityStatus.id).where(OpportunityStatus.is_won))
-
-
-def is_lost() -> ColumnElement[bool]:
-    return Opportunity.status_id.in_(select(OpportunityStatus.id).where(OpportunityStatus.is_lost))
 
 
 def _matches(column: Any, value: int | None) -> list[ColumnElement[bool]]:
@@ -242,7 +246,8 @@ def _won_per_month(
     starts: Sequence[datetime],
     keys: Sequence[Any],
     basis: Basis,
-    where: Sequence[ColumnElement[bool]] = (),
+    where: Sequence[ColumnElement[bool]],
+    won_ids: list[int],
 ) -> dict[tuple[Any, ...], dict[int, Decimal]]:
     """Won amounts grouped by `keys` and by month: month i (0-based) holds the wins with
     starts[i] <= closed_at < starts[i + 1]. One query, on the closed_at index."""
@@ -258,7 +263,7 @@ def _won_per_month(
         )
         .where(
             # Listed ids, not a subquery: SQLite then reads the wins from an index.
-            Opportunity.status_id.in_(_status_ids(won=True)),
+            Opportunity.status_id.in_(won_ids),
             Opportunity.closed_at >= starts[0],
             Opportunity.closed_at < starts[-1],
             *where,
@@ -332,6 +337,7 @@ def quarter_by_member(
     *,
     member_id: int | None = None,
     names: dict[int, str] | None = None,
+    statuses: StatusIds | None = None,
 ) -> QuarterByMember:
     """Per member and month of the quarter: won total, quota and %; the YTD figures at each
     month's end; the Monthly Totals and YTD rows of everyone shown. Members shown: those
@@ -345,6 +351,7 @@ def quarter_by_member(
         [Opportunity.account_manager_id],
         basis,
         _matches(Opportunity.account_manager_id, member_id),
+        (statuses or status_ids()).won,
     )
     quotas = quotas_by_member(
         ((year, m) for m in range(1, 13)), None if member_id is None else [member_id]
@@ -367,7 +374,7 @@ def quarter_by_member(
                 ytd=[
                     Attainment(
                         sum((won.get(i - 1, ZERO) for i in range(1, m + 1)), ZERO),
-                        _sum(month_quota(i) for i in range(1, m + 1)),
+                        sum_present(month_quota(i) for i in range(1, m + 1)),
                     )
                     for m in months
                 ],
@@ -421,7 +428,7 @@ class QuarterByLocation:
             0,
             "Totals",
             [sum((loc.months[i] for loc in self.locations), ZERO) for i in range(3)],
-            _sum(loc.quota for loc in self.locations),
+            sum_present(loc.quota for loc in self.locations),
         )
 
 
@@ -431,7 +438,7 @@ def quarter_by_location(
     tz: ZoneInfo,
     basis: Basis = Basis.REVENUE,
     *,
-    member_id: int | None = None,
+    statuses: StatusIds | None = None,
 ) -> QuarterByLocation:
     """Won per month of the quarter per location, with its business units nested, and
     each one's quarter quota (its members' quotas, by where they belong now). Every active
@@ -442,7 +449,8 @@ def quarter_by_location(
         starts,
         [Opportunity.location_id, Opportunity.business_unit_id],
         basis,
-        _matches(Opportunity.account_manager_id, member_id),
+        [],
+        (statuses or status_ids()).won,
     )
     quota_column = RevenueQuota.margin if basis is Basis.MARGIN else RevenueQuota.revenue
     quota_query = (
@@ -451,8 +459,6 @@ def quarter_by_location(
         .where(RevenueQuota.year == year, RevenueQuota.month.in_(months))
         .group_by(Member.location_id, Member.business_unit_id)
     )
-    if member_id is not None:
-        quota_query = quota_query.where(RevenueQuota.member_id == member_id)
     quotas = {
         (loc, unit): None if amount is None else _money(amount)
         for loc, unit, amount in db.session.execute(quota_query)
@@ -494,7 +500,7 @@ def quarter_by_location(
                 loc_id,
                 place_name(loc_id, loc_labels, NO_LOCATION),
                 [sum((u.months[i] for u in unit_rows), ZERO) for i in range(3)],
-                _sum(u.quota for u in unit_rows),
+                sum_present(u.quota for u in unit_rows),
                 unit_rows,
             )
         )
@@ -529,15 +535,6 @@ def zero_revenue() -> ColumnElement[bool]:
     return Opportunity.revenue == 0
 
 
-def _amount_sums() -> list[Any]:
-    return [
-        func.sum(Opportunity.revenue),
-        func.sum(Opportunity.cost),
-        func.sum(Opportunity.revenue * Opportunity.probability),
-        func.sum(Opportunity.cost * Opportunity.probability),
-    ]
-
-
 def _open_amounts(values: Sequence[Any]) -> OpenAmounts:
     revenue, cost, weighted_revenue, weighted_cost = values
     return OpenAmounts(
@@ -554,7 +551,7 @@ def forecast_months(today: date) -> list[tuple[int, int]]:
 
 
 def pipeline_by_month(
-    today: date, *, member_id: int | None = None
+    today: date, *, member_id: int | None = None, statuses: StatusIds | None = None
 ) -> dict[int | None, dict[int, OpenAmounts]]:
     """Open opportunities by account manager and expected close month (0-2: this month and
     the next two). One grouped query."""
@@ -571,7 +568,7 @@ def pipeline_by_month(
             Opportunity.probability,
         )
         .where(
-            Opportunity.status_id.in_(_status_ids()),
+            Opportunity.status_id.in_((statuses or status_ids()).open),
             Opportunity.expected_close_on >= firsts[0],
             Opportunity.expected_close_on < firsts[-1],
             *_matches(Opportunity.account_manager_id, member_id),
@@ -648,7 +645,7 @@ class MemberForecast:
 
     @property
     def gap(self) -> Decimal | None:
-        return _sum(m.gap for m in self.months)
+        return sum_present(m.gap for m in self.months)
 
     @property
     def shortfall(self) -> Decimal | None:
@@ -681,14 +678,18 @@ def forecast(
     *,
     member_id: int | None = None,
     names: dict[int, str] | None = None,
+    statuses: StatusIds | None = None,
 ) -> Forecast:
     """Open pipeline by expected close month for this month and the next two, in total and
     probability-weighted, next to each member's quota and what they already won in those
     months. Members shown: those with a quota or pipeline in those months."""
     months = forecast_months(today)
+    statuses = statuses or status_ids()
     pipeline = {
         mid: {i: (a.value(basis), a.weighted(basis)) for i, a in by_month.items()}
-        for mid, by_month in pipeline_by_month(today, member_id=member_id).items()
+        for mid, by_month in pipeline_by_month(
+            today, member_id=member_id, statuses=statuses
+        ).items()
     }
     starts = [month_start(y, m, tz) for y, m in months] + [
         month_start(*add_months(*months[-1], 1), tz)
@@ -698,6 +699,7 @@ def forecast(
         [Opportunity.account_manager_id],
         basis,
         _matches(Opportunity.account_manager_id, member_id),
+        statuses.won,
     )
     quotas = quotas_by_member(months, None if member_id is None else [member_id])
     names = member_names() if names is None else names
@@ -757,9 +759,6 @@ class LostReason:
 
 @dataclass
 class FunnelHealth:
-    start: datetime
-    end: datetime
-    basis: Basis
     stages: list[StageHealth]
     won: int
     lost: int
@@ -803,14 +802,14 @@ def funnel_health(
       reopened one counts as it is now).
     - Lost reasons of the opportunities lost during the period, most frequent first.
     """
-    stages = list(db.session.scalars(select(SalesStage).order_by(SalesStage.position)))
-    open_stages = [s for s in stages if not s.is_closed]
+    stages = open_stages()
+    statuses = status_ids()
     mine = _matches(Opportunity.account_manager_id, member_id)
     now_by_stage = {
         stage_id: (count, _money(value))
         for stage_id, count, value in db.session.execute(
             select(Opportunity.stage_id, func.count(), func.sum(pipeline_amount(basis)))
-            .where(Opportunity.status_id.in_(_status_ids()), *mine)
+            .where(Opportunity.status_id.in_(statuses.open), *mine)
             .group_by(Opportunity.stage_id)
         )
     }
@@ -823,7 +822,7 @@ def funnel_health(
             StageChange.changed_at >= start, StageChange.changed_at < end
         )
         if member_id is None:
-            query = query.where(stage.in_([s.id for s in open_stages]))
+            query = query.where(stage.in_([s.id for s in stages]))
         else:
             query = query.where(StageChange.opportunity_id.in_(select(Opportunity.id).where(*mine)))
         return db.session.execute(query.group_by(stage))
@@ -848,12 +847,11 @@ def funnel_health(
         )
     }
 
-    won_ids, lost_ids = _status_ids(won=True), _status_ids(lost=True)
     closed = dict(
         db.session.execute(
             select(Opportunity.status_id, func.count())
             .where(
-                Opportunity.status_id.in_(won_ids + lost_ids),
+                Opportunity.status_id.in_(statuses.won + statuses.lost),
                 Opportunity.closed_at >= start,
                 Opportunity.closed_at < end,
                 *mine,
@@ -869,16 +867,18 @@ def funnel_health(
                 func.count(Opportunity.id),
                 func.sum(func.coalesce(Opportunity.lost_amount, Opportunity.revenue)),
             )
-            .where(Opportunity.closed_at >= start, Opportunity.closed_at < end, is_lost(), *mine)
+            .where(
+                Opportunity.status_id.in_(statuses.lost),
+                Opportunity.closed_at >= start,
+                Opportunity.closed_at < end,
+                *mine,
+            )
             .group_by(Opportunity.lost_reason)
             .order_by(func.count(Opportunity.id).desc(), Opportunity.lost_reason)
         )
     ]
     shown = reasons[:LOST_REASONS_SHOWN]
     return FunnelHealth(
-        start=start,
-        end=end,
-        basis=basis,
         stages=[
             StageHealth(
                 stage_id=s.id,
@@ -891,10 +891,10 @@ def funnel_health(
                 average_days=stays.get(s.id, (None, 0))[0],
                 stays=stays.get(s.id, (None, 0))[1],
             )
-            for s in open_stages
+            for s in stages
         ],
-        won=sum(closed.get(i, 0) for i in won_ids),
-        lost=sum(closed.get(i, 0) for i in lost_ids),
+        won=sum(closed.get(i, 0) for i in statuses.won),
+        lost=sum(closed.get(i, 0) for i in statuses.lost),
         lost_reasons=shown,
         other_reasons=sum(r.count for r in reasons[LOST_REASONS_SHOWN:]),
     )
@@ -913,7 +913,11 @@ class Hygiene:
 
 
 def hygiene(
-    today: date, *, member_id: int | None = None, names: dict[int, str] | None = None
+    today: date,
+    *,
+    member_id: int | None = None,
+    names: dict[int, str] | None = None,
+    statuses: StatusIds | None = None,
 ) -> list[Hygiene]:
     """Per account manager with at least one: open opportunities that are stalled (no
     open activity due today or later), past their expected close date, or without revenue.
@@ -930,7 +934,7 @@ def hygiene(
             counted(zero_revenue()),
         )
         .where(
-            Opportunity.status_id.in_(_status_ids()),
+            Opportunity.status_id.in_((statuses or status_ids()).open),
             *_matches(Opportunity.account_manager_id, member_id),
         )
         .group_by(Opportunity.account_manager_id)
@@ -1143,15 +1147,16 @@ def dashboard(
     """The attainment summaries, the forecast and the hygiene counts, for the whole team or
     (member_id) one member, whose view leaves out the locations. A fixed number of
     queries. The funnel, heavier, comes separately (funnel_health)."""
-    names = member_names()
+    names, statuses = member_names(), status_ids()
+    mine: dict[str, Any] = {"member_id": member_id, "names": names, "statuses": statuses}
     return Dashboard(
         year=year,
         quarter=quarter,
         basis=basis,
-        by_member=quarter_by_member(year, quarter, tz, basis, member_id=member_id, names=names),
+        by_member=quarter_by_member(year, quarter, tz, basis, **mine),
         by_location=None
         if member_id is not None
-        else quarter_by_location(year, quarter, tz, basis),
-        forecast=forecast(today, tz, basis, member_id=member_id, names=names),
-        hygiene=hygiene(today, member_id=member_id, names=names),
+        else quarter_by_location(year, quarter, tz, basis, statuses=statuses),
+        forecast=forecast(today, tz, basis, **mine),
+        hygiene=hygiene(today, **mine),
     )

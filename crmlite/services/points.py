@@ -361,6 +361,11 @@ class MemberMonth:
         return attainment(self.points, self.quota)
 
     @property
+    def ahead_by(self) -> int:
+        """Points above (or, negative, below) the pace."""
+        return self.points - self.expected
+
+    @property
     def pace(self) -> Pace:
         return pace(self.points, self.expected)
 
@@ -384,7 +389,7 @@ def member_months(
     types = _types()
     counted = tallies(month, tz, [m.id for m in members])
     quotas = quotas_for(members, month, team)
-    target = sum(t.monthly_total for t in types if t.active)
+    target = monthly_target(types)
     summaries = []
     for member in members:
         by_group: dict[str, list[TypeLine]] = defaultdict(list)

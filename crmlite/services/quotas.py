@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from crmlite.extensions import db
@@ -50,14 +50,14 @@ class MemberQuotas:
 
     @property
     def revenue_total(self) -> Decimal | None:
-        return _sum(q.revenue for q in self.months.values())
+        return sum_present(q.revenue for q in self.months.values())
 
     @property
     def margin_total(self) -> Decimal | None:
-        return _sum(q.margin for q in self.months.values())
+        return sum_present(q.margin for q in self.months.values())
 
 
-def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
+def sum_present(values: Iterable[Decimal | None]) -> Decimal | None:
     """The sum of the amounts given, or None when none is given."""
     present = [v for v in values if v is not None]
     return sum(present, ZERO) if present else None
@@ -167,12 +167,6 @@ def same_every_month(
     set_year_quotas(member, year, dict.fromkeys(MONTHS, revenue), dict.fromkeys(MONTHS, margin))
 
 
-def clear_year(member: Member, year: int) -> None:
-    db.session.execute(
-        delete(RevenueQuota).where(RevenueQuota.member_id == member.id, RevenueQuota.year == year)
-    )
-
-
 @dataclass
 class RollUp:
     """Quotas of a location or business unit: per quarter and for the year."""
@@ -200,10 +194,10 @@ def roll_up(quotas: list[MemberQuotas], *, margin: bool = False) -> list[RollUp]
             return mq.margin(month) if margin else mq.revenue(month)
 
         quarters = [
-            _sum(month_amount(mq, m) for mq in members for m in range(3 * q + 1, 3 * q + 4))
+            sum_present(month_amount(mq, m) for mq in members for m in range(3 * q + 1, 3 * q + 4))
             for q in range(4)
         ]
-        return quarters, _sum(quarters)
+        return quarters, sum_present(quarters)
 
     rows = []
     for (_lid, lname), units in sorted(locations.items(), key=lambda kv: _order(kv[0])):

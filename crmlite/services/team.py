@@ -35,10 +35,5 @@ def update_team(team: Team, *, name: str, time_zone: str, points_quota: int) -> 
     return team
 
 
-def to_local(moment: datetime, tz: ZoneInfo) -> datetime:
-    """A stored (UTC) moment as the team sees it."""
-    return moment.astimezone(tz)
-
-
 def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
     return (now or datetime.now(tz)).astimezone(tz).date()

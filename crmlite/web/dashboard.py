@@ -220,8 +220,7 @@ def funnel() -> Any:
     }
     if not errors:
         start, end = service.period_bounds(choice.year, choice.quarter, choice.period, g.tz)
-        first_month = 1 if choice.period is Period.YEAR else 3 * choice.quarter - 2
-        last_month = 12 if choice.period is Period.YEAR else 3 * choice.quarter
+        first_month, last_month = service.period_months(choice.quarter, choice.period)
         context.update(
             funnel=service.funnel_health(start, end, choice.basis, member_id=_scope()),
             first_day=date(choice.year, first_month, 1),
@@ -296,7 +295,7 @@ def won() -> Any:
         first = last = month
         when = f"{month_name(month)} {year}"
     elif quarter:
-        first, last = 3 * quarter - 2, 3 * quarter
+        first, last = service.period_months(quarter, Period.QUARTER)
         when = f"Q{quarter} {year} ({month_name(first, True)}–{month_name(last, True)})"
     else:
         first, last = 1, 12
@@ -320,7 +319,7 @@ def won() -> Any:
         who.append(unit.name if unit else service.NO_UNIT)
     back = url_for(
         "dashboard.index",
-        **Choice(year, quarter or ((first - 1) // 3 + 1), basis).query_args(),
+        **Choice(year, quarter or service.quarter_of(date(year, first, 1)), basis).query_args(),
     )
     return render_template(
         "dashboard/deals.html",

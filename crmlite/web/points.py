@@ -76,7 +76,6 @@ def _links(month: Month, endpoint: str, **values: Any) -> dict[str, str | None]:
         "previous": url_for(endpoint, month=previous.key, **values) if previous else None,
         "next": url_for(endpoint, month=following.key, **values) if following else None,
         "current": url_for(endpoint, **values),
-        "form": url_for(endpoint, **values),
     }
 
 
