@@ -153,6 +153,10 @@ class Activity(db.Model):
     def is_open(self) -> bool:
         return self.status == ActivityStatus.OPEN
 
+    def is_overdue(self, today: date) -> bool:
+        """Still open after the day it was due."""
+        return self.is_open and self.due_on < today
+
 
 class ActivityNote(db.Model):
     """A stamped note on an activity: who, when, text. Appended, never edited."""

@@ -23,16 +23,12 @@ from crmlite.models import (
 )
 
 
-def upcoming_for(member_id: int, today: date, limit: int = 10) -> list[Activity]:
+def upcoming_for(member_id: int, limit: int = 10) -> list[Activity]:
     """A member's open activities, overdue first, then by day and start time."""
     query = (
         select(Activity)
         .where(Activity.assigned_to_id == member_id, Activity.status == ActivityStatus.OPEN.value)
-        .options(
-            joinedload(Activity.type),
-            joinedload(Activity.company),
-            joinedload(Activity.opportunity),
-        )
+        .options(joinedload(Activity.type), joinedload(Activity.company))
         .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
         .limit(limit)
     )
@@ -63,12 +59,17 @@ def schedule_activity(
     start: time | None = None,
     end: time | None = None,
     opportunity: Opportunity | None = None,
+    company_id: int | None = None,
+    contact_id: int | None = None,
+    campaign_id: int | None = None,
+    phone: str = "",
     place: str = "",
     reminder_minutes: int | None = None,
 ) -> Activity:
     """An open activity on the calendar; start and end are local wall times on its day.
 
-    Company, contact and campaign come from the opportunity when there is one."""
+    Company, contact and campaign come from the opportunity when there is one, unless
+    given (see ``context_for``)."""
     starts_at, ends_at = local_span(due_on, start, end, tz)
     activity = Activity(
         subject=subject.strip(),
@@ -79,14 +80,21 @@ def schedule_activity(
         ends_at=ends_at,
         assigned_to_id=assigned_to_id,
         assigned_by_id=by.id,
+        company_id=company_id,
+        contact_id=contact_id,
+        campaign_id=campaign_id,
+        phone=phone,
         place=place,
         reminder_minutes=reminder_minutes,
     )
     if opportunity is not None:
         activity.opportunity_id = opportunity.id
-        activity.company_id = opportunity.company_id
-        activity.contact_id = opportunity.contact_id
-        activity.campaign_id = opportunity.campaign_id
+        if company_id is None:
+            activity.company_id = opportunity.company_id
+        if contact_id is None:
+            activity.contact_id = opportunity.contact_id
+        if campaign_id is None:
+            activity.campaign_id = opportunity.campaign_id
     db.session.add(activity)
     db.session.flush()
     return activity
@@ -190,16 +198,16 @@ def reassign(activity_ids: list[int], *, to: Member, by: Member) -> int:
 def opportunity_left_without_next_step(activity: Activity, today: date) -> Opportunity | None:
     """After this activity closed: its opportunity, when that is open and now has no next
     step scheduled, so the person can schedule one at once."""
-    from crmlite.services.funnel import is_open, next_step
+    from crmlite.services.funnel import has_next_step, is_open
 
     if activity.opportunity_id is None:
         return None
-    opportunity = db.session.scalar(
-        select(Opportunity).where(Opportunity.id == activity.opportunity_id, is_open())
+    # The stored next-step days were refreshed when the close was flushed.
+    return db.session.scalar(
+        select(Opportunity).where(
+            Opportunity.id == activity.opportunity_id, is_open(), ~has_next_step(today)
+        )
     )
-    if opportunity is None or next_step(opportunity.id, today) is not None:
-        return None
-    return opportunity
 
 
 def update_activity(

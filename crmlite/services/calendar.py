@@ -125,6 +125,10 @@ class Block:
     def is_open(self) -> bool:
         return self.status == ActivityStatus.OPEN.value
 
+    def is_overdue(self, today: date) -> bool:
+        """As ``Activity.is_overdue``: still open after the day it was due."""
+        return self.is_open and self.due_on < today
+
     @property
     def is_timed(self) -> bool:
         return self.starts_at is not None and self.ends_at is not None
@@ -160,6 +164,8 @@ class MemberWeek:
     days: list[Day]
     # Activities on Saturday or Sunday while the weekend is hidden.
     hidden_on_weekend: int = 0
+    # The viewer may drag its open activities: whoever may see this calendar.
+    may_move: bool = False
 
 
 def _wall_minutes(moment: datetime, day: date, tz: ZoneInfo) -> int:
@@ -254,22 +260,29 @@ def _blocks(member_ids: list[int], first: date, last: date, today: date) -> list
         return []
     blocks = [Block(*row) for row in db.session.execute(week_query(member_ids, first, last))]
     for block in blocks:
-        block.overdue = block.is_open and block.due_on < today
+        block.overdue = block.is_overdue(today)
     return blocks
 
 
 def week(
-    members: list[Member], monday: date, *, weekend: bool, today: date, tz: ZoneInfo
+    members: list[Member],
+    monday: date,
+    *,
+    weekend: bool,
+    today: date,
+    tz: ZoneInfo,
+    viewer: Member,
 ) -> list[MemberWeek]:
     """Each member's week: timed activities placed in the grid (overlaps side by side),
-    untimed ones listed on top of their day; closed ones stay, overdue ones are flagged."""
+    untimed ones listed on top of their day; closed ones stay, overdue ones are flagged.
+    The viewer may drag the activities of the calendars they may see."""
     days = week_days(monday, weekend=weekend)
     by_key: dict[tuple[int, date], Day] = {}
     weeks = []
     for member in members:
         member_days = [Day(day, is_today=day == today) for day in days]
         by_key.update({(member.id, d.day): d for d in member_days})
-        weeks.append(MemberWeek(member, member_days))
+        weeks.append(MemberWeek(member, member_days, may_move=may_see_calendar(viewer, member.id)))
     hidden: dict[int, int] = {}
     # Always the whole week: with the weekend hidden, the page still says what is there.
     for block in _blocks([m.id for m in members], monday, monday + timedelta(days=6), today):
@@ -394,7 +407,7 @@ def month(
                 type_group=row.group,
                 company_name=None,
             )
-            block.overdue = block.is_open and block.due_on < today
+            block.overdue = block.is_overdue(today)
             month_day = days[block.due_on]
             month_day.count = row.total
             month_day.first.append(block)

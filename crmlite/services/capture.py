@@ -463,12 +463,11 @@ def single_open_opportunity(contact: Contact) -> Opportunity | None:
     return _exactly_one(Opportunity.company_id == contact.company_id)[1]
 
 
-def match_contact(parsed: ParsedEmail, team: dict[str, Member] | None = None) -> Match:
+def match_contact(parsed: ParsedEmail, team: dict[str, Member]) -> Match:
     """The contact of an e-mail: the one contact whose address is among From, To and Cc,
-    the team's own addresses left out. None when no contact or several match."""
+    the team's own addresses (``team``, by address) left out. None when no contact or
+    several match."""
     addresses = (parsed.sender, *parsed.recipients)
-    if team is None:
-        team = team_members_by_address(addresses)
     outside = tuple(a for a in dict.fromkeys(addresses) if a not in team)
     contacts = contacts_by_address(outside)
     if len(contacts) != 1:

@@ -34,7 +34,6 @@ from crmlite.models import (
     Activity,
     ActivityNote,
     ActivityStatus,
-    ActivityType,
     Campaign,
     Company,
     Contact,
@@ -42,6 +41,7 @@ from crmlite.models import (
     Opportunity,
 )
 from crmlite.services import activities as service
+from crmlite.services import opportunity_page, reference
 from crmlite.services.activities import ActivityFilters
 from crmlite.services.team import get_team, local_today
 from crmlite.web import get_or_404, is_htmx, strip
@@ -84,12 +84,11 @@ class ActivityForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.type_id.choices = [
-            SelectChoice(t.id, t.label)
-            for t in db.session.scalars(
-                select(ActivityType).where(ActivityType.active).order_by(ActivityType.position)
-            )
+            SelectChoice(t.id, t.label) for t in reference.active_activity_types()
         ]
-        self.assigned_to_id.choices = [SelectChoice(m.id, m.name) for m in _members()]
+        self.assigned_to_id.choices = [
+            SelectChoice(m.id, m.name) for m in opportunity_page.active_members()
+        ]
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
@@ -104,10 +103,6 @@ class ActivityForm(FlaskForm):
             self.end.errors.append("The end must come after the start.")
             ok = False
         return ok
-
-
-def _members() -> list[Member]:
-    return list(db.session.scalars(select(Member).where(Member.active).order_by(Member.name)))
 
 
 def _context_labels(form: ActivityForm) -> dict[str, Any]:
@@ -152,6 +147,7 @@ def _triggered(html: str, event: str, activity: Activity, status: int = 200) -> 
 
 
 def _item(activity_id: int, prompt: Any = None) -> str:
+    """The activity as the lists show it; 404 when there is no such activity."""
     activity = db.session.scalars(
         select(Activity)
         .where(Activity.id == activity_id)
@@ -161,7 +157,9 @@ def _item(activity_id: int, prompt: Any = None) -> str:
             joinedload(Activity.opportunity),
             joinedload(Activity.assigned_to),
         )
-    ).one()
+    ).one_or_none()
+    if activity is None:
+        abort(404)
     return render_template(
         "activities/_item.html", a=activity, today=local_today(g.tz), prompt=prompt
     )
@@ -234,13 +232,13 @@ def create() -> Any:
         by=current_user,
         tz=g.tz,
         opportunity=opportunity,
+        company_id=context["company_id"],
+        contact_id=context["contact_id"],
+        campaign_id=context["campaign_id"],
+        phone=str(context["phone"] or ""),
         place=form.place.data or "",
         reminder_minutes=form.reminder_minutes.data,
     )
-    activity.company_id = context["company_id"]
-    activity.contact_id = context["contact_id"]
-    activity.campaign_id = context["campaign_id"]
-    activity.phone = str(context["phone"] or "")
     if form.note.data:
         service.add_note(activity, by=current_user, body=form.note.data)
     if form.status.data == ActivityStatus.CLOSED.value:
@@ -274,7 +272,6 @@ def edit(activity_id: int) -> str:
 
 @bp.get("/<int:activity_id>")
 def show(activity_id: int) -> str:
-    get_or_404(Activity, activity_id)
     return _item(activity_id)
 
 
@@ -369,19 +366,20 @@ def index() -> Any:
         "next_offset": offset + PAGE_SIZE,
         "filters": filters,
         "today": local_today(g.tz),
-        "members": _members(),
     }
     if is_htmx() and request.headers.get("HX-Target") == "activity-list":
         url = url_for("activities.index", **filters.query_args())
-        return render_template("activities/_list.html", **context), {"HX-Push-Url": url}
+        members = opportunity_page.active_members()
+        html = render_template("activities/_list.html", members=members, **context)
+        return html, {"HX-Push-Url": url}
     if is_htmx() and offset:
+        # "Load more": just the next rows.
         return render_template("activities/_rows.html", **context)
-    types = db.session.scalars(select(ActivityType).order_by(ActivityType.position)).all()
-    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.name)).all()
     return render_template(
         "activities/index.html",
-        types=types,
-        campaigns=campaigns,
+        members=opportunity_page.active_members(),
+        types=reference.activity_types(),
+        campaigns=opportunity_page.campaigns(),
         when_choices=service.WHEN_CHOICES,
         **context,
     )
@@ -413,7 +411,7 @@ def reassign() -> Any:
         next_offset=PAGE_SIZE,
         filters=filters,
         today=local_today(g.tz),
-        members=_members(),
+        members=opportunity_page.active_members(),
         message=message,
     )
 

@@ -190,7 +190,9 @@ def _week_context(choice: Choice) -> dict[str, Any]:
         "monday": monday,
         "days": cal.week_days(monday, weekend=choice.weekend),
         "slots": cal.slots(),
-        "weeks": cal.week(members, monday, weekend=choice.weekend, today=today, tz=g.tz),
+        "weeks": cal.week(
+            members, monday, weekend=choice.weekend, today=today, tz=g.tz, viewer=current_user
+        ),
         "choosable": choosable,
         "side_by_side": len(members) > 1,
         "today": today,
@@ -303,7 +305,9 @@ def _member_week(
     )
     monday = cal.week_start(shown)
     weekend = form.weekend.data in ("1", "on", "true", "yes")
-    (member_week,) = cal.week([member], monday, weekend=weekend, today=_today(), tz=g.tz)
+    (member_week,) = cal.week(
+        [member], monday, weekend=weekend, today=_today(), tz=g.tz, viewer=current_user
+    )
     return render_template(
         "calendar/_member_week.html",
         member_week=member_week,

@@ -21,6 +21,6 @@ def home() -> str:
         my_stages=funnel.stage_summary(account_manager_id=current_user.id),
         stalled=funnel.stalled_count(today, account_manager_id=current_user.id),
         team_stalled=funnel.stalled_count(today),
-        upcoming=activities.upcoming_for(current_user.id, today),
+        upcoming=activities.upcoming_for(current_user.id),
         overdue=activities.overdue_count(current_user.id, today),
     )
