@@ -204,3 +204,16 @@ def test_run_now_schedules_due_activities(client, signed_in, make_contact) -> No
     activity = db.session.scalars(select(Activity).order_by(Activity.id)).first()
     assert activity.subject == "Plan a technology business review"
     assert activity.contact_id == shane.id
+
+
+def test_run_now_goes_back_only_to_a_page_of_this_site(client, signed_in) -> None:
+    signed_in(Role.MANAGER)
+    token = page_token(client, "/tracks/")
+    for target, expected in [
+        ("/tracks/", "/tracks/"),
+        ("https://evil.example/", "/tracks/"),
+        ("//evil.example", "/tracks/"),
+        ("/\\evil.example", "/tracks/"),
+    ]:
+        response = client.post("/tracks/run", data={"next": target, "csrf_token": token})
+        assert response.headers["Location"] == expected, target

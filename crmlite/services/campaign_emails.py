@@ -62,6 +62,13 @@ MAX_SUBJECT = 200
 MAX_BODY = 100_000
 BATCH = 100
 
+# How a send is recorded: queued for a contact who may be mailed, else skipped and why.
+STATUS_FOR_SKIP = {
+    None: SendStatus.QUEUED,
+    SkipReason.UNSUBSCRIBED: SendStatus.SKIPPED_UNSUBSCRIBED,
+    SkipReason.NO_ADDRESS: SendStatus.SKIPPED_NO_ADDRESS,
+}
+
 _HTML = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 _TEXT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
@@ -113,15 +120,12 @@ def compile_email(subject: str, body_text: str, body_html: str) -> Templates:
     )
 
 
-URL_IN_HTML = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
-
-
 def text_to_html(text: str) -> str:
     """A plain HTML version of a text body: paragraphs, line breaks, links."""
 
     def paragraph(block: str) -> str:
         escaped = str(escape(block))
-        linked = URL_IN_HTML.sub(_link, escaped)
+        linked = tracking.URL_RE.sub(_link, escaped)
         return "<p>" + linked.replace("\n", "<br>\n") + "</p>"
 
     blocks = [b for b in re.split(r"\n\s*\n", text.strip()) if b.strip()]
@@ -288,11 +292,6 @@ def queue_sends(email: CampaignEmail, list_id: int, *, now: datetime | None = No
         )
         .order_by(Contact.id)
     ).all()
-    statuses = {
-        None: SendStatus.QUEUED,
-        SkipReason.UNSUBSCRIBED: SendStatus.SKIPPED_UNSUBSCRIBED,
-        SkipReason.NO_ADDRESS: SendStatus.SKIPPED_NO_ADDRESS,
-    }
     values = [
         {
             "email_id": email.id,
@@ -300,7 +299,7 @@ def queue_sends(email: CampaignEmail, list_id: int, *, now: datetime | None = No
             "list_id": list_id,
             "to_address": (row.email or "").strip(),
             "token": tracking.new_send_secret(),
-            "status": statuses[skip_reason(row)].value,
+            "status": STATUS_FOR_SKIP[skip_reason(row)].value,
             "error": "",
             "queued_at": now,
         }
@@ -433,12 +432,7 @@ def deliver(
         for pending in batch:
             after_id = pending.id
             if pending.skip is not None:
-                status = (
-                    SendStatus.SKIPPED_UNSUBSCRIBED
-                    if pending.skip == SkipReason.UNSUBSCRIBED
-                    else SendStatus.SKIPPED_NO_ADDRESS
-                )
-                _set(pending.id, status=status.value)
+                _set(pending.id, status=STATUS_FOR_SKIP[pending.skip].value)
                 report.skipped += 1
                 checkpoint()
                 continue

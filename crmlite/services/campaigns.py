@@ -21,7 +21,6 @@ from sqlalchemy import and_, case, extract, func, select
 
 from crmlite.extensions import db
 from crmlite.models import (
-    Activity,
     Campaign,
     CampaignStatus,
     CampaignSubType,
@@ -42,9 +41,17 @@ class CampaignRefused(ValueError):
         self.field = field
 
 
-def proposed_name(type_name: str, sub_type_name: str | None, year: int) -> str:
-    """ "Type - Sub-type - Year", or "Type - Year" for a type without sub-types."""
-    return " - ".join(p for p in (type_name, sub_type_name, str(year)) if p)
+def proposed_name(type_id: int | None, sub_type_id: int | None, starts_on: date | None) -> str:
+    """ "Type - Sub-type - Year", or "Type - Year" for a campaign without sub-type; the year
+    is the one it starts, this year when it has no start. Empty until a type is chosen."""
+    campaign_type = db.session.get(CampaignType, type_id) if type_id else None
+    if campaign_type is None:
+        return ""
+    sub_type = db.session.get(CampaignSubType, sub_type_id) if sub_type_id else None
+    year = (starts_on or date.today()).year
+    return " - ".join(
+        p for p in (campaign_type.name, sub_type.name if sub_type else None, str(year)) if p
+    )
 
 
 def sub_types_of(type_id: int | None, *, active_only: bool = True) -> list[CampaignSubType]:
@@ -76,9 +83,8 @@ def save_campaign(campaign: Campaign | None, **values: Any) -> Campaign:
     starts_on, ends_on = values.get("starts_on"), values.get("ends_on")
     if starts_on and ends_on and ends_on < starts_on:
         raise CampaignRefused("The end cannot be before the start.", "ends_on")
-    year = (starts_on or date.today()).year
     name = (values.get("name") or "").strip() or proposed_name(
-        campaign_type.name, sub_type.name if sub_type else None, year
+        campaign_type.id, sub_type.id if sub_type else None, starts_on
     )
     clash = select(Campaign.id).where(func.lower(Campaign.name) == name.lower())
     if campaign is not None:
@@ -108,7 +114,6 @@ class Figures:
     lost: int = 0
     won_revenue: Decimal = ZERO
     gross_profit: Decimal = ZERO
-    activities: int = 0
 
     @property
     def roi(self) -> Decimal | None:
@@ -152,7 +157,6 @@ class Figures:
             "lost",
             "won_revenue",
             "gross_profit",
-            "activities",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -162,7 +166,7 @@ def _money(value: Any) -> Decimal:
 
 
 def figures(campaign_ids: list[int] | None = None) -> dict[int, Figures]:
-    """Figures per campaign, in three grouped queries whatever the number of campaigns."""
+    """Figures per campaign, in two queries whatever the number of campaigns."""
     statuses = {s.id: s for s in db.session.scalars(select(OpportunityStatus))}
     won_ids = [i for i, s in statuses.items() if s.is_won]
     lost_ids = [i for i, s in statuses.items() if s.is_lost]
@@ -190,14 +194,8 @@ def figures(campaign_ids: list[int] | None = None) -> dict[int, Figures]:
         .outerjoin(Opportunity, Opportunity.campaign_id == Campaign.id)
         .group_by(Campaign.id, Campaign.budgeted_cost, Campaign.actual_cost)
     )
-    activity_counts = (
-        select(Activity.campaign_id, func.count(Activity.id))
-        .where(Activity.campaign_id.is_not(None))
-        .group_by(Activity.campaign_id)
-    )
     if campaign_ids is not None:
         query = query.where(Campaign.id.in_(campaign_ids))
-        activity_counts = activity_counts.where(Activity.campaign_id.in_(campaign_ids))
     found: dict[int, Figures] = {}
     for (
         campaign_id,
@@ -222,9 +220,6 @@ def figures(campaign_ids: list[int] | None = None) -> dict[int, Figures]:
             won_revenue=_money(won_revenue),
             gross_profit=_money(profit),
         )
-    for campaign_id, count in db.session.execute(activity_counts):
-        if campaign_id in found:
-            found[campaign_id].activities = count
     return found
 
 

@@ -163,7 +163,6 @@ class Mailer:
         self.settings = settings
         self.rate = rate or RateBound(settings.rate_per_second)
         self._smtp: smtplib.SMTP | None = None
-        self.written: list[Path] = []  # the outbox files of this batch
 
     def __enter__(self) -> Mailer:
         return self
@@ -237,7 +236,6 @@ class Mailer:
             path.write_bytes(message.as_bytes())
         except OSError as error:
             raise MailError(f"cannot write to the outbox {outbox}: {error}") from error
-        self.written.append(path)
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None

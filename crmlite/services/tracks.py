@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
+    Campaign,
     Company,
     Contact,
     EnrollmentStatus,
@@ -49,6 +50,14 @@ class TrackRefused(ValueError):
     """A change the rules refuse; the message is for the person who asked."""
 
 
+def name_taken(name: str, *, except_id: int | None = None) -> bool:
+    """Track names are unique, whatever their case."""
+    query = select(func.count(Track.id)).where(func.lower(Track.name) == name.strip().lower())
+    if except_id is not None:
+        query = query.where(Track.id != except_id)
+    return bool(db.session.scalar(query))
+
+
 def enroll(
     contact_id: int,
     track_id: int,
@@ -59,30 +68,59 @@ def enroll(
 ) -> TrackEnrollment:
     """Put a contact on a track from a day on. The same contact is never on the same track
     twice at once (the database refuses it too)."""
+    added, refused = enroll_many(
+        [contact_id], track_id, starts_on=starts_on, by=by, opportunity_id=opportunity_id
+    )
+    if refused:
+        raise TrackRefused(refused[0])
+    return added[0]
+
+
+def enroll_many(
+    contact_ids: list[int],
+    track_id: int,
+    *,
+    starts_on: date,
+    by: Member | None = None,
+    opportunity_id: int | None = None,
+) -> tuple[list[TrackEnrollment], list[str]]:
+    """Put contacts (e.g. a company's) on a track from a day on, by the rules of ``enroll``:
+    the enrollments added, and why each contact left off was refused, in the order given.
+    Three queries whatever their number."""
     track = db.session.get(Track, track_id)
     if track is None or not track.active:
-        raise TrackRefused("That track does not exist or is not active.")
-    if db.session.get(Contact, contact_id) is None:
-        raise TrackRefused("That contact does not exist.")
-    running = db.session.scalar(
-        select(TrackEnrollment.id).where(
-            TrackEnrollment.track_id == track_id,
-            TrackEnrollment.contact_id == contact_id,
-            TrackEnrollment.status.in_(RUNNING),
+        return [], ["That track does not exist or is not active."] * len(contact_ids)
+    existing = set(db.session.scalars(select(Contact.id).where(Contact.id.in_(contact_ids))))
+    running = set(
+        db.session.scalars(
+            select(TrackEnrollment.contact_id).where(
+                TrackEnrollment.track_id == track_id,
+                TrackEnrollment.contact_id.in_(contact_ids),
+                TrackEnrollment.status.in_(RUNNING),
+            )
         )
     )
-    if running is not None:
-        raise TrackRefused(f"The contact is on {track.name} already.")
-    enrollment = TrackEnrollment(
-        track_id=track_id,
-        contact_id=contact_id,
-        opportunity_id=opportunity_id,
-        starts_on=starts_on,
-        enrolled_by_id=by.id if by else None,
-    )
-    db.session.add(enrollment)
+    added: list[TrackEnrollment] = []
+    refused: list[str] = []
+    for contact_id in contact_ids:
+        if contact_id not in existing:
+            refused.append("That contact does not exist.")
+        elif contact_id in running:
+            refused.append(f"The contact is on {track.name} already.")
+        else:
+            running.add(contact_id)  # the same contact twice in the list joins once
+            added.append(
+                TrackEnrollment(
+                    track_id=track_id,
+                    contact_id=contact_id,
+                    opportunity_id=opportunity_id,
+                    starts_on=starts_on,
+                    enrolled_by_id=by.id if by else None,
+                )
+            )
+    db.session.add_all(added)
     db.session.flush()
-    return enrollment
+    return added, refused
 
 
 def enroll_if_not_on(
@@ -104,8 +142,21 @@ def enroll_if_not_on(
         return None
 
 
+def may_pause(enrollment: TrackEnrollment) -> bool:
+    return enrollment.status == EnrollmentStatus.ACTIVE.value
+
+
+def may_resume(enrollment: TrackEnrollment) -> bool:
+    return enrollment.status == EnrollmentStatus.PAUSED.value
+
+
+def may_remove(enrollment: TrackEnrollment) -> bool:
+    """Active or paused: an enrollment that has ended stays as it ended."""
+    return enrollment.status in RUNNING
+
+
 def pause(enrollment: TrackEnrollment, today: date) -> None:
-    if enrollment.status != EnrollmentStatus.ACTIVE.value:
+    if not may_pause(enrollment):
         raise TrackRefused("Only an active enrollment can be paused.")
     enrollment.status = EnrollmentStatus.PAUSED.value
     enrollment.paused_on = today
@@ -115,7 +166,7 @@ def pause(enrollment: TrackEnrollment, today: date) -> None:
 def resume(enrollment: TrackEnrollment, today: date) -> None:
     """Back on the track; the steps still to come move later by the days it was paused,
     the steps that already ran stay as they were."""
-    if enrollment.status != EnrollmentStatus.PAUSED.value or enrollment.paused_on is None:
+    if not may_resume(enrollment) or enrollment.paused_on is None:
         raise TrackRefused("Only a paused enrollment can be resumed.")
     enrollment.paused_days += max(0, (today - enrollment.paused_on).days)
     enrollment.paused_on = None
@@ -124,7 +175,7 @@ def resume(enrollment: TrackEnrollment, today: date) -> None:
 
 
 def remove(enrollment: TrackEnrollment, now: datetime | None = None) -> None:
-    if enrollment.status not in RUNNING:
+    if not may_remove(enrollment):
         raise TrackRefused("This enrollment has ended already.")
     enrollment.status = EnrollmentStatus.REMOVED.value
     enrollment.ended_at = now or datetime.now(UTC)
@@ -152,8 +203,6 @@ def default_track(kind_code: str) -> Track | None:
 def on_new_prospect(opportunity: Opportunity, today: date, by: Member | None = None) -> None:
     """A new Prospect's contact joins General Interest, unless the opportunity's campaign
     names a track of its own (e.g. an event's)."""
-    from crmlite.models import Campaign
-
     track = None
     if opportunity.campaign_id:
         campaign = db.session.get(Campaign, opportunity.campaign_id)
@@ -227,7 +276,7 @@ def _days_since(column: Any, today: date) -> Any:
     return literal(today) - column
 
 
-def due_steps(today: date, limit: int | None = None) -> list[tuple[int, int]]:
+def due_steps(today: date) -> list[tuple[int, int]]:
     """(enrollment id, step id) of every step that has come due and not run yet, in order."""
     run = TrackStepRun
     query = (
@@ -242,22 +291,16 @@ def due_steps(today: date, limit: int | None = None) -> list[tuple[int, int]]:
         )
         .order_by(TrackEnrollment.id, TrackStep.day_offset, TrackStep.position, TrackStep.id)
     )
-    if limit:
-        query = query.limit(limit)
     return [(e, s) for e, s in db.session.execute(query)]
 
 
-def _assignee(step: TrackStep, enrollment: TrackEnrollment, contact: Contact) -> int:
+def _assignee(
+    step: TrackStep, enrollment: TrackEnrollment, contact: Contact, opportunity: Opportunity | None
+) -> int:
     if step.assignee_rule == StepAssignee.MEMBER.value and step.assignee_id:
         return step.assignee_id
     if step.assignee_rule == StepAssignee.ACCOUNT_MANAGER.value:
-        manager = None
-        if enrollment.opportunity_id:
-            manager = db.session.scalar(
-                select(Opportunity.account_manager_id).where(
-                    Opportunity.id == enrollment.opportunity_id
-                )
-            )
+        manager = opportunity.account_manager_id if opportunity else None
         if manager is None and contact.company_id:
             manager = db.session.scalar(
                 select(Company.account_manager_id).where(Company.id == contact.company_id)
@@ -296,12 +339,12 @@ def _act(
     summary: RunSummary,
 ) -> tuple[str, Any]:
     if step.action == StepAction.ACTIVITY.value:
-        assignee = _assignee(step, enrollment, contact)
         opportunity = (
             db.session.get(Opportunity, enrollment.opportunity_id)
             if enrollment.opportunity_id
             else None
         )
+        assignee = _assignee(step, enrollment, contact, opportunity)
         member = db.session.get(Member, assignee)
         assert member is not None
         activity = schedule_activity(
@@ -425,6 +468,18 @@ class Progress:
     total: int
     next_step: TrackStep | None
     next_on: date | None
+
+    @property
+    def may_pause(self) -> bool:
+        return may_pause(self.enrollment)
+
+    @property
+    def may_resume(self) -> bool:
+        return may_resume(self.enrollment)
+
+    @property
+    def may_remove(self) -> bool:
+        return may_remove(self.enrollment)
 
 
 def progress_of(enrollments: list[TrackEnrollment]) -> list[Progress]:

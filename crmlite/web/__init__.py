@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask, abort, g, render_template, request, url_for
@@ -73,6 +74,24 @@ def strip(value: str | None) -> str | None:
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Where to go back to: a path on this site, else ``default``; never an open redirect
+    to another host (browsers read a backslash as a slash, and drop tabs and newlines)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 or ord(c) == 127 for c in target)
+    ):
+        return default
+    return target
 
 
 @login_manager.user_loader
@@ -160,9 +179,11 @@ def _register_guards(app: Flask) -> None:
         from crmlite.services.team import get_team
 
         if request.endpoint and request.endpoint != "static":
-            team = get_team()
-            g.team_name = team.name
-            g.tz = ZoneInfo(team.time_zone)
+            # Held for the request, so later get_team() calls find it in the session's
+            # identity map instead of querying again.
+            g.team = get_team()
+            g.team_name = g.team.name
+            g.tz = ZoneInfo(g.team.time_zone)
 
     @app.after_request
     def security_headers(response: Any) -> Any:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -13,7 +11,7 @@ from wtforms.validators import DataRequired, Email, Length
 
 from crmlite.extensions import db, limiter
 from crmlite.services import members
-from crmlite.web import public, strip
+from crmlite.web import public, safe_next, strip
 
 bp = Blueprint("auth", __name__)
 
@@ -30,16 +28,6 @@ class SignInForm(FlaskForm):
     )
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Keep me signed in on this computer")
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never an open redirect to another host."""
-    if not target:
-        return url_for("main.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("main.home")
-    return target
 
 
 def _login_limit() -> str:
@@ -59,7 +47,7 @@ def login() -> str | Response:
         if member is not None:
             db.session.commit()
             login_user(member, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next"), url_for("main.home")))
         error = "That e-mail and password do not match. Check both and try again."
     return render_template("auth/login.html", form=form, error=error)
 

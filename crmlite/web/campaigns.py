@@ -3,7 +3,6 @@ editing them (sub-types filtered by type in place), and the type and sub-type se
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -28,12 +27,11 @@ from crmlite.models import (
     Campaign,
     CampaignSubType,
     CampaignType,
-    Location,
-    Member,
     Opportunity,
     Role,
 )
 from crmlite.services import campaigns as service
+from crmlite.services import opportunity_page, reference
 from crmlite.services.campaigns import AnalysisFilters, CampaignRefused
 from crmlite.web import get_or_404, is_htmx, require_role, strip
 from crmlite.web.email_campaigns import campaign_panel
@@ -83,27 +81,17 @@ class CampaignForm(FlaskForm):
         ).all()
         self.type_id.choices = [NONE] + [SelectChoice(t.id, t.name) for t in types]
         self.owner_id.choices = [NONE] + [
-            SelectChoice(m.id, m.name)
-            for m in db.session.scalars(select(Member).where(Member.active).order_by(Member.name))
+            SelectChoice(m.id, m.name) for m in opportunity_page.active_members()
         ]
         self.location_id.choices = [NONE] + [
-            SelectChoice(loc.id, loc.name)
-            for loc in db.session.scalars(select(Location).order_by(Location.name))
+            SelectChoice(loc.id, loc.name) for loc in reference.locations()
         ]
-        self.set_sub_types(self.type_id.data)
-
-    def set_sub_types(self, type_id: int | None) -> None:
         self.sub_type_id.choices = [NONE] + [
-            SelectChoice(s.id, s.name) for s in service.sub_types_of(type_id)
+            SelectChoice(s.id, s.name) for s in service.sub_types_of(self.type_id.data)
         ]
 
     def proposal(self) -> str:
-        campaign_type = db.session.get(CampaignType, self.type_id.data or 0)
-        if campaign_type is None:
-            return ""
-        sub_type = db.session.get(CampaignSubType, self.sub_type_id.data or 0)
-        year = (self.starts_on.data or date.today()).year
-        return service.proposed_name(campaign_type.name, sub_type.name if sub_type else None, year)
+        return service.proposed_name(self.type_id.data, self.sub_type_id.data, self.starts_on.data)
 
 
 def _values(form: CampaignForm) -> dict[str, Any]:
@@ -166,7 +154,6 @@ def index() -> Any:
 def sub_types() -> str:
     """The sub-type choice for the chosen type, and the name it proposes (in place)."""
     form = CampaignForm(formdata=request.args, meta={"csrf": False})
-    form.set_sub_types(form.type_id.data)
     if form.sub_type_id.data not in {c.value for c in form.sub_type_id.choices}:
         form.sub_type_id.data = 0
     return render_template("campaigns/_sub_type.html", form=form, proposal=form.proposal())
@@ -193,19 +180,15 @@ def edit(campaign_id: int) -> str | Response:
 
 
 def _save(form: CampaignForm, campaign: Campaign | None) -> str | Response:
-    form.set_sub_types(form.type_id.data)
     if form.validate_on_submit():
-        if not form.type_id.data:
-            form.type_id.errors = ["Choose a campaign type."]
-        else:
-            try:
-                saved = service.save_campaign(campaign, **_values(form))
-                db.session.commit()
-                flash(f"{saved.name} saved.", "success")
-                return redirect(url_for("campaigns.detail", campaign_id=saved.id))
-            except CampaignRefused as refused:
-                db.session.rollback()
-                getattr(form, refused.field).errors = [str(refused)]
+        try:
+            saved = service.save_campaign(campaign, **_values(form))
+            db.session.commit()
+            flash(f"{saved.name} saved.", "success")
+            return redirect(url_for("campaigns.detail", campaign_id=saved.id))
+        except CampaignRefused as refused:
+            db.session.rollback()
+            getattr(form, refused.field).errors = [str(refused)]
     return render_template(
         "campaigns/form.html", form=form, campaign=campaign, proposal=form.proposal()
     )
@@ -259,11 +242,7 @@ def detail(campaign_id: int) -> str:
 @bp.get("/types")
 @require_role(*MANAGERS)
 def types() -> str:
-    return _types_page()
-
-
-def _types_page() -> str:
-    types = (
+    all_types = (
         db.session.scalars(
             select(CampaignType)
             .options(joinedload(CampaignType.sub_types))
@@ -272,14 +251,8 @@ def _types_page() -> str:
         .unique()
         .all()
     )
-    used_types = set(db.session.scalars(select(Campaign.type_id).distinct()))
     used_subs = set(db.session.scalars(select(Campaign.sub_type_id).distinct()))
-    return render_template(
-        "campaigns/types.html",
-        types=types,
-        used_types=used_types,
-        used_subs=used_subs,
-    )
+    return render_template("campaigns/types.html", types=all_types, used_subs=used_subs)
 
 
 def _back(message: str = "", error: str = "") -> Response:

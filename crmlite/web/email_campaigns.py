@@ -302,17 +302,18 @@ def email(email_id: int) -> str:
         .order_by(EmailSend.id.desc())
         .limit(RECENT_SENDS)
     ).all()
+    counts = emails.status_counts(email.id)
     return render_template(
         "email_campaigns/email.html",
         email=email,
         campaign=campaign,
         links=links,
         sends=sends,
-        counts=emails.status_counts(email.id),
+        counts=counts,
         preview=emails.preview(email),
         summaries=lists.summaries(),
         statuses={s.value: s.label for s in SendStatus},
-        locked=emails.has_sends(email.id),
+        locked=any(counts.values()),  # sent to anyone: it can no longer change
     )
 
 

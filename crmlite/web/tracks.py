@@ -20,14 +20,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from crmlite.extensions import db
 from crmlite.models import (
-    ActivityType,
     Contact,
-    EnrollmentStatus,
-    Member,
     Opportunity,
     Role,
     StepAction,
@@ -37,9 +34,10 @@ from crmlite.models import (
     TrackKind,
     TrackStep,
 )
+from crmlite.services import opportunity_page, reference
 from crmlite.services import tracks as service
 from crmlite.services.team import local_today
-from crmlite.web import get_or_404, require_role, strip
+from crmlite.web import get_or_404, require_role, safe_next, strip
 
 bp = Blueprint("tracks", __name__, url_prefix="/tracks")
 
@@ -79,11 +77,13 @@ class TrackForm(FlaskForm):
 
     def __init__(self, *args: Any, track_id: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.kind_id.choices = [
-            SelectChoice(k.id, k.name)
-            for k in db.session.scalars(select(TrackKind).order_by(TrackKind.position))
-        ]
+        self.track_id = track_id
+        self.kind_id.choices = [SelectChoice(k.id, k.name) for k in reference.track_kinds()]
         self.on_complete_track_id.choices = [NONE, *_tracks(exclude=track_id)]
+
+    def validate_name(self, field: StringField) -> None:
+        if service.name_taken(field.data or "", except_id=self.track_id):
+            raise ValidationError("Another track has this name.")
 
 
 class StepForm(FlaskForm):
@@ -111,14 +111,10 @@ class StepForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.track_id = track_id
         self.activity_type_id.choices = [NONE] + [
-            SelectChoice(t.id, t.label)
-            for t in db.session.scalars(
-                select(ActivityType).where(ActivityType.active).order_by(ActivityType.position)
-            )
+            SelectChoice(t.id, t.label) for t in reference.active_activity_types()
         ]
         self.assignee_id.choices = [NONE] + [
-            SelectChoice(m.id, m.name)
-            for m in db.session.scalars(select(Member).where(Member.active).order_by(Member.name))
+            SelectChoice(m.id, m.name) for m in opportunity_page.active_members()
         ]
         self.target_track_id.choices = [NONE, *_tracks()]
 
@@ -189,24 +185,18 @@ def edit(track_id: int) -> str | Response:
 
 def _save_track(form: TrackForm, track: Track | None) -> str | Response:
     if form.validate_on_submit():
-        clash = select(Track.id).where(func.lower(Track.name) == (form.name.data or "").lower())
-        if track is not None:
-            clash = clash.where(Track.id != track.id)
-        if db.session.scalar(clash) is not None:
-            form.name.errors = ["Another track has this name."]
-        else:
-            if track is None:
-                track = Track(name=form.name.data, kind_id=form.kind_id.data)
-                db.session.add(track)
-            track.name = form.name.data or ""
-            track.kind_id = form.kind_id.data
-            track.industry = form.industry.data or ""
-            track.description = form.description.data or ""
-            track.active = form.active.data
-            track.on_complete_track_id = form.on_complete_track_id.data or None
-            db.session.commit()
-            flash(f"{track.name} saved.", "success")
-            return redirect(url_for("tracks.detail", track_id=track.id))
+        if track is None:
+            track = Track(name=form.name.data, kind_id=form.kind_id.data)
+            db.session.add(track)
+        track.name = form.name.data or ""
+        track.kind_id = form.kind_id.data
+        track.industry = form.industry.data or ""
+        track.description = form.description.data or ""
+        track.active = form.active.data
+        track.on_complete_track_id = form.on_complete_track_id.data or None
+        db.session.commit()
+        flash(f"{track.name} saved.", "success")
+        return redirect(url_for("tracks.detail", track_id=track.id))
     return render_template("tracks/form.html", form=form, track=track)
 
 
@@ -327,7 +317,7 @@ def run_now() -> Response:
     db.session.commit()
     summary = service.run_due_steps(local_today(g.tz), g.tz, send_email=service.default_sender())
     flash(f"Tracks ran: {summary.line()}.", "error" if summary.failed else "success")
-    return redirect(request.form.get("next") or url_for("tracks.index"))
+    return redirect(safe_next(request.form.get("next"), url_for("tracks.index")))
 
 
 # ---------------------------------------------------------------- enrollments
@@ -351,7 +341,7 @@ def _contacts_to_enroll() -> tuple[list[int], int | None, str]:
     form = request.form
     ids = [int(v) for v in form.getlist("contact_id") if v.isdigit()]
     opportunity_id = None
-    back = request.form.get("next") or url_for("tracks.index")
+    back = safe_next(form.get("next"), url_for("tracks.index"))
     if form.get("company_id", "").isdigit():
         ids += db.session.scalars(
             select(Contact.id).where(Contact.company_id == int(form["company_id"]))
@@ -361,8 +351,6 @@ def _contacts_to_enroll() -> tuple[list[int], int | None, str]:
         opportunity_id = opportunity.id
         if opportunity.contact_id:
             ids.append(opportunity.contact_id)
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("tracks.index")
     return sorted(set(ids)), opportunity_id, back
 
 
@@ -377,20 +365,15 @@ def enroll() -> Response:
     if not contact_ids:
         flash("There is no contact to enroll.", "error")
         return redirect(back)
-    added, skipped = 0, []
-    for contact_id in contact_ids:
-        try:
-            service.enroll(
-                contact_id,
-                form.track_id.data,
-                starts_on=form.starts_on.data,
-                by=current_user,
-                opportunity_id=opportunity_id,
-            )
-            added += 1
-        except service.TrackRefused as refused:
-            skipped.append(str(refused))
+    enrollments, skipped = service.enroll_many(
+        contact_ids,
+        form.track_id.data,
+        starts_on=form.starts_on.data,
+        by=current_user,
+        opportunity_id=opportunity_id,
+    )
     db.session.commit()
+    added = len(enrollments)
     track = db.session.get(Track, form.track_id.data)
     message = f"{added} contact{'s' if added != 1 else ''} put on {track.name if track else ''}."
     if skipped:
@@ -414,9 +397,7 @@ def _enrollment_action(enrollment_id: int, action: str) -> Response:
         db.session.rollback()
         flash(str(refused), "error")
     back = request.form.get("next") or url_for("tracks.detail", track_id=enrollment.track_id)
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("tracks.index")
-    return redirect(back)
+    return redirect(safe_next(back, url_for("tracks.index")))
 
 
 @bp.post("/enrollments/<int:enrollment_id>/pause")
@@ -434,22 +415,15 @@ def remove(enrollment_id: int) -> Response:
     return _enrollment_action(enrollment_id, "remove")
 
 
-def contact_tracks(contact_id: int) -> dict[str, Any]:
-    """For a contact's page: their tracks with progress, and the form to add one."""
+def contact_tracks(contact_id: int) -> list[service.Progress]:
+    """For a contact's page: their tracks with progress, newest first."""
     enrollments = db.session.scalars(
         select(TrackEnrollment)
         .where(TrackEnrollment.contact_id == contact_id)
         .options(joinedload(TrackEnrollment.track))
         .order_by(TrackEnrollment.created_at.desc())
     ).all()
-    form = EnrollForm(formdata=None)
-    form.starts_on.data = local_today(g.tz)
-    return {
-        "track_progress": service.progress_of(list(enrollments)),
-        "enroll_form": form,
-        "running": EnrollmentStatus.ACTIVE.value,
-        "paused": EnrollmentStatus.PAUSED.value,
-    }
+    return service.progress_of(list(enrollments))
 
 
 @bp.app_context_processor
