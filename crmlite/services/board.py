@@ -19,10 +19,10 @@ from crmlite.models import (
     Contact,
     Member,
     Opportunity,
-    OpportunityStatus,
     SalesStage,
 )
-from crmlite.services.funnel import has_next_step
+from crmlite.services import reference
+from crmlite.services.funnel import has_next_step, is_open
 
 CARDS_PER_COLUMN = 25
 CENTS = Decimal("0.01")
@@ -100,17 +100,12 @@ def quarter_start(today: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(first, time(0), tz).astimezone(UTC)
 
 
-def stages() -> list[SalesStage]:
-    return list(db.session.scalars(select(SalesStage).order_by(SalesStage.position)))
-
-
 def _visible(stage_list: list[SalesStage], since: datetime) -> ColumnElement[bool]:
     """Open opportunities in the open stages; this quarter's in Won and Lost."""
     open_ids = [s.id for s in stage_list if not s.is_closed]
     closed_ids = [s.id for s in stage_list if s.is_closed]
-    open_statuses = select(OpportunityStatus.id).where(~OpportunityStatus.is_closed)
     return or_(
-        and_(Opportunity.stage_id.in_(open_ids), Opportunity.status_id.in_(open_statuses)),
+        and_(Opportunity.stage_id.in_(open_ids), is_open()),
         and_(Opportunity.stage_id.in_(closed_ids), Opportunity.closed_at >= since),
     )
 
@@ -316,7 +311,7 @@ def board(
 ) -> list[Column]:
     """Every column with its totals and first cards."""
     now = now or datetime.now(UTC)
-    stage_list = stages()
+    stage_list = reference.stages()
     totals = column_totals(stage_list, filters, today, tz)
     ids = _card_ids(stage_list, filters, today, tz, offset=0, limit=per_column)
     cards = _cards([opportunity_id for _, opportunity_id in ids], today, now)
@@ -344,10 +339,9 @@ def more_cards(
     now = now or datetime.now(UTC)
     ids = [
         opportunity_id
-        for stage_id, opportunity_id in _card_ids(
+        for _, opportunity_id in _card_ids(
             [stage], filters, today, tz, offset=offset, limit=per_column
         )
-        if stage_id == stage.id
     ]
     column = Column(stage=stage, totals=ColumnTotals())
     column.has_more = len(ids) > per_column

@@ -206,16 +206,6 @@ def all_companies() -> list[Company]:
     return list(db.session.scalars(select(Company).order_by(func.lower(Company.name))))
 
 
-def assignable_members(keep_id: int | None = None) -> list[Member]:
-    return list(
-        db.session.scalars(
-            select(Member)
-            .where(Member.active | (Member.id == (keep_id or 0)))
-            .order_by(Member.name)
-        )
-    )
-
-
 @dataclass(frozen=True)
 class CompanyValues:
     name: str

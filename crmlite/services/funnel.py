@@ -170,7 +170,8 @@ def needs_next_step(
     return is_forward(from_stage, to_stage) and next_step(opportunity.id, today) is None
 
 
-def _status(*, won: bool = False, lost: bool = False) -> OpportunityStatus:
+def status(*, won: bool = False, lost: bool = False) -> OpportunityStatus:
+    """The status an opportunity takes: the first open one, or the first won or lost one."""
     query = select(OpportunityStatus)
     if won:
         query = query.where(OpportunityStatus.is_won)
@@ -218,7 +219,7 @@ def move_to_stage(
                 raise MoveRefused(
                     "Enter the reason the prospect gave for saying no.", "lost_reason"
                 )
-            opportunity.status_id = _status(lost=True).id
+            opportunity.status_id = status(lost=True).id
             opportunity.lost_reason = lost_reason.strip()
             opportunity.lost_amount = opportunity.revenue
             opportunity.won_amount = None
@@ -230,7 +231,7 @@ def move_to_stage(
             won_on = won_on or today
             if won_on > today:
                 raise MoveRefused("A sale cannot be won in the future.", "won_on")
-            opportunity.status_id = _status(won=True).id
+            opportunity.status_id = status(won=True).id
             opportunity.won_amount = amount
             opportunity.lost_amount = None
             opportunity.lost_reason = ""
@@ -239,7 +240,7 @@ def move_to_stage(
             )
         else:
             if opportunity.closed_at is not None:  # reopened
-                opportunity.status_id = _status().id
+                opportunity.status_id = status().id
                 opportunity.closed_at = None
                 opportunity.won_amount = None
                 opportunity.lost_amount = None

@@ -9,33 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from crmlite.extensions import db
-from crmlite.models import (
-    Company,
-    Contact,
-    Member,
-    Opportunity,
-    OpportunityStatus,
-    SalesStage,
-    StageChange,
-)
-
-
-def first_stage() -> SalesStage:
-    return db.session.scalars(
-        select(SalesStage)
-        .where(~SalesStage.is_won, ~SalesStage.is_lost)
-        .order_by(SalesStage.position)
-        .limit(1)
-    ).one()
-
-
-def open_status() -> OpportunityStatus:
-    return db.session.scalars(
-        select(OpportunityStatus)
-        .where(~OpportunityStatus.is_closed)
-        .order_by(OpportunityStatus.position)
-        .limit(1)
-    ).one()
+from crmlite.models import Company, Contact, Member, Opportunity, StageChange
+from crmlite.services import funnel
 
 
 def find_or_create_company(name: str) -> Company:
@@ -89,14 +64,14 @@ def create_opportunity(
     The company and contact are matched by name, or created. The contact joins General
     Interest, or the track the campaign names."""
     now = now or datetime.now(UTC)
-    stage = first_stage()
+    stage = funnel.open_stages()[0]
     company = find_or_create_company(company_name) if company_name.strip() else None
     contact = find_or_create_contact(company, contact_name) if contact_name.strip() else None
     manager = db.session.get(Member, account_manager_id) if account_manager_id else by
     opportunity = Opportunity(
         name=name.strip(),
         type_id=type_id,
-        status_id=open_status().id,
+        status_id=funnel.status().id,
         stage_id=stage.id,
         probability=stage.default_probability,
         revenue=revenue,

@@ -120,6 +120,18 @@ def activities_of(opportunity_id: int) -> tuple[list[Activity], list[Activity]]:
     return open_ones, done
 
 
+def next_step_among(open_activities: list[Activity], today: date) -> Activity | None:
+    """The next step: the earliest open activity due today or later. Picked from the open
+    activities as ``activities_of`` orders them, which is ``funnel.next_step``'s order (an
+    open activity has no ``closed_at``), so the page needs no query of its own for it."""
+    return next((a for a in open_activities if a.due_on >= today), None)
+
+
+def is_stalled(opportunity: Opportunity, next_step: Activity | None) -> bool:
+    """An open opportunity without a next step breaks the next-step rule."""
+    return not opportunity.status.is_closed and next_step is None
+
+
 def totals_are_computed(opportunity: Opportunity) -> bool:
     """Revenue and cost are the sums of the forecast lines when there are any."""
     return bool(opportunity.forecast_lines)
@@ -178,14 +190,6 @@ def contacts_of(company_id: int | None) -> list[Contact]:
             .order_by(Contact.first_name, Contact.last_name, Contact.id)
         )
     )
-
-
-def locations() -> list[Location]:
-    return list(db.session.scalars(select(Location).order_by(Location.name)))
-
-
-def business_units() -> list[BusinessUnit]:
-    return list(db.session.scalars(select(BusinessUnit).order_by(BusinessUnit.name)))
 
 
 # ---------------------------------------------------------------- the fields

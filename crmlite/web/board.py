@@ -3,6 +3,7 @@ between them, filters kept in the URL."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,9 +40,9 @@ from crmlite.models import (
     SalesStage,
 )
 from crmlite.services import board as board_service
-from crmlite.services import funnel
+from crmlite.services import funnel, opportunity_page, reference
 from crmlite.services.activities import schedule_activity
-from crmlite.services.board import BoardFilters
+from crmlite.services.board import BoardFilters, ColumnTotals
 from crmlite.services.opportunities import create_opportunity
 from crmlite.services.team import local_today
 from crmlite.web import get_or_404, is_htmx, strip
@@ -120,12 +121,7 @@ def _today() -> Any:
 def index() -> str | tuple[str, dict[str, str]]:
     filters = filters_from(request.args)
     columns = board_service.board(filters, _today(), g.tz)
-    context = {
-        "columns": columns,
-        "filters": filters,
-        "stages": [c.stage for c in columns],
-        "today": _today(),
-    }
+    context = {"columns": columns, "filters": filters}
     if is_htmx() and request.headers.get("HX-Target") == "board":
         # The address bar keeps the filters (only those set), so the view can be shared.
         url = url_for("board.index", **filters.query_args())
@@ -139,9 +135,7 @@ def more(stage_id: int) -> str:
     offset = max(0, request.args.get("offset", 0, type=int))
     filters = filters_from(request.args)
     column = board_service.more_cards(stage, filters, _today(), g.tz, offset)
-    return render_template(
-        "board/_more.html", column=column, filters=filters, stages=board_service.stages()
-    )
+    return render_template("board/_more.html", column=column, filters=filters)
 
 
 @bp.get("/opportunities/<int:opportunity_id>/card")
@@ -150,15 +144,9 @@ def card(opportunity_id: int) -> str:
     return _render_card(opportunity_id)
 
 
-def _render_card(opportunity_id: int, notice: str = "", focus: bool = False) -> str:
+def _render_card(opportunity_id: int, notice: str = "") -> str:
     the_card = board_service.card(opportunity_id, _today())
-    return render_template(
-        "board/_card.html",
-        card=the_card,
-        stages=board_service.stages(),
-        notice=notice,
-        focus=focus,
-    )
+    return render_template("board/_card.html", card=the_card, notice=notice)
 
 
 class MoveForm(FlaskForm):
@@ -184,10 +172,7 @@ class MoveForm(FlaskForm):
 
 
 def _activity_type_choices() -> list[SelectChoice]:
-    types = db.session.scalars(
-        select(ActivityType).where(ActivityType.active).order_by(ActivityType.position)
-    )
-    return [SelectChoice(t.id, t.label) for t in types]
+    return [SelectChoice(t.id, t.label) for t in reference.active_activity_types()]
 
 
 def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: MoveForm) -> str:
@@ -205,16 +190,23 @@ def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: Mov
     )
 
 
-def _moved(opportunity: Opportunity, from_stage_id: int, notice: str = "") -> str:
-    """The changed fragments only: the card in its new column and the two column headers."""
-    filters = filters_from(request.form)
-    stage_list = board_service.stages()
-    totals = board_service.column_totals(stage_list, filters, _today(), g.tz)
-    changed = [s for s in stage_list if s.id in (from_stage_id, opportunity.stage_id)]
+def _headers(
+    stage_list: list[SalesStage], stage_ids: Collection[int] | None = None
+) -> list[tuple[SalesStage, ColumnTotals]]:
+    """Column headers with their totals under the board's filters (sent along with the
+    form): those of ``stage_ids``, or every one."""
+    totals = board_service.column_totals(stage_list, filters_from(request.form), _today(), g.tz)
+    return [(s, totals[s.id]) for s in stage_list if stage_ids is None or s.id in stage_ids]
+
+
+def _moved(opportunity_id: int, stage_ids: Collection[int] | None, notice: str = "") -> str:
+    """The changed fragments only: the card in its column, its "Move to…" control open,
+    and the headers of the columns in ``stage_ids`` (every one when None)."""
+    stage_list = reference.stages()
     return render_template(
         "board/_moved.html",
-        card=board_service.card(opportunity.id, _today()),
-        headers=[(s, totals[s.id]) for s in changed],
+        card=board_service.card(opportunity_id, _today()),
+        headers=_headers(stage_list, stage_ids),
         stages=stage_list,
         notice=notice,
     )
@@ -224,14 +216,9 @@ def _changed_meanwhile(opportunity_id: int) -> str:
     """Someone else moved or edited it: show it where it really is now, with every header."""
     db.session.rollback()
     opportunity = get_or_404(Opportunity, opportunity_id)
-    filters = filters_from(request.form)
-    stage_list = board_service.stages()
-    totals = board_service.column_totals(stage_list, filters, _today(), g.tz)
-    return render_template(
-        "board/_moved.html",
-        card=board_service.card(opportunity.id, _today()),
-        headers=[(s, totals[s.id]) for s in stage_list],
-        stages=stage_list,
+    return _moved(
+        opportunity.id,
+        None,
         notice="Someone changed this opportunity meanwhile. This is where it is now; "
         "nothing was overwritten.",
     )
@@ -245,7 +232,7 @@ def move_form(opportunity_id: int) -> str:
         "board/_move_form.html",
         o=opportunity,
         move_url=url_for("board.move", opportunity_id=opportunity.id),
-        stages=board_service.stages(),
+        stages=reference.stages(),
     )
 
 
@@ -299,7 +286,7 @@ def move(opportunity_id: int) -> str:
         return _prompt(form.prompt.data or "lost", opportunity, to_stage, form)
     except (funnel.ChangedMeanwhile, StaleDataError):
         return _changed_meanwhile(opportunity_id)
-    return _moved(opportunity, from_stage.id)
+    return _moved(opportunity.id, {from_stage.id, opportunity.stage_id})
 
 
 def _schedule_next_step(form: MoveForm, opportunity: Opportunity) -> bool:
@@ -364,10 +351,12 @@ class NewOpportunityForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         none = [SelectChoice(0, "—")]
-        choices = _filter_choices()
-        self.type_id.choices = none + [SelectChoice(t.id, t.name) for t in choices["types"]]
-        self.account_manager_id.choices = [SelectChoice(m.id, m.name) for m in choices["members"]]
-        self.campaign_id.choices = none + [SelectChoice(c.id, c.name) for c in choices["campaigns"]]
+        types = opportunity_page.opportunity_types()
+        members = opportunity_page.active_members()
+        campaigns = opportunity_page.campaigns()
+        self.type_id.choices = none + [SelectChoice(t.id, t.name) for t in types]
+        self.account_manager_id.choices = [SelectChoice(m.id, m.name) for m in members]
+        self.campaign_id.choices = none + [SelectChoice(c.id, c.name) for c in campaigns]
 
 
 @bp.route("/opportunities/new", methods=["GET", "POST"])
@@ -397,15 +386,11 @@ def new() -> str:
 
 
 def _created(opportunity: Opportunity) -> str:
-    filters = filters_from(request.form)
-    stage_list = board_service.stages()
-    totals = board_service.column_totals(stage_list, filters, _today(), g.tz)
-    prospect = next(s for s in stage_list if s.id == opportunity.stage_id)
+    """The new card at the top of its column (Prospect), and that column's header."""
     return render_template(
         "board/_created.html",
         card=board_service.card(opportunity.id, _today()),
-        headers=[(prospect, totals[prospect.id])],
-        stages=stage_list,
+        headers=_headers(reference.stages(), {opportunity.stage_id}),
     )
 
 

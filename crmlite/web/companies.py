@@ -14,7 +14,8 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from crmlite.extensions import db
 from crmlite.models import Company, Contact
 from crmlite.services import companies as service
-from crmlite.web import is_htmx, strip
+from crmlite.services.opportunity_page import active_members
+from crmlite.web import get_or_404, is_htmx, strip
 
 bp = Blueprint("companies", __name__)
 
@@ -55,9 +56,10 @@ class CompanyForm(FlaskForm):
 
     def __init__(self, *args: Any, keep_manager_id: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        members = active_members(keep_ids=(keep_manager_id,))
         self.account_manager_id.choices = [
             NONE_CHOICE,
-            *(SelectChoice(m.id, m.name) for m in service.assignable_members(keep_manager_id)),
+            *(SelectChoice(m.id, m.name) for m in members),
         ]
         if self.account_manager_id.data is None:  # none stored, or none sent
             self.account_manager_id.data = 0
@@ -170,9 +172,7 @@ def company_new() -> str | Response:
 
 @bp.route("/companies/<int:company_id>/edit", methods=["GET", "POST"])
 def company_edit(company_id: int) -> str | Response:
-    company = db.session.get(Company, company_id)
-    if company is None:
-        abort(404)
+    company = get_or_404(Company, company_id)
     form = CompanyForm(obj=company, keep_manager_id=company.account_manager_id)
     if form.validate_on_submit():
         service.save_company(company, _company_values(form))
@@ -220,9 +220,7 @@ def contact_new() -> str | Response:
 
 @bp.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
 def contact_edit(contact_id: int) -> str | Response:
-    contact = db.session.get(Contact, contact_id)
-    if contact is None:
-        abort(404)
+    contact = get_or_404(Contact, contact_id)
     form = ContactForm(obj=contact)
     if form.validate_on_submit():
         service.save_contact(contact, _contact_values(form))

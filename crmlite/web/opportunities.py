@@ -9,7 +9,7 @@ POST redirects back to the page, or renders the whole page with the form and its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -41,7 +41,7 @@ from wtforms.widgets import TextInput
 
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity, Rating
-from crmlite.services import funnel
+from crmlite.services import funnel, reference
 from crmlite.services import opportunity_page as page
 from crmlite.services.funnel import ChangedMeanwhile, may_change
 from crmlite.services.opportunity_page import InvalidFields
@@ -282,8 +282,8 @@ def _fields_form(opportunity: Opportunity, formdata: bool = True) -> FieldsForm:
     form.probability.description = (
         f"The {stage.name} stage's default is {stage.default_probability} %."
     )
-    form.location_id.set_choices(page.locations())
-    form.business_unit_id.set_choices(page.business_units())
+    form.location_id.set_choices(reference.locations())
+    form.business_unit_id.set_choices(reference.business_units())
     return form
 
 
@@ -335,14 +335,17 @@ def _section_extras(
     if section == "activities":
         today = local_today(g.tz)
         open_activities, done_activities = page.activities_of(opportunity.id)
+        next_step = page.next_step_among(open_activities, today)
         return {
             "today": today,
             "open_activities": open_activities,
             "done_activities": done_activities,
-            "next_step": funnel.next_step(opportunity.id, today),
+            "next_step": next_step,
+            "stalled": page.is_stalled(opportunity, next_step),
         }
-    if section == "header" and "next_step" not in context:
-        return {"next_step": funnel.next_step(opportunity.id, local_today(g.tz))}
+    if section == "header" and "stalled" not in context:
+        next_step = funnel.next_step(opportunity.id, local_today(g.tz))
+        return {"stalled": page.is_stalled(opportunity, next_step)}
     if not can_change:
         return {}
     if section == "lines" and "add_form" not in given:
@@ -356,7 +359,7 @@ def _section_extras(
     return {}
 
 
-# Activities before the header: the header's "stalled" badge reuses their next step.
+# Activities before the header: the header's "stalled" badge reuses what they found.
 SECTIONS = ("activities", "header", "fields", "lines", "team", "contacts", "notes", "history")
 
 
@@ -630,21 +633,37 @@ def remove_line(opportunity_id: int, line_id: int) -> str | Response:
 # ---------------------------------------------------------------- team and extra contacts
 
 
-@bp.post("/<int:opportunity_id>/team")
-def add_team_member(opportunity_id: int) -> str | Response:
-    opportunity = _load_for_change(opportunity_id)
-    form = _team_form(opportunity)
+def _add_row(
+    opportunity_id: int, section: str, form: FlaskForm, form_name: str, add: Callable[[], Any]
+) -> str | Response:
+    """Add a team member, extra contact or note with ``add``: the section again (or, without
+    JS, back to the page); a refused form comes back with its errors."""
     if form.validate_on_submit():
         try:
-            page.add_team_member(opportunity, _to_id(form.member_id.data), form.role.data or "")
+            add()
             db.session.commit()
         except InvalidFields as refused:
             _apply_errors(form, refused.errors)
         else:
             if not is_htmx():
-                return _back_to(opportunity_id, "team")
-            return _render_section("team", _reload(opportunity_id))
-    return _respond("team", _reload(opportunity_id), team_form=form)
+                return _back_to(opportunity_id, section)
+            return _render_section(section, _reload(opportunity_id))
+    return _respond(section, _reload(opportunity_id), **{form_name: form})
+
+
+@bp.post("/<int:opportunity_id>/team")
+def add_team_member(opportunity_id: int) -> str | Response:
+    opportunity = _load_for_change(opportunity_id)
+    form = _team_form(opportunity)
+    return _add_row(
+        opportunity_id,
+        "team",
+        form,
+        "team_form",
+        lambda: page.add_team_member(
+            opportunity, _to_id(form.member_id.data), form.role.data or ""
+        ),
+    )
 
 
 @bp.post("/<int:opportunity_id>/team/<int:member_id>/remove")
@@ -662,17 +681,15 @@ def remove_team_member(opportunity_id: int, member_id: int) -> str | Response:
 def add_extra_contact(opportunity_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
     form = _contact_form(opportunity)
-    if form.validate_on_submit():
-        try:
-            page.add_extra_contact(opportunity, _to_id(form.contact_id.data), form.role.data or "")
-            db.session.commit()
-        except InvalidFields as refused:
-            _apply_errors(form, refused.errors)
-        else:
-            if not is_htmx():
-                return _back_to(opportunity_id, "contacts")
-            return _render_section("contacts", _reload(opportunity_id))
-    return _respond("contacts", _reload(opportunity_id), contact_form=form)
+    return _add_row(
+        opportunity_id,
+        "contacts",
+        form,
+        "contact_form",
+        lambda: page.add_extra_contact(
+            opportunity, _to_id(form.contact_id.data), form.role.data or ""
+        ),
+    )
 
 
 @bp.post("/<int:opportunity_id>/contacts/<int:contact_id>/remove")
@@ -693,17 +710,13 @@ def remove_extra_contact(opportunity_id: int, contact_id: int) -> str | Response
 def add_note(opportunity_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
     form = _note_form()
-    if form.validate_on_submit():
-        try:
-            page.add_note(opportunity, form.body.data or "", by=_me())
-            db.session.commit()
-        except InvalidFields as refused:
-            _apply_errors(form, refused.errors)
-        else:
-            if not is_htmx():
-                return _back_to(opportunity_id, "notes")
-            return _render_section("notes", _reload(opportunity_id))
-    return _respond("notes", _reload(opportunity_id), note_form=form)
+    return _add_row(
+        opportunity_id,
+        "notes",
+        form,
+        "note_form",
+        lambda: page.add_note(opportunity, form.body.data or "", by=_me()),
+    )
 
 
 # ---------------------------------------------------------------- stalled
