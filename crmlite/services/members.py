@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import Member, Role
+from crmlite.services import points
+from crmlite.services.team import get_team
 
 MIN_PASSWORD_LENGTH = 10
 # Compared against when the e-mail is unknown, so a wrong e-mail takes as long as a
@@ -76,9 +80,19 @@ def email_taken(email: str, *, except_id: int | None = None) -> bool:
     return bool(db.session.scalar(query))
 
 
+class MemberRefused(ValueError):
+    """A change the rules refuse; the message is for the person who asked."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def update_member(
     member: Member,
     *,
+    by: Member,
+    today: date,
     email: str,
     name: str,
     title: str,
@@ -88,6 +102,11 @@ def update_member(
     points_quota: int | None,
     active: bool,
 ) -> Member:
+    """Save a member; an admin cannot take away their own admin rights, and months before
+    this one keep the points quota they had."""
+    if member.id == by.id and (role != Role.ADMIN or not active):
+        raise MemberRefused("You cannot remove your own admin rights.", "role")
+    points.record_quota_change(member=member, team=get_team(), new_quota=points_quota, today=today)
     member.email = normalise_email(email)
     member.name = name.strip()
     member.title = title.strip()

@@ -45,6 +45,7 @@ from crmlite.models import (
     Team,
     TrackStep,
 )
+from crmlite.services import reference
 
 # -- months ----------------------------------------------------------------------------------
 
@@ -374,10 +375,6 @@ class MemberMonth:
         return [line for group in self.groups for line in group.lines]
 
 
-def _types() -> list[ActivityType]:
-    return list(db.session.scalars(select(ActivityType).order_by(ActivityType.position)))
-
-
 def member_months(
     members: Sequence[Member], month: Month, *, tz: ZoneInfo, team: Team, today: date
 ) -> list[MemberMonth]:
@@ -386,7 +383,7 @@ def member_months(
 
     Every active type gets a line (so the gaps show); an inactive one only when something
     of it closed in the month."""
-    types = _types()
+    types = reference.activity_types()
     counted = tallies(month, tz, [m.id for m in members])
     quotas = quotas_for(members, month, team)
     target = monthly_target(types)
@@ -466,6 +463,15 @@ def members_of_month(month: Month, tz: ZoneInfo) -> tuple[list[Member], dict[int
     members = list(db.session.scalars(select(Member).order_by(Member.name, Member.id)))
     points = points_by_member(month, tz, [m.id for m in members])
     return [m for m in members if m.active or points.get(m.id)], points
+
+
+def month_summaries(month: Month, *, tz: ZoneInfo, team: Team, today: date) -> list[MemberMonth]:
+    """The summaries of everyone a month's figures cover (as members_of_month), by name:
+    what "print all" prints. The month's activities are added up once."""
+    members = list(db.session.scalars(select(Member).order_by(Member.name, Member.id)))
+    summaries = member_months(members, month, tz=tz, team=team, today=today)
+    active = {m.id for m in members if m.active}
+    return [s for s in summaries if s.member_id in active or s.points]
 
 
 def team_standings(month: Month, *, tz: ZoneInfo, team: Team, today: date) -> list[Standing]:

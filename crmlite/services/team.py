@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from crmlite.extensions import db
 from crmlite.models import Team
+from crmlite.services import points
 
 SETTINGS_ID = 1
 
@@ -25,9 +26,11 @@ def is_valid_time_zone(name: str) -> bool:
     return name in available_timezones()
 
 
-def update_team(team: Team, *, name: str, time_zone: str, points_quota: int) -> Team:
+def update_team(team: Team, *, name: str, time_zone: str, points_quota: int, today: date) -> Team:
+    """Save the settings; months before this one keep the points quota they had."""
     if not is_valid_time_zone(time_zone):
         raise ValueError(f"unknown time zone {time_zone!r}")
+    points.record_quota_change(member=None, team=team, new_quota=points_quota, today=today)
     team.name = name
     team.time_zone = time_zone
     team.points_quota = points_quota

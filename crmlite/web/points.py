@@ -154,8 +154,7 @@ def print_all() -> str:
     """Every member's summary, each on its own printed page (month end, for signing)."""
     month = _month()
     today = _today()
-    members, _points = points.members_of_month(month, g.tz)
-    summaries = points.member_months(members, month, tz=g.tz, team=get_team(), today=today)
+    summaries = points.month_summaries(month, tz=g.tz, team=get_team(), today=today)
     return render_template("points/print.html", summaries=summaries, **_sheet_context(month))
 
 

@@ -136,15 +136,12 @@ def team() -> str | Response:
     settings = get_team()
     form = TeamForm(obj=settings)
     if form.validate_on_submit():
-        # Months before this one keep the quota they had.
-        points.record_quota_change(
-            member=None, team=settings, new_quota=form.points_quota.data, today=local_today(g.tz)
-        )
         update_team(
             settings,
             name=(form.name.data or "").strip(),
             time_zone=(form.time_zone.data or "").strip(),
             points_quota=form.points_quota.data or 0,
+            today=local_today(g.tz),
         )
         db.session.commit()
         flash("Team settings saved.", "success")
@@ -186,26 +183,24 @@ def member_edit(member_id: int) -> str | Response:
     member = get_or_404(Member, member_id)
     form = MemberForm(obj=member, member_id=member.id)
     if form.validate_on_submit():
-        if member.id == current_user.id and (form.role.data != Role.ADMIN or not form.active.data):
-            form.role.errors = [*form.role.errors, "You cannot remove your own admin rights."]
+        try:
+            members.update_member(
+                member,
+                by=current_user,
+                today=local_today(g.tz),
+                email=form.email.data or "",
+                name=form.name.data or "",
+                title=form.title.data or "",
+                role=Role(form.role.data),
+                location_id=form.location_id.data or None,
+                business_unit_id=form.business_unit_id.data or None,
+                points_quota=form.points_quota.data,
+                active=form.active.data,
+            )
+        except members.MemberRefused as refused:
+            field = getattr(form, refused.field)
+            field.errors = [*field.errors, str(refused)]
             return render_template("setup/member.html", form=form, member=member)
-        points.record_quota_change(
-            member=member,
-            team=get_team(),
-            new_quota=form.points_quota.data,
-            today=local_today(g.tz),
-        )
-        members.update_member(
-            member,
-            email=form.email.data or "",
-            name=form.name.data or "",
-            title=form.title.data or "",
-            role=Role(form.role.data),
-            location_id=form.location_id.data or None,
-            business_unit_id=form.business_unit_id.data or None,
-            points_quota=form.points_quota.data,
-            active=form.active.data,
-        )
         db.session.commit()
         flash(f"{member.name} saved.", "success")
         return redirect(url_for("setup.member_list"))
