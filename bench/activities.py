@@ -8,24 +8,30 @@ a member with 10,000 activities in the database.
 
 from __future__ import annotations
 
-import argparse
-
 from sqlalchemy import func, select
 
-from bench.harness import Result, bench_database, filled_app, measure, save, signed_in_client
+from bench.harness import (
+    Result,
+    bench_database,
+    close_connections,
+    engines_main,
+    filled_app,
+    measure,
+    signed_in_client,
+)
 from crmlite.extensions import db
-from crmlite.models import Activity, Member
+from crmlite.models import Activity
+from crmlite.services.members import find_by_email
 
 
 def run(engine: str, activities: int) -> list[Result]:
+    print(f"activity list benchmark: {engine}", flush=True)
     with bench_database(engine, "activities") as url:
         # 50 members share the activities: ~10,000 each for 500,000.
         app = filled_app(url, opportunities=5_000, activities=activities, members=50)
         client = signed_in_client(app)
         with app.app_context():
-            member_id = db.session.scalar(
-                select(Member.id).where(Member.email == "bench-1@example.com")
-            )
+            member_id = find_by_email("bench-1@example.com").id
             mine = db.session.scalar(
                 select(func.count(Activity.id)).where(Activity.assigned_to_id == member_id)
             )
@@ -49,21 +55,18 @@ def run(engine: str, activities: int) -> list[Result]:
                 lambda _i: client.get("/activities/?when=done"),
             ),
         ]
-        with app.app_context():
-            db.engine.dispose()
+        close_connections(app)
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engines", default="sqlite,postgresql")
-    parser.add_argument("--activities", type=int, default=500_000)
-    args = parser.parse_args()
-    results: list[Result] = []
-    for engine in args.engines.split(","):
-        print(f"activity list benchmark: {engine}", flush=True)
-        results += run(engine, args.activities)
-    save(results, "activities.json")
+    engines_main(
+        __doc__,
+        "activities.json",
+        lambda engine, args: run(engine, args.activities),
+        engines="sqlite,postgresql",
+        activities=500_000,
+    )
 
 
 if __name__ == "__main__":

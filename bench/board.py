@@ -8,20 +8,28 @@ Targets (issue #3): the board with 10,000 open opportunities under 50 ms p95 on 
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bench.harness import Result, bench_database, filled_app, measure, save, signed_in_client
+from bench.harness import (
+    Result,
+    bench_database,
+    close_connections,
+    engines_main,
+    filled_app,
+    measure,
+    signed_in_client,
+)
 from crmlite.extensions import db
-from crmlite.models import Opportunity, OpportunityStatus, SalesStage
-from crmlite.services.funnel import has_next_step
-from crmlite.services.team import local_today
+from crmlite.models import Opportunity
+from crmlite.services import funnel
+from crmlite.services.team import get_team, local_today
 
 
 def run(engine: str, size: int) -> list[Result]:
+    print(f"board benchmark: {engine}, {size:,} open opportunities", flush=True)
     # bench-data makes most opportunities open; ask for enough to have `size` open ones.
     total = int(size * 1.4)
     with bench_database(engine, f"board{size}") as url:
@@ -29,24 +37,15 @@ def run(engine: str, size: int) -> list[Result]:
         client = signed_in_client(app)
         with app.app_context():
             open_count = db.session.scalar(
-                select(func.count(Opportunity.id))
-                .join(OpportunityStatus)
-                .where(~OpportunityStatus.is_closed)
+                select(func.count(Opportunity.id)).where(funnel.is_open())
             )
-            stages = list(
-                db.session.scalars(
-                    select(SalesStage.id)
-                    .where(~SalesStage.is_won, ~SalesStage.is_lost)
-                    .order_by(SalesStage.position)
-                )
-            )
-            today = local_today(ZoneInfo("America/Los_Angeles"))
+            stages = [stage.id for stage in funnel.open_stages()]
+            today = local_today(ZoneInfo(get_team().time_zone))
             # Cards that can move between open stages without a question: they have a next step.
             movable = list(
                 db.session.scalars(
                     select(Opportunity.id)
-                    .join(OpportunityStatus)
-                    .where(~OpportunityStatus.is_closed, has_next_step(today))
+                    .where(funnel.is_open(), funnel.has_next_step(today))
                     .limit(200)
                 )
             )
@@ -77,22 +76,20 @@ def run(engine: str, size: int) -> list[Result]:
             assert response.status_code == 200
 
         results.append(measure(app, "card move (incl. version read)", engine, data, move, runs=100))
-        with app.app_context():
-            db.engine.dispose()
+        close_connections(app)
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engines", default="sqlite,postgresql")
-    parser.add_argument("--sizes", default="1000,10000")
-    args = parser.parse_args()
-    results: list[Result] = []
-    for engine in args.engines.split(","):
-        for size in (int(s) for s in args.sizes.split(",")):
-            print(f"board benchmark: {engine}, {size:,} open opportunities", flush=True)
-            results += run(engine, size)
-    save(results, "board.json")
+    engines_main(
+        __doc__,
+        "board.json",
+        lambda engine, args: [
+            result for size in args.sizes.split(",") for result in run(engine, int(size))
+        ],
+        engines="sqlite,postgresql",
+        sizes="1000,10000",
+    )
 
 
 if __name__ == "__main__":

@@ -8,13 +8,20 @@ on SQLite, with a constant number of SQL statements.
 
 from __future__ import annotations
 
-import argparse
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bench.harness import Result, bench_database, filled_app, measure, save, signed_in_client
+from bench.harness import (
+    Result,
+    bench_database,
+    close_connections,
+    engines_main,
+    filled_app,
+    measure,
+    signed_in_client,
+)
 from crmlite.extensions import db
 from crmlite.models import Activity, ActivityStatus, Member
 from crmlite.services.calendar import (
@@ -23,21 +30,22 @@ from crmlite.services.calendar import (
     start_subscription,
     week_start,
 )
-from crmlite.services.team import local_today
+from crmlite.services.members import find_by_email
+from crmlite.services.team import get_team, local_today
 from crmlite.web.calendar import feeds
 
 
 def run(engine: str, activities: int) -> list[Result]:
+    print(f"calendar benchmark: {engine}", flush=True)
     with bench_database(engine, "calendar") as url:
         # 50 members share the activities: ~10,000 each for 500,000.
         app = filled_app(url, opportunities=5_000, activities=activities, members=50)
         client = signed_in_client(app)  # bench-1, a manager
         with app.app_context():
-            today = local_today(ZoneInfo("America/Los_Angeles"))
+            today = local_today(ZoneInfo(get_team().time_zone))
             monday = week_start(today)
-            me = db.session.scalars(
-                select(Member).where(Member.email == "bench-1@example.com")
-            ).one()
+            me = find_by_email("bench-1@example.com")
+            assert me is not None
             others = list(
                 db.session.scalars(
                     select(Member.id).where(Member.id != me.id).order_by(Member.id).limit(2)
@@ -116,21 +124,18 @@ def run(engine: str, activities: int) -> list[Result]:
             measure(app, f"feed, built ({in_feed:,} events)", engine, data, build_feed, runs=20),
             measure(app, "feed, unchanged (cached)", engine, data, lambda _i: client.get(feed)),
         ]
-        with app.app_context():
-            db.engine.dispose()
+        close_connections(app)
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engines", default="sqlite,postgresql")
-    parser.add_argument("--activities", type=int, default=500_000)
-    args = parser.parse_args()
-    results: list[Result] = []
-    for engine in args.engines.split(","):
-        print(f"calendar benchmark: {engine}", flush=True)
-        results += run(engine, args.activities)
-    save(results, "calendar.json")
+    engines_main(
+        __doc__,
+        "calendar.json",
+        lambda engine, args: run(engine, args.activities),
+        engines="sqlite,postgresql",
+        activities=500_000,
+    )
 
 
 if __name__ == "__main__":

@@ -13,21 +13,27 @@ the team, and a rep's own year).
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from flask.testing import FlaskClient
-
-from bench.harness import Result, bench_database, filled_app, measure, save, signed_in_client
+from bench.harness import (
+    Result,
+    bench_database,
+    close_connections,
+    engines_main,
+    filled_app,
+    get_ok,
+    measure,
+    signed_in_client,
+)
 from crmlite.extensions import db
 from crmlite.services.dashboard import quarter_of
-from crmlite.services.team import local_today
+from crmlite.services.team import get_team, local_today
 
 HTMX = {"HX-Request": "true", "HX-Target": "dashboard"}
 
 
 def run(engine: str, opportunities: int, activities: int, members: int) -> list[Result]:
+    print(f"dashboard benchmark: {engine}, {opportunities:,} opportunities", flush=True)
     with bench_database(engine, "dashboard") as url:
         app = filled_app(url, opportunities=opportunities, activities=activities, members=members)
         if engine == "postgresql":
@@ -39,40 +45,31 @@ def run(engine: str, opportunities: int, activities: int, members: int) -> list[
                 )
         manager = signed_in_client(app, "bench-1@example.com")  # every tenth is a manager
         rep = signed_in_client(app, "bench-2@example.com")
-        today = local_today(ZoneInfo("America/Los_Angeles"))
+        with app.app_context():
+            today = local_today(ZoneInfo(get_team().time_zone))
         year, quarter = today.year, quarter_of(today)
         previous = (year, quarter - 1) if quarter > 1 else (year - 1, 4)
         data = f"{opportunities:,} opportunities, {members} members"
-
-        def get(
-            client: FlaskClient, url: str, headers: dict[str, str] | None = None
-        ) -> Callable[[int], None]:
-            def request(_i: int) -> None:
-                response = client.get(url, headers=headers or {})
-                assert response.status_code == 200, (url, response.status_code)
-
-            return request
-
         results = [
-            measure(app, "dashboard (manager)", engine, data, get(manager, "/dashboard/")),
+            measure(app, "dashboard (manager)", engine, data, get_ok(manager, "/dashboard/")),
             measure(
                 app,
                 "dashboard switch, last quarter",
                 engine,
                 data,
-                get(
+                get_ok(
                     manager,
                     f"/dashboard/?year={previous[0]}&quarter={previous[1]}&basis=margin",
                     HTMX,
                 ),
             ),
-            measure(app, "dashboard (rep)", engine, data, get(rep, "/dashboard/")),
+            measure(app, "dashboard (rep)", engine, data, get_ok(rep, "/dashboard/")),
             measure(
                 app,
                 "funnel, this quarter",
                 engine,
                 data,
-                get(manager, f"/dashboard/funnel?year={year}&quarter={quarter}", HTMX),
+                get_ok(manager, f"/dashboard/funnel?year={year}&quarter={quarter}", HTMX),
                 runs=30,
             ),
             measure(
@@ -80,7 +77,9 @@ def run(engine: str, opportunities: int, activities: int, members: int) -> list[
                 "funnel, the whole year",
                 engine,
                 data,
-                get(manager, f"/dashboard/funnel?year={year}&quarter={quarter}&period=year", HTMX),
+                get_ok(
+                    manager, f"/dashboard/funnel?year={year}&quarter={quarter}&period=year", HTMX
+                ),
                 runs=20,
             ),
             measure(
@@ -88,27 +87,23 @@ def run(engine: str, opportunities: int, activities: int, members: int) -> list[
                 "funnel, a rep's own year",
                 engine,
                 data,
-                get(rep, f"/dashboard/funnel?year={year}&quarter={quarter}&period=year", HTMX),
+                get_ok(rep, f"/dashboard/funnel?year={year}&quarter={quarter}&period=year", HTMX),
                 runs=30,
             ),
         ]
-        with app.app_context():
-            db.engine.dispose()
+        close_connections(app)
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engines", default="sqlite")
-    parser.add_argument("--opportunities", type=int, default=100_000)
-    parser.add_argument("--activities", type=int, default=200_000)
-    parser.add_argument("--members", type=int, default=50)
-    args = parser.parse_args()
-    results: list[Result] = []
-    for engine in args.engines.split(","):
-        print(f"dashboard benchmark: {engine}, {args.opportunities:,} opportunities", flush=True)
-        results += run(engine, args.opportunities, args.activities, args.members)
-    save(results, "dashboard.json")
+    engines_main(
+        __doc__,
+        "dashboard.json",
+        lambda engine, args: run(engine, args.opportunities, args.activities, args.members),
+        opportunities=100_000,
+        activities=200_000,
+        members=50,
+    )
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ in-process, without the network.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -98,6 +99,12 @@ def filled_app(url: str, *, opportunities: int, activities: int, members: int = 
     return app
 
 
+def close_connections(app: Flask) -> None:
+    """Close the app's pooled connections, so its database can be dropped."""
+    with app.app_context():
+        db.engine.dispose()
+
+
 def signed_in_client(app: Flask, email: str = "bench-1@example.com") -> FlaskClient:
     client = app.test_client()
     response = client.post("/sign-in", data={"email": email, "password": BENCH_PASSWORD})
@@ -106,6 +113,18 @@ def signed_in_client(app: Flask, email: str = "bench-1@example.com") -> FlaskCli
     gc.collect()
     gc.freeze()
     return client
+
+
+def get_ok(
+    client: FlaskClient, url: str, headers: dict[str, str] | None = None
+) -> Callable[[int], None]:
+    """A request for `measure`: GET `url`, failing unless the answer is 200."""
+
+    def request(_i: int) -> None:
+        response = client.get(url, headers=headers or {})
+        assert response.status_code == 200, (url, response.status_code)
+
+    return request
 
 
 def measure(
@@ -140,8 +159,32 @@ def measure(
     )
 
 
-def save(results: list[Result], file_name: str) -> None:
+def save(results: Sequence[Result | dict[str, Any]], file_name: str) -> None:
+    """Write the results to bench/results/`file_name` and print the timed ones."""
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / file_name).write_text(json.dumps([asdict(r) for r in results], indent=2))
+    rows = [asdict(r) if isinstance(r, Result) else r for r in results]
+    (RESULTS / file_name).write_text(json.dumps(rows, indent=2))
     for result in results:
-        print(result.line())
+        if isinstance(result, Result):
+            print(result.line())
+
+
+def engines_main(
+    doc: str | None,
+    file_name: str,
+    run: Callable[[str, argparse.Namespace], Sequence[Result | dict[str, Any]]],
+    *,
+    engines: str = "sqlite",
+    **options: int | str,
+) -> None:
+    """A benchmark's command line: `--engines` (comma-separated) and a `--name` flag per
+    option, typed by its default; `run(engine, args)` for each engine, then `save`."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--engines", default=engines)
+    for name, default in options.items():
+        parser.add_argument(f"--{name}", type=type(default), default=default)
+    args = parser.parse_args()
+    results: list[Result | dict[str, Any]] = []
+    for engine in args.engines.split(","):
+        results += run(engine, args)
+    save(results, file_name)

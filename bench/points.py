@@ -13,19 +13,29 @@ as this month (with its open activities listed under the summary).
 
 from __future__ import annotations
 
-import argparse
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bench.harness import Result, bench_database, filled_app, measure, save, signed_in_client
+from bench.harness import (
+    Result,
+    bench_database,
+    close_connections,
+    engines_main,
+    filled_app,
+    get_ok,
+    measure,
+    signed_in_client,
+)
 from crmlite.extensions import db
-from crmlite.models import Activity, Member
+from crmlite.models import Activity
+from crmlite.services.members import find_by_email
 from crmlite.services.points import Month
 from crmlite.services.team import get_team, local_today
 
 
 def run(engine: str, activities: int, members: int) -> list[Result]:
+    print(f"points benchmark: {engine}, {activities:,} activities, {members} members", flush=True)
     with bench_database(engine, "points") as url:
         app = filled_app(url, opportunities=10_000, activities=activities, members=members)
         if engine == "postgresql":
@@ -42,9 +52,7 @@ def run(engine: str, activities: int, members: int) -> list[Result]:
             this_month = Month.of(local_today(tz))
             last_month = this_month.previous()
             assert last_month is not None
-            member_id = db.session.scalar(
-                select(Member.id).where(Member.email == "bench-2@example.com")
-            )
+            member_id = find_by_email("bench-2@example.com").id
             start, end = last_month.bounds(tz)
             closed_last_month = db.session.scalar(
                 select(func.count(Activity.id)).where(
@@ -56,44 +64,32 @@ def run(engine: str, activities: int, members: int) -> list[Result]:
             f"{activities:,} activities, {members} members, "
             f"{closed_last_month:,} closed in {last_month.key}"
         )
-
-        def get(path: str) -> None:
-            response = client.get(path)
-            assert response.status_code == 200, (path, response.status_code)
-
         results = [
             measure(app, "points: team, last month", engine, data,
-                    lambda _i: get(f"/points/?month={last_month.key}")),
+                    get_ok(client, f"/points/?month={last_month.key}")),
             measure(app, "points: team, this month", engine, data,
-                    lambda _i: get("/points/")),
+                    get_ok(client, "/points/")),
             measure(app, "points: member, last month", engine, data,
-                    lambda _i: get(f"/points/members/{member_id}?month={last_month.key}")),
+                    get_ok(client, f"/points/members/{member_id}?month={last_month.key}")),
             measure(app, "points: member, this month", engine, data,
-                    lambda _i: get(f"/points/members/{member_id}")),
+                    get_ok(client, f"/points/members/{member_id}")),
             measure(app, "points: member summary refresh", engine, data,
-                    lambda _i: get(f"/points/members/{member_id}/summary")),
+                    get_ok(client, f"/points/members/{member_id}/summary")),
             measure(app, "points: print all, last month", engine, data,
-                    lambda _i: get(f"/points/print?month={last_month.key}"), runs=20),
+                    get_ok(client, f"/points/print?month={last_month.key}"), runs=20),
         ]  # fmt: skip
-        with app.app_context():
-            db.engine.dispose()
+        close_connections(app)
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engines", default="sqlite")
-    parser.add_argument("--activities", type=int, default=1_000_000)
-    parser.add_argument("--members", type=int, default=50)
-    args = parser.parse_args()
-    results: list[Result] = []
-    for engine in args.engines.split(","):
-        print(
-            f"points benchmark: {engine}, {args.activities:,} activities, {args.members} members",
-            flush=True,
-        )
-        results += run(engine, args.activities, args.members)
-    save(results, "points.json")
+    engines_main(
+        __doc__,
+        "points.json",
+        lambda engine, args: run(engine, args.activities, args.members),
+        activities=1_000_000,
+        members=50,
+    )
 
 
 if __name__ == "__main__":

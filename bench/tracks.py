@@ -9,15 +9,13 @@ enrollments start later, so the runner must look at them and find nothing due.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 
-from bench.harness import RESULTS, bench_database, filled_app
+from bench.harness import bench_database, engines_main, filled_app
 from crmlite.extensions import db
 from crmlite.models import Contact, Member, Track, TrackEnrollment
 from crmlite.services import tracks
@@ -80,12 +78,7 @@ def run(engine: str) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engines", default="sqlite")
-    args = parser.parse_args()
-    results = [run(engine) for engine in args.engines.split(",")]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "tracks.json").write_text(json.dumps(results, indent=2))
+    engines_main(__doc__, "tracks.json", lambda engine, _args: [run(engine)])
 
 
 if __name__ == "__main__":

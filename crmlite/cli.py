@@ -31,19 +31,22 @@ def init_command(team_name: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Only when the database has no opportunity yet.")
 def demo_command(if_empty: bool) -> None:
     """Load the demo team: PRODUCT.md's example records and three months of work."""
-    from crmlite.demo import DEMO_PASSWORD, load_demo
+    from crmlite.demo import DEMO_PASSWORD, DemoAlreadyLoaded, load_demo
 
     if if_empty and db.session.scalar(select(func.count(Opportunity.id))):
         click.echo("The database already has data; demo data not loaded.")
-    elif members.find_by_email("nick@example.com") is not None:
-        raise click.ClickException("The demo data is loaded already.")
+        # The sign-ins below are only worth showing when the demo team is there.
+        if members.find_by_email("nick@example.com") is None:
+            return
     else:
         load_defaults()
-        summary = load_demo()
+        try:
+            summary = load_demo()
+        except DemoAlreadyLoaded as error:
+            db.session.rollback()
+            raise click.ClickException("The demo data is loaded already.") from error
         db.session.commit()
         click.echo(summary)
-    if members.find_by_email("nick@example.com") is None:
-        return
     click.echo(
         f"Sign in as nick@example.com (admin), cory@example.com (manager) or "
         f"manny@example.com (rep), password {DEMO_PASSWORD}"

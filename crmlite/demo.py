@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -505,18 +505,12 @@ class _Demo:
             )
         )
         if found is None:
-            position = (
-                len(
-                    list(
-                        db.session.scalars(
-                            select(CampaignSubType.id).where(
-                                CampaignSubType.type_id == campaign_type.id
-                            )
-                        )
-                    )
-                )
-                + 1
+            taken = db.session.scalar(
+                select(func.count())
+                .select_from(CampaignSubType)
+                .where(CampaignSubType.type_id == campaign_type.id)
             )
+            position = (taken or 0) + 1
             found = CampaignSubType(type_id=campaign_type.id, name=name, position=position)
             db.session.add(found)
             db.session.flush()
@@ -536,7 +530,6 @@ class _Demo:
         closed: bool,
         company: Company | None = None,
         contact: Contact | None = None,
-        opportunity_id: int | None = None,
         campaign_id: int | None = None,
         assigned_by_id: int | None = None,
         created_at: datetime | None = None,
@@ -565,7 +558,6 @@ class _Demo:
             company_id=company.id if company else None,
             contact_id=contact.id if contact else None,
             phone=contact.phone if contact else (company.phone if company else ""),
-            opportunity_id=opportunity_id,
             campaign_id=campaign_id,
             assigned_to_id=member_id,
             assigned_by_id=assigned_by_id or member_id,
@@ -584,13 +576,17 @@ class _Demo:
         return row
 
 
+class DemoAlreadyLoaded(ValueError):
+    """The demo team (nick@example.com) is in the database already."""
+
+
 def load_demo(today: date | None = None) -> str:
     """Load the demo team and its work; returns a one-line summary. Flushes, never commits."""
     team = get_team()
     tz = ZoneInfo(team.time_zone)
     today = today or local_today(tz)
     if find_by_email("nick@example.com") is not None:
-        raise ValueError("the demo data is already loaded (nick@example.com exists)")
+        raise DemoAlreadyLoaded("the demo data is already loaded (nick@example.com exists)")
     demo = _Demo(today, tz)
     rng = demo.rng
 
@@ -1379,14 +1375,22 @@ def _plan_deals(demo: _Demo, deals: list[_Deal], members: list[Member]) -> None:
                 days=rng.randint(-7, 21) + remaining * 9
             )
             code, subject, minutes, places = NEXT_STEPS[stage.name]
+            next_step_on = None
             if id(deal) not in stalled:
-                day = rng.choice(demo.future_days[:10] if rng.random() < 0.7 else demo.future_days)
+                future = demo.future_days[:10] if rng.random() < 0.7 else demo.future_days
+                next_step_on = rng.choice(future)
+            elif rng.random() < 0.5:
+                # The next step slipped: still open, but overdue.
+                later = [d for d in demo.past_days if d > last.astimezone(demo.tz).date()]
+                if later:
+                    next_step_on = rng.choice(later[:10])
+            if next_step_on is not None:
                 deal.linked.append(
                     demo.activity(
                         code=code,
                         subject=subject.format(**words),
                         member_id=owner_id,
-                        day=day,
+                        day=next_step_on,
                         minutes=minutes,
                         place=rng.choice(places),
                         closed=False,
@@ -1396,25 +1400,6 @@ def _plan_deals(demo: _Demo, deals: list[_Deal], members: list[Member]) -> None:
                         created_at=last + timedelta(minutes=10),
                     )
                 )
-            elif rng.random() < 0.5:
-                # The next step slipped: still open, but overdue.
-                later = [d for d in demo.past_days if d > last.astimezone(demo.tz).date()]
-                if later:
-                    deal.linked.append(
-                        demo.activity(
-                            code=code,
-                            subject=subject.format(**words),
-                            member_id=owner_id,
-                            day=rng.choice(later[:10]),
-                            minutes=minutes,
-                            place=rng.choice(places),
-                            closed=False,
-                            company=company,
-                            contact=contact,
-                            campaign_id=opportunity.campaign_id,
-                            created_at=last + timedelta(minutes=10),
-                        )
-                    )
 
         if rng.random() < 0.2:
             helper = rng.choice([m for m in members if m.id != owner_id])
