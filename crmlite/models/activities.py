@@ -10,8 +10,7 @@ from sqlalchemy import Boolean, CheckConstraint, Date, Index, Integer, String, T
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime
-from crmlite.extensions import db
-from crmlite.models.base import created_at_column, fk, rel, updated_at_column
+from crmlite.models.base import Model, created_at_column, fk, rel, updated_at_column
 from crmlite.models.people import Company, Contact, Member
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ class ActivityStatus(StrEnum):
 PLACES = ("On-Site", "Phone", "Remote", "Office", "E-mail")
 
 
-class ActivityType(db.Model):
+class ActivityType(Model):
     """A kind of activity, with the points it earns when closed and a monthly target count."""
 
     __tablename__ = "activity_types"
@@ -73,7 +72,7 @@ class ActivityType(db.Model):
         return self.points * self.monthly_count
 
 
-class Activity(db.Model):
+class Activity(Model):
     __tablename__ = "activities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -158,7 +157,7 @@ class Activity(db.Model):
         return self.is_open and self.due_on < today
 
 
-class ActivityNote(db.Model):
+class ActivityNote(Model):
     """A stamped note on an activity: who, when, text. Appended, never edited."""
 
     __tablename__ = "activity_notes"

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Numeric
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crmlite.database import UTCDateTime, utcnow
+from crmlite.extensions import Base, db
 
 # Money is exact: Numeric in the database, Decimal in Python, never float.
 Money = Numeric(14, 2, asdecimal=True)
 ZERO = Decimal("0.00")
+
+# Every model derives from Flask-SQLAlchemy's ``db.Model``; type checkers see the declarative
+# base it is built on (``db.Model`` is created at run time, so mypy cannot name it).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 
 def rel(*args: Any, **kwargs: Any) -> Any:

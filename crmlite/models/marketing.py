@@ -20,8 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime
-from crmlite.extensions import db
-from crmlite.models.base import ZERO, Money, created_at_column, fk, rel, updated_at_column
+from crmlite.models.base import ZERO, Model, Money, created_at_column, fk, rel, updated_at_column
 from crmlite.models.people import Contact, Location, Member
 
 
@@ -32,7 +31,7 @@ class CampaignStatus(StrEnum):
     CANCELLED = "Cancelled"
 
 
-class CampaignType(db.Model):
+class CampaignType(Model):
     __tablename__ = "campaign_types"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,7 +44,7 @@ class CampaignType(db.Model):
     )
 
 
-class CampaignSubType(db.Model):
+class CampaignSubType(Model):
     """A sub-type belongs to exactly one type."""
 
     __tablename__ = "campaign_subtypes"
@@ -62,7 +61,7 @@ class CampaignSubType(db.Model):
     type: Mapped[CampaignType] = rel(CampaignType, back_populates="sub_types")
 
 
-class Campaign(db.Model):
+class Campaign(Model):
     __tablename__ = "campaigns"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,7 +108,7 @@ class Campaign(db.Model):
 # ------------------------------------------------------------ e-mail campaigns and tracking
 
 
-class MarketingList(db.Model):
+class MarketingList(Model):
     """A contact group that campaign e-mails are sent to."""
 
     __tablename__ = "marketing_lists"
@@ -123,7 +122,7 @@ class MarketingList(db.Model):
     created_by: Mapped[Member | None] = rel(Member)
 
 
-class MarketingListMember(db.Model):
+class MarketingListMember(Model):
     """A contact in a group, once."""
 
     __tablename__ = "marketing_list_members"
@@ -139,7 +138,7 @@ class MarketingListMember(db.Model):
     contact: Mapped[Contact] = rel(Contact)
 
 
-class CampaignEmail(db.Model):
+class CampaignEmail(Model):
     """An e-mail written for a campaign: subject, text and HTML bodies (templates in which
     the contact's name is filled in). Its links are stored when it is saved: a tracked link
     redirects only to one of them."""
@@ -164,7 +163,7 @@ class CampaignEmail(db.Model):
     )
 
 
-class CampaignEmailLink(db.Model):
+class CampaignEmailLink(Model):
     """The n-th URL written in a campaign e-mail: the only places its tracked links lead."""
 
     __tablename__ = "campaign_email_links"
@@ -195,7 +194,7 @@ class SendStatus(StrEnum):
         }[self.value]
 
 
-class EmailSend(db.Model):
+class EmailSend(Model):
     """One campaign e-mail to one contact: never two (so a re-run continues where it
     stopped). ``token`` is a random secret carried, signed, by the tracking links."""
 
@@ -235,7 +234,7 @@ class EmailEventKind(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
 
 
-class EmailEvent(db.Model):
+class EmailEvent(Model):
     """An open, a click (of which link) or an unsubscribe, from one send."""
 
     __tablename__ = "email_events"
@@ -252,7 +251,7 @@ class EmailEvent(db.Model):
     )
 
 
-class FormSubmission(db.Model):
+class FormSubmission(Model):
     """What a visitor sent through a campaign's public web form, and what it produced."""
 
     __tablename__ = "form_submissions"

@@ -11,8 +11,7 @@ from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime
-from crmlite.extensions import db
-from crmlite.models.base import created_at_column, fk, rel, updated_at_column
+from crmlite.models.base import Model, created_at_column, fk, rel, updated_at_column
 
 if TYPE_CHECKING:
     from crmlite.models.sales import Opportunity
@@ -31,7 +30,7 @@ class Role(StrEnum):
         return {"admin": "Admin", "manager": "Sales manager", "rep": "Sales rep"}[self.value]
 
 
-class Team(db.Model):
+class Team(Model):
     """The one row of team-wide settings."""
 
     __tablename__ = "team"
@@ -42,7 +41,7 @@ class Team(db.Model):
     points_quota: Mapped[int] = mapped_column(Integer, default=DEFAULT_POINTS_QUOTA)
 
 
-class Location(db.Model):
+class Location(Model):
     __tablename__ = "locations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,7 +49,7 @@ class Location(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class BusinessUnit(db.Model):
+class BusinessUnit(Model):
     __tablename__ = "business_units"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,7 +57,7 @@ class BusinessUnit(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class Member(UserMixin, db.Model):
+class Member(UserMixin, Model):
     """A person who signs in: a sales rep, a manager or an admin."""
 
     __tablename__ = "members"
@@ -117,7 +116,7 @@ class AddressMixin:
         return [line for line in lines if line]
 
 
-class Company(AddressMixin, db.Model):
+class Company(AddressMixin, Model):
     __tablename__ = "companies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -140,7 +139,7 @@ class Company(AddressMixin, db.Model):
     opportunities: Mapped[list[Opportunity]] = rel("Opportunity", back_populates="company")
 
 
-class Contact(AddressMixin, db.Model):
+class Contact(AddressMixin, Model):
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(primary_key=True)

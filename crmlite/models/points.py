@@ -7,11 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import Date, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crmlite.extensions import db
-from crmlite.models.base import created_at_column, fk
+from crmlite.models.base import Model, created_at_column, fk
 
 
-class PointsQuotaChange(db.Model):
+class PointsQuotaChange(Model):
     """The monthly points quota that applied before a change made in the month starting
     ``valid_before``: the team's default (``member_id`` None) or a member's own override
     (``quota`` None: the member had none, the team's applied). One row per scope and month;

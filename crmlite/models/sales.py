@@ -20,8 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime, utcnow
-from crmlite.extensions import db
-from crmlite.models.base import ZERO, Money, created_at_column, fk, rel, updated_at_column
+from crmlite.models.base import ZERO, Model, Money, created_at_column, fk, rel, updated_at_column
 from crmlite.models.people import BusinessUnit, Company, Contact, Location, Member
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ class Rating(StrEnum):
     COLD = "Cold"
 
 
-class SalesStage(db.Model):
+class SalesStage(Model):
     """A funnel column. Won and Lost are stages too, flagged, after the six open ones."""
 
     __tablename__ = "sales_stages"
@@ -56,7 +55,7 @@ class SalesStage(db.Model):
         return self.is_won or self.is_lost
 
 
-class OpportunityType(db.Model):
+class OpportunityType(Model):
     """Something the team sells on its own, e.g. "Managed Services - Complete"."""
 
     __tablename__ = "opportunity_types"
@@ -66,7 +65,7 @@ class OpportunityType(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class OpportunityStatus(db.Model):
+class OpportunityStatus(Model):
     __tablename__ = "opportunity_statuses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,7 +77,7 @@ class OpportunityStatus(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class Opportunity(db.Model):
+class Opportunity(Model):
     __tablename__ = "opportunities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -213,7 +212,7 @@ class Opportunity(db.Model):
         return (self.revenue * self.probability / 100).quantize(Decimal("0.01"))
 
 
-class ForecastLine(db.Model):
+class ForecastLine(Model):
     """A product on an opportunity: one-off, or recurring (a monthly amount over N months)."""
 
     __tablename__ = "forecast_lines"
@@ -258,7 +257,7 @@ class ForecastLine(db.Model):
         return (self.margin * 100 / self.total_revenue).quantize(Decimal("0.1"))
 
 
-class OpportunityTeamMember(db.Model):
+class OpportunityTeamMember(Model):
     __tablename__ = "opportunity_team_members"
 
     opportunity_id: Mapped[int] = fk(
@@ -270,7 +269,7 @@ class OpportunityTeamMember(db.Model):
     member: Mapped[Member] = rel(Member)
 
 
-class OpportunityContact(db.Model):
+class OpportunityContact(Model):
     __tablename__ = "opportunity_contacts"
 
     opportunity_id: Mapped[int] = fk(
@@ -284,7 +283,7 @@ class OpportunityContact(db.Model):
     contact: Mapped[Contact] = rel(Contact)
 
 
-class OpportunityNote(db.Model):
+class OpportunityNote(Model):
     """A stamped note: who, when, text. Appended, never edited."""
 
     __tablename__ = "opportunity_notes"
@@ -300,7 +299,7 @@ class OpportunityNote(db.Model):
     author: Mapped[Member | None] = rel(Member)
 
 
-class StageChange(db.Model):
+class StageChange(Model):
     """One move on the funnel: from which stage to which, by whom and when."""
 
     __tablename__ = "stage_changes"
@@ -352,7 +351,7 @@ class StageChange(db.Model):
     changed_by: Mapped[Member | None] = rel(Member)
 
 
-class RevenueQuota(db.Model):
+class RevenueQuota(Model):
     """A member's revenue (and optionally margin) quota for one month."""
 
     __tablename__ = "revenue_quotas"

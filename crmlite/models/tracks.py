@@ -19,9 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime
-from crmlite.extensions import db
 from crmlite.models.activities import Activity, ActivityType
-from crmlite.models.base import created_at_column, fk, rel
+from crmlite.models.base import Model, created_at_column, fk, rel
 from crmlite.models.people import Contact, Member
 from crmlite.models.sales import Opportunity
 
@@ -45,7 +44,7 @@ class EnrollmentStatus(StrEnum):
     REMOVED = "removed"
 
 
-class TrackKind(db.Model):
+class TrackKind(Model):
     """General Interest, Industry Specific, Value-Add, Event Specific, Lost Sale."""
 
     __tablename__ = "track_kinds"
@@ -57,7 +56,7 @@ class TrackKind(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Track(db.Model):
+class Track(Model):
     __tablename__ = "tracks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,7 +80,7 @@ class Track(db.Model):
     )
 
 
-class TrackStep(db.Model):
+class TrackStep(Model):
     __tablename__ = "track_steps"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,7 +108,7 @@ class TrackStep(db.Model):
     target_track: Mapped[Track | None] = rel(Track, foreign_keys=[target_track_id])
 
 
-class TrackEnrollment(db.Model):
+class TrackEnrollment(Model):
     __tablename__ = "track_enrollments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -144,7 +143,7 @@ class TrackEnrollment(db.Model):
     enrolled_by: Mapped[Member | None] = rel(Member)
 
 
-class TrackStepRun(db.Model):
+class TrackStepRun(Model):
     """A step executed for an enrollment. Unique, so no step ever runs twice."""
 
     __tablename__ = "track_step_runs"

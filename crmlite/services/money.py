@@ -1,0 +1,129 @@
+"""Money: what a person may type as an amount, how amounts round, and percentages.
+
+The rules, the same on every form, import, CLI option and API field:
+
+- An amount is ASCII digits with an optional decimal point and at most two decimals:
+  ``1234``, ``1234.5``, ``1234.50``. Thousands may be grouped with commas, in groups of
+  three: ``1,234.50`` (``1,23`` is refused). Spaces around it are ignored.
+- No exponents (``1e3``), no ``NaN`` or ``Infinity``, no other digits than 0–9, no currency
+  signs, and no minus sign unless the field allows negative amounts (none does today).
+- Amounts are below 10,000,000,000.00 (ten billion): what every money column holds on
+  SQLite and PostgreSQL alike, with room for sums.
+- Amounts are kept as exact ``Decimal`` cents. Figures derived from amounts (sums from SQL,
+  weighted revenue, averages) round half up to the cent; percentages round half up to a
+  whole percent unless a screen shows decimals.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+CENTS = Decimal("0.01")
+ZERO = Decimal("0.00")
+# Exclusive upper bound of every stored amount (CHECK constraints use the same figure).
+LIMIT = Decimal("10000000000")
+MAXIMUM = LIMIT - CENTS
+
+_AMOUNT = re.compile(r"(-)?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]*))?")
+FORMAT_HINT = "digits with an optional decimal point and up to two decimals, e.g. 1,234.50"
+
+
+class InvalidAmount(ValueError):
+    """What was typed is not an amount crmlite accepts; the message says why."""
+
+
+def parse_amount(
+    text: str | Decimal | int | None, *, label: str = "The amount", negative: bool = False
+) -> Decimal:
+    """The amount a person typed, as exact cents, or InvalidAmount naming the rule broken.
+
+    ``label`` names the field in the message ("The revenue", "The won amount").
+    Decimals and ints (from code, not people) pass through the same bounds.
+    """
+    if isinstance(text, int | Decimal) and not isinstance(text, bool):
+        return _bounded(Decimal(text), label, negative, str(text))
+    raw = (text or "").strip()
+    if not raw:
+        raise InvalidAmount(f"{label} is required: enter {FORMAT_HINT}.")
+    match = _AMOUNT.fullmatch(raw)
+    if match is None:
+        raise InvalidAmount(f"{label} must be {FORMAT_HINT}; “{raw[:20]}” is not.")
+    sign, whole, decimals = match.groups()
+    if decimals is not None and not 1 <= len(decimals) <= 2:
+        raise InvalidAmount(
+            f"{label} can have at most two decimals (cents)"
+            if decimals
+            else f"{label} must be {FORMAT_HINT}; “{raw[:20]}” is not."
+        )
+    value = Decimal(whole.replace(",", "") + ("." + decimals if decimals else ""))
+    return _bounded(-value if sign else value, label, negative, raw)
+
+
+def _bounded(value: Decimal, label: str, negative: bool, raw: str) -> Decimal:
+    if not value.is_finite():
+        raise InvalidAmount(f"{label} must be {FORMAT_HINT}; “{raw[:20]}” is not.")
+    if value < 0 and not negative:
+        raise InvalidAmount(f"{label} cannot be negative.")
+    if abs(value) >= LIMIT:
+        raise InvalidAmount(f"{label} must be below 10,000,000,000.00.")
+    if value != value.quantize(CENTS, rounding=ROUND_HALF_UP):
+        raise InvalidAmount(f"{label} can have at most two decimals (cents).")
+    return value.quantize(CENTS)
+
+
+def optional_amount(
+    text: str | None, *, label: str = "The amount", negative: bool = False
+) -> Decimal | None:
+    """Like parse_amount, but an empty field is None (no amount)."""
+    if text is None or not str(text).strip():
+        return None
+    return parse_amount(text, label=label, negative=negative)
+
+
+def is_valid_amount(value: Decimal | None, *, negative: bool = False) -> bool:
+    """Whether a stored or computed amount is one crmlite can hold."""
+    if value is None:
+        return False
+    try:
+        _bounded(Decimal(value), "", negative, "")
+    except (InvalidAmount, InvalidOperation):
+        return False
+    return True
+
+
+def cents(value: Any) -> Decimal:
+    """A figure derived from amounts (a SQL sum, which SQLite may hand back as a float or an
+    int; a product with a percentage) as exact cents, rounded half up; None is zero."""
+    if value is None:
+        return ZERO
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    return number.quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+def percent(part: Any, whole: Any, places: int = 0) -> Decimal | None:
+    """part ÷ whole in percent, rounded half up to ``places`` decimals; None when the whole
+    is zero or missing (no meaningful percentage)."""
+    if not whole:
+        return None
+    exponent = Decimal(1).scaleb(-places)
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def whole_percent(part: Any, whole: Any) -> int | None:
+    """part ÷ whole as a whole percent, half up; None without a (non-zero) whole."""
+    value = percent(part, whole)
+    return None if value is None else int(value)
+
+
+def weighted(amount: Decimal, probability: int | Decimal) -> Decimal:
+    """An amount times a probability in percent, in cents."""
+    return cents(amount * Decimal(probability) / 100)
+
+
+def format_amount(value: Decimal | int | None, places: int = 2) -> str:
+    """1234.5 → "1,234.50"; None → "—"."""
+    if value is None:
+        return "—"
+    return f"{Decimal(value):,.{places}f}"

@@ -1,0 +1,115 @@
+"""Ids, whole numbers and text from forms, query strings, CSV files, the CLI and the API.
+
+The rules, the same wherever a value comes from:
+
+- **Ids** are ASCII digits (no sign, no spaces inside, no other scripts' digits such as
+  "²" or "٣") from 1 to 2,147,483,647, what an id column holds on every database. Anything
+  else is not an id: a path with it answers 404, a filter 400, a form field says so.
+- **Whole numbers** (counts, points, minutes, percentages) are ASCII digits, optionally
+  grouped by commas in threes, with a minus sign only where negatives make sense, within
+  the bounds the field states.
+- **Text** never holds NUL or other control characters: they are removed on the way in,
+  except tab and line breaks in multi-line text. Single-line text loses its line breaks
+  too. Lengths are bounded as the columns are.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MAX_ID = 2_147_483_647
+# Where a whole number has no bound of its own: what a 32-bit integer column holds.
+MAX_INT = 2_147_483_647
+_ID = re.compile(r"[0-9]{1,10}")
+_WHOLE = re.compile(r"(-)?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)")
+# C0 controls but tab, newline and carriage return; DEL; C1 controls.
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
+
+
+class InvalidNumber(ValueError):
+    """What was typed is not a number the field accepts; the message says why."""
+
+
+def parse_id(value: Any) -> int | None:
+    """The id in a path, query string or form value, or None when it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 1 <= value <= MAX_ID else None
+    text = value.strip() if isinstance(value, str) else ""
+    if not _ID.fullmatch(text):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def parse_ids(values: list[str]) -> list[int]:
+    """The ids among several form values (ticked boxes), in order, without repeats;
+    anything that is not an id is left out."""
+    found: dict[int, None] = {}
+    for value in values:
+        number = parse_id(value)
+        if number is not None:
+            found[number] = None
+    return list(found)
+
+
+def parse_whole(
+    value: Any,
+    *,
+    label: str = "The number",
+    minimum: int = 0,
+    maximum: int = MAX_INT,
+) -> int:
+    """A whole number within [minimum, maximum], or InvalidNumber naming the rule."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = value.strip() if isinstance(value, str) else ""
+        if not text:
+            raise InvalidNumber(f"{label} is required: enter a whole number.")
+        match = _WHOLE.fullmatch(text)
+        if match is None:
+            raise InvalidNumber(
+                f"{label} must be a whole number written with the digits 0–9; “{text[:20]}” is not."
+            )
+        number = int(match[2].replace(",", ""))
+        if match[1]:
+            number = -number
+    if number < minimum or number > maximum:
+        if minimum == 0 and number < 0:
+            raise InvalidNumber(f"{label} cannot be negative.")
+        raise InvalidNumber(f"{label} must be from {minimum:,} to {maximum:,}.")
+    return number
+
+
+def optional_whole(
+    value: Any, *, label: str = "The number", minimum: int = 0, maximum: int = MAX_INT
+) -> int | None:
+    """Like parse_whole, but an empty value is None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_whole(value, label=label, minimum=minimum, maximum=maximum)
+
+
+def clean_text(value: Any, *, multiline: bool = False) -> str:
+    """Text without control characters (tab and line breaks kept in multi-line text), and
+    without surrounding spaces."""
+    if value is None:
+        return ""
+    text = str(value)
+    if multiline:
+        text = _CONTROL_MULTILINE.sub("", text.replace("\r\n", "\n"))
+    else:
+        text = _CONTROL_MULTILINE.sub("", _LINE_BREAKS.sub(" ", text))
+    return text.strip()
+
+
+def clean_line(value: Any) -> str:
+    """Single-line text: control characters and line breaks become spaces."""
+    return clean_text(value)
+
+
+def clean_multiline(value: Any) -> str:
+    """Multi-line text: tabs and line breaks kept, other control characters removed."""
+    return clean_text(value, multiline=True)
