@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from crmlite import create_app
 from crmlite.config import TestConfig
@@ -120,4 +121,76 @@ def test_0006_backfills_the_stage_history_as_the_app_keeps_it(empty_database_url
         downgrade(revision="0005")
         upgrade()
         assert derived() == kept
+        db.engine.dispose()
+
+
+def test_0007_repairs_amounts_the_board_cannot_show(empty_database_url: str) -> None:
+    """A database holding an Infinity revenue (SQLite) or a NaN (PostgreSQL), an amount of a
+    hundred billion and a fraction of a cent is repaired by 0007, which then refuses such
+    values; the board works again."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0006")
+        load_defaults()
+        db.session.commit()
+        sqlite = db.engine.dialect.name == "sqlite"
+        stage_id = db.session.scalar(select(SalesStage.id).where(SalesStage.name == "Discovery"))
+        status_id = db.session.scalar(
+            select(OpportunityStatus.id).where(OpportunityStatus.name == "Open")
+        )
+        odd = "9e999" if sqlite else "'NaN'"
+        for name, revenue, cost in (
+            ("Odd", odd, "0"),
+            ("Huge", "100000000000", "12.3456" if sqlite else "0"),
+            ("Fine", "1200.50", "0"),
+        ):
+            deal = Opportunity(
+                name=name,
+                stage_id=stage_id,
+                status_id=status_id,
+                revenue=Decimal(0),
+                probability=10,
+            )
+            db.session.add(deal)
+            db.session.flush()
+            # As an older crmlite let them in, around the ORM.
+            db.session.execute(
+                text(
+                    f"UPDATE opportunities SET revenue = {revenue}, cost = {cost} "
+                    f"WHERE id = {deal.id}"
+                )
+            )
+        db.session.commit()
+
+        upgrade()
+        amounts = dict(db.session.execute(select(Opportunity.name, Opportunity.revenue)).all())
+        costs = dict(db.session.execute(select(Opportunity.name, Opportunity.cost)).all())
+        assert amounts == {
+            "Odd": Decimal("0.00"),
+            "Huge": Decimal("0.00"),
+            "Fine": Decimal("1200.50"),
+        }
+        assert costs["Huge"] == (Decimal("12.35") if sqlite else Decimal("0.00"))
+        db.session.rollback()
+
+        with pytest.raises(IntegrityError):
+            db.session.execute(text(f"UPDATE opportunities SET revenue = {odd}"))
+        db.session.rollback()
+
+        from crmlite.models import Role
+        from crmlite.services import members
+        from tests.conftest import RequestClient, sign_in
+
+        members.create_member(
+            email="mia@example.com", name="Mia", password="correct-horse-battery", role=Role.ADMIN
+        )
+        db.session.commit()
+        app.test_client_class = RequestClient
+        client = app.test_client()
+        assert sign_in(client, "mia@example.com").status_code == 302
+        board = client.get("/board/")
+        assert board.status_code == 200
+        page = board.get_data(as_text=True)
+        assert "Odd" in page and "1,200.50" in page
+        db.session.remove()
         db.engine.dispose()

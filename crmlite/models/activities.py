@@ -59,8 +59,8 @@ class ActivityType(Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     __table_args__ = (
-        CheckConstraint("points >= 0", name="points_not_negative"),
-        CheckConstraint("monthly_count >= 0", name="monthly_count_not_negative"),
+        CheckConstraint("points BETWEEN 0 AND 1000", name="points_range"),
+        CheckConstraint("monthly_count BETWEEN 0 AND 1000", name="monthly_count_range"),
     )
 
     @property
@@ -114,7 +114,11 @@ class Activity(Model):
             "ends_at IS NULL OR starts_at IS NULL OR ends_at >= starts_at", name="ends_after_start"
         ),
         CheckConstraint(
-            "reminder_minutes IS NULL OR reminder_minutes >= 0", name="reminder_not_negative"
+            "reminder_minutes IS NULL OR reminder_minutes BETWEEN 0 AND 10080",
+            name="reminder_range",
+        ),
+        CheckConstraint(
+            "points_earned IS NULL OR points_earned BETWEEN 0 AND 1000", name="points_earned_range"
         ),
         # Calendar and lists: a member's activities by time.
         Index("ix_activities_assignee_due", "assigned_to_id", "due_on", "starts_at"),

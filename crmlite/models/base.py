@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Numeric
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crmlite.database import UTCDateTime, utcnow
@@ -15,6 +15,17 @@ from crmlite.extensions import Base, db
 # Money is exact: Numeric in the database, Decimal in Python, never float.
 Money = Numeric(14, 2, asdecimal=True)
 ZERO = Decimal("0.00")
+# Every stored amount is at least 0 and below this (ten billion): what a person may type
+# (services/money.py) and what the CHECK constraints enforce on SQLite and PostgreSQL alike.
+AMOUNT_LIMIT = 10_000_000_000
+
+
+def amounts_in_range(*columns: str) -> CheckConstraint:
+    """One CHECK that the table's money columns hold 0 to AMOUNT_LIMIT (exclusive) or NULL.
+    SQLite keeps numbers loosely (a REAL can hold Infinity): this makes it refuse them too."""
+    rules = " AND ".join(f"({c} IS NULL OR ({c} >= 0 AND {c} < {AMOUNT_LIMIT}))" for c in columns)
+    return CheckConstraint(rules, name="amounts_in_range")
+
 
 # Every model derives from Flask-SQLAlchemy's ``db.Model``; type checkers see the declarative
 # base it is built on (``db.Model`` is created at run time, so mypy cannot name it).

@@ -20,7 +20,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime
-from crmlite.models.base import ZERO, Model, Money, created_at_column, fk, rel, updated_at_column
+from crmlite.models.base import (
+    ZERO,
+    Model,
+    Money,
+    amounts_in_range,
+    created_at_column,
+    fk,
+    rel,
+    updated_at_column,
+)
 from crmlite.models.people import Contact, Location, Member
 
 
@@ -88,7 +97,7 @@ class Campaign(Model):
         ForeignKeyConstraint(
             ["sub_type_id", "type_id"], ["campaign_subtypes.id", "campaign_subtypes.type_id"]
         ),
-        CheckConstraint("budgeted_cost >= 0 AND actual_cost >= 0", name="costs_not_negative"),
+        amounts_in_range("budgeted_cost", "actual_cost", "expected_revenue"),
         CheckConstraint(
             "ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on", name="ends_after_start"
         ),

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TIME_ZONE = "America/Los_Angeles"
 DEFAULT_POINTS_QUOTA = 500
+MAX_POINTS_QUOTA = 100_000
 
 
 class Role(StrEnum):
@@ -39,6 +40,12 @@ class Team(Model):
     name: Mapped[str] = mapped_column(String(120))
     time_zone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE)
     points_quota: Mapped[int] = mapped_column(Integer, default=DEFAULT_POINTS_QUOTA)
+
+    __table_args__ = (
+        CheckConstraint(
+            f"points_quota BETWEEN 0 AND {MAX_POINTS_QUOTA}", name="points_quota_range"
+        ),
+    )
 
 
 class Location(Model):
@@ -77,6 +84,13 @@ class Member(UserMixin, Model):
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint(
+            f"points_quota IS NULL OR points_quota BETWEEN 0 AND {MAX_POINTS_QUOTA}",
+            name="points_quota_range",
+        ),
+    )
 
     location: Mapped[Location | None] = rel(Location)
     business_unit: Mapped[BusinessUnit | None] = rel(BusinessUnit)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Integer
+from sqlalchemy import CheckConstraint, Date, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.models.base import Model, created_at_column, fk
+from crmlite.models.people import MAX_POINTS_QUOTA
 
 
 class PointsQuotaChange(Model):
@@ -23,3 +24,9 @@ class PointsQuotaChange(Model):
     valid_before: Mapped[date] = mapped_column(Date)
     quota: Mapped[int | None] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint(
+            f"quota IS NULL OR quota BETWEEN 0 AND {MAX_POINTS_QUOTA}", name="quota_range"
+        ),
+    )

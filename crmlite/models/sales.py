@@ -20,7 +20,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime, utcnow
-from crmlite.models.base import ZERO, Model, Money, created_at_column, fk, rel, updated_at_column
+from crmlite.models.base import (
+    ZERO,
+    Model,
+    Money,
+    amounts_in_range,
+    created_at_column,
+    fk,
+    rel,
+    updated_at_column,
+)
 from crmlite.models.people import BusinessUnit, Company, Contact, Location, Member
 
 if TYPE_CHECKING:
@@ -124,6 +133,7 @@ class Opportunity(Model):
     __table_args__ = (
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
         CheckConstraint("rating IN ('Hot', 'Medium', 'Cold')", name="rating_values"),
+        amounts_in_range("revenue", "cost", "won_amount", "lost_amount"),
         # Covers the board: its columns' totals and the order of their cards.
         Index(
             "ix_opportunities_board",
@@ -232,7 +242,10 @@ class ForecastLine(Model):
     status_id: Mapped[int | None] = fk("opportunity_statuses.id")
     include_in_forecast: Mapped[bool] = mapped_column(Boolean, default=True)
 
-    __table_args__ = (CheckConstraint("months >= 1", name="months_positive"),)
+    __table_args__ = (
+        CheckConstraint("months BETWEEN 1 AND 600", name="months_range"),
+        amounts_in_range("revenue", "cost"),
+    )
 
     opportunity: Mapped[Opportunity] = rel(Opportunity, back_populates="forecast_lines")
     product: Mapped[OpportunityType | None] = rel(OpportunityType)
@@ -366,6 +379,8 @@ class RevenueQuota(Model):
     __table_args__ = (
         UniqueConstraint("member_id", "year", "month"),
         CheckConstraint("month BETWEEN 1 AND 12", name="month_range"),
+        CheckConstraint("year BETWEEN 1900 AND 2199", name="year_range"),
+        amounts_in_range("revenue", "margin"),
     )
 
     member: Mapped[Member] = rel(Member)

@@ -98,7 +98,7 @@ class TrackStep(Model):
     target_track_id: Mapped[int | None] = fk("tracks.id", ondelete="SET NULL")
 
     __table_args__ = (
-        CheckConstraint("day_offset >= 0", name="day_offset_not_negative"),
+        CheckConstraint("day_offset BETWEEN 0 AND 3650", name="day_offset_range"),
         CheckConstraint("action IN ('activity', 'email', 'add_to_track')", name="action_values"),
     )
 
@@ -125,6 +125,7 @@ class TrackEnrollment(Model):
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
+        CheckConstraint("paused_days >= 0", name="paused_days_not_negative"),
         # The same contact is never on the same track twice at once.
         Index(
             "uq_track_enrollments_running",

@@ -20,10 +20,11 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from crmlite.models.base import AMOUNT_LIMIT, ZERO
+
 CENTS = Decimal("0.01")
-ZERO = Decimal("0.00")
-# Exclusive upper bound of every stored amount (CHECK constraints use the same figure).
-LIMIT = Decimal("10000000000")
+# Exclusive upper bound of every stored amount (the CHECK constraints use the same figure).
+LIMIT = Decimal(AMOUNT_LIMIT)
 MAXIMUM = LIMIT - CENTS
 
 _AMOUNT = re.compile(r"(-)?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]*))?")
