@@ -49,6 +49,8 @@ class Config:
     REMEMBER_COOKIE_SECURE = True
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     WTF_CSRF_TIME_LIMIT = None  # a tab left open all day must still save
+    # Largest request body (forms; uploads that need more raise it for their own route).
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(4 * 1024 * 1024)))
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     # Sign-in attempts per client address.

@@ -92,6 +92,11 @@ def optional_whole(
     return parse_whole(value, label=label, minimum=minimum, maximum=maximum)
 
 
+def without_controls(text: str) -> str:
+    """The text without NUL and other control characters; tab and line breaks kept."""
+    return _CONTROL_MULTILINE.sub("", text)
+
+
 def clean_text(value: Any, *, multiline: bool = False) -> str:
     """Text without control characters (tab and line breaks kept in multi-line text), and
     without surrounding spaces."""

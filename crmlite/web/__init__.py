@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from crmlite.database import write_intent
 from crmlite.extensions import db, login_manager
 from crmlite.models import Member
-from crmlite.web import filters
+from crmlite.web import filters, incoming
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,6 +121,7 @@ def register_web(app: Flask) -> None:
         tracks,
     )
 
+    incoming.register(app)  # before the blueprints: their <int:…> routes use its converter
     for module in (
         auth,
         main,
