@@ -60,23 +60,12 @@ TEXTS = ["a\x00b\x01\x1b[31m", "<script>alert(1)</script>", "x" * 10_000]
 DATES = ["2026-02-30", "99999-01-01", "2026-13-01", "25:61"]
 BAD_IDS = ["0", "2147483648", "99999999999999999999", "-1", "²", "1e3", "x"]
 # Query-string values: ids, numbers, months, years, dates and free text at once.
-QUERY_VALUES = [
-    "²",
-    "2147483648",
-    "-1",
-    "1e309",
-    "NaN",
-    "2026-02-30",
-    "9999-99",
-    "a\x00b",
-    "x" * 2000,
-    "",
-]
+QUERY_VALUES = ["²", "2147483648", "1e309", "2026-02-30", "a\x00b", "x" * 2000]
 
 # Never submitted: signing out ends the run's session (it is tested in test_auth).
 SKIPPED_ENDPOINTS = {"auth.logout", "static"}
 # How many distinct forms are fuzzed per endpoint (the board renders one per card).
-FORMS_PER_ENDPOINT = 2
+FORMS_PER_ENDPOINT = 1
 
 
 def query_parameters() -> list[str]:
@@ -337,7 +326,7 @@ class Fuzzer:
             for n, value in enumerate(values[:2] if url.endswith(".pdf") else values):
                 query = urlencode({name: value for name in parameters})
                 self.request("GET", f"{url}?{query}")
-                if n < 3:
+                if n < 2:
                     self.request("GET", f"{url}?{query}", headers={"HX-Request": "true"})
 
     def fuzz_forms(self, page_urls: list[str]) -> None:
@@ -416,6 +405,19 @@ class _Failed:
 
     def get_data(self, as_text: bool = False) -> str:
         return ""
+
+
+def kinds(failures: list[str]) -> list[str]:
+    """One failure of each kind: the same route (numbers in the path blurred) and error."""
+    seen: dict[str, str] = {}
+    for failure in failures:
+        role, rest = failure.split(": ", 1)
+        request, _, error = rest.partition(" -> ")
+        method, _, url = request.partition(" ")
+        path = re.sub(r"/[^/?]*[0-9][^/?]*", "/N", url.split("?")[0])
+        key = f"{method} {path} {error.split('(')[0]}"
+        seen.setdefault(key, failure[:400])
+    return list(seen.values())
 
 
 def _short(data: dict[str, list[str]]) -> str:
@@ -548,6 +550,7 @@ def test_hostile_input_never_breaks_a_page(fuzz_app: Flask) -> None:
             fuzzer.fuzz_queries(parameters, QUERY_VALUES[:1])
         else:
             fuzzer.fuzz_queries(parameters, QUERY_VALUES)
+        if role in ("admin", "rep"):  # a manager's forms are an admin's, with fewer rights
             fuzzer.fuzz_forms(page_urls)
         failures += fuzzer.failures
         sent += fuzzer.sent
@@ -563,6 +566,9 @@ def test_hostile_input_never_breaks_a_page(fuzz_app: Flask) -> None:
             response = client.get(url)
             if response.status_code != 200:
                 problems.append(f"{role}: {url} answers {response.status_code} after the fuzzing")
-    assert not failures, f"{len(failures)} failures, e.g.:\n" + "\n".join(failures[:40])
+    assert not failures, (
+        f"{len(failures)} failures, of {len(kinds(failures))} kinds:\n"
+        + "\n".join(kinds(failures)[:80])
+    )
     assert not problems, "\n".join(problems[:40])
     assert sent > 5_000

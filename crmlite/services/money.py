@@ -28,6 +28,8 @@ LIMIT = Decimal(AMOUNT_LIMIT)
 MAXIMUM = LIMIT - CENTS
 
 _AMOUNT = re.compile(r"(-)?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]*))?")
+# Shown in place of a stored figure that is not a number, so one odd row never takes a page down.
+INVALID_MARKER = "⚠ not a number"
 FORMAT_HINT = "digits with an optional decimal point and up to two decimals, e.g. 1,234.50"
 
 
@@ -96,20 +98,30 @@ def is_valid_amount(value: Decimal | None, *, negative: bool = False) -> bool:
 
 def cents(value: Any) -> Decimal:
     """A figure derived from amounts (a SQL sum, which SQLite may hand back as a float or an
-    int; a product with a percentage) as exact cents, rounded half up; None is zero."""
+    int; a product with a percentage) as exact cents, rounded half up; None is zero.
+
+    A value that is not a finite number (a row stored before the CHECK constraints, read
+    from SQLite as Infinity) comes back as it is, so the page shows a marker for that
+    figure (``format_amount``) instead of failing for the whole team.
+    """
     if value is None:
         return ZERO
     number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not number.is_finite():
+        return number
     return number.quantize(CENTS, rounding=ROUND_HALF_UP)
 
 
 def percent(part: Any, whole: Any, places: int = 0) -> Decimal | None:
     """part ÷ whole in percent, rounded half up to ``places`` decimals; None when the whole
-    is zero or missing (no meaningful percentage)."""
+    is zero or missing, or either is not a finite number (no meaningful percentage)."""
     if not whole:
         return None
+    part, whole = Decimal(str(part)), Decimal(str(whole))
+    if not (part.is_finite() and whole.is_finite()):
+        return None
     exponent = Decimal(1).scaleb(-places)
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(exponent, rounding=ROUND_HALF_UP)
+    return (part * 100 / whole).quantize(exponent, rounding=ROUND_HALF_UP)
 
 
 def whole_percent(part: Any, whole: Any) -> int | None:
@@ -127,4 +139,7 @@ def format_amount(value: Decimal | int | None, places: int = 2) -> str:
     """1234.5 → "1,234.50"; None → "—"."""
     if value is None:
         return "—"
-    return f"{Decimal(value):,.{places}f}"
+    number = Decimal(value)
+    if not number.is_finite():
+        return INVALID_MARKER
+    return f"{number:,.{places}f}"
