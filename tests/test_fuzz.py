@@ -411,7 +411,7 @@ def kinds(failures: list[str]) -> list[str]:
     """One failure of each kind: the same route (numbers in the path blurred) and error."""
     seen: dict[str, str] = {}
     for failure in failures:
-        role, rest = failure.split(": ", 1)
+        _role, rest = failure.split(": ", 1)
         request, _, error = rest.partition(" -> ")
         method, _, url = request.partition(" ")
         path = re.sub(r"/[^/?]*[0-9][^/?]*", "/N", url.split("?")[0])
