@@ -26,7 +26,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, insert, select
 
 from crmlite.database import utcnow
-from crmlite.demo import CITIES, CONTACT_TITLES, FIRST_NAMES, LAST_NAMES, LOST_REASONS, STREETS
+from crmlite.demo.words import (
+    CITIES,
+    CONTACT_TITLES,
+    FIRST_NAMES,
+    LAST_NAMES,
+    LOST_REASONS,
+    STREETS,
+)
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
