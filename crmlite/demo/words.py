@@ -1,6 +1,7 @@
-"""The demo's vocabulary: places, company and people names, titles, and the phrases that
-subjects and notes are made of. The benchmark generator (``bench.data``) draws on the same
-names, cities and streets.
+"""The vocabulary of generated data: places, company and people names, titles, and the
+phrases that subjects and notes are made of. The demo uses all but the last two lists; the
+benchmark generator (``bench.data``) shares its cities, streets, names, titles and lost
+reasons, and makes its thousands of company names from COMPANY_PLACES and COMPANY_KINDS.
 
 Only words live here; which activity a deal needs at each stage, and how often, is the
 scenario of ``crmlite.demo.deals`` and ``crmlite.demo.work``.
@@ -267,3 +268,60 @@ ADDENDA = [
 ]
 GIFTS = ["pizza for the staff", "a fruit basket", "coffee gift cards", "a donut delivery"]
 INDUSTRY_TARGETS = ["dental", "law", "accounting", "medical", "real estate", "agriculture"]
+
+# Parts of the benchmark's generated company names ("Kern Dental", "Sierra Law Group of
+# Fresno"): a place, then a kind of business with its industry.
+COMPANY_PLACES = [
+    "Kern",
+    "Valley",
+    "Sierra",
+    "Golden State",
+    "Central",
+    "Pacific",
+    "Delta",
+    "Foothill",
+    "Sequoia",
+    "Mojave",
+    "Tule River",
+    "Riverbend",
+    "Oak Park",
+    "Sunset",
+    "Mission",
+    "Westside",
+    "Eastside",
+    "Cal Coast",
+    "San Joaquin",
+    "Kings River",
+    "Orchard",
+    "Redwood",
+    "Lakeside",
+    "Highland",
+    "Granite",
+    "Summit",
+    "Canyon",
+    "Harbor",
+    "Vista",
+    "Crossroads",
+]
+COMPANY_KINDS = [
+    ("Dental", "Dental"),
+    ("Family Medicine", "Healthcare"),
+    ("Law Group", "Legal"),
+    ("Accounting", "Accounting"),
+    ("Realty", "Real Estate"),
+    ("Insurance Agency", "Insurance"),
+    ("Auto Group", "Automotive"),
+    ("Ag Supply", "Agriculture"),
+    ("Veterinary Hospital", "Veterinary"),
+    ("Title & Escrow", "Real Estate"),
+    ("Machine Works", "Manufacturing"),
+    ("Credit Union", "Financial Services"),
+    ("Physical Therapy", "Healthcare"),
+    ("Engineering", "Engineering"),
+    ("Logistics", "Transportation"),
+    ("Builders", "Construction"),
+    ("Heating & Air", "Construction"),
+    ("Wine Cellars", "Food & Beverage"),
+    ("Charter School", "Education"),
+    ("Property Management", "Real Estate"),
+]
