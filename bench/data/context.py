@@ -93,6 +93,8 @@ class Plan:
 
 
 class Progress:
+    """Echoes a message after the seconds since the generation started."""
+
     def __init__(self, echo: Echo) -> None:
         self.echo = echo
         self.started = clock.perf_counter()
