@@ -31,7 +31,9 @@ def run(engine: str, activities: int) -> list[Result]:
         app = filled_app(url, opportunities=5_000, activities=activities, members=50)
         client = signed_in_client(app)
         with app.app_context():
-            member_id = find_by_email("bench-1@example.com").id
+            member = find_by_email("bench-1@example.com")
+            assert member is not None
+            member_id = member.id
             mine = db.session.scalar(
                 select(func.count(Activity.id)).where(Activity.assigned_to_id == member_id)
             )

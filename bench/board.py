@@ -30,7 +30,7 @@ from crmlite.services.team import get_team, local_today
 
 def run(engine: str, size: int) -> list[Result]:
     print(f"board benchmark: {engine}, {size:,} open opportunities", flush=True)
-    # bench-data makes most opportunities open; ask for enough to have `size` open ones.
+    # bench.data makes most opportunities open; ask for enough to have `size` open ones.
     total = int(size * 1.4)
     with bench_database(engine, f"board{size}") as url:
         app = filled_app(url, opportunities=total, activities=size * 10)
@@ -66,7 +66,9 @@ def run(engine: str, size: int) -> list[Result]:
         def move(i: int) -> None:
             opportunity_id = movable[i % len(movable)]
             with app.app_context():
-                version = db.session.get(Opportunity, opportunity_id).version
+                opportunity = db.session.get(Opportunity, opportunity_id)
+                assert opportunity is not None
+                version = opportunity.version
                 db.session.rollback()
             response = client.post(
                 f"/board/opportunities/{opportunity_id}/move",

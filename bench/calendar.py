@@ -97,7 +97,9 @@ def run(engine: str, activities: int) -> list[Result]:
         def move(i: int) -> None:
             activity_id = movable[i % len(movable)]
             with app.app_context():
-                version = db.session.get(Activity, activity_id).version
+                activity = db.session.get(Activity, activity_id)
+                assert activity is not None
+                version = activity.version
                 db.session.rollback()
             # To 13:00 or 14:30 on a day of the same week.
             response = client.post(

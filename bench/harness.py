@@ -1,4 +1,4 @@
-"""Shared benchmark plumbing: a throw-away database filled by ``flask crm bench-data``,
+"""Shared benchmark plumbing: a throw-away database filled by ``bench.data.generate``,
 a signed-in test client, and timing with percentiles and SQL statement counts.
 
 Timings are server side: the whole request through Flask (routing, queries, rendering),
@@ -25,8 +25,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.data import BENCH_PASSWORD, generate
 from crmlite import create_app
-from crmlite.benchdata import BENCH_PASSWORD, generate
 from crmlite.config import TestConfig
 from crmlite.database import count_queries
 from crmlite.extensions import db

@@ -52,7 +52,9 @@ def run(engine: str, activities: int, members: int) -> list[Result]:
             this_month = Month.of(local_today(tz))
             last_month = this_month.previous()
             assert last_month is not None
-            member_id = find_by_email("bench-2@example.com").id
+            member = find_by_email("bench-2@example.com")
+            assert member is not None
+            member_id = member.id
             start, end = last_month.bounds(tz)
             closed_last_month = db.session.scalar(
                 select(func.count(Activity.id)).where(

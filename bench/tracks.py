@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 
+from bench.data import table_of
 from bench.harness import bench_database, engines_main, filled_app
 from crmlite.extensions import db
 from crmlite.models import Contact, Member, Track, TrackEnrollment
@@ -53,7 +54,7 @@ def run(engine: str) -> dict[str, object]:
                         "created_at": now,
                     }
                 )
-            db.session.execute(insert(TrackEnrollment.__table__), rows)
+            db.session.execute(insert(table_of(TrackEnrollment)), rows)
             db.session.commit()
             sent: list[str] = []
             started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""``flask crm …`` commands: defaults, demo data, scale data, members."""
+"""``flask crm …`` commands: defaults, demo data, members (bench data: ``python -m bench.data``)."""
 
 from __future__ import annotations
 
@@ -50,26 +50,6 @@ def demo_command(if_empty: bool) -> None:
     click.echo(
         f"Sign in as nick@example.com (admin), cory@example.com (manager) or "
         f"manny@example.com (rep), password {DEMO_PASSWORD}"
-    )
-
-
-@crm.command("bench-data")
-@click.option("--opportunities", default=10_000, show_default=True, type=click.IntRange(0))
-@click.option("--activities", default=100_000, show_default=True, type=click.IntRange(0))
-@click.option("--members", "member_count", default=50, show_default=True, type=click.IntRange(1))
-@click.option("--seed", default=7, show_default=True)
-def bench_data_command(opportunities: int, activities: int, member_count: int, seed: int) -> None:
-    """Generate a large, realistic data set fast (bulk inserts) for the benchmarks."""
-    from crmlite.benchdata import generate
-
-    load_defaults()
-    db.session.commit()
-    generate(
-        opportunities=opportunities,
-        activities=activities,
-        members=member_count,
-        seed=seed,
-        echo=click.echo,
     )
 
 

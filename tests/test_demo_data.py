@@ -1,17 +1,22 @@
-"""Demo data (`flask crm demo`) and bench data (`flask crm bench-data`)."""
+"""Demo data (`flask crm demo`) and bench data (`python -m bench.data`)."""
 
 from __future__ import annotations
 
 from datetime import date, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from crmlite.benchdata import generate
+from bench.data import generate
+from bench.data.__main__ import main as bench_data_main
+from crmlite import create_app
+from crmlite.config import TestConfig
 from crmlite.demo import DEMO_PASSWORD, FUTURE_DAYS, PAST_DAYS, load_demo
 from crmlite.extensions import db
 from crmlite.models import (
@@ -354,3 +359,23 @@ def test_bench_data_small_run(app: Flask) -> None:
         )
         > 0
     )
+
+
+def test_bench_data_command_fills_the_configured_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'bench.sqlite'}"
+    with create_app(TestConfig(url)).app_context():
+        db.create_all()
+        db.engine.dispose()
+    monkeypatch.setenv("CRMLITE_ENV", "testing")
+    monkeypatch.setenv("DATABASE_URL", url)
+    bench_data_main(["--opportunities", "30", "--activities", "300", "--members", "2"])
+    assert "done: 2 members, 10 companies" in capsys.readouterr().out
+    with create_app(TestConfig(url)).app_context():
+        assert count(Opportunity) == 30 and count(Activity) == 300
+        assert count(SalesStage) > 0  # the defaults were loaded first
+        db.engine.dispose()
+    with pytest.raises(SystemExit):
+        bench_data_main(["--members", "0"])
+    assert "--members: 0 is below 1" in capsys.readouterr().err
