@@ -75,6 +75,11 @@ def test_add_a_step_and_its_bad_input(client, signed_in) -> None:
             as_text=True
         )
         assert message in html, message
+    both = client.post(
+        url, data={**step_data(day_offset="-2", subject=""), "csrf_token": token}
+    ).get_data(as_text=True)
+    assert 'id="day_offset-error">The number of days cannot be negative.' in both
+    assert 'id="subject-error">Enter a subject.' in both  # every problem at once
     assert db.session.scalar(select(func.count(TrackStep.id))) == before
     response = client.post(url, data={**step_data(), "csrf_token": token})
     assert response.status_code == 302

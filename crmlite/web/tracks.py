@@ -92,16 +92,19 @@ def _step_of(track_id: int, step_id: int) -> tuple[Track, TrackStep]:
 def add_step(track_id: int) -> str | Response:
     track = get_or_404(Track, track_id)
     form = StepForm()
-    if form.validate():
-        try:
-            track_setup.add_step(track, form.values())
-            db.session.commit()
-            flash("Step added.", "success")
-            return redirect(url_for("tracks.detail", track_id=track.id, _anchor="steps"))
-        except SetupRefused as refused:
-            db.session.rollback()
-            show_errors(form, refused.errors)
-    return _detail(track, step_form=form)
+    if not form.validate():
+        # Every problem at once: the rules' too, beside the fields the form could read.
+        show_errors(form, track_setup.step_problems(track.id, form.values()))
+        return _detail(track, step_form=form)
+    try:
+        track_setup.add_step(track, form.values())
+    except SetupRefused as refused:
+        db.session.rollback()
+        show_errors(form, refused.errors)
+        return _detail(track, step_form=form)
+    db.session.commit()
+    flash("Step added.", "success")
+    return redirect(url_for("tracks.detail", track_id=track.id, _anchor="steps"))
 
 
 @bp.route("/<int:track_id>/steps/<int:step_id>", methods=["GET", "POST"])
@@ -112,16 +115,18 @@ def edit_step(track_id: int, step_id: int) -> str | Response:
         form = StepForm(formdata=None, obj=step, keep_assignee_id=step.assignee_id)
         return _detail(track, step_form=form, edit_step_id=step.id)
     form = StepForm(keep_assignee_id=step.assignee_id)
-    if form.validate():
-        try:
-            track_setup.save_step(step, form.values())
-            db.session.commit()
-            flash("Step saved.", "success")
-            return redirect(url_for("tracks.detail", track_id=track.id, _anchor="steps"))
-        except SetupRefused as refused:
-            db.session.rollback()
-            show_errors(form, refused.errors)
-    return _detail(track, step_form=form, edit_step_id=step.id)
+    if not form.validate():
+        show_errors(form, track_setup.step_problems(track.id, form.values(), step))
+        return _detail(track, step_form=form, edit_step_id=step.id)
+    try:
+        track_setup.save_step(step, form.values())
+    except SetupRefused as refused:
+        db.session.rollback()
+        show_errors(form, refused.errors)
+        return _detail(track, step_form=form, edit_step_id=step.id)
+    db.session.commit()
+    flash("Step saved.", "success")
+    return redirect(url_for("tracks.detail", track_id=track.id, _anchor="steps"))
 
 
 @bp.post("/<int:track_id>/steps/<int:step_id>/remove")

@@ -34,10 +34,12 @@ def _none_is_zero(*fields: IdSelectField) -> None:
 
 
 def show_errors(form: FlaskForm, errors: dict[str, str]) -> None:
-    """The messages of ``track_setup.SetupRefused`` next to their fields."""
+    """The rules' messages (``track_setup``) next to their fields, but where the field
+    could not even be read: its own message says more."""
     for name, message in errors.items():
         field = getattr(form, name)
-        field.errors = [*field.errors, message]
+        if not field.errors:
+            field.errors = [message]
 
 
 class TrackForm(FlaskForm):
