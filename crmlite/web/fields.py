@@ -115,6 +115,10 @@ class IdSelectField(SelectField):
     def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
         super().__init__(label, validators, coerce=int, validate_choice=False, **kwargs)
 
+    def process_data(self, value: Any) -> None:
+        # A record without one (None stored, no default) shows "—" and reads as 0.
+        super().process_data(0 if value is None else value)
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:
             return
