@@ -40,9 +40,6 @@ class CampaignForm(FlaskForm):
         self.sub_type_id.set_choices(service.sub_types_of(self.type_id.data))
         self.owner_id.set_choices(active_members(keep_ids=(keep_owner_id,)))
         self.location_id.set_choices(reference.locations())
-        for choice in (self.type_id, self.sub_type_id, self.owner_id, self.location_id):
-            if choice.data is None and not choice.process_errors:
-                choice.data = 0  # none stored, or none sent: "—"
 
     def forget_other_sub_type(self) -> None:
         """When the type changes in place, a sub-type of the former type is let go."""

@@ -47,8 +47,6 @@ class CompanyForm(FlaskForm):
     def __init__(self, *args: Any, keep_manager_id: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.account_manager_id.set_choices(active_members(keep_ids=(keep_manager_id,)))
-        if self.account_manager_id.data is None and not self.account_manager_id.process_errors:
-            self.account_manager_id.data = 0  # none stored, or none sent
 
     def values(self) -> service.CompanyValues:
         return service.CompanyValues(
@@ -81,8 +79,6 @@ class ContactForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.company_id.set_choices(service.all_companies())
-        if self.company_id.data is None and not self.company_id.process_errors:
-            self.company_id.data = 0  # none stored, or none sent
 
     def values(self) -> service.ContactValues:
         return service.ContactValues(

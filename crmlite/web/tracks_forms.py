@@ -26,13 +26,6 @@ ASSIGNEES = [
 ]
 
 
-def _none_is_zero(*fields: IdSelectField) -> None:
-    """A choice with none stored (or none sent) shows as "—"."""
-    for field in fields:
-        if field.data is None and not field.process_errors:
-            field.data = 0
-
-
 def show_errors(form: FlaskForm, errors: dict[str, str]) -> None:
     """The rules' messages (``track_setup``) next to their fields, but where the field
     could not even be read: its own message says more."""
@@ -58,7 +51,6 @@ class TrackForm(FlaskForm):
         self.on_complete_track_id.set_choices(
             [t for t in track_setup.tracks_by_name() if t.id != track_id]
         )
-        _none_is_zero(self.on_complete_track_id)
 
     def values(self) -> TrackValues:
         return TrackValues(
@@ -95,7 +87,6 @@ class StepForm(FlaskForm):
         self.activity_type_id.set_choices(reference.active_activity_types(), label="label")
         self.assignee_id.set_choices(active_members(keep_ids=(keep_assignee_id,)))
         self.target_track_id.set_choices(track_setup.tracks_by_name())
-        _none_is_zero(self.activity_type_id, self.assignee_id, self.target_track_id)
 
     def values(self) -> StepValues:
         return StepValues(
