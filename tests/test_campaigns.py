@@ -220,7 +220,7 @@ def test_bad_campaign_input_is_shown_next_to_the_field(client, signed_in) -> Non
             "csrf_token": token,
         },
     ).get_data(as_text=True)
-    assert 'id="actual_cost-error">Amounts cannot be negative.' in html
+    assert 'id="actual_cost-error">The actual cost cannot be negative.' in html
     assert 'value="Mixed"' in html
     html = client.post(
         "/campaigns/new",
@@ -237,6 +237,72 @@ def test_bad_campaign_input_is_shown_next_to_the_field(client, signed_in) -> Non
     ).get_data(as_text=True)
     assert 'id="sub_type_id-error">That sub-type is not one of Referral.' in html
     assert db.session.scalar(select(Campaign.id)) is None
+
+
+def test_amounts_owner_and_location_are_checked_next_to_their_fields(
+    client, signed_in, make_member
+) -> None:
+    signed_in(Role.MANAGER)
+    gone = make_member(name="Gone Member", active=False)
+    token = page_token(client, "/campaigns/new")
+    base = {
+        "type_id": campaign_type("Referral").id,
+        "sub_type_id": 0,
+        "name": "Checked",
+        "status": "Active",
+        "owner_id": 0,
+        "location_id": 0,
+        "csrf_token": token,
+    }
+    for overrides, field, message in [
+        ({"budgeted_cost": "1e3"}, "budgeted_cost", "The budgeted cost must be digits"),
+        ({"expected_revenue": "12.345"}, "expected_revenue", "at most two decimals"),
+        ({"owner_id": "424242"}, "owner_id", "The owner must be a member of the team"),
+        ({"owner_id": gone.id}, "owner_id", "The owner must be an active member: Gone Member"),
+        ({"location_id": "424242"}, "location_id", "Choose the location from the list."),
+        ({"type_id": "x"}, "type_id", "Choose from the list."),
+        ({"type_id": 0}, "type_id", "Choose a campaign type."),
+    ]:
+        html = client.post("/campaigns/new", data={**base, **overrides}).get_data(as_text=True)
+        match = re.search(rf'id="{field}-error">([^<]*)<', html)
+        assert match and message in match.group(1), (overrides, match and match.group(1))
+    assert db.session.scalar(select(Campaign.id)) is None
+    response = client.post("/campaigns/new", data={**base, "budgeted_cost": "1,500.50"})
+    assert response.status_code == 302
+    assert db.session.scalars(select(Campaign)).one().budgeted_cost == Decimal("1500.50")
+
+
+def test_type_and_sub_type_setup_rules(app, make_campaign) -> None:
+    added = service.add_type("  Trade\nShow  ")
+    assert (added.name, added.active) == ("Trade Show", True)
+    assert added.position == max(t.position for t in db.session.scalars(select(CampaignType)))
+    with pytest.raises(service.CampaignRefused, match="There is a type called trade show"):
+        service.add_type("trade show")
+    with pytest.raises(service.CampaignRefused, match="Enter the new type's name"):
+        service.add_type("   ")
+    first = service.add_sub_type(added, "Spring")
+    second = service.add_sub_type(added, "Autumn")
+    assert (first.position, second.position) == (1, 2)
+    with pytest.raises(service.CampaignRefused, match="Trade Show has a sub-type SPRING"):
+        service.add_sub_type(added, "SPRING")
+    assert len(service.add_type("x" * 100).name) == service.MAX_TYPE_NAME
+    service.toggle_active(second)
+    assert second.active is False
+    assert [s.name for s in service.sub_types_of(added.id)] == ["Spring"]
+    used = make_campaign("Trade Show", "Spring", name="Spring show")
+    assert service.sub_types_in_use() >= {used.sub_type_id}
+    with pytest.raises(service.CampaignRefused, match="used by 1 campaign"):
+        service.delete_sub_type(first)
+    with pytest.raises(service.CampaignRefused, match="used by 1 campaign"):
+        service.delete_type(added)
+    service.delete_sub_type(second)
+    db.session.delete(used)
+    service.delete_type(added)  # with its last sub-type
+    db.session.commit()
+    assert (
+        db.session.scalar(select(CampaignSubType.id).where(CampaignSubType.name == "Spring"))
+        is None
+    )
 
 
 def test_rights_and_unknown_ids(client, signed_in, make_campaign) -> None:

@@ -135,6 +135,36 @@ def test_bad_company_input_keeps_it_and_saves_nothing(client: FlaskClient, signe
     assert db.session.scalar(select(func.count(Company.id))) == 0
 
 
+def test_the_account_manager_is_an_active_member_or_the_one_kept(
+    client: FlaskClient, signed_in, make_company, make_member
+) -> None:
+    signed_in(Role.REP)
+    gone = make_member(name="Gone Member", active=False)
+    token = page_token(client, "/companies/new")
+    for manager_id, message in [
+        ("99999", "The account manager must be a member of the team"),
+        (str(gone.id), "The account manager must be an active member: Gone Member"),
+        ("abc", "Choose from the list."),
+    ]:
+        html = client.post(
+            "/companies/new",
+            data={"csrf_token": token, "name": "Tows R Us", "account_manager_id": manager_id},
+        ).get_data(as_text=True)
+        assert 'id="account_manager_id-error">' + message in html, manager_id
+    assert db.session.scalar(select(func.count(Company.id))) == 0
+    # A company keeps the manager it has, even one who has left.
+    tows = make_company(name="Tows R Us", account_manager_id=gone.id)
+    url = f"/companies/{tows.id}/edit"
+    assert "Gone Member" in client.get(url).get_data(as_text=True)
+    response = client.post(
+        url,
+        data={"csrf_token": token, "name": "Tows R Us Inc", "account_manager_id": str(gone.id)},
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Company, tows.id).account_manager_id == gone.id
+
+
 def test_edit_a_company(client: FlaskClient, signed_in, make_company) -> None:
     signed_in(Role.REP)
     company = make_company(name="Tows R Us", phone="1")
@@ -252,7 +282,9 @@ def test_bad_contact_input_keeps_it_and_saves_nothing(client: FlaskClient, signe
     unknown_company = client.post(
         "/contacts/new", data={"csrf_token": token, "first_name": "X", "company_id": "99999"}
     )
-    assert 'id="company_id-error"' in unknown_company.get_data(as_text=True)
+    assert 'id="company_id-error">The company must be one of the list' in (
+        unknown_company.get_data(as_text=True)
+    )
     assert db.session.scalar(select(func.count(Contact.id))) == 0
 
 

@@ -200,6 +200,21 @@ def test_add_by_filter(client, manager, people, make_member) -> None:
     assert "Choose an industry or a city." in empty.get_data(as_text=True)
 
 
+def test_adding_by_filter_counts_the_contacts_once(app, people, make_member, queries) -> None:
+    group = marketing_lists.create_list("Bakersfield", by=make_member())
+    marketing_lists.add_contacts(group, [people["al"].id])
+    spec = marketing_lists.ContactFilter(city="Bakersfield", reachable_only=False)
+    with queries() as counted:
+        added = marketing_lists.add_by_filter(group, spec)
+    assert (added.matched, added.added, added.already) == (3, 2, 1)
+    assert counted.count == 2  # one count, one INSERT … SELECT
+    with queries() as counted:
+        again = marketing_lists.add_by_filter(group, spec)
+    assert (again.matched, again.added, again.already) == (3, 0, 3)
+    assert counted.count == 1  # nothing new: nothing to insert
+    assert marketing_lists.summary(group.id).contacts == 3
+
+
 def test_add_from_a_csv_reports_unknown_and_invalid_addresses(
     client, manager, people, make_member
 ) -> None:
@@ -592,6 +607,31 @@ def test_the_campaign_page_counts_sent_opened_clicked_submitted_unsubscribed(
     figures = tracking.email_figures(campaign.id)
     assert (figures.opened, figures.opens, figures.clicked, figures.clicks) == (1, 3, 1, 3)
     assert db.session.scalar(select(func.count(FormSubmission.id))) == 2
+
+
+def test_send_counts_add_up_waiting_skipped_and_sent() -> None:
+    counts = campaign_emails.SendCounts(
+        {"queued": 2, "sent": 5, "failed": 1, "skipped_unsubscribed": 3, "skipped_no_address": 4}
+    )
+    assert (counts.waiting, counts.skipped, counts.sent, counts.total) == (3, 7, 5, 15)
+    assert counts["failed"] == 1 and counts["unknown"] == 0
+    assert campaign_emails.SendCounts({}).total == 0
+
+
+def test_each_email_shows_its_sent_skipped_and_waiting_counts(
+    client, manager, campaign, group, outbox
+) -> None:
+    """The campaign page and the e-mail page show the figures the service adds up."""
+    email = write_email(campaign)
+    campaign_emails.queue_sends(email, group.id)  # 2 queued, 2 skipped; none sent yet
+    db.session.commit()
+    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    row = re.search(r'<table class="table" id="campaign-emails">.*?</table>', page, re.S)
+    assert row and re.findall(r'<td class="num">(\d+)</td>', row.group(0)) == ["0", "2", "2"]
+    email_page = client.get(f"/marketing/emails/{email.id}").get_data(as_text=True)
+    assert "(continue: the 2 not sent yet)" in email_page
+    assert 'id="count-queued">2<' in email_page
+    assert f"/marketing/emails/{email.id}/edit" not in email_page  # queued: it is locked
 
 
 def test_the_campaign_page_shows_the_form_to_embed(client, manager, campaign) -> None:

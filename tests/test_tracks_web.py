@@ -55,12 +55,19 @@ def test_add_a_step_and_its_bad_input(client, signed_in) -> None:
     token = page_token(client, f"/tracks/{show.id}")
     before = db.session.scalar(select(func.count(TrackStep.id)))
     for overrides, message in [
-        ({"day_offset": "-2"}, "Enter 0 or more days"),
+        ({"day_offset": "-2"}, "The number of days cannot be negative."),
+        ({"day_offset": "4000"}, "The number of days must be from 0 to 3,650."),
+        ({"day_offset": ""}, "The number of days is required"),
         (
             {"action": "add_to_track", "target_track_id": show.id},
             "A step cannot add the contact to its own track: it would loop.",
         ),
-        ({"assignee_rule": "member", "assignee_id": "999999"}, "Not a valid choice."),
+        (
+            {"assignee_rule": "member", "assignee_id": "999999"},
+            "The named member must be a member of the team",
+        ),
+        ({"assignee_rule": "member", "assignee_id": "0"}, "Choose the member."),
+        ({"activity_type_id": "999999"}, "Choose the kind of activity from the list."),
         ({"subject": ""}, "Enter a subject."),
         ({"action": "email", "body": " "}, "Write the e-mail."),
     ]:
@@ -68,10 +75,49 @@ def test_add_a_step_and_its_bad_input(client, signed_in) -> None:
             as_text=True
         )
         assert message in html, message
+    both = client.post(
+        url, data={**step_data(day_offset="-2", subject=""), "csrf_token": token}
+    ).get_data(as_text=True)
+    assert 'id="day_offset-error">The number of days cannot be negative.' in both
+    assert 'id="subject-error">Enter a subject.' in both  # every problem at once
     assert db.session.scalar(select(func.count(TrackStep.id))) == before
     response = client.post(url, data={**step_data(), "csrf_token": token})
     assert response.status_code == 302
     assert db.session.scalar(select(func.count(TrackStep.id))) == before + 1
+
+
+def test_edit_a_step_keeps_its_departed_member_and_refuses_a_loop(
+    client, signed_in, make_member
+) -> None:
+    signed_in(Role.MANAGER)
+    gone = make_member(name="Gone Member")
+    show = track("After the Trade Show")
+    token = page_token(client, f"/tracks/{show.id}")
+    data = step_data(assignee_rule="member", assignee_id=str(gone.id))
+    client.post(f"/tracks/{show.id}/steps", data={**data, "csrf_token": token})
+    step = db.session.scalars(select(TrackStep).where(TrackStep.assignee_id == gone.id)).one()
+    gone.active = False
+    db.session.commit()
+    url = f"/tracks/{show.id}/steps/{step.id}"
+    assert "Gone Member" in client.get(url).get_data(as_text=True)
+    saved = client.post(url, data={**data, "subject": "Call again", "csrf_token": token})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(TrackStep, step.id).subject == "Call again"
+    other = make_member(name="Other Gone", active=False)
+    refused = client.post(url, data={**data, "assignee_id": other.id, "csrf_token": token})
+    assert "The named member must be an active member: Other Gone" in refused.get_data(as_text=True)
+    edit = client.post(
+        f"/tracks/{show.id}/edit",
+        data={
+            "name": show.name,
+            "kind_id": show.kind_id,
+            "on_complete_track_id": show.id,  # not offered, but sent
+            "active": "y",
+            "csrf_token": token,
+        },
+    ).get_data(as_text=True)
+    assert "A track cannot lead to itself on completion: it would loop." in edit
 
 
 def test_reps_cannot_change_tracks(client, signed_in) -> None:

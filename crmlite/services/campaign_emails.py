@@ -28,6 +28,7 @@ from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -213,12 +214,68 @@ def delete_email(email: CampaignEmail) -> None:
     db.session.flush()
 
 
+def links_of(email_id: int) -> list[CampaignEmailLink]:
+    """The links written in the e-mail, in their order (their positions are in the
+    tracked addresses)."""
+    return list(
+        db.session.scalars(
+            select(CampaignEmailLink)
+            .where(CampaignEmailLink.email_id == email_id)
+            .order_by(CampaignEmailLink.position)
+        )
+    )
+
+
+def recent_sends(email_id: int, limit: int) -> list[EmailSend]:
+    """The e-mail's latest sends with their contacts, newest first."""
+    return list(
+        db.session.scalars(
+            select(EmailSend)
+            .where(EmailSend.email_id == email_id)
+            .options(joinedload(EmailSend.contact))
+            .order_by(EmailSend.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def preview(email: CampaignEmail) -> Rendered:
     """The e-mail as the sample contact would read it (links not yet tracked)."""
     return render(compile_email(email.subject, email.body_text, email.body_html), SAMPLE)
 
 
 # ----------------------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True)
+class SendCounts:
+    """An e-mail's sends counted by status, and the figures its pages show from them:
+    waiting (queued, or refused by the mail server and tried again on the next send),
+    skipped (unsubscribed or without an address) and sent."""
+
+    by_status: dict[str, int]
+
+    def __getitem__(self, status: str) -> int:
+        return self.by_status.get(status, 0)
+
+    @property
+    def sent(self) -> int:
+        return self[SendStatus.SENT.value]
+
+    @property
+    def waiting(self) -> int:
+        return self[SendStatus.QUEUED.value] + self[SendStatus.FAILED.value]
+
+    @property
+    def skipped(self) -> int:
+        return (
+            self[SendStatus.SKIPPED_UNSUBSCRIBED.value] + self[SendStatus.SKIPPED_NO_ADDRESS.value]
+        )
+
+    @property
+    def total(self) -> int:
+        """Every contact the e-mail was queued for; from the first, it can no longer change."""
+        return sum(self.by_status.values())
 
 
 @dataclass
@@ -232,8 +289,14 @@ class SendReport:
     stopped: str = ""
     totals: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def counts(self) -> SendCounts:
+        """The e-mail's totals after the run."""
+        return SendCounts(self.totals)
+
 
 def status_counts(email_id: int) -> dict[str, int]:
+    """An e-mail's sends by status (every status, 0 when none): one query."""
     counts = {status.value: 0 for status in SendStatus}
     for status, count in db.session.execute(
         select(EmailSend.status, func.count(EmailSend.id))
@@ -244,7 +307,11 @@ def status_counts(email_id: int) -> dict[str, int]:
     return counts
 
 
-def campaign_email_rows(campaign_id: int) -> list[tuple[CampaignEmail, dict[str, int]]]:
+def send_counts(email_id: int) -> SendCounts:
+    return SendCounts(status_counts(email_id))
+
+
+def campaign_email_rows(campaign_id: int) -> list[tuple[CampaignEmail, SendCounts]]:
     """A campaign's e-mails, newest first, each with its sends counted by status: two
     queries whatever their number."""
     found = db.session.scalars(
@@ -260,7 +327,14 @@ def campaign_email_rows(campaign_id: int) -> list[tuple[CampaignEmail, dict[str,
             .group_by(EmailSend.email_id, EmailSend.status)
         ):
             counts[email_id][status] = count
-    return [(e, counts[e.id]) for e in found]
+    return [(e, SendCounts(counts[e.id])) for e in found]
+
+
+def to_send(email_id: int, list_id: int | None) -> int:
+    """How many e-mails sending now would hand to the mail server at most: those waiting,
+    and the group's contacts it has not been queued for yet."""
+    waiting = send_counts(email_id).waiting
+    return waiting + (unsent_members(email_id, list_id) if list_id is not None else 0)
 
 
 def unsent_members(email_id: int, list_id: int) -> int:

@@ -17,26 +17,36 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, extract, func, select
+from sqlalchemy import ColumnElement, and_, case, extract, func, select
+from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
 from crmlite.models import (
+    Activity,
     Campaign,
     CampaignStatus,
     CampaignSubType,
     CampaignType,
+    Location,
     Opportunity,
     OpportunityStatus,
 )
+from crmlite.services.members import assignment_refusal
+from crmlite.services.parsing import clean_line
 
 ZERO = Decimal("0.00")
 CENTS = Decimal("0.01")
 
 
+# The longest name of a campaign type or sub-type (what the column holds).
+MAX_TYPE_NAME = 80
+RECENT_ACTIVITIES = 100
+
+
 class CampaignRefused(ValueError):
     """Input the rules refuse; `field` names the form field the message belongs to."""
 
-    def __init__(self, message: str, field: str) -> None:
+    def __init__(self, message: str, field: str = "name") -> None:
         super().__init__(message)
         self.field = field
 
@@ -63,10 +73,113 @@ def sub_types_of(type_id: int | None, *, active_only: bool = True) -> list[Campa
     return list(db.session.scalars(query.order_by(CampaignSubType.position, CampaignSubType.name)))
 
 
+# ---------------------------------------------------------------- types and sub-types
+
+
+def active_types() -> list[CampaignType]:
+    """The types a campaign may be given, in their order."""
+    return list(
+        db.session.scalars(
+            select(CampaignType).where(CampaignType.active).order_by(CampaignType.position)
+        )
+    )
+
+
+def sub_types_in_use() -> set[int]:
+    """Sub-types some campaign has: they may be deactivated, not deleted."""
+    return {i for i in db.session.scalars(select(Campaign.sub_type_id).distinct()) if i is not None}
+
+
+def _type_name(name: str, what: str) -> str:
+    """A type or sub-type name as typed, on one line and cut to what the column holds."""
+    name = clean_line(name)[:MAX_TYPE_NAME].strip()
+    if not name:
+        raise CampaignRefused(f"Enter the new {what}'s name.")
+    return name
+
+
+def _next_position(column: Any, *where: ColumnElement[bool]) -> int:
+    """After the last one: new types and sub-types go to the end of their list."""
+    return (db.session.scalar(select(func.max(column)).where(*where)) or 0) + 1
+
+
+def add_type(name: str) -> CampaignType:
+    """A new type at the end of the list; type names are unique, whatever their case."""
+    name = _type_name(name, "type")
+    if db.session.scalar(
+        select(CampaignType.id).where(func.lower(CampaignType.name) == name.lower())
+    ):
+        raise CampaignRefused(f"There is a type called {name} already.")
+    campaign_type = CampaignType(name=name, position=_next_position(CampaignType.position))
+    db.session.add(campaign_type)
+    db.session.flush()
+    return campaign_type
+
+
+def add_sub_type(campaign_type: CampaignType, name: str) -> CampaignSubType:
+    """A new sub-type at the end of its type's list; unique within the type, whatever
+    their case."""
+    name = _type_name(name, "sub-type")
+    if db.session.scalar(
+        select(CampaignSubType.id).where(
+            CampaignSubType.type_id == campaign_type.id,
+            func.lower(CampaignSubType.name) == name.lower(),
+        )
+    ):
+        raise CampaignRefused(f"{campaign_type.name} has a sub-type {name} already.")
+    sub_type = CampaignSubType(
+        type_id=campaign_type.id,
+        name=name,
+        position=_next_position(
+            CampaignSubType.position, CampaignSubType.type_id == campaign_type.id
+        ),
+    )
+    db.session.add(sub_type)
+    db.session.flush()
+    return sub_type
+
+
+def toggle_active(item: CampaignType | CampaignSubType) -> None:
+    """An inactive type or sub-type is no longer offered for campaigns; those that have it
+    keep it."""
+    item.active = not item.active
+    db.session.flush()
+
+
+def _refuse_if_used(item: CampaignType | CampaignSubType, used_by: Any) -> None:
+    in_use = db.session.scalar(select(func.count(Campaign.id)).where(used_by == item.id))
+    if in_use:
+        raise CampaignRefused(
+            f"{item.name} is used by {in_use} campaign(s), so it "
+            "cannot be deleted. Make it inactive instead."
+        )
+
+
+def delete_type(campaign_type: CampaignType) -> None:
+    """Only a type no campaign has may go, with its sub-types; one in use may only be
+    made inactive."""
+    _refuse_if_used(campaign_type, Campaign.type_id)
+    for sub_type in sub_types_of(campaign_type.id, active_only=False):
+        db.session.delete(sub_type)
+    db.session.delete(campaign_type)
+    db.session.flush()
+
+
+def delete_sub_type(sub_type: CampaignSubType) -> None:
+    """Only a sub-type no campaign has may go; one in use may only be made inactive."""
+    _refuse_if_used(sub_type, Campaign.sub_type_id)
+    db.session.delete(sub_type)
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- campaigns
+
+
 def save_campaign(campaign: Campaign | None, **values: Any) -> Campaign:
     """Create or change a campaign after checking the rules the database also enforces:
-    the sub-type belongs to the type, costs are not negative, the end is not before the
-    start, the name is unique (proposed from type, sub-type and year when left empty)."""
+    the sub-type belongs to the type, costs are not negative, the owner is an active member
+    (or the one it has), the location exists, the end is not before the start, the name is
+    unique (proposed from type, sub-type and year when left empty)."""
     campaign_type = db.session.get(CampaignType, values["type_id"])
     if campaign_type is None:
         raise CampaignRefused("Choose a campaign type.", "type_id")
@@ -80,6 +193,16 @@ def save_campaign(campaign: Campaign | None, **values: Any) -> Campaign:
     for money in ("budgeted_cost", "actual_cost", "expected_revenue"):
         if (values.get(money) or ZERO) < 0:
             raise CampaignRefused("Amounts cannot be negative.", money)
+    refusal = assignment_refusal(
+        values.get("owner_id"),
+        current_id=campaign.owner_id if campaign else None,
+        what="The owner",
+    )
+    if refusal:
+        raise CampaignRefused(refusal, "owner_id")
+    location_id = values.get("location_id")
+    if location_id and db.session.get(Location, location_id) is None:
+        raise CampaignRefused("Choose the location from the list.", "location_id")
     starts_on, ends_on = values.get("starts_on"), values.get("ends_on")
     if starts_on and ends_on and ends_on < starts_on:
         raise CampaignRefused("The end cannot be before the start.", "ends_on")
@@ -294,11 +417,56 @@ def analysis(filters: AnalysisFilters) -> Analysis:
     return Analysis(rows=rows, total=total, by_type=sorted(types.values(), key=lambda r: r.label))
 
 
-def _campaign_loads() -> list[Any]:
-    from sqlalchemy.orm import joinedload
+def campaign_years() -> list[int]:
+    """The years campaigns ran in, latest first (for the analysis' year filter)."""
+    years = db.session.scalars(select(campaign_year()).distinct())
+    return sorted({int(y) for y in years if y}, reverse=True)
 
+
+def _campaign_loads() -> list[Any]:
     return [joinedload(Campaign.type), joinedload(Campaign.sub_type), joinedload(Campaign.owner)]
 
 
 def statuses() -> list[str]:
     return [s.value for s in CampaignStatus]
+
+
+# ---------------------------------------------------------------- a campaign's page
+
+
+def load_campaign(campaign_id: int) -> Campaign | None:
+    """A campaign with its type, sub-type, owner and location."""
+    return db.session.scalars(
+        select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .options(*_campaign_loads(), joinedload(Campaign.location))
+    ).first()
+
+
+def opportunities_of(campaign_id: int) -> list[Opportunity]:
+    """The opportunities the campaign brought, newest first."""
+    return list(
+        db.session.scalars(
+            select(Opportunity)
+            .where(Opportunity.campaign_id == campaign_id)
+            .options(
+                joinedload(Opportunity.stage),
+                joinedload(Opportunity.status),
+                joinedload(Opportunity.company),
+            )
+            .order_by(Opportunity.created_at.desc())
+        )
+    )
+
+
+def activities_of(campaign_id: int, limit: int = RECENT_ACTIVITIES) -> list[Activity]:
+    """The campaign's latest activities, latest due date first."""
+    return list(
+        db.session.scalars(
+            select(Activity)
+            .where(Activity.campaign_id == campaign_id)
+            .options(joinedload(Activity.type), joinedload(Activity.assigned_to))
+            .order_by(Activity.due_on.desc())
+            .limit(limit)
+        )
+    )

@@ -4,60 +4,31 @@ and saving them. Plain functions that never commit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil
-from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crmlite.extensions import db
-from crmlite.models import Activity, Company, Contact, Member, Opportunity
+from crmlite.models import Activity, Company, Contact, Opportunity
 from crmlite.services.funnel import is_open
+from crmlite.services.members import assignment_refusal
+from crmlite.services.pagination import PER_PAGE, Page, paginate
 
-PER_PAGE = 50
 RECENT_ACTIVITIES = 20
 
-T = TypeVar("T")
+
+class CompanyRefused(ValueError):
+    """Input the rules refuse; ``field`` names the form field the message belongs to."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
 class CompanyRow:
     company: Company
     open_opportunities: int
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a list; ``number`` counts from 1."""
-
-    rows: list[T]
-    number: int
-    total: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def first_index(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last_index(self) -> int:
-        return min(self.number * self.per_page, self.total)
-
-
-def _clamp(page: int, total: int, per_page: int) -> int:
-    return min(max(page, 1), max(1, ceil(total / per_page)))
 
 
 def _company_matches(q: str) -> ColumnElement[bool] | None:
@@ -70,58 +41,45 @@ def _company_matches(q: str) -> ColumnElement[bool] | None:
 def company_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[CompanyRow]:
     """Companies by name, those whose name contains ``q`` (any case), with the number of
     their open opportunities counted in SQL: three queries whatever the page holds."""
-    matches = _company_matches(q)
-    count_query = select(func.count(Company.id))
-    if matches is not None:
-        count_query = count_query.where(matches)
-    total = db.session.scalar(count_query) or 0
-    page = _clamp(page, total, per_page)
-
-    open_counts = (
-        select(Opportunity.company_id, func.count(Opportunity.id).label("open_count"))
-        .where(is_open(), Opportunity.company_id.is_not(None))
-        .group_by(Opportunity.company_id)
-        .subquery()
-    )
     query = (
-        select(Company, func.coalesce(open_counts.c.open_count, 0))
-        .outerjoin(open_counts, open_counts.c.company_id == Company.id)
+        select(Company)
         .options(joinedload(Company.account_manager))
         .order_by(func.lower(Company.name), Company.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
     )
+    matches = _company_matches(q)
     if matches is not None:
         query = query.where(matches)
-    rows = [CompanyRow(company, int(n)) for company, n in db.session.execute(query)]
-    return Page(rows, page, total, per_page)
+    companies: Page[Company] = paginate(query, page, per_page)
+    open_counts = {
+        company_id: count
+        for company_id, count in db.session.execute(
+            select(Opportunity.company_id, func.count(Opportunity.id))
+            .where(is_open(), Opportunity.company_id.in_([c.id for c in companies.rows]))
+            .group_by(Opportunity.company_id)
+        )
+    }
+    return companies.map(lambda company: CompanyRow(company, open_counts.get(company.id, 0)))
 
 
 def contact_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[Contact]:
     """Contacts by name, those whose name, e-mail or company contains ``q`` (any case)."""
     q = q.strip().lower()
-    condition = None
-    if q:
-        full_name = func.lower(Contact.first_name + " " + Contact.last_name)
-        condition = or_(
-            full_name.contains(q, autoescape=True),
-            func.lower(Contact.email).contains(q, autoescape=True),
-            func.lower(Company.name).contains(q, autoescape=True),
-        )
-    count_query = select(func.count(Contact.id)).outerjoin(Company, Contact.company)
     query = (
         select(Contact)
         .outerjoin(Company, Contact.company)
         .options(joinedload(Contact.company))
         .order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id)
     )
-    if condition is not None:
-        count_query = count_query.where(condition)
-        query = query.where(condition)
-    total = db.session.scalar(count_query) or 0
-    page = _clamp(page, total, per_page)
-    rows = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
-    return Page(rows, page, total, per_page)
+    if q:
+        full_name = func.lower(Contact.first_name + " " + Contact.last_name)
+        query = query.where(
+            or_(
+                full_name.contains(q, autoescape=True),
+                func.lower(Contact.email).contains(q, autoescape=True),
+                func.lower(Company.name).contains(q, autoescape=True),
+            )
+        )
+    return paginate(query, page, per_page)
 
 
 def load_company(company_id: int) -> Company | None:
@@ -202,6 +160,11 @@ def recent_contact_activities(contact_id: int, limit: int = RECENT_ACTIVITIES) -
     return _activities(Activity.contact_id == contact_id, limit)
 
 
+def contact_ids_of(company_id: int) -> list[int]:
+    """The ids of a company's contacts."""
+    return list(db.session.scalars(select(Contact.id).where(Contact.company_id == company_id)))
+
+
 def all_companies() -> list[Company]:
     return list(db.session.scalars(select(Company).order_by(func.lower(Company.name))))
 
@@ -235,11 +198,16 @@ class ContactValues:
 
 def save_company(company: Company | None, values: CompanyValues) -> Company:
     """Create (``company`` None) or update a company. The name is required; the account
-    manager, when given, must be a member."""
+    manager, when given, is an active member (or the one the company has already)."""
     if not values.name.strip():
-        raise ValueError("a company needs a name")
-    if values.account_manager_id and db.session.get(Member, values.account_manager_id) is None:
-        raise ValueError("unknown account manager")
+        raise CompanyRefused("Enter the company's name.", "name")
+    refusal = assignment_refusal(
+        values.account_manager_id,
+        current_id=company.account_manager_id if company else None,
+        what="The account manager",
+    )
+    if refusal:
+        raise CompanyRefused(refusal, "account_manager_id")
     if company is None:
         company = Company(name="")
         db.session.add(company)
@@ -263,9 +231,12 @@ def save_contact(contact: Contact | None, values: ContactValues) -> Contact:
     """Create (``contact`` None) or update a contact. The first name is required; the
     e-mail is kept lower-cased, because e-mail capture and campaign tracking match by it."""
     if not values.first_name.strip():
-        raise ValueError("a contact needs a first name")
+        raise CompanyRefused("Enter the first name.", "first_name")
     if values.company_id and db.session.get(Company, values.company_id) is None:
-        raise ValueError("unknown company")
+        raise CompanyRefused(
+            "The company must be one of the list: that one does not exist (any more).",
+            "company_id",
+        )
     if contact is None:
         contact = Contact(first_name="")
         db.session.add(contact)

@@ -38,12 +38,11 @@ from crmlite.models import (
     MarketingListMember,
     Member,
 )
-from crmlite.services.companies import Page
+from crmlite.services.pagination import PER_PAGE, Page, paginate
 
 MAX_CSV_BYTES = 1024 * 1024
 MAX_CSV_ADDRESSES = 20_000
 SEARCH_LIMIT = 20
-PER_PAGE = 50
 
 
 class ListRefused(ValueError):
@@ -116,19 +115,15 @@ def delete_list(group: MarketingList) -> None:
 
 def members(list_id: int, page: int = 1, per_page: int = PER_PAGE) -> Page[Contact]:
     """The group's contacts by name, with their companies: two queries."""
-    total = _count(list_id)
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = db.session.scalars(
+    return paginate(
         select(Contact)
         .join(MarketingListMember, MarketingListMember.contact_id == Contact.id)
         .where(MarketingListMember.list_id == list_id)
         .options(joinedload(Contact.company))
-        .order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(list(rows), page, total, per_page)
+        .order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id),
+        page,
+        per_page,
+    )
 
 
 def _not_in(list_id: int) -> ColumnElement[bool]:
@@ -162,39 +157,49 @@ def search_contacts(list_id: int, q: str, limit: int = SEARCH_LIMIT) -> list[Con
     )
 
 
-def _count(list_id: int) -> int:
-    return (
-        db.session.scalar(select(func.count()).where(MarketingListMember.list_id == list_id)) or 0
-    )
+@dataclass(frozen=True)
+class Added:
+    """What adding contacts to a group did: how many matched, how many of them joined."""
+
+    matched: int
+    added: int
+
+    @property
+    def already(self) -> int:
+        """Matched contacts that were in the group before."""
+        return self.matched - self.added
 
 
-def _add_matching(list_id: int, condition: ColumnElement[bool], now: datetime) -> int:
-    """Add every contact matching ``condition`` and not in the group yet, in one INSERT;
-    returns how many joined (counted: drivers differ on INSERT … SELECT row counts)."""
-    before = _count(list_id)
-    chosen = (
-        select(
-            literal(list_id).label("list_id"),
-            Contact.id,
-            literal(now, UTCDateTime).label("added_at"),
+def _add_matching(list_id: int, condition: ColumnElement[bool], now: datetime) -> Added:
+    """Add every contact matching ``condition`` and not in the group yet, in one INSERT.
+    The contacts are counted once, before: within the transaction, those not in the group
+    yet are exactly those the INSERT adds (drivers differ on INSERT … SELECT row counts)."""
+    matched, new = count_matching(list_id, condition)
+    if new:
+        chosen = (
+            select(
+                literal(list_id).label("list_id"),
+                Contact.id,
+                literal(now, UTCDateTime).label("added_at"),
+            )
+            .outerjoin(Company, Company.id == Contact.company_id)
+            .where(condition, _not_in(list_id))
         )
-        .outerjoin(Company, Company.id == Contact.company_id)
-        .where(condition, _not_in(list_id))
-    )
-    db.session.execute(
-        insert(MarketingListMember).from_select(["list_id", "contact_id", "added_at"], chosen)
-    )
-    db.session.flush()
-    return _count(list_id) - before
+        db.session.execute(
+            insert(MarketingListMember).from_select(["list_id", "contact_id", "added_at"], chosen)
+        )
+        db.session.flush()
+    return Added(matched, new)
 
 
 def add_contacts(
     group: MarketingList, contact_ids: list[int], *, now: datetime | None = None
 ) -> int:
-    """Add these contacts (unknown ids and contacts already in are passed over)."""
+    """Add these contacts (unknown ids and contacts already in are passed over); returns
+    how many joined."""
     if not contact_ids:
         return 0
-    return _add_matching(group.id, Contact.id.in_(contact_ids), now or datetime.now(UTC))
+    return _add_matching(group.id, Contact.id.in_(contact_ids), now or datetime.now(UTC)).added
 
 
 def remove_contact(group: MarketingList, contact_id: int) -> bool:
@@ -242,7 +247,10 @@ def count_matching(list_id: int, condition: ColumnElement[bool]) -> tuple[int, i
     return int(matched), int(new)
 
 
-def add_by_filter(group: MarketingList, spec: ContactFilter, *, now: datetime | None = None) -> int:
+def add_by_filter(
+    group: MarketingList, spec: ContactFilter, *, now: datetime | None = None
+) -> Added:
+    """Add the contacts the filter matches; an industry or a city must be chosen."""
     if spec.is_empty:
         raise ListRefused("Choose an industry or a city.", "industry")
     return _add_matching(group.id, spec.condition(), now or datetime.now(UTC))
@@ -281,7 +289,7 @@ def addresses_in_csv(data: bytes) -> tuple[list[str], list[str]]:
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     found: dict[str, None] = {}
     invalid: dict[str, None] = {}
     try:
@@ -321,10 +329,11 @@ def add_from_csv(group: MarketingList, data: bytes, *, now: datetime | None = No
                 select(func.lower(Contact.email)).where(func.lower(Contact.email).in_(chunk))
             )
         )
-        condition = func.lower(Contact.email).in_(chunk)
-        matched, new = count_matching(group.id, condition)
-        result.matched += matched
-        result.already += matched - new
-        result.added += _add_matching(group.id, condition, now or datetime.now(UTC))
+        added = _add_matching(
+            group.id, func.lower(Contact.email).in_(chunk), now or datetime.now(UTC)
+        )
+        result.matched += added.matched
+        result.already += added.already
+        result.added += added.added
     result.unknown = [a for a in addresses if a not in known]
     return result

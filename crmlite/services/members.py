@@ -32,6 +32,22 @@ def find_by_email(email: str) -> Member | None:
     return db.session.scalar(select(Member).where(Member.email == normalise_email(email)))
 
 
+def assignment_refusal(
+    member_id: int | None, *, current_id: int | None = None, what: str = "The member"
+) -> str | None:
+    """Why this member cannot be given a role on a record (owner, account manager,
+    assignee), or None when they can: they must be a member of the team and still active;
+    one who left keeps what was theirs already (``current_id``)."""
+    if member_id is None or member_id == current_id:
+        return None
+    member = db.session.get(Member, member_id)
+    if member is None:
+        return f"{what} must be a member of the team: choose one from the list."
+    if not member.active:
+        return f"{what} must be an active member: {member.name} no longer works here."
+    return None
+
+
 def authenticate(email: str, password: str) -> Member | None:
     """The active member with this e-mail and password, or None."""
     member = find_by_email(email)

@@ -50,14 +50,6 @@ class TrackRefused(ValueError):
     """A change the rules refuse; the message is for the person who asked."""
 
 
-def name_taken(name: str, *, except_id: int | None = None) -> bool:
-    """Track names are unique, whatever their case."""
-    query = select(func.count(Track.id)).where(func.lower(Track.name) == name.strip().lower())
-    if except_id is not None:
-        query = query.where(Track.id != except_id)
-    return bool(db.session.scalar(query))
-
-
 def enroll(
     contact_id: int,
     track_id: int,

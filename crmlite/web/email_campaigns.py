@@ -8,33 +8,21 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
 
 from crmlite.extensions import db
-from crmlite.models import (
-    Campaign,
-    CampaignEmail,
-    CampaignEmailLink,
-    Contact,
-    EmailSend,
-    MarketingList,
-    Role,
-    SendStatus,
-)
+from crmlite.models import Campaign, CampaignEmail, Contact, MarketingList, Role, SendStatus
 from crmlite.services import campaign_emails as emails
 from crmlite.services import marketing_lists as lists
 from crmlite.services import tracking
 from crmlite.services.campaign_emails import EmailRefused
 from crmlite.services.mailer import open_mailer
-from crmlite.services.marketing_lists import ContactFilter, ListRefused
-from crmlite.web import get_or_404, require_role, strip
+from crmlite.services.marketing_lists import ListRefused
+from crmlite.services.pagination import page_number
+from crmlite.services.parsing import clean_line, parse_id, parse_ids
+from crmlite.web import get_or_404, require_role
+from crmlite.web.email_campaigns_forms import CsvForm, EmailForm, FilterForm, GroupForm
 
 bp = Blueprint("email_campaigns", __name__, url_prefix="/marketing")
 
@@ -51,38 +39,6 @@ def managers_only() -> None:
 
 
 # ------------------------------------------------------------------------------ groups
-
-
-class GroupForm(FlaskForm):
-    name = StringField(
-        "Name",
-        filters=[strip],
-        validators=[DataRequired("Enter the group's name."), Length(max=120)],
-    )
-    description = TextAreaField("Description", validators=[Length(max=2000)], render_kw={"rows": 2})
-
-
-class FilterForm(FlaskForm):
-    industry = SelectField("Company industry", validate_choice=False)
-    city = SelectField("City", validate_choice=False)
-    reachable_only = BooleanField(
-        "Only contacts with an e-mail address who have not unsubscribed", default=True
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        industries, cities = lists.filter_choices()
-        self.industry.choices = [("", "Any industry")] + [(i, i) for i in industries]
-        self.city.choices = [("", "Any city")] + [(c, c) for c in cities]
-
-
-class CsvForm(FlaskForm):
-    csv_file = FileField(
-        "CSV file of e-mail addresses",
-        description="Any column may hold the addresses; addresses of no contact are listed, "
-        "not created. 1 MB at most.",
-        render_kw={"accept": ".csv,text/csv,text/plain"},
-    )
 
 
 @bp.get("/groups/")
@@ -110,12 +66,11 @@ def create_group() -> str | Response:
 
 
 def _group_page(group: MarketingList, **forms: Any) -> str:
-    page = request.args.get("page", "1")
     return render_template(
         "email_campaigns/group.html",
         group=group,
         summary=lists.summary(group.id),
-        members=lists.members(group.id, int(page) if page.isdigit() else 1),
+        members=lists.members(group.id, page_number(request.args.get("page"))),
         filter_form=forms.get("filter_form") or FilterForm(),
         csv_form=forms.get("csv_form") or CsvForm(),
         csv_result=forms.get("csv_result"),
@@ -131,7 +86,7 @@ def group(list_id: int) -> str:
 def search(list_id: int) -> str:
     """Contacts to add by hand: those matching the search and not in the group yet."""
     group = get_or_404(MarketingList, list_id)
-    q = (request.args.get("q") or "").strip()[:100]
+    q = clean_line(request.args.get("q"))[:100]
     return render_template(
         "email_campaigns/_search_results.html",
         group=group,
@@ -143,8 +98,7 @@ def search(list_id: int) -> str:
 @bp.post("/groups/<int:list_id>/contacts")
 def add_contacts(list_id: int) -> Response:
     group = get_or_404(MarketingList, list_id)
-    ids = [int(v) for v in request.form.getlist("contact_id") if v.isdigit()]
-    added = lists.add_contacts(group, ids)
+    added = lists.add_contacts(group, parse_ids(request.form.getlist("contact_id")))
     db.session.commit()
     flash(f"{added} contact{'s' if added != 1 else ''} added to {group.name}.", "success")
     return redirect(url_for("email_campaigns.group", list_id=group.id))
@@ -155,18 +109,12 @@ def add_by_filter(list_id: int) -> str | Response:
     group = get_or_404(MarketingList, list_id)
     form = FilterForm()
     if form.validate_on_submit():
-        spec = ContactFilter(
-            industry=form.industry.data or "",
-            city=form.city.data or "",
-            reachable_only=bool(form.reachable_only.data),
-        )
         try:
-            matched, _new = lists.count_matching(group.id, spec.condition())
-            added = lists.add_by_filter(group, spec)
+            added = lists.add_by_filter(group, form.contact_filter())
             db.session.commit()
             flash(
-                f"{matched} contact{'s' if matched != 1 else ''} matched; {added} added "
-                f"to {group.name}, {matched - added} were in it already.",
+                f"{added.matched} contact{'s' if added.matched != 1 else ''} matched; "
+                f"{added.added} added to {group.name}, {added.already} were in it already.",
                 "success",
             )
             return redirect(url_for("email_campaigns.group", list_id=group.id))
@@ -221,32 +169,6 @@ def delete_group(list_id: int) -> Response:
 
 # ------------------------------------------------------------------------------ e-mails
 
-PLACEHOLDER_HINT = (
-    "Placeholders: {{ first_name }}, {{ last_name }}, {{ name }}, {{ company }}, {{ email }}; "
-    'e.g. Hello {{ first_name|default("there", true) }},'
-)
-
-
-class EmailForm(FlaskForm):
-    subject = StringField(
-        "Subject",
-        filters=[strip],
-        validators=[DataRequired("Enter a subject."), Length(max=emails.MAX_SUBJECT)],
-    )
-    body_text = TextAreaField(
-        "Text",
-        validators=[DataRequired("Write the text of the e-mail."), Length(max=emails.MAX_BODY)],
-        description=PLACEHOLDER_HINT,
-        render_kw={"rows": 12},
-    )
-    body_html = TextAreaField(
-        "HTML (optional)",
-        validators=[Length(max=emails.MAX_BODY)],
-        description="Simple HTML with the same placeholders. Left empty, it is made from the "
-        "text. Links are tracked; an unsubscribe link is added at the end.",
-        render_kw={"rows": 12, "spellcheck": "false"},
-    )
-
 
 def _save_email(form: EmailForm, campaign: Campaign, email: CampaignEmail | None) -> Any:
     if form.validate_on_submit():
@@ -290,30 +212,18 @@ def edit_email(email_id: int) -> Any:
 def email(email_id: int) -> str:
     email = get_or_404(CampaignEmail, email_id)
     campaign = get_or_404(Campaign, email.campaign_id)
-    links = db.session.scalars(
-        select(CampaignEmailLink)
-        .where(CampaignEmailLink.email_id == email.id)
-        .order_by(CampaignEmailLink.position)
-    ).all()
-    sends = db.session.scalars(
-        select(EmailSend)
-        .where(EmailSend.email_id == email.id)
-        .options(joinedload(EmailSend.contact))
-        .order_by(EmailSend.id.desc())
-        .limit(RECENT_SENDS)
-    ).all()
-    counts = emails.status_counts(email.id)
+    counts = emails.send_counts(email.id)
     return render_template(
         "email_campaigns/email.html",
         email=email,
         campaign=campaign,
-        links=links,
-        sends=sends,
+        links=emails.links_of(email.id),
+        sends=emails.recent_sends(email.id, RECENT_SENDS),
         counts=counts,
         preview=emails.preview(email),
         summaries=lists.summaries(),
         statuses={s.value: s.label for s in SendStatus},
-        locked=any(counts.values()),  # sent to anyone: it can no longer change
+        locked=counts.total > 0,  # sent to anyone: it can no longer change
     )
 
 
@@ -337,16 +247,14 @@ def send(email_id: int) -> Response:
     groups up to MAIL_REQUEST_SEND_LIMIT; larger ones with ``flask crm send-campaign-email``."""
     email = get_or_404(CampaignEmail, email_id)
     back = redirect(url_for("email_campaigns.email", email_id=email.id))
-    list_id = request.form.get("list_id", "")
-    group = db.session.get(MarketingList, int(list_id)) if list_id.isdigit() else None
-    if list_id and group is None:
+    chosen = request.form.get("list_id", "").strip()  # empty: continue what is waiting
+    list_id = parse_id(chosen)
+    group = db.session.get(MarketingList, list_id) if list_id else None
+    if chosen and group is None:
         flash("Choose a contact group.", "error")
         return back
     limit = current_app.config["MAIL_REQUEST_SEND_LIMIT"]
-    waiting = emails.status_counts(email.id)
-    to_send = (emails.unsent_members(email.id, group.id) if group else 0) + (
-        waiting[SendStatus.QUEUED.value] + waiting[SendStatus.FAILED.value]
-    )
+    to_send = emails.to_send(email.id, group.id if group else None)
     if to_send > limit:
         flash(
             f"{to_send:,} e-mails are more than a page can send ({limit:,}). Run "
@@ -372,10 +280,7 @@ def send(email_id: int) -> Response:
         return back
     parts = [f"{report.sent} sent"]
     if report.skipped or report.queued:
-        skipped = report.totals.get(SendStatus.SKIPPED_UNSUBSCRIBED.value, 0) + report.totals.get(
-            SendStatus.SKIPPED_NO_ADDRESS.value, 0
-        )
-        parts.append(f"{skipped} skipped in all (unsubscribed or no address)")
+        parts.append(f"{report.counts.skipped} skipped in all (unsubscribed or no address)")
     if report.failed:
         parts.append(f"{report.failed} refused by the mail server")
     if report.stopped:

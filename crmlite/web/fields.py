@@ -112,8 +112,14 @@ class IdSelectField(SelectField):
     be chosen is the service's rule, so an outdated or forged id gets a clear message there
     instead of "Not a valid choice"; a value that is not an id at all is refused here."""
 
+    data: int | None  # None: what was sent is not an id (the field has an error)
+
     def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
         super().__init__(label, validators, coerce=int, validate_choice=False, **kwargs)
+
+    def process_data(self, value: Any) -> None:
+        # A record without one (None stored, no default) shows "—" and reads as 0.
+        super().process_data(0 if value is None else value)
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:
