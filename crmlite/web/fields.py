@@ -131,7 +131,7 @@ class IdSelectField(SelectField):
         ident = parsing.parse_id(raw)
         if ident is None:
             self.data = None
-            raise ValueError("Choose from the list.")
+            raise ValueError(f"Choose the {str(self.label.text).lower()} from the list.")
         self.data = ident
 
     def set_choices(self, items: Sequence[Any], label: str = "name", none: bool = True) -> None:
