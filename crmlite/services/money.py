@@ -42,7 +42,9 @@ def parse_amount(
     ``label`` names the field in the message ("The revenue", "The won amount").
     Decimals and ints (from code, not people) pass through the same bounds.
     """
-    if isinstance(text, int | Decimal) and not isinstance(text, bool):
+    if isinstance(text, bool):
+        raise InvalidAmount(f"{label} must be {FORMAT_HINT}.")
+    if isinstance(text, int | Decimal):
         return _bounded(Decimal(text), label, negative, str(text))
     raw = (text or "").strip()
     if not raw:
@@ -93,13 +95,18 @@ def is_valid_amount(value: Decimal | None, *, negative: bool = False) -> bool:
     return True
 
 
+def half_up(value: Decimal, places: int = 0) -> Decimal:
+    """A number rounded half up to ``places`` decimals: 2.5 → 3 and 0.125 → 0.13 (Python's
+    ``round()`` and ``Decimal`` formatting would round to even: 2 and 0.12)."""
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def cents(value: Any) -> Decimal:
     """A figure derived from amounts (a SQL sum, which SQLite may hand back as a float or an
     int; a product with a percentage) as exact cents, rounded half up; None is zero."""
     if value is None:
         return ZERO
-    number = value if isinstance(value, Decimal) else Decimal(str(value))
-    return number.quantize(CENTS, rounding=ROUND_HALF_UP)
+    return half_up(value if isinstance(value, Decimal) else Decimal(str(value)), 2)
 
 
 def percent(part: Any, whole: Any, places: int = 0) -> Decimal | None:
@@ -107,8 +114,7 @@ def percent(part: Any, whole: Any, places: int = 0) -> Decimal | None:
     is zero or missing (no meaningful percentage)."""
     if not whole:
         return None
-    exponent = Decimal(1).scaleb(-places)
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(exponent, rounding=ROUND_HALF_UP)
+    return half_up(Decimal(part) * 100 / Decimal(whole), places)
 
 
 def whole_percent(part: Any, whole: Any) -> int | None:
@@ -123,7 +129,16 @@ def weighted(amount: Decimal, probability: int | Decimal) -> Decimal:
 
 
 def format_amount(value: Decimal | int | None, places: int = 2) -> str:
-    """1234.5 → "1,234.50"; None → "—"."""
+    """1234.5 → "1,234.50"; with ``places=0`` 1234.50 → "1,235" (half up); None → "—"."""
     if value is None:
         return "—"
-    return f"{Decimal(value):,.{places}f}"
+    return f"{half_up(Decimal(value), places):,.{places}f}"
+
+
+def format_percent(value: Decimal | int | float | None, places: int = 0) -> str:
+    """A percentage as shown: 72 → "72 %", 12.5 → "13 %", 64.95 with one place → "65.0 %"
+    (half up); None (no meaningful percentage) → "—"."""
+    if value is None:
+        return "—"
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    return f"{half_up(number, places):.{places}f} %"
