@@ -23,6 +23,9 @@ from crmlite.database import UTCDateTime, utcnow
 from crmlite.models.base import ZERO, Model, Money, created_at_column, fk, rel, updated_at_column
 from crmlite.models.people import BusinessUnit, Company, Contact, Location, Member
 
+# services.money depends on the standard library only: the models may round with it.
+from crmlite.services.money import percent, weighted
+
 if TYPE_CHECKING:
     from crmlite.models.activities import Activity
     from crmlite.models.marketing import Campaign
@@ -203,13 +206,11 @@ class Opportunity(Model):
     @property
     def margin_percent(self) -> Decimal | None:
         """Margin as a percentage of revenue; None when there is no revenue."""
-        if not self.revenue:
-            return None
-        return (self.margin * 100 / self.revenue).quantize(Decimal("0.1"))
+        return percent(self.margin, self.revenue, places=1)
 
     @property
     def weighted_revenue(self) -> Decimal:
-        return (self.revenue * self.probability / 100).quantize(Decimal("0.01"))
+        return weighted(self.revenue, self.probability)
 
 
 class ForecastLine(Model):
@@ -252,9 +253,8 @@ class ForecastLine(Model):
 
     @property
     def margin_percent(self) -> Decimal | None:
-        if not self.total_revenue:
-            return None
-        return (self.margin * 100 / self.total_revenue).quantize(Decimal("0.1"))
+        """Margin as a percentage of the line's revenue; None when there is none."""
+        return percent(self.margin, self.total_revenue, places=1)
 
 
 class OpportunityTeamMember(Model):

@@ -22,7 +22,7 @@ from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member
 from crmlite.services import dashboard as service
 from crmlite.services.dashboard import MONTH_NAMES, Basis, Period
-from crmlite.services.quotas import FIRST_YEAR, LAST_YEAR
+from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR
 from crmlite.services.team import local_today
 from crmlite.web import is_htmx
 
@@ -78,7 +78,7 @@ def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[st
     errors = []
     values: dict[str, Any] = {}
     readers = {
-        "year": lambda: _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR),
+        "year": lambda: _whole(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR),
         "quarter": lambda: _whole(args, "quarter", "The quarter", 1, 4),
         "basis": lambda: _enum(args, "basis", Basis, "The basis is either revenue or margin."),
         "period": lambda: _enum(
@@ -272,7 +272,7 @@ def won() -> Any:
     args = request.args
     today = local_today(g.tz)
     try:
-        year = _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
+        year = _whole(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR) or today.year
         month = _whole(args, "month", "The month", 1, 12)
         quarter = _whole(args, "quarter", "The quarter", 1, 4)
         basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
@@ -347,7 +347,7 @@ def open_deals(kind: str) -> Any:
         basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
         year = month = None
         if kind == "pipeline":
-            year = _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
+            year = _whole(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR) or today.year
             month = _whole(args, "month", "The month", 1, 12) or today.month
     except BadInput as bad:
         return _bad_input(str(bad), titles[kind])
