@@ -105,6 +105,7 @@ def test_anything_typed_is_an_amount_within_bounds_or_refused(text: str) -> None
 def test_rounding_and_percentages_round_half_up() -> None:
     assert money.cents(2.675) == Decimal("2.68")  # a SQLite float sum
     assert money.cents(None) == Decimal("0.00")
+    assert money.as_decimal(0.1) == Decimal("0.1") and money.as_decimal(None) == 0
     assert money.whole_percent(2895, 4000) == 72
     assert money.whole_percent(1, 200) == 1  # 0.5 % rounds up
     assert money.whole_percent(5, 0) is None

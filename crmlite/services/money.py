@@ -101,12 +101,18 @@ def half_up(value: Decimal, places: int = 0) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
+def as_decimal(value: Any) -> Decimal:
+    """A number from SQL (SQLite may hand back a float or an int) as a Decimal, unrounded;
+    a float as it prints (0.1, not 0.1000000000000000055…); None is zero."""
+    if value is None:
+        return ZERO
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 def cents(value: Any) -> Decimal:
     """A figure derived from amounts (a SQL sum, which SQLite may hand back as a float or an
     int; a product with a percentage) as exact cents, rounded half up; None is zero."""
-    if value is None:
-        return ZERO
-    return half_up(value if isinstance(value, Decimal) else Decimal(str(value)), 2)
+    return half_up(as_decimal(value), 2)
 
 
 def percent(part: Any, whole: Any, places: int = 0) -> Decimal | None:

@@ -39,7 +39,7 @@ class BadMonth(ValueError):
     """A month that cannot be read; the message says what to write instead."""
 
 
-def month_name(month: int, *, short: bool = False) -> str:
+def month_name(month: int, short: bool = False) -> str:
     """ "November" (or "Nov") for 11, in English whatever the server's locale."""
     name = MONTH_NAMES[month - 1]
     return name[:3] if short else name
