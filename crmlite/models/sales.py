@@ -139,8 +139,9 @@ class Opportunity(Model):
             "revenue",
             "probability",
         ),
-        # Cover the dashboard (services/dashboard.py): the open opportunities per account
-        # manager and stage, and the wins by month, each read from an index alone.
+        # Cover the dashboard (services/hygiene.py, forecast.py, attainment.py): the open
+        # opportunities per account manager and stage, and the wins by month, each read
+        # from an index alone.
         Index(
             "ix_opportunities_open_book",
             "status_id",

@@ -31,6 +31,9 @@ from crmlite.services.periods import quarter_months
 
 MONTHS = tuple(range(1, 13))
 FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR = 2000, 2100
+# Members (and deals) with no location or business unit set roll up under these names.
+NO_LOCATION = "No location"
+NO_UNIT = "No business unit"
 
 
 @dataclass(frozen=True)
@@ -192,8 +195,8 @@ def roll_up(quotas: list[MemberQuotas], *, margin: bool = False) -> list[RollUp]
         if not mq.months:
             continue
         member = mq.member
-        location = _place(member.location_id, member.location, "No location")
-        unit = _place(member.business_unit_id, member.business_unit, "No business unit")
+        location = _place(member.location_id, member.location, NO_LOCATION)
+        unit = _place(member.business_unit_id, member.business_unit, NO_UNIT)
         locations.setdefault(location, {}).setdefault(unit, []).append(mq)
 
     def amounts(members: list[MemberQuotas]) -> tuple[list[Decimal | None], Decimal | None]:
