@@ -31,7 +31,7 @@ from crmlite.models import (
     Role,
 )
 from crmlite.services import campaigns as service
-from crmlite.services import opportunity_page, reference
+from crmlite.services import pick_lists, reference
 from crmlite.services.campaigns import AnalysisFilters, CampaignRefused
 from crmlite.web import get_or_404, is_htmx, require_role, strip
 from crmlite.web.email_campaigns import campaign_panel
@@ -81,7 +81,7 @@ class CampaignForm(FlaskForm):
         ).all()
         self.type_id.choices = [NONE] + [SelectChoice(t.id, t.name) for t in types]
         self.owner_id.choices = [NONE] + [
-            SelectChoice(m.id, m.name) for m in opportunity_page.active_members()
+            SelectChoice(m.id, m.name) for m in pick_lists.active_members()
         ]
         self.location_id.choices = [NONE] + [
             SelectChoice(loc.id, loc.name) for loc in reference.locations()

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from crmlite.extensions import db
 from crmlite.models import Company, Contact
 from crmlite.services import companies as service
-from crmlite.services.opportunity_page import active_members
+from crmlite.services.pick_lists import active_members
 from crmlite.web import get_or_404, is_htmx, strip
 
 bp = Blueprint("companies", __name__)

@@ -34,7 +34,7 @@ from crmlite.models import (
     TrackKind,
     TrackStep,
 )
-from crmlite.services import opportunity_page, reference
+from crmlite.services import pick_lists, reference
 from crmlite.services import tracks as service
 from crmlite.services.team import local_today
 from crmlite.web import get_or_404, require_role, safe_next, strip
@@ -114,7 +114,7 @@ class StepForm(FlaskForm):
             SelectChoice(t.id, t.label) for t in reference.active_activity_types()
         ]
         self.assignee_id.choices = [NONE] + [
-            SelectChoice(m.id, m.name) for m in opportunity_page.active_members()
+            SelectChoice(m.id, m.name) for m in pick_lists.active_members()
         ]
         self.target_track_id.choices = [NONE, *_tracks()]
 
