@@ -39,6 +39,14 @@ def recompute_totals(opportunity: Opportunity) -> None:
     opportunity.cost = sum((line.total_cost for line in lines), ZERO)
 
 
+def _lines_changed(opportunity: Opportunity, by: Member) -> None:
+    """After a line was added, changed or removed: the revenue and cost follow, and the
+    opportunity records who changed it."""
+    recompute_totals(opportunity)
+    opportunity.updated_by_id = by.id
+    db.session.flush()
+
+
 def _check_line(values: LineValues) -> None:
     errors: dict[str, str] = {}
     if values.months < 1:
@@ -82,9 +90,7 @@ def add_line(
     )
     _apply_line(line, values)
     opportunity.forecast_lines.append(line)
-    recompute_totals(opportunity)
-    opportunity.updated_by_id = by.id
-    db.session.flush()
+    _lines_changed(opportunity, by)
     return line
 
 
@@ -104,9 +110,7 @@ def update_line(
     check_version(opportunity, expected_version)
     _check_line(values)
     _apply_line(line, values)
-    recompute_totals(opportunity)
-    opportunity.updated_by_id = by.id
-    db.session.flush()
+    _lines_changed(opportunity, by)
     return line
 
 
@@ -116,6 +120,4 @@ def remove_line(
     """Remove a forecast line; the opportunity's revenue and cost follow."""
     check_version(opportunity, expected_version)
     opportunity.forecast_lines.remove(line)
-    recompute_totals(opportunity)
-    opportunity.updated_by_id = by.id
-    db.session.flush()
+    _lines_changed(opportunity, by)
