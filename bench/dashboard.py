@@ -26,7 +26,7 @@ from bench.harness import (
     signed_in_client,
 )
 from crmlite.extensions import db
-from crmlite.services.dashboard import quarter_of
+from crmlite.services.periods import quarter_of
 from crmlite.services.team import get_team, local_today
 
 HTMX = {"HX-Request": "true", "HX-Target": "dashboard"}

@@ -30,7 +30,7 @@ from bench.harness import (
 from crmlite.extensions import db
 from crmlite.models import Activity
 from crmlite.services.members import find_by_email
-from crmlite.services.points import Month
+from crmlite.services.periods import Month
 from crmlite.services.team import get_team, local_today
 
 
@@ -53,7 +53,7 @@ def run(engine: str, activities: int, members: int) -> list[Result]:
             last_month = this_month.previous()
             assert last_month is not None
             member = find_by_email("bench-2@example.com")
-            assert member is not None
+            assert member is not None, "the bench data has bench-2, a rep"
             member_id = member.id
             start, end = last_month.bounds(tz)
             closed_last_month = db.session.scalar(

@@ -15,8 +15,19 @@ import pytest
 
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member, Opportunity, StageChange
-from crmlite.services import dashboard, funnel, quotas
-from crmlite.services.dashboard import Attainment, Basis, Period, percent_of
+from crmlite.services import (
+    attainment,
+    deal_lists,
+    forecast,
+    funnel,
+    funnel_health,
+    hygiene,
+    quotas,
+)
+from crmlite.services.attainment import Attainment
+from crmlite.services.funnel_health import Period
+from crmlite.services.money import whole_percent
+from crmlite.services.wins import NO_MANAGER, Basis
 from tests.conftest import stage
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -54,13 +65,13 @@ def figures(att: Attainment) -> tuple[Decimal, Decimal | None, int | None]:
 
 
 def test_percent_is_a_whole_percent_rounded_half_up() -> None:
-    assert percent_of(D("2895"), D("4000")) == 72  # 72.375
-    assert percent_of(D("1010"), D("2000")) == 51  # 50.5: half up, not to even
-    assert percent_of(D("1030"), D("2000")) == 52  # 51.5
-    assert percent_of(D("1009.99"), D("2000")) == 50  # 50.4995
-    assert percent_of(D("0"), D("4000")) == 0
-    assert percent_of(D("100"), None) is None
-    assert percent_of(D("100"), D("0")) is None
+    assert whole_percent(D("2895"), D("4000")) == 72  # 72.375
+    assert whole_percent(D("1010"), D("2000")) == 51  # 50.5: half up, not to even
+    assert whole_percent(D("1030"), D("2000")) == 52  # 51.5
+    assert whole_percent(D("1009.99"), D("2000")) == 50  # 50.4995
+    assert whole_percent(D("0"), D("4000")) == 0
+    assert whole_percent(D("100"), None) is None
+    assert whole_percent(D("100"), D("0")) is None
 
 
 # ---------------------------------------------------------------- PRODUCT.md's example
@@ -85,7 +96,7 @@ def cory(make_member: Callable[..., Member], win: Callable[..., Opportunity]) ->
 
 
 def test_product_example_every_cell(cory: Member) -> None:
-    summary = dashboard.quarter_by_member(2025, 4, LA)
+    summary = attainment.quarter_by_member(2025, 4, LA)
     assert summary.months == [10, 11, 12]
     assert [r.name for r in summary.members] == ["Cory Ferguson"]
     row = summary.members[0]
@@ -107,7 +118,7 @@ def test_product_example_every_cell(cory: Member) -> None:
 
 
 def test_ytd_of_an_earlier_quarter(cory: Member) -> None:
-    row = dashboard.quarter_by_member(2025, 1, LA).members[0]
+    row = attainment.quarter_by_member(2025, 1, LA).members[0]
     assert [figures(m) for m in row.months] == [
         (D("20000.00"), D("4000.00"), 500),
         (D("0.00"), D("4000.00"), 0),
@@ -128,11 +139,11 @@ def test_monthly_totals_add_up_members_and_wins_without_an_account_manager(
     win(manny, "1500.00", at(2025, 10, 15))
     win(None, "100.00", at(2025, 11, 2))
     db.session.commit()
-    summary = dashboard.quarter_by_member(2025, 4, LA)
+    summary = attainment.quarter_by_member(2025, 4, LA)
     assert [r.name for r in summary.members] == [
         "Cory Ferguson",
         "Manny Martinez",
-        dashboard.NO_MANAGER,
+        NO_MANAGER,
     ]
     unassigned = summary.members[2]
     assert figures(unassigned.months[1]) == (D("100.00"), None, None)
@@ -151,7 +162,7 @@ def test_one_members_view(cory: Member, make_member: Callable[..., Member], win)
     manny = make_member(name="Manny Martinez")
     win(manny, "1500.00", at(2025, 10, 15))
     db.session.commit()
-    summary = dashboard.quarter_by_member(2025, 4, LA, member_id=manny.id)
+    summary = attainment.quarter_by_member(2025, 4, LA, member_id=manny.id)
     assert [r.name for r in summary.members] == ["Manny Martinez"]
     assert figures(summary.monthly_totals[0]) == (D("1500.00"), None, None)
 
@@ -172,17 +183,17 @@ def test_months_and_years_end_at_midnight_in_the_teams_time_zone(
     win(nick, "20.00", datetime(2025, 10, 1, 7, 0, tzinfo=UTC))
     db.session.commit()
 
-    q4 = dashboard.quarter_by_member(2025, 4, LA).members[0]
+    q4 = attainment.quarter_by_member(2025, 4, LA).members[0]
     assert [m.total for m in q4.months] == [D("20.00"), D("0.00"), D("700.00")]
     assert q4.ytd[2].total == D("770.00")
-    q3 = dashboard.quarter_by_member(2025, 3, LA).members[0]
+    q3 = attainment.quarter_by_member(2025, 3, LA).members[0]
     assert q3.months[2].total == D("50.00")
-    q1 = dashboard.quarter_by_member(2026, 1, LA).members[0]
+    q1 = attainment.quarter_by_member(2026, 1, LA).members[0]
     assert q1.months[0].total == D("300.00")
     assert q1.ytd[0].total == D("300.00")  # the New Year's Eve deal is last year's
 
     # The same moments seen from Paris: 05:00 and 08:00 UTC are both January 1.
-    paris = dashboard.quarter_by_member(2026, 1, ZoneInfo("Europe/Paris")).members[0]
+    paris = attainment.quarter_by_member(2026, 1, ZoneInfo("Europe/Paris")).members[0]
     assert paris.months[0].total == D("1000.00")
 
 
@@ -204,7 +215,7 @@ def test_a_win_reopened_no_longer_counts(
         deal, stage("Won"), by=cory, expected_version=deal.version, tz=LA, now=at(2025, 10, 14)
     )
     db.session.commit()
-    assert figures(dashboard.quarter_by_member(2025, 4, LA).members[0].months[0]) == (
+    assert figures(attainment.quarter_by_member(2025, 4, LA).members[0].months[0]) == (
         D("6200.00"),
         D("4000.00"),
         155,
@@ -218,10 +229,10 @@ def test_a_win_reopened_no_longer_counts(
         now=at(2025, 10, 20),
     )
     db.session.commit()
-    row = dashboard.quarter_by_member(2025, 4, LA).members[0]
+    row = attainment.quarter_by_member(2025, 4, LA).members[0]
     assert figures(row.months[0]) == (D("0.00"), D("4000.00"), 0)
-    assert dashboard.won_deals(2025, 10, 10, LA).rows == []
-    by_location = dashboard.quarter_by_location(2025, 4, LA)
+    assert deal_lists.won_deals(2025, 10, 10, LA).rows == []
+    by_location = attainment.quarter_by_location(2025, 4, LA)
     assert by_location.totals.total == D("0.00")
 
 
@@ -239,19 +250,19 @@ def test_the_margin_basis_counts_margin_against_margin_quotas(
     win(manny, "1000.00", at(2025, 10, 3), cost=D("250.00"))
     db.session.commit()
 
-    revenue = dashboard.quarter_by_member(2025, 4, LA, Basis.REVENUE)
+    revenue = attainment.quarter_by_member(2025, 4, LA, Basis.REVENUE)
     # The revenue basis counts the won amount (6,000 agreed of a 6,200 revenue).
     assert [figures(r.months[0]) for r in revenue.members] == [
         (D("6000.00"), D("4000.00"), 150),
         (D("1000.00"), D("4000.00"), 25),
     ]
-    margin = dashboard.quarter_by_member(2025, 4, LA, Basis.MARGIN)
+    margin = attainment.quarter_by_member(2025, 4, LA, Basis.MARGIN)
     assert [figures(r.months[0]) for r in margin.members] == [
         (D("3000.00"), D("2500.00"), 120),  # 6,200 − 3,200
         (D("750.00"), None, None),
     ]
     assert figures(margin.monthly_totals[0]) == (D("3750.00"), D("2500.00"), 150)
-    deals = dashboard.won_deals(2025, 10, 10, LA, Basis.MARGIN, member_id=cory.id)
+    deals = deal_lists.won_deals(2025, 10, 10, LA, Basis.MARGIN, member_id=cory.id)
     assert [r.amount for r in deals.rows] == [D("3000.00")]
     assert (deals.count, deals.revenue, deals.cost, deals.amount) == (
         1,
@@ -297,12 +308,12 @@ def test_quarter_by_location_nests_business_units_and_totals(
     win(manny, "999.00", at(2025, 9, 30))  # last quarter
     db.session.commit()
 
-    summary = dashboard.quarter_by_location(2025, 4, LA)
+    summary = attainment.quarter_by_location(2025, 4, LA)
     shown = [(loc.name, loc.months, loc.total, loc.quota, loc.percent) for loc in summary.locations]
     assert shown == [
         ("ARRC", [D("2000.00"), D("500.00"), D("0")], D("2500.00"), D("12000.00"), 21),
         ("Fresno", [D("0"), D("0"), D("300.00")], D("300.00"), D("3000.00"), 10),
-        (dashboard.NO_LOCATION, [D("0"), D("0"), D("50.00")], D("50.00"), None, None),
+        (quotas.NO_LOCATION, [D("0"), D("0"), D("50.00")], D("50.00"), None, None),
     ]
     arrc_units = [(u.name, u.total, u.quota) for u in summary.locations[0].units]
     # Cory's quota counts for his business unit; the Projects deal he booked has none.
@@ -347,8 +358,8 @@ def test_a_member_who_moved_keeps_earlier_wins_where_they_were_booked(
     db.session.commit()
     won_deal("Selma Raisin - Hardware", "5000.00", at(2025, 8, 12))
 
-    q1 = {loc.name: loc for loc in dashboard.quarter_by_location(2025, 1, LA).locations}
-    q3 = {loc.name: loc for loc in dashboard.quarter_by_location(2025, 3, LA).locations}
+    q1 = {loc.name: loc for loc in attainment.quarter_by_location(2025, 1, LA).locations}
+    q3 = {loc.name: loc for loc in attainment.quarter_by_location(2025, 3, LA).locations}
     assert q1["ARRC"].total == D("2000.00")
     assert q1["Fresno"].total == D("0")
     assert q3["ARRC"].total == D("0")
@@ -357,9 +368,9 @@ def test_a_member_who_moved_keeps_earlier_wins_where_they_were_booked(
     assert q1["ARRC"].quota is None
     assert q1["Fresno"].quota == D("9000.00")
     # By member, both wins are his.
-    row = dashboard.quarter_by_member(2025, 3, LA).members[0]
+    row = attainment.quarter_by_member(2025, 3, LA).members[0]
     assert row.ytd[2] == Attainment(D("7000.00"), D("27000.00"))
-    deals = dashboard.won_deals(2025, 1, 12, LA, location_id=arrc)
+    deals = deal_lists.won_deals(2025, 1, 12, LA, location_id=arrc)
     assert [d.name for d in deals.rows] == ["Kern River - Cabling"]
 
 
@@ -401,7 +412,7 @@ def test_forecast_next_three_months_against_the_quota_left(
     )
     db.session.commit()
 
-    result = dashboard.forecast(today, LA)
+    result = forecast.forecast(today, LA)
     assert result.months == [(2026, 3), (2026, 4), (2026, 5)]
     row = result.members[0]
     shown = [(m.pipeline, m.weighted, m.quota, m.won, m.gap) for m in row.months]
@@ -416,7 +427,7 @@ def test_forecast_next_three_months_against_the_quota_left(
         D("6500.00"),
         D("5150.00"),
     )
-    deals = dashboard.pipeline_deals(2026, 3, member_id=cory.id)
+    deals = deal_lists.pipeline_deals(2026, 3, member_id=cory.id)
     assert [d.name for d in deals.rows] == ["March too, overdue", "March deal"]
     assert (deals.amount, deals.weighted) == (row.months[0].pipeline, row.months[0].weighted)
 
@@ -432,7 +443,7 @@ def test_forecast_crosses_the_year(make_member: Callable[..., Member], make_oppo
         expected_close_on=date(2027, 1, 15),
     )
     db.session.commit()
-    result = dashboard.forecast(date(2026, 11, 30), LA)
+    result = forecast.forecast(date(2026, 11, 30), LA)
     assert result.months == [(2026, 11), (2026, 12), (2027, 1)]
     jan = result.members[0].months[2]
     assert (jan.pipeline, jan.weighted, jan.quota, jan.gap) == (
@@ -497,8 +508,8 @@ def test_funnel_conversion_days_win_rate_and_lost_reasons_from_the_history(
     walk("D", [("Prospect", noon(2026, 2, 1))])
     walk("E, after the quarter", [("Prospect", noon(2026, 4, 2))])
 
-    start, end = dashboard.period_bounds(2026, 1, Period.QUARTER, LA)
-    health = dashboard.funnel_health(start, end)
+    start, end = funnel_health.period_bounds(2026, 1, Period.QUARTER, LA)
+    health = funnel_health.funnel_health(start, end)
     by_name = {h.name: h for h in health.stages}
     assert [h.name for h in health.stages] == [
         "Prospect",
@@ -540,13 +551,13 @@ def test_funnel_conversion_days_win_rate_and_lost_reasons_from_the_history(
         ("Chose a lower-priced competitor.", 1, D("1000.00"))
     ]
 
-    year = dashboard.funnel_health(*dashboard.period_bounds(2026, 1, Period.YEAR, LA))
+    year = funnel_health.funnel_health(*funnel_health.period_bounds(2026, 1, Period.YEAR, LA))
     assert {h.name: h.entered for h in year.stages}["Prospect"] == 4
     # Cory's own funnel (every deal is his) reads his moves through his opportunities.
-    corys = dashboard.funnel_health(start, end, member_id=cory.id)
+    corys = funnel_health.funnel_health(start, end, member_id=cory.id)
     assert corys.stages == health.stages
     assert (corys.won, corys.lost) == (1, 1)
-    mine = dashboard.funnel_health(start, end, member_id=make_member().id)
+    mine = funnel_health.funnel_health(start, end, member_id=make_member().id)
     assert all(h.entered == 0 and h.count == 0 and h.stays == 0 for h in mine.stages)
     assert mine.win_rate is None
 
@@ -586,45 +597,45 @@ def test_hygiene_counts_open_opportunities_per_account_manager(
     make_opportunity("Nobody's", "Prospect", "10.00")
     db.session.commit()
 
-    rows = dashboard.hygiene(today)
+    rows = hygiene.hygiene(today)
     assert [(h.name, h.stalled, h.past_close, h.zero_revenue) for h in rows] == [
         ("Cory Ferguson", 2, 1, 1),
         ("Manny Martinez", 1, 0, 1),
-        (dashboard.NO_MANAGER, 1, 0, 0),
+        (NO_MANAGER, 1, 0, 0),
     ]
-    late = dashboard.hygiene_deals("past-close", today, member_id=cory.id)
+    late = deal_lists.hygiene_deals("past-close", today, member_id=cory.id)
     assert [d.name for d in late.rows] == ["Stalled and late"]
-    assert [d.name for d in dashboard.hygiene_deals("zero-revenue", today).rows] == [
+    assert [d.name for d in deal_lists.hygiene_deals("zero-revenue", today).rows] == [
         "Stalled, no revenue",
         "Manny's, no revenue",
     ]
-    assert [h.name for h in dashboard.hygiene(today, member_id=manny.id)] == ["Manny Martinez"]
+    assert [h.name for h in hygiene.hygiene(today, member_id=manny.id)] == ["Manny Martinez"]
 
 
 # ---------------------------------------------------------------- the deals behind a figure
 
 
 def test_the_deals_behind_a_figure_add_up_to_it(cory: Member) -> None:
-    summary = dashboard.quarter_by_member(2025, 4, LA)
-    october = dashboard.won_deals(2025, 10, 10, LA, member_id=cory.id)
+    summary = attainment.quarter_by_member(2025, 4, LA)
+    october = deal_lists.won_deals(2025, 10, 10, LA, member_id=cory.id)
     assert october.amount == summary.members[0].months[0].total
     assert [d.amount for d in october.rows] == [D("895.00"), D("2000.00")]  # newest first
-    ytd = dashboard.won_deals(2025, 1, 10, LA, member_id=cory.id)
+    ytd = deal_lists.won_deals(2025, 1, 10, LA, member_id=cory.id)
     assert ytd.amount == summary.members[0].ytd[0].total == D("48861.00")
     assert sum(d.amount for d in ytd.rows) == ytd.amount
-    assert dashboard.won_deals(2025, 11, 12, LA, member_id=cory.id).count == 0
-    assert dashboard.won_deals(2025, 10, 10, LA, member_id=0).rows == []
+    assert deal_lists.won_deals(2025, 11, 12, LA, member_id=cory.id).count == 0
+    assert deal_lists.won_deals(2025, 10, 10, LA, member_id=0).rows == []
 
 
 def test_a_long_list_shows_its_first_deals_and_the_totals_of_all(
     make_member: Callable[..., Member], win: Callable[..., Opportunity], monkeypatch
 ) -> None:
-    monkeypatch.setattr(dashboard, "LIST_LIMIT", 2)
+    monkeypatch.setattr(deal_lists, "LIST_LIMIT", 2)
     cory = make_member()
     for day in (3, 4, 5):
         win(cory, "100.00", at(2025, 10, day))
     db.session.commit()
-    deals = dashboard.won_deals(2025, 10, 10, LA)
+    deals = deal_lists.won_deals(2025, 10, 10, LA)
     assert (len(deals.rows), deals.count, deals.amount, deals.truncated) == (
         2,
         3,

@@ -31,7 +31,7 @@ from crmlite.models import (
     Role,
     StageChange,
 )
-from crmlite.services import opportunity_page
+from crmlite.services import opportunity_details
 from crmlite.services.team import local_today
 from tests.conftest import page_token, stage, status
 
@@ -443,7 +443,7 @@ def test_stale_data_at_commit_is_refused_the_same_way(
     """The version matched when the form was checked, but another writer got in first."""
     o: Opportunity = deal["opportunity"]
     token = page_token(client, _url(o))
-    update = opportunity_page.update_fields
+    update = opportunity_details.update_fields
 
     def racing(opportunity: Opportunity, *args: Any, **kwargs: Any) -> Opportunity:
         db.session.execute(
@@ -452,7 +452,7 @@ def test_stale_data_at_commit_is_refused_the_same_way(
         )
         return update(opportunity, *args, **kwargs)
 
-    monkeypatch.setattr(opportunity_page, "update_fields", racing)
+    monkeypatch.setattr(opportunity_details, "update_fields", racing)
     response = client.post(
         _url(o, "/fields"), headers=htmx(token), data=fields_data(o, name="Lost update")
     )

@@ -105,6 +105,7 @@ def test_anything_typed_is_an_amount_within_bounds_or_refused(text: str) -> None
 def test_rounding_and_percentages_round_half_up() -> None:
     assert money.cents(2.675) == Decimal("2.68")  # a SQLite float sum
     assert money.cents(None) == Decimal("0.00")
+    assert money.as_decimal(0.1) == Decimal("0.1") and money.as_decimal(None) == 0
     assert money.whole_percent(2895, 4000) == 72
     assert money.whole_percent(1, 200) == 1  # 0.5 % rounds up
     assert money.whole_percent(5, 0) is None
@@ -142,3 +143,17 @@ def test_text_loses_control_characters() -> None:
     assert parsing.clean_line("  Acme\x00 Corp\r\nWest\t ") == "Acme Corp West"
     assert parsing.clean_multiline("line one\r\nline\x00 two\tend\x07") == "line one\nline two\tend"
     assert parsing.clean_line(None) == ""
+
+
+def test_shown_amounts_and_percentages_round_half_up() -> None:
+    assert money.half_up(Decimal("2.5")) == 3 and money.half_up(Decimal("0.125"), 2) == Decimal(
+        "0.13"
+    )
+    assert money.format_amount(Decimal("1234.5")) == "1,234.50"
+    assert money.format_amount(Decimal("1234.50"), 0) == "1,235"  # not to even
+    assert money.format_amount(Decimal("-2.50"), 0) == "-3"
+    assert money.format_amount(None) == "—"
+    assert money.format_percent(72) == "72 %"
+    assert money.format_percent(Decimal("12.5")) == "13 %"
+    assert money.format_percent(Decimal("64.95"), 1) == "65.0 %"
+    assert money.format_percent(None) == "—"

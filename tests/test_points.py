@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from crmlite.extensions import db
 from crmlite.models import Activity, ActivityGroup, Member, Role
-from crmlite.services import activities, points
-from crmlite.services.points import BadMonth, Month, Pace
+from crmlite.services import activities, periods, points
+from crmlite.services.periods import BadMonth, Month
+from crmlite.services.points import Pace
 from crmlite.services.team import get_team
 from tests.conftest import activity_type
 
@@ -97,7 +98,7 @@ def test_the_team_time_zone_decides_the_month(make_member, closed) -> None:
     in_paris = points.member_month(nick, NOVEMBER, tz=paris, team=team, today=LATE_NOVEMBER)
     in_la = points.member_month(nick, NOVEMBER, tz=LA, team=team, today=LATE_NOVEMBER)
     assert (in_paris.points, in_la.points) == (10, 0)
-    assert points.month_of(utc(2026, 10, 31, 23, 30), paris) == NOVEMBER
+    assert periods.month_of(utc(2026, 10, 31, 23, 30), paris) == NOVEMBER
 
 
 def test_a_changed_point_value_rewrites_no_history(make_member, closed) -> None:
@@ -245,7 +246,7 @@ def test_attainment_is_a_whole_percent_rounded_half_up() -> None:
 
 
 def test_working_days_and_pace() -> None:
-    assert len(points.working_days(NOVEMBER)) == 21
+    assert len(NOVEMBER.working_days()) == 21
     assert points.expected_points(500, NOVEMBER, date(2026, 11, 1)) == 0  # a Sunday
     assert points.expected_points(500, NOVEMBER, date(2026, 11, 2)) == 24  # 500/21
     assert points.expected_points(500, NOVEMBER, LATE_NOVEMBER) == 476  # 20 of 21 days

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from crmlite.extensions import db
 from crmlite.models import ActivityType, Role
 from crmlite.services import activities
-from crmlite.services.points import Month
+from crmlite.services.periods import Month
 from crmlite.services.team import get_team, local_today
 from tests.conftest import activity_type, page_token
 

@@ -32,6 +32,9 @@ from crmlite.models.base import (
 )
 from crmlite.models.people import BusinessUnit, Company, Contact, Location, Member
 
+# services.money depends on the standard library only: the models may round with it.
+from crmlite.services.money import percent, weighted
+
 if TYPE_CHECKING:
     from crmlite.models.activities import Activity
     from crmlite.models.marketing import Campaign
@@ -146,8 +149,9 @@ class Opportunity(Model):
             "revenue",
             "probability",
         ),
-        # Cover the dashboard (services/dashboard.py): the open opportunities per account
-        # manager and stage, and the wins by month, each read from an index alone.
+        # Cover the dashboard (services/hygiene.py, forecast.py, attainment.py): the open
+        # opportunities per account manager and stage, and the wins by month, each read
+        # from an index alone.
         Index(
             "ix_opportunities_open_book",
             "status_id",
@@ -213,13 +217,11 @@ class Opportunity(Model):
     @property
     def margin_percent(self) -> Decimal | None:
         """Margin as a percentage of revenue; None when there is no revenue."""
-        if not self.revenue:
-            return None
-        return (self.margin * 100 / self.revenue).quantize(Decimal("0.1"))
+        return percent(self.margin, self.revenue, places=1)
 
     @property
     def weighted_revenue(self) -> Decimal:
-        return (self.revenue * self.probability / 100).quantize(Decimal("0.01"))
+        return weighted(self.revenue, self.probability)
 
 
 class ForecastLine(Model):
@@ -265,9 +267,8 @@ class ForecastLine(Model):
 
     @property
     def margin_percent(self) -> Decimal | None:
-        if not self.total_revenue:
-            return None
-        return (self.margin * 100 / self.total_revenue).quantize(Decimal("0.1"))
+        """Margin as a percentage of the line's revenue; None when there is none."""
+        return percent(self.margin, self.total_revenue, places=1)
 
 
 class OpportunityTeamMember(Model):

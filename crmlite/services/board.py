@@ -4,7 +4,7 @@ of queries whatever the number of opportunities."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,9 +23,10 @@ from crmlite.models import (
 )
 from crmlite.services import reference
 from crmlite.services.funnel import has_next_step, is_open
+from crmlite.services.money import cents
+from crmlite.services.periods import quarter_start
 
 CARDS_PER_COLUMN = 25
-CENTS = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,9 @@ class Column:
     next_offset: int = 0
 
 
-def quarter_start(today: date, tz: ZoneInfo) -> datetime:
-    """Won and Lost show only this quarter's cards: from the quarter's first day, local."""
-    first = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-    return datetime.combine(first, time(0), tz).astimezone(UTC)
-
-
 def _visible(stage_list: list[SalesStage], since: datetime) -> ColumnElement[bool]:
-    """Open opportunities in the open stages; this quarter's in Won and Lost."""
+    """Open opportunities in the open stages; in Won and Lost, those closed since ``since``:
+    the start of this quarter in the team's zone (periods.quarter_start)."""
     open_ids = [s.id for s in stage_list if not s.is_closed]
     closed_ids = [s.id for s in stage_list if s.is_closed]
     return or_(
@@ -151,9 +147,7 @@ def column_totals(
     query = _filtered(query, filters, today).group_by(Opportunity.stage_id)
     totals = {s.id: ColumnTotals() for s in stage_list}
     for stage_id, count, revenue, weighted in db.session.execute(query):
-        totals[stage_id] = ColumnTotals(
-            count, Decimal(revenue).quantize(CENTS), Decimal(weighted).quantize(CENTS)
-        )
+        totals[stage_id] = ColumnTotals(count, cents(revenue), cents(weighted))
     return totals
 
 

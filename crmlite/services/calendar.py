@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from crmlite.extensions import db
 from crmlite.models import Activity, ActivityStatus, ActivityType, Company, Member
 from crmlite.services.activities import ActivityChangedMeanwhile, reschedule
+from crmlite.services.periods import FIRST_DAY, FIRST_YEAR, LAST_DAY, LAST_YEAR, Month
 
 # The working day shown: 7:00 to 19:00 in half-hour rows; earlier or later activities sit at
 # the edge and say their real time.
@@ -34,9 +35,6 @@ DEFAULT_MINUTES = 30
 MONTH_SUBJECTS = 3
 # Several members side by side: enough for a team lead's group, few enough to read.
 MAX_SIDE_BY_SIDE = 8
-# Dates the calendar pages accept; outside, date arithmetic (and reading) stops making sense.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(2199, 12, 31)
 FEED_PAST_DAYS = 30
 FEED_FUTURE_DAYS = 180
 FEED_PRODID = "-//crmlite//Calendar feed//EN"
@@ -225,7 +223,7 @@ def assign_lanes(blocks: list[Block]) -> None:
         close_group()
 
 
-def week_query(member_ids: list[int], first: date, last: date) -> Select[Any]:
+def week_query(member_ids: list[int], first: date, last: date) -> Select[*tuple[Any, ...]]:
     """The members' activities due in these days with what a block shows, one statement
     on the (assigned_to_id, due_on, starts_at) index."""
     return (
@@ -318,25 +316,13 @@ class MonthDay:
         return self.count - len(self.first)
 
 
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(first: date) -> date:
-    return (first + timedelta(days=32)).replace(day=1)
-
-
-def previous_month(first: date) -> date:
-    return (first - timedelta(days=1)).replace(day=1)
-
-
 def month(
     member_ids: list[int], first: date, *, weekend: bool, today: date
 ) -> list[list[MonthDay]]:
     """The weeks of a month (Monday first): per day the number of activities and the first
     few subjects. One statement, counted and ranked in SQL, however busy the month."""
     grid_first = week_start(first)
-    grid_last = week_start(next_month(first) - timedelta(days=1)) + timedelta(days=6)
+    grid_last = week_start(Month.of(first).last_day) + timedelta(days=6)
     days = {
         grid_first + timedelta(days=n): MonthDay(
             grid_first + timedelta(days=n),
@@ -441,7 +427,7 @@ def move_activity(
     if not activity.is_open:
         raise MoveRefused("This activity is done, so it stays on the day it was done.")
     if not FIRST_DAY <= due_on <= LAST_DAY:
-        raise MoveRefused("Pick a day between 1900 and 2199.")
+        raise MoveRefused(f"Pick a day between {FIRST_YEAR} and {LAST_YEAR}.")
     end = None
     if start is not None:
         minutes = duration_minutes(activity) or DEFAULT_MINUTES

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, extract, func, select
@@ -32,11 +32,8 @@ from crmlite.models import (
     OpportunityStatus,
 )
 from crmlite.services.members import assignment_refusal
+from crmlite.services.money import ZERO, cents, percent
 from crmlite.services.parsing import clean_line
-
-ZERO = Decimal("0.00")
-CENTS = Decimal("0.01")
-
 
 # The longest name of a campaign type or sub-type (what the column holds).
 MAX_TYPE_NAME = 80
@@ -241,11 +238,7 @@ class Figures:
     @property
     def roi(self) -> Decimal | None:
         """(Gross profit − cost) ÷ cost as a percentage; None when the cost is zero."""
-        if not self.actual_cost:
-            return None
-        return ((self.gross_profit - self.actual_cost) * 100 / self.actual_cost).quantize(
-            Decimal("1"), ROUND_HALF_UP
-        )
+        return percent(self.gross_profit - self.actual_cost, self.actual_cost)
 
     @property
     def roi_reason(self) -> str:
@@ -255,15 +248,12 @@ class Figures:
     def cost_per_opportunity(self) -> Decimal | None:
         if not self.opportunities:
             return None
-        return (self.actual_cost / self.opportunities).quantize(CENTS, ROUND_HALF_UP)
+        return cents(self.actual_cost / self.opportunities)
 
     @property
     def win_rate(self) -> Decimal | None:
         """Won ÷ (won + lost) as a percentage; None when nothing has closed yet."""
-        closed = self.won + self.lost
-        if not closed:
-            return None
-        return (Decimal(self.won) * 100 / closed).quantize(Decimal("1"), ROUND_HALF_UP)
+        return percent(self.won, self.won + self.lost)
 
     @property
     def budget_left(self) -> Decimal:
@@ -282,10 +272,6 @@ class Figures:
             "gross_profit",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-def _money(value: Any) -> Decimal:
-    return Decimal(value or 0).quantize(CENTS, ROUND_HALF_UP)
 
 
 def figures(campaign_ids: list[int] | None = None) -> dict[int, Figures]:
@@ -333,15 +319,15 @@ def figures(campaign_ids: list[int] | None = None) -> dict[int, Figures]:
         profit,
     ) in db.session.execute(query):
         found[campaign_id] = Figures(
-            budgeted_cost=_money(budget),
-            actual_cost=_money(cost),
+            budgeted_cost=cents(budget),
+            actual_cost=cents(cost),
             opportunities=count,
-            pipeline=_money(pipeline),
-            weighted_pipeline=_money(weighted),
+            pipeline=cents(pipeline),
+            weighted_pipeline=cents(weighted),
             won=int(won),
             lost=int(lost),
-            won_revenue=_money(won_revenue),
-            gross_profit=_money(profit),
+            won_revenue=cents(won_revenue),
+            gross_profit=cents(profit),
         )
     return found
 

@@ -20,7 +20,7 @@ from crmlite.models import (
     SalesStage,
     StageChange,
 )
-from crmlite.models.base import ZERO
+from crmlite.services.money import cents
 
 
 @dataclass(frozen=True)
@@ -102,15 +102,8 @@ def stage_summary(account_manager_id: int | None = None) -> list[StageSummary]:
         .group_by(SalesStage.id, SalesStage.name, SalesStage.position)
         .order_by(SalesStage.position)
     )
-    cents = Decimal("0.01")
     return [
-        StageSummary(
-            stage_id,
-            name,
-            count,
-            Decimal(revenue or ZERO).quantize(cents),
-            Decimal(weighted_sum or ZERO).quantize(cents),
-        )
+        StageSummary(stage_id, name, count, cents(revenue), cents(weighted_sum))
         for stage_id, name, count, revenue, weighted_sum in db.session.execute(query)
     ]
 

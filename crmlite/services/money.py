@@ -45,7 +45,9 @@ def parse_amount(
     ``label`` names the field in the message ("The revenue", "The won amount").
     Decimals and ints (from code, not people) pass through the same bounds.
     """
-    if isinstance(text, int | Decimal) and not isinstance(text, bool):
+    if isinstance(text, bool):
+        raise InvalidAmount(f"{label} must be {FORMAT_HINT}.")
+    if isinstance(text, int | Decimal):
         return _bounded(Decimal(text), label, negative, str(text))
     raw = (text or "").strip()
     if not raw:
@@ -96,20 +98,28 @@ def is_valid_amount(value: Decimal | None, *, negative: bool = False) -> bool:
     return True
 
 
-def cents(value: Any) -> Decimal:
-    """A figure derived from amounts (a SQL sum, which SQLite may hand back as a float or an
-    int; a product with a percentage) as exact cents, rounded half up; None is zero.
+def half_up(value: Decimal, places: int = 0) -> Decimal:
+    """A number rounded half up to ``places`` decimals: 2.5 → 3 and 0.125 → 0.13 (Python's
+    ``round()`` and ``Decimal`` formatting would round to even: 2 and 0.12). A value that is
+    not a finite number (a row stored before the CHECK constraints, read from SQLite as
+    Infinity) comes back as it is, for ``format_amount`` to mark."""
+    if not value.is_finite():
+        return value
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
-    A value that is not a finite number (a row stored before the CHECK constraints, read
-    from SQLite as Infinity) comes back as it is, so the page shows a marker for that
-    figure (``format_amount``) instead of failing for the whole team.
-    """
+
+def as_decimal(value: Any) -> Decimal:
+    """A number from SQL (SQLite may hand back a float or an int) as a Decimal, unrounded;
+    a float as it prints (0.1, not 0.1000000000000000055…); None is zero."""
     if value is None:
         return ZERO
-    number = value if isinstance(value, Decimal) else Decimal(str(value))
-    if not number.is_finite():
-        return number
-    return number.quantize(CENTS, rounding=ROUND_HALF_UP)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def cents(value: Any) -> Decimal:
+    """A figure derived from amounts (a SQL sum, which SQLite may hand back as a float or an
+    int; a product with a percentage) as exact cents, rounded half up; None is zero."""
+    return half_up(as_decimal(value), 2)
 
 
 def percent(part: Any, whole: Any, places: int = 0) -> Decimal | None:
@@ -117,11 +127,10 @@ def percent(part: Any, whole: Any, places: int = 0) -> Decimal | None:
     is zero or missing, or either is not a finite number (no meaningful percentage)."""
     if not whole:
         return None
-    part, whole = Decimal(str(part)), Decimal(str(whole))
+    part, whole = as_decimal(part), as_decimal(whole)
     if not (part.is_finite() and whole.is_finite()):
         return None
-    exponent = Decimal(1).scaleb(-places)
-    return (part * 100 / whole).quantize(exponent, rounding=ROUND_HALF_UP)
+    return half_up(part * 100 / whole, places)
 
 
 def whole_percent(part: Any, whole: Any) -> int | None:
@@ -136,10 +145,19 @@ def weighted(amount: Decimal, probability: int | Decimal) -> Decimal:
 
 
 def format_amount(value: Decimal | int | None, places: int = 2) -> str:
-    """1234.5 → "1,234.50"; None → "—"."""
+    """1234.5 → "1,234.50"; with ``places=0`` 1234.50 → "1,235" (half up); None → "—"."""
     if value is None:
         return "—"
     number = Decimal(value)
     if not number.is_finite():
         return INVALID_MARKER
-    return f"{number:,.{places}f}"
+    return f"{half_up(number, places):,.{places}f}"
+
+
+def format_percent(value: Decimal | int | float | None, places: int = 0) -> str:
+    """A percentage as shown: 72 → "72 %", 12.5 → "13 %", 64.95 with one place → "65.0 %"
+    (half up); None (no meaningful percentage) → "—"."""
+    if value is None:
+        return "—"
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    return f"{half_up(number, places):.{places}f} %"

@@ -17,11 +17,32 @@ from zoneinfo import ZoneInfo
 
 # Years a person may ask for: wide enough for any history, narrow enough for `date`.
 FIRST_YEAR, LAST_YEAR = 1900, 2199
+FIRST_DAY, LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _MONTH_TEXT = re.compile(r"([0-9]{4})-([0-9]{1,2})")
 
 
 class BadMonth(ValueError):
     """A month that cannot be read; the message says what to write instead."""
+
+
+def month_name(month: int, short: bool = False) -> str:
+    """ "November" (or "Nov") for 11, in English whatever the server's locale."""
+    name = MONTH_NAMES[month - 1]
+    return name[:3] if short else name
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -110,7 +131,8 @@ class Month:
 
     @property
     def label(self) -> str:
-        return f"{self.first_day:%B %Y}"
+        """ "November 2026"."""
+        return f"{month_name(self.month)} {self.year}"
 
     @property
     def quarter(self) -> int:

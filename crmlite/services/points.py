@@ -20,15 +20,14 @@ team's month boundaries, on ``ix_activities_assignee_closed``), never by visitin
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, func, literal_column, or_, select
@@ -46,102 +45,18 @@ from crmlite.models import (
     TrackStep,
 )
 from crmlite.services import reference
-
-# -- months ----------------------------------------------------------------------------------
-
-FIRST_YEAR, LAST_YEAR = 1900, 2199
-_MONTH_TEXT = re.compile(r"(\d{4})-(\d{1,2})")
-
-
-class BadMonth(ValueError):
-    """A month that cannot be read; the message says what to write instead."""
-
-
-def _first_of_next(year: int, month: int) -> date:
-    return date(year + month // 12, month % 12 + 1, 1)
-
-
-@dataclass(frozen=True, order=True)
-class Month:
-    """A calendar month of the team (points are counted per month in its time zone)."""
-
-    year: int
-    month: int
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.month <= 12:
-            raise BadMonth("Months run from 01 to 12.")
-        if not FIRST_YEAR <= self.year <= LAST_YEAR:
-            raise BadMonth(f"Choose a month between {FIRST_YEAR} and {LAST_YEAR}.")
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        """``2026-11`` (as an ``<input type="month">`` sends it)."""
-        match = _MONTH_TEXT.fullmatch(text.strip())
-        if match is None:
-            raise BadMonth(f"“{text[:20]}” is not a month: write it as YYYY-MM, e.g. 2026-11.")
-        try:
-            return cls(int(match[1]), int(match[2]))
-        except BadMonth as error:
-            raise BadMonth(f"“{text[:20]}” is not a month. {error}") from None
-
-    @classmethod
-    def of(cls, day: date) -> Month:
-        return cls(day.year, day.month)
-
-    @property
-    def first_day(self) -> date:
-        return date(self.year, self.month, 1)
-
-    @property
-    def last_day(self) -> date:
-        return _first_of_next(self.year, self.month) - timedelta(days=1)
-
-    @property
-    def key(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.first_day:%B %Y}"
-
-    def previous(self) -> Month | None:
-        day = self.first_day - timedelta(days=1)
-        return Month.of(day) if day.year >= FIRST_YEAR else None
-
-    def next(self) -> Month | None:
-        day = _first_of_next(self.year, self.month)
-        return Month.of(day) if day.year <= LAST_YEAR else None
-
-    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """The UTC moments the month starts and ends (exclusive) in this time zone."""
-        start = datetime.combine(self.first_day, time(0), tz)
-        end = datetime.combine(_first_of_next(self.year, self.month), time(0), tz)
-        return start.astimezone(UTC), end.astimezone(UTC)
-
-    def __str__(self) -> str:
-        return self.key
-
-
-def month_of(moment: datetime, tz: ZoneInfo) -> Month:
-    """The team's month a closing moment counts in."""
-    return Month.of(moment.astimezone(tz).date())
-
+from crmlite.services.money import half_up, whole_percent
+from crmlite.services.periods import Month
 
 # -- arithmetic ------------------------------------------------------------------------------
 
 
 def attainment(points: int, quota: int) -> int:
-    """Percent of the quota attained, a whole number rounded half up (quota 0: 0)."""
+    """Percent of the quota attained, a whole number rounded half up (quota 0: 0, not "no
+    percentage": a member without a quota has attained nothing of it)."""
     if quota <= 0:
         return 0
-    return int((Decimal(points) * 100 / Decimal(quota)).quantize(Decimal(1), ROUND_HALF_UP))
-
-
-def working_days(month: Month) -> list[date]:
-    """Monday to Friday of the month."""
-    days = (month.first_day + timedelta(days=n) for n in range(month.last_day.day))
-    return [day for day in days if day.weekday() < 5]
+    return whole_percent(points, quota) or 0
 
 
 def expected_points(quota: int, month: Month, today: date) -> int:
@@ -151,10 +66,9 @@ def expected_points(quota: int, month: Month, today: date) -> int:
         return 0
     if today > month.last_day:
         return quota
-    days = working_days(month)
+    days = month.working_days()
     elapsed = sum(1 for day in days if day <= today)
-    share = Decimal(quota) * elapsed / len(days)
-    return int(share.quantize(Decimal(1), ROUND_HALF_UP))
+    return int(half_up(Decimal(quota) * elapsed / len(days)))
 
 
 class Pace(StrEnum):
@@ -167,6 +81,33 @@ def pace(points: int, expected: int) -> Pace:
     if points > expected:
         return Pace.AHEAD
     return Pace.ON_PACE if points == expected else Pace.BEHIND
+
+
+class Progress:
+    """Points earned against the quota and the pace: what a member's summary and their row on
+    the leaderboard both show. The class using it holds ``points``, ``quota`` and
+    ``expected`` (the points expected by today)."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def points(self) -> int: ...
+
+        quota: int
+        expected: int
+
+    @property
+    def attained(self) -> int:
+        return attainment(self.points, self.quota)
+
+    @property
+    def ahead_by(self) -> int:
+        """Points above (or, negative, below) the pace."""
+        return self.points - self.expected
+
+    @property
+    def pace(self) -> Pace:
+        return pace(self.points, self.expected)
 
 
 # -- quotas ----------------------------------------------------------------------------------
@@ -330,7 +271,7 @@ class GroupLines:
 
 
 @dataclass(frozen=True)
-class MemberMonth:
+class MemberMonth(Progress):
     """A member's points summary for a month: by type, grouped, against the quota."""
 
     member_id: int
@@ -356,19 +297,6 @@ class MemberMonth:
     @property
     def gap(self) -> int:
         return self.count - self.recommended
-
-    @property
-    def attained(self) -> int:
-        return attainment(self.points, self.quota)
-
-    @property
-    def ahead_by(self) -> int:
-        """Points above (or, negative, below) the pace."""
-        return self.points - self.expected
-
-    @property
-    def pace(self) -> Pace:
-        return pace(self.points, self.expected)
 
     @property
     def lines(self) -> list[TypeLine]:
@@ -432,7 +360,7 @@ def member_month(
 
 
 @dataclass(frozen=True)
-class Standing:
+class Standing(Progress):
     """A member's row on the month's leaderboard."""
 
     rank: int
@@ -442,19 +370,6 @@ class Standing:
     points: int
     quota: int
     expected: int
-
-    @property
-    def attained(self) -> int:
-        return attainment(self.points, self.quota)
-
-    @property
-    def ahead_by(self) -> int:
-        """Points above (or, negative, below) the pace."""
-        return self.points - self.expected
-
-    @property
-    def pace(self) -> Pace:
-        return pace(self.points, self.expected)
 
 
 def members_of_month(month: Month, tz: ZoneInfo) -> tuple[list[Member], dict[int, int]]:
@@ -554,7 +469,7 @@ def open_to_close(member_id: int, month: Month, *, limit: int) -> tuple[list[Act
     return list(rows), total
 
 
-def _open_query(condition: list[Any]) -> Select[tuple[Activity]]:
+def _open_query(condition: list[Any]) -> Select[Activity]:
     return (
         select(Activity)
         .where(*condition)

@@ -8,6 +8,11 @@ Rules:
 - "Same every month" sets all twelve months of the year to one amount.
 - Quotas roll up to a location and a business unit through the member's location and
   business unit as they are now (members carry no history of where they were).
+- Quotas are a sales plan, set for years from 2000 to 2100: narrower on purpose than the
+  years crmlite reads (``periods.FIRST_YEAR`` to ``LAST_YEAR``, which also hold imported
+  history), so a mistyped year (1925 for 2025) is refused rather than becoming a plan no
+  screen will ever show. The dashboard, which sets wins against quotas, offers the same
+  years.
 """
 
 from __future__ import annotations
@@ -22,9 +27,13 @@ from sqlalchemy.orm import selectinload
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member, RevenueQuota
 from crmlite.models.base import ZERO
+from crmlite.services.periods import quarter_months
 
 MONTHS = tuple(range(1, 13))
-FIRST_YEAR, LAST_YEAR = 2000, 2100
+FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR = 2000, 2100
+# Members (and deals) with no location or business unit set roll up under these names.
+NO_LOCATION = "No location"
+NO_UNIT = "No business unit"
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,9 @@ def sum_present(values: Iterable[Decimal | None]) -> Decimal | None:
     return sum(present, ZERO) if present else None
 
 
-def is_valid_year(year: int) -> bool:
-    return FIRST_YEAR <= year <= LAST_YEAR
+def is_quota_year(year: int) -> bool:
+    """Whether quotas may be set (and the dashboard asked) for this year."""
+    return FIRST_QUOTA_YEAR <= year <= LAST_QUOTA_YEAR
 
 
 def quotas_by_member(
@@ -128,7 +138,7 @@ def set_year_quotas(
     """Set a member's revenue and margin quotas for the months given in each mapping (a
     month left out of a mapping keeps that amount). A month left with neither a revenue
     nor a margin quota (None, or a zero revenue and no margin) has no quota."""
-    if not is_valid_year(year):
+    if not is_quota_year(year):
         raise ValueError(f"year {year} out of range")
     margin = margin or {}
     months = sorted(set(revenue) | set(margin))
@@ -185,8 +195,8 @@ def roll_up(quotas: list[MemberQuotas], *, margin: bool = False) -> list[RollUp]
         if not mq.months:
             continue
         member = mq.member
-        location = _place(member.location_id, member.location, "No location")
-        unit = _place(member.business_unit_id, member.business_unit, "No business unit")
+        location = _place(member.location_id, member.location, NO_LOCATION)
+        unit = _place(member.business_unit_id, member.business_unit, NO_UNIT)
         locations.setdefault(location, {}).setdefault(unit, []).append(mq)
 
     def amounts(members: list[MemberQuotas]) -> tuple[list[Decimal | None], Decimal | None]:
@@ -194,8 +204,8 @@ def roll_up(quotas: list[MemberQuotas], *, margin: bool = False) -> list[RollUp]
             return mq.margin(month) if margin else mq.revenue(month)
 
         quarters = [
-            sum_present(month_amount(mq, m) for mq in members for m in range(3 * q + 1, 3 * q + 4))
-            for q in range(4)
+            sum_present(month_amount(mq, m) for mq in members for m in quarter_months(q))
+            for q in (1, 2, 3, 4)
         ]
         return quarters, sum_present(quarters)
 

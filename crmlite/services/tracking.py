@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,7 @@ from crmlite.models import (
     SendStatus,
 )
 from crmlite.services.activities import schedule_activity
+from crmlite.services.money import percent
 from crmlite.services.opportunities import create_opportunity, find_or_create_company
 
 OPEN, CLICK, UNSUBSCRIBE = "open", "click", "unsubscribe"
@@ -315,9 +316,8 @@ def masked_address(address: str) -> str:
 
 
 def _rate(part: int, whole: int) -> Decimal | None:
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / whole).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    """A rate as the e-mail figures show it: to 0.1 %, half up; None without a whole."""
+    return percent(part, whole, places=1)
 
 
 @dataclass

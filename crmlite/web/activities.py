@@ -41,7 +41,7 @@ from crmlite.models import (
     Opportunity,
 )
 from crmlite.services import activities as service
-from crmlite.services import opportunity_page, reference
+from crmlite.services import pick_lists, reference
 from crmlite.services.activities import ActivityFilters
 from crmlite.services.team import get_team, local_today
 from crmlite.web import get_or_404, is_htmx, strip
@@ -87,7 +87,7 @@ class ActivityForm(FlaskForm):
             SelectChoice(t.id, t.label) for t in reference.active_activity_types()
         ]
         self.assigned_to_id.choices = [
-            SelectChoice(m.id, m.name) for m in opportunity_page.active_members()
+            SelectChoice(m.id, m.name) for m in pick_lists.active_members()
         ]
 
     def validate(self, extra_validators: Any = None) -> bool:
@@ -369,7 +369,7 @@ def index() -> Any:
     }
     if is_htmx() and request.headers.get("HX-Target") == "activity-list":
         url = url_for("activities.index", **filters.query_args())
-        members = opportunity_page.active_members()
+        members = pick_lists.active_members()
         html = render_template("activities/_list.html", members=members, **context)
         return html, {"HX-Push-Url": url}
     if is_htmx() and offset:
@@ -377,9 +377,9 @@ def index() -> Any:
         return render_template("activities/_rows.html", **context)
     return render_template(
         "activities/index.html",
-        members=opportunity_page.active_members(),
+        members=pick_lists.active_members(),
         types=reference.activity_types(),
-        campaigns=opportunity_page.campaigns(),
+        campaigns=pick_lists.campaigns(),
         when_choices=service.WHEN_CHOICES,
         **context,
     )
@@ -411,7 +411,7 @@ def reassign() -> Any:
         next_offset=PAGE_SIZE,
         filters=filters,
         today=local_today(g.tz),
-        members=opportunity_page.active_members(),
+        members=pick_lists.active_members(),
         message=message,
     )
 

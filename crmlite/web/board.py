@@ -40,7 +40,7 @@ from crmlite.models import (
     SalesStage,
 )
 from crmlite.services import board as board_service
-from crmlite.services import funnel, opportunity_page, reference
+from crmlite.services import funnel, pick_lists, reference
 from crmlite.services.activities import schedule_activity
 from crmlite.services.board import BoardFilters, ColumnTotals
 from crmlite.services.opportunities import create_opportunity
@@ -351,9 +351,9 @@ class NewOpportunityForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         none = [SelectChoice(0, "—")]
-        types = opportunity_page.opportunity_types()
-        members = opportunity_page.active_members()
-        campaigns = opportunity_page.campaigns()
+        types = pick_lists.opportunity_types()
+        members = pick_lists.active_members()
+        campaigns = pick_lists.campaigns()
         self.type_id.choices = none + [SelectChoice(t.id, t.name) for t in types]
         self.account_manager_id.choices = [SelectChoice(m.id, m.name) for m in members]
         self.campaign_id.choices = none + [SelectChoice(c.id, c.name) for c in campaigns]

@@ -39,6 +39,7 @@ from crmlite.extensions import db
 from crmlite.models import Activity, Member
 from crmlite.services import calendar as cal
 from crmlite.services.activities import ActivityChangedMeanwhile, may_change_activity
+from crmlite.services.periods import FIRST_DAY, FIRST_YEAR, LAST_DAY, LAST_YEAR, Month
 from crmlite.services.team import local_today
 from crmlite.web import get_or_404, is_htmx, public
 
@@ -99,8 +100,10 @@ def _day_arg(value: str | None, notices: list[str]) -> date | None:
     except ValueError:
         notices.append(f"“{value[:20]}” is not a date (YYYY-MM-DD); showing this week.")
         return None
-    if not cal.FIRST_DAY <= day <= cal.LAST_DAY:
-        notices.append("The calendar shows the years 1900 to 2199; showing this week.")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        notices.append(
+            f"The calendar shows the years {FIRST_YEAR} to {LAST_YEAR}; showing this week."
+        )
         return None
     return day
 
@@ -114,8 +117,10 @@ def _month_arg(value: str | None, notices: list[str]) -> date | None:
     except ValueError:
         notices.append(f"“{value[:20]}” is not a month (YYYY-MM); showing this month.")
         return None
-    if not cal.FIRST_DAY <= first <= cal.LAST_DAY.replace(day=1):
-        notices.append("The calendar shows the years 1900 to 2199; showing this month.")
+    if not FIRST_DAY <= first <= LAST_DAY:
+        notices.append(
+            f"The calendar shows the years {FIRST_YEAR} to {LAST_YEAR}; showing this month."
+        )
         return None
     return first
 
@@ -245,10 +250,10 @@ def index() -> str:
 @bp.get("/month")
 def month() -> str:
     notices: list[str] = []
-    first = _month_arg(request.args.get("month"), notices) or cal.month_start(_today())
+    first = _month_arg(request.args.get("month"), notices) or Month.of(_today()).first_day
     choice = _choice(first, notices)
     members, choosable = _members(choice)
-    previous, following = cal.previous_month(first), cal.next_month(first)
+    previous, following = Month.of(first).previous(), Month.of(first).next()
     return render_template(
         "calendar/month.html",
         choice=choice,
@@ -262,11 +267,11 @@ def month() -> str:
             : 7 if choice.weekend else 5
         ],
         links={
-            "previous": url_for("calendar.month", **_args(choice, month=f"{previous:%Y-%m}"))
-            if previous >= cal.FIRST_DAY
+            "previous": url_for("calendar.month", **_args(choice, month=previous.key))
+            if previous
             else None,
-            "next": url_for("calendar.month", **_args(choice, month=f"{following:%Y-%m}"))
-            if following <= cal.LAST_DAY
+            "next": url_for("calendar.month", **_args(choice, month=following.key))
+            if following
             else None,
             "today": url_for("calendar.month", **_args(choice)),
             "week": url_for("calendar.index", **_args(choice, week=first.isoformat())),
@@ -301,7 +306,7 @@ def _member_week(
     shown = next(
         day
         for day in (form.week.data, activity.due_on, _today())
-        if isinstance(day, date) and cal.FIRST_DAY <= day <= cal.LAST_DAY
+        if isinstance(day, date) and FIRST_DAY <= day <= LAST_DAY
     )
     monday = cal.week_start(shown)
     weekend = form.weekend.data in ("1", "on", "true", "yes")

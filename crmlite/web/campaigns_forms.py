@@ -12,7 +12,7 @@ from wtforms.validators import Length, Optional
 from crmlite.services import campaigns as service
 from crmlite.services import reference
 from crmlite.services.money import ZERO
-from crmlite.services.opportunity_page import active_members
+from crmlite.services.pick_lists import active_members
 from crmlite.web.fields import IdSelectField, LineField, MoneyField
 
 

@@ -9,7 +9,7 @@ from wtforms import EmailField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from crmlite.services import companies as service
-from crmlite.services.opportunity_page import active_members
+from crmlite.services.pick_lists import active_members
 from crmlite.web import strip
 from crmlite.web.fields import IdSelectField, LineField
 

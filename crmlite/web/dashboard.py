@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, g, render_template, request, url_for
@@ -21,9 +21,14 @@ from werkzeug.datastructures import MultiDict
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member
 from crmlite.services import dashboard as service
-from crmlite.services.dashboard import MONTH_NAMES, Basis, Period
-from crmlite.services.quotas import FIRST_YEAR, LAST_YEAR
+from crmlite.services import deal_lists
+from crmlite.services.funnel_health import Period, funnel_health, period_bounds, period_months
+from crmlite.services.hygiene import HYGIENE_KINDS
+from crmlite.services.money import format_amount
+from crmlite.services.periods import Month, month_name, quarter_months, quarter_of
+from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, NO_LOCATION, NO_UNIT
 from crmlite.services.team import local_today
+from crmlite.services.wins import NO_MANAGER, Basis
 from crmlite.web import is_htmx
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -78,7 +83,7 @@ def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[st
     errors = []
     values: dict[str, Any] = {}
     readers = {
-        "year": lambda: _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR),
+        "year": lambda: _whole(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR),
         "quarter": lambda: _whole(args, "quarter", "The quarter", 1, 4),
         "basis": lambda: _enum(args, "basis", Basis, "The basis is either revenue or margin."),
         "period": lambda: _enum(
@@ -94,7 +99,7 @@ def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[st
     return (
         Choice(
             year=values["year"] or today.year,
-            quarter=values["quarter"] or service.quarter_of(today),
+            quarter=values["quarter"] or quarter_of(today),
             basis=values["basis"] or Basis.REVENUE,
             period=values["period"] or Period.QUARTER,
         ),
@@ -167,16 +172,9 @@ class FigureLinks:
         return url_for("board.index", account_manager_id=member, stalled_only=1)
 
 
-def month_name(month: int, short: bool = False) -> str:
-    name = MONTH_NAMES[month - 1]
-    return name[:3] if short else name
-
-
 def amount(value: Decimal | None) -> str:
     """A dashboard figure: whole currency units (half up), thousands separated."""
-    if value is None:
-        return "—"
-    return f"{value.quantize(Decimal(1), rounding=ROUND_HALF_UP):,}"
+    return format_amount(value, places=0)
 
 
 @bp.context_processor
@@ -219,12 +217,12 @@ def funnel() -> Any:
         "whole_team": current_user.is_manager,
     }
     if not errors:
-        start, end = service.period_bounds(choice.year, choice.quarter, choice.period, g.tz)
-        first_month, last_month = service.period_months(choice.quarter, choice.period)
+        start, end = period_bounds(choice.year, choice.quarter, choice.period, g.tz)
+        first_month, last_month = period_months(choice.quarter, choice.period)
         context.update(
-            funnel=service.funnel_health(start, end, choice.basis, member_id=_scope()),
+            funnel=funnel_health(start, end, choice.basis, member_id=_scope()),
             first_day=date(choice.year, first_month, 1),
-            last_day=service.last_day(choice.year, last_month),
+            last_day=Month(choice.year, last_month).last_day,
         )
     if is_htmx():
         if errors:
@@ -272,7 +270,7 @@ def won() -> Any:
     args = request.args
     today = local_today(g.tz)
     try:
-        year = _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
+        year = _whole(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR) or today.year
         month = _whole(args, "month", "The month", 1, 12)
         quarter = _whole(args, "quarter", "The quarter", 1, 4)
         basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
@@ -295,12 +293,12 @@ def won() -> Any:
         first = last = month
         when = f"{month_name(month)} {year}"
     elif quarter:
-        first, last = service.period_months(quarter, Period.QUARTER)
+        first, *_, last = quarter_months(quarter)
         when = f"Q{quarter} {year} ({month_name(first, True)}–{month_name(last, True)})"
     else:
         first, last = 1, 12
         when = str(year)
-    deals = service.won_deals(
+    deals = deal_lists.won_deals(
         year,
         first,
         last,
@@ -312,14 +310,14 @@ def won() -> Any:
     )
     who = []
     if member_id is not None:
-        who.append(member.name if member else service.NO_MANAGER)
+        who.append(member.name if member else NO_MANAGER)
     if location_id is not None:
-        who.append(location.name if location else service.NO_LOCATION)
+        who.append(location.name if location else NO_LOCATION)
     if unit_id is not None:
-        who.append(unit.name if unit else service.NO_UNIT)
+        who.append(unit.name if unit else NO_UNIT)
     back = url_for(
         "dashboard.index",
-        **Choice(year, quarter or service.quarter_of(date(year, first, 1)), basis).query_args(),
+        **Choice(year, quarter or quarter_of(date(year, first, 1)), basis).query_args(),
     )
     return render_template(
         "dashboard/deals.html",
@@ -337,7 +335,7 @@ def won() -> Any:
 def open_deals(kind: str) -> Any:
     """Open opportunities behind a forecast or hygiene figure: expected to close in a month
     ("pipeline"), past their expected close date, or without revenue."""
-    titles = {"pipeline": "Open pipeline", **service.HYGIENE_KINDS}
+    titles = {"pipeline": "Open pipeline", **HYGIENE_KINDS}
     if kind not in titles:
         abort(404)
     args = request.args
@@ -347,7 +345,7 @@ def open_deals(kind: str) -> Any:
         basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
         year = month = None
         if kind == "pipeline":
-            year = _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
+            year = _whole(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR) or today.year
             month = _whole(args, "month", "The month", 1, 12) or today.month
     except BadInput as bad:
         return _bad_input(str(bad), titles[kind])
@@ -355,12 +353,12 @@ def open_deals(kind: str) -> Any:
     member_id, member = _member_scope(member_id)
     if kind == "pipeline":
         assert year is not None and month is not None
-        deals = service.pipeline_deals(year, month, basis, member_id=member_id)
+        deals = deal_lists.pipeline_deals(year, month, basis, member_id=member_id)
         when = f"Expected to close in {month_name(month)} {year}"
     else:
-        deals = service.hygiene_deals(kind, today, member_id=member_id)
+        deals = deal_lists.hygiene_deals(kind, today, member_id=member_id)
         when = f"Open, as of {today:%a %Y-%m-%d}"
-    who = [] if member_id is None else [member.name if member else service.NO_MANAGER]
+    who = [] if member_id is None else [member.name if member else NO_MANAGER]
     return render_template(
         "dashboard/deals.html",
         title=titles[kind],

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 
 from flask import Flask, g
 
-
-def money(value: Decimal | int | None, places: int = 2) -> str:
-    if value is None:
-        return "—"
-    return f"{Decimal(value):,.{places}f}"
-
-
-def percent(value: Decimal | int | float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.0f} %" if isinstance(value, int) else f"{Decimal(str(value)):.0f} %"
+from crmlite.services.money import format_amount, format_percent
 
 
 def local(moment: datetime | None) -> datetime | None:
@@ -49,8 +38,8 @@ def register(app: Flask) -> None:
         roles={role.value: role.label for role in Role},
     )
     app.jinja_env.filters.update(
-        money=money,
-        percent=percent,
+        money=format_amount,
+        percent=format_percent,
         local=local,
         datetime=datetime_label,
         date=date_label,

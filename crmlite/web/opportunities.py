@@ -41,10 +41,12 @@ from wtforms.widgets import TextInput
 
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity, Rating
-from crmlite.services import funnel, reference
-from crmlite.services import opportunity_page as page
+from crmlite.services import forecast_lines, funnel, pick_lists, reference, stalled_opportunities
+from crmlite.services import opportunity_details as details
+from crmlite.services import opportunity_notes as notes
+from crmlite.services import opportunity_people as people
 from crmlite.services.funnel import ChangedMeanwhile, may_change
-from crmlite.services.opportunity_page import InvalidFields
+from crmlite.services.opportunity_details import InvalidFields
 from crmlite.services.team import local_today
 from crmlite.web import is_htmx, strip
 
@@ -198,7 +200,7 @@ class NoteForm(FlaskForm):
     body = TextAreaField(
         "Add a note",
         filters=[strip],
-        validators=[DataRequired("Write the note first."), Length(max=page.MAX_NOTE_LENGTH)],
+        validators=[DataRequired("Write the note first."), Length(max=notes.MAX_NOTE_LENGTH)],
     )
 
 
@@ -210,7 +212,7 @@ def _me() -> Member:
 
 
 def _load(opportunity_id: int) -> Opportunity:
-    opportunity = page.load_opportunity(opportunity_id)
+    opportunity = details.load_opportunity(opportunity_id)
     if opportunity is None:
         abort(404)
     return opportunity
@@ -258,26 +260,26 @@ def _blank(form_class: type[FlaskForm], **kwargs: Any) -> Any:
 def _fields_form(opportunity: Opportunity, formdata: bool = True) -> FieldsForm:
     kwargs: dict[str, Any] = {} if formdata else {"formdata": None}
     form = FieldsForm(obj=opportunity, **kwargs)
-    if page.totals_are_computed(opportunity):
+    if details.totals_are_computed(opportunity):
         del form.revenue
         del form.cost
     if not form.is_submitted() or not formdata:
         form.use_stage_default.data = False
-    form.type_id.set_choices(page.opportunity_types(keep_id=opportunity.type_id))
-    form.campaign_id.set_choices(page.campaigns())
-    members = page.active_members(
+    form.type_id.set_choices(pick_lists.opportunity_types(keep_id=opportunity.type_id))
+    form.campaign_id.set_choices(pick_lists.campaigns())
+    members = pick_lists.active_members(
         keep_ids=(opportunity.account_manager_id, opportunity.sales_associate_id)
     )
     form.account_manager_id.set_choices(members)
     form.sales_associate_id.set_choices(members)
-    form.company_id.set_choices(page.companies())
+    form.company_id.set_choices(pick_lists.companies())
     form.company_id.render_kw = {
         "hx-get": url_for(".contact_options"),
         "hx-target": "#contact_id",
         "hx-swap": "innerHTML",
         "hx-trigger": "change",
     }
-    form.contact_id.set_choices(page.contacts_of(form.company_id.data or None))
+    form.contact_id.set_choices(pick_lists.contacts_of(form.company_id.data or None))
     stage = opportunity.stage
     form.probability.description = (
         f"The {stage.name} stage's default is {stage.default_probability} %."
@@ -295,15 +297,17 @@ def _line_form(prefix: str, formdata: bool = True, obj: Any = None) -> LineForm:
         kwargs["obj"] = obj
         kwargs["kind"] = RECURRING if obj.recurring else ONE_OFF
     form = LineForm(**kwargs)
-    form.product_id.set_choices(page.opportunity_types(keep_id=obj.product_id if obj else None))
-    form.status_id.set_choices(page.line_statuses())
+    form.product_id.set_choices(
+        pick_lists.opportunity_types(keep_id=obj.product_id if obj else None)
+    )
+    form.status_id.set_choices(pick_lists.line_statuses())
     return form
 
 
 def _team_form(opportunity: Opportunity, formdata: bool = True) -> TeamForm:
     form = TeamForm(prefix="team") if formdata else _blank(TeamForm, prefix="team")
     on_team = {row.member_id for row in opportunity.team}
-    form.member_id.set_choices([m for m in page.active_members() if m.id not in on_team])
+    form.member_id.set_choices([m for m in pick_lists.active_members() if m.id not in on_team])
     return form
 
 
@@ -311,7 +315,7 @@ def _contact_form(opportunity: Opportunity, formdata: bool = True) -> ExtraConta
     form = (
         ExtraContactForm(prefix="extra") if formdata else _blank(ExtraContactForm, prefix="extra")
     )
-    form.contact_id.set_choices(page.extra_contact_choices(opportunity))
+    form.contact_id.set_choices(people.extra_contact_choices(opportunity))
     return form
 
 
@@ -323,7 +327,7 @@ def _base_context(opportunity: Opportunity) -> dict[str, Any]:
     return {
         "opportunity": opportunity,
         "can_change": may_change(_me(), opportunity),
-        "computed": page.totals_are_computed(opportunity),
+        "computed": details.totals_are_computed(opportunity),
     }
 
 
@@ -334,18 +338,18 @@ def _section_extras(
     can_change = context["can_change"]
     if section == "activities":
         today = local_today(g.tz)
-        open_activities, done_activities = page.activities_of(opportunity.id)
-        next_step = page.next_step_among(open_activities, today)
+        open_activities, done_activities = details.activities_of(opportunity.id)
+        next_step = details.next_step_among(open_activities, today)
         return {
             "today": today,
             "open_activities": open_activities,
             "done_activities": done_activities,
             "next_step": next_step,
-            "stalled": page.is_stalled(opportunity, next_step),
+            "stalled": stalled_opportunities.is_stalled(opportunity, next_step),
         }
     if section == "header" and "stalled" not in context:
         next_step = funnel.next_step(opportunity.id, local_today(g.tz))
-        return {"stalled": page.is_stalled(opportunity, next_step)}
+        return {"stalled": stalled_opportunities.is_stalled(opportunity, next_step)}
     if not can_change:
         return {}
     if section == "lines" and "add_form" not in given:
@@ -419,12 +423,12 @@ def detail(opportunity_id: int) -> str:
         if edit == "fields":
             overrides["fields_form"] = _fields_form(opportunity)
         elif edit.startswith("line-") and edit[5:].isdigit():
-            line = page.find_line(opportunity, int(edit[5:]))
+            line = forecast_lines.find_line(opportunity, int(edit[5:]))
             if line is not None:
                 overrides["edit_line_id"] = line.id
                 overrides["edit_form"] = _line_form("edit", obj=line)
         remove = request.args.get("remove", "")
-        if remove.isdigit() and page.find_line(opportunity, int(remove)) is not None:
+        if remove.isdigit() and forecast_lines.find_line(opportunity, int(remove)) is not None:
             overrides["remove_line_id"] = int(remove)
     return _render_page(opportunity, **overrides)
 
@@ -453,12 +457,12 @@ def edit_fields(opportunity_id: int) -> str:
 def contact_options() -> str:
     """The contact choices of a company, for the fields form's contact select."""
     company_id = request.args.get("company_id", "")
-    contacts = page.contacts_of(int(company_id)) if company_id.isdigit() else []
+    contacts = pick_lists.contacts_of(int(company_id)) if company_id.isdigit() else []
     return render_template("opportunities/_contact_options.html", contacts=contacts)
 
 
-def _fields_values(form: FieldsForm) -> page.FieldValues:
-    return page.FieldValues(
+def _fields_values(form: FieldsForm) -> details.FieldValues:
+    return details.FieldValues(
         name=form.name.data or "",
         type_id=_to_id(form.type_id.data),
         description=form.description.data or "",
@@ -500,7 +504,7 @@ def save_fields(opportunity_id: int) -> str | Response:
     if not valid:
         return _respond("fields", opportunity, fields_form=form)
     try:
-        page.update_fields(opportunity, _fields_values(form), by=_me(), expected_version=version)
+        details.update_fields(opportunity, _fields_values(form), by=_me(), expected_version=version)
         db.session.commit()
     except InvalidFields as refused:
         db.session.rollback()
@@ -529,7 +533,7 @@ def lines(opportunity_id: int) -> str:
 @bp.get("/<int:opportunity_id>/lines/<int:line_id>/edit")
 def edit_line(opportunity_id: int, line_id: int) -> str:
     opportunity = _load_for_change(opportunity_id)
-    line = page.find_line(opportunity, line_id)
+    line = forecast_lines.find_line(opportunity, line_id)
     if line is None:
         abort(404)
     return _render_section(
@@ -537,9 +541,9 @@ def edit_line(opportunity_id: int, line_id: int) -> str:
     )
 
 
-def _line_values(form: LineForm) -> page.LineValues:
+def _line_values(form: LineForm) -> forecast_lines.LineValues:
     recurring = form.kind.data == RECURRING
-    return page.LineValues(
+    return forecast_lines.LineValues(
         product_id=_to_id(form.product_id.data),
         description=form.description.data or "",
         recurring=recurring,
@@ -560,7 +564,7 @@ def _lines_changed(opportunity_id: int, old_version: int | None) -> str | Respon
         "opportunities/_figures.html",
         opportunity=opportunity,
         oob=True,
-        computed=page.totals_are_computed(opportunity),
+        computed=details.totals_are_computed(opportunity),
     )
     return _render_section("lines", opportunity) + figures + _version_oob(opportunity, old_version)
 
@@ -581,7 +585,7 @@ def add_line(opportunity_id: int) -> str | Response:
     if not valid:
         return _respond("lines", opportunity, add_form=form)
     try:
-        page.add_line(opportunity, _line_values(form), by=_me(), expected_version=version)
+        forecast_lines.add_line(opportunity, _line_values(form), by=_me(), expected_version=version)
         db.session.commit()
     except InvalidFields as refused:
         _apply_errors(form, refused.errors)
@@ -594,7 +598,7 @@ def add_line(opportunity_id: int) -> str | Response:
 @bp.post("/<int:opportunity_id>/lines/<int:line_id>")
 def save_line(opportunity_id: int, line_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
-    line = page.find_line(opportunity, line_id)
+    line = forecast_lines.find_line(opportunity, line_id)
     if line is None:
         abort(404)
     version = _posted_version()
@@ -605,7 +609,9 @@ def save_line(opportunity_id: int, line_id: int) -> str | Response:
     if not valid:
         return _respond("lines", opportunity, edit_line_id=line_id, edit_form=form)
     try:
-        page.update_line(opportunity, line, _line_values(form), by=_me(), expected_version=version)
+        forecast_lines.update_line(
+            opportunity, line, _line_values(form), by=_me(), expected_version=version
+        )
         db.session.commit()
     except InvalidFields as refused:
         _apply_errors(form, refused.errors)
@@ -618,12 +624,12 @@ def save_line(opportunity_id: int, line_id: int) -> str | Response:
 @bp.post("/<int:opportunity_id>/lines/<int:line_id>/remove")
 def remove_line(opportunity_id: int, line_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
-    line = page.find_line(opportunity, line_id)
+    line = forecast_lines.find_line(opportunity, line_id)
     if line is None:
         abort(404)
     version = _posted_version()
     try:
-        page.remove_line(opportunity, line, by=_me(), expected_version=version)
+        forecast_lines.remove_line(opportunity, line, by=_me(), expected_version=version)
         db.session.commit()
     except (ChangedMeanwhile, StaleDataError):
         return _lines_stale(opportunity_id)
@@ -660,7 +666,7 @@ def add_team_member(opportunity_id: int) -> str | Response:
         "team",
         form,
         "team_form",
-        lambda: page.add_team_member(
+        lambda: people.add_team_member(
             opportunity, _to_id(form.member_id.data), form.role.data or ""
         ),
     )
@@ -669,7 +675,7 @@ def add_team_member(opportunity_id: int) -> str | Response:
 @bp.post("/<int:opportunity_id>/team/<int:member_id>/remove")
 def remove_team_member(opportunity_id: int, member_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
-    if not page.remove_team_member(opportunity, member_id):
+    if not people.remove_team_member(opportunity, member_id):
         abort(404)
     db.session.commit()
     if not is_htmx():
@@ -686,7 +692,7 @@ def add_extra_contact(opportunity_id: int) -> str | Response:
         "contacts",
         form,
         "contact_form",
-        lambda: page.add_extra_contact(
+        lambda: people.add_extra_contact(
             opportunity, _to_id(form.contact_id.data), form.role.data or ""
         ),
     )
@@ -695,7 +701,7 @@ def add_extra_contact(opportunity_id: int) -> str | Response:
 @bp.post("/<int:opportunity_id>/contacts/<int:contact_id>/remove")
 def remove_extra_contact(opportunity_id: int, contact_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
-    if not page.remove_extra_contact(opportunity, contact_id):
+    if not people.remove_extra_contact(opportunity, contact_id):
         abort(404)
     db.session.commit()
     if not is_htmx():
@@ -715,7 +721,7 @@ def add_note(opportunity_id: int) -> str | Response:
         "notes",
         form,
         "note_form",
-        lambda: page.add_note(opportunity, form.body.data or "", by=_me()),
+        lambda: notes.add_note(opportunity, form.body.data or "", by=_me()),
     )
 
 
@@ -728,7 +734,7 @@ def stalled() -> str:
     the whole team's; a rep sees their own."""
     today = local_today(g.tz)
     me = _me()
-    groups = page.stalled_by_account_manager(
+    groups = stalled_opportunities.stalled_by_account_manager(
         today, g.tz, account_manager_id=None if me.is_manager else me.id
     )
     return render_template(

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from crmlite.models import ActivityType, Member, Role
 from crmlite.services import points
-from crmlite.services.points import BadMonth, Month
+from crmlite.services.periods import BadMonth, Month
 from crmlite.services.team import get_team, local_today
 from crmlite.web import get_or_404, require_role
 

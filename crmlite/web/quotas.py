@@ -15,8 +15,8 @@ from wtforms.validators import NumberRange, Optional
 from crmlite.extensions import db
 from crmlite.models import Member, Role
 from crmlite.services import quotas
-from crmlite.services.dashboard import MONTH_NAMES
-from crmlite.services.quotas import FIRST_YEAR, LAST_YEAR, MONTHS
+from crmlite.services.periods import MONTH_NAMES
+from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, MONTHS
 from crmlite.services.team import local_today
 from crmlite.web import get_or_404, require_role
 
@@ -60,9 +60,10 @@ def _year_from_args() -> tuple[int, str | None]:
     today = local_today(g.tz)
     if not raw:
         return today.year, None
-    if not raw.isdigit() or not quotas.is_valid_year(int(raw)):
+    if not raw.isdigit() or not quotas.is_quota_year(int(raw)):
         return today.year, (
-            f"The year must be a whole number from {FIRST_YEAR} to {LAST_YEAR}, not “{raw[:20]}”."
+            f"The year must be a whole number from {FIRST_QUOTA_YEAR} to {LAST_QUOTA_YEAR}, "
+            f"not “{raw[:20]}”."
         )
     return int(raw), None
 
@@ -84,7 +85,7 @@ def index() -> Any:
 
 
 def _member_and_year(member_id: int, year: int) -> Member:
-    if not quotas.is_valid_year(year):
+    if not quotas.is_quota_year(year):
         abort(404)
     return get_or_404(Member, member_id)
 

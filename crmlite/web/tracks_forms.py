@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length
 
 from crmlite.models import StepAction, StepAssignee
 from crmlite.services import reference, track_setup
-from crmlite.services.opportunity_page import active_members
+from crmlite.services.pick_lists import active_members
 from crmlite.services.track_setup import StepValues, TrackValues
 from crmlite.web.fields import IdSelectField, LineField, WholeNumberField
 

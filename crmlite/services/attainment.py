@@ -1,0 +1,276 @@
+"""Quota attainment: what each member, location and business unit won against its quota,
+per month of a quarter and year to date.
+
+The rules, in business words (what counts as a win, and for how much: services/wins.py):
+
+- **%** is total ÷ quota, rounded to a whole percent, half up (services.money); no quota,
+  no %.
+- **YTD** at a month: everything won from January 1 to the end of that month, against the
+  monthly quotas summed over those months.
+- By **location and business unit**: the wins booked on the opportunities there, against
+  the quotas of the members who belong there now (services/quotas.py).
+
+Every figure comes from a fixed number of grouped queries, whatever the number of deals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from crmlite.extensions import db
+from crmlite.models import BusinessUnit, Location, Member, Opportunity, RevenueQuota
+from crmlite.services.money import ZERO, cents, whole_percent
+from crmlite.services.periods import month_start, quarter_months
+from crmlite.services.quotas import NO_LOCATION, NO_UNIT, MonthQuota, quotas_by_member, sum_present
+from crmlite.services.wins import (
+    Basis,
+    StatusIds,
+    by_name,
+    manager_name,
+    matches,
+    member_names,
+    quota_on,
+    status_ids,
+    won_per_month,
+)
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """A won total against a quota."""
+
+    total: Decimal = ZERO
+    quota: Decimal | None = None
+
+    @property
+    def percent(self) -> int | None:
+        return whole_percent(self.total, self.quota)
+
+    @property
+    def on_quota(self) -> bool:
+        return self.quota is not None and self.quota != 0 and self.total >= self.quota
+
+    def __add__(self, other: Attainment) -> Attainment:
+        return Attainment(self.total + other.total, sum_present((self.quota, other.quota)))
+
+
+def combined(items: Iterable[Attainment]) -> Attainment:
+    """Totals and quotas added up (a missing quota adds nothing)."""
+    result = Attainment()
+    for item in items:
+        result = result + item
+    return result
+
+
+# ------------------------------------------------------------------ by member
+
+
+@dataclass
+class MemberQuarter:
+    member_id: int | None
+    name: str
+    months: list[Attainment]
+    ytd: list[Attainment]
+
+    @property
+    def quarter(self) -> Attainment:
+        return combined(self.months)
+
+
+@dataclass
+class QuarterByMember:
+    year: int
+    quarter: int
+    basis: Basis
+    months: list[int]
+    members: list[MemberQuarter]
+    monthly_totals: list[Attainment]
+    ytd_totals: list[Attainment]
+
+    @property
+    def quarter_total(self) -> Attainment:
+        return combined(self.monthly_totals)
+
+
+def quarter_by_member(
+    year: int,
+    quarter: int,
+    tz: ZoneInfo,
+    basis: Basis = Basis.REVENUE,
+    *,
+    member_id: int | None = None,
+    names: dict[int, str] | None = None,
+    statuses: StatusIds | None = None,
+) -> QuarterByMember:
+    """Per member and month of the quarter: won total, quota and %; the YTD figures at each
+    month's end; the Monthly Totals and YTD rows of everyone shown. Members shown: those
+    with a quota that year or a win from January 1 to the quarter's end (and, for the whole
+    team, the wins of no account manager). `member_id` narrows it to one member."""
+    months = quarter_months(quarter)
+    last = months[-1]
+    starts = [month_start(year, m, tz) for m in range(1, last + 2)]
+    wins = won_per_month(
+        starts,
+        [Opportunity.account_manager_id],
+        basis,
+        matches(Opportunity.account_manager_id, member_id),
+        (statuses or status_ids()).won,
+    )
+    quotas = quotas_by_member(
+        ((year, m) for m in range(1, 13)), None if member_id is None else [member_id]
+    )
+    names = member_names() if names is None else names
+    ids = {key[0] for key in wins} | set(quotas)
+    rows = []
+    for mid in by_name(ids, names):
+        won = wins.get((mid,), {})
+        quota = quotas.get(mid, {}) if mid is not None else {}
+
+        def month_quota(m: int, quota: dict[tuple[int, int], MonthQuota] = quota) -> Decimal | None:
+            return quota_on(quota.get((year, m)), basis)
+
+        rows.append(
+            MemberQuarter(
+                member_id=mid,
+                name=manager_name(mid, names),
+                months=[Attainment(won.get(m - 1, ZERO), month_quota(m)) for m in months],
+                ytd=[
+                    Attainment(
+                        sum((won.get(i - 1, ZERO) for i in range(1, m + 1)), ZERO),
+                        sum_present(month_quota(i) for i in range(1, m + 1)),
+                    )
+                    for m in months
+                ],
+            )
+        )
+    return QuarterByMember(
+        year=year,
+        quarter=quarter,
+        basis=basis,
+        months=months,
+        members=rows,
+        monthly_totals=[combined(r.months[i] for r in rows) for i in range(3)],
+        ytd_totals=[combined(r.ytd[i] for r in rows) for i in range(3)],
+    )
+
+
+# ------------------------------------------------------------------ by location
+
+
+@dataclass
+class PlaceQuarter:
+    """A location or business unit: won per month of the quarter, and the quarter against
+    its quota."""
+
+    id: int  # 0: none set
+    name: str
+    months: list[Decimal]
+    quota: Decimal | None
+    units: list[PlaceQuarter] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.months, ZERO)
+
+    @property
+    def percent(self) -> int | None:
+        return whole_percent(self.total, self.quota)
+
+
+@dataclass
+class QuarterByLocation:
+    year: int
+    quarter: int
+    basis: Basis
+    months: list[int]
+    locations: list[PlaceQuarter]
+
+    @property
+    def totals(self) -> PlaceQuarter:
+        return PlaceQuarter(
+            0,
+            "Totals",
+            [sum((loc.months[i] for loc in self.locations), ZERO) for i in range(3)],
+            sum_present(loc.quota for loc in self.locations),
+        )
+
+
+def quarter_by_location(
+    year: int,
+    quarter: int,
+    tz: ZoneInfo,
+    basis: Basis = Basis.REVENUE,
+    *,
+    statuses: StatusIds | None = None,
+) -> QuarterByLocation:
+    """Won per month of the quarter per location, with its business units nested, and
+    each one's quarter quota (its members' quotas, by where they belong now). Every active
+    location is listed; a business unit when it has a win or a quota there."""
+    months = quarter_months(quarter)
+    starts = [month_start(year, m, tz) for m in [*months, months[-1] + 1]]
+    wins = won_per_month(
+        starts,
+        [Opportunity.location_id, Opportunity.business_unit_id],
+        basis,
+        [],
+        (statuses or status_ids()).won,
+    )
+    quota_column = RevenueQuota.margin if basis is Basis.MARGIN else RevenueQuota.revenue
+    quota_query = (
+        select(Member.location_id, Member.business_unit_id, func.sum(quota_column))
+        .join(Member, Member.id == RevenueQuota.member_id)
+        .where(RevenueQuota.year == year, RevenueQuota.month.in_(months))
+        .group_by(Member.location_id, Member.business_unit_id)
+    )
+    quotas = {
+        (loc, unit): None if amount is None else cents(amount)
+        for loc, unit, amount in db.session.execute(quota_query)
+    }
+    location_names = {
+        i: (name, active)
+        for i, name, active in db.session.execute(
+            select(Location.id, Location.name, Location.active)
+        )
+    }
+    unit_names = dict(db.session.execute(select(BusinessUnit.id, BusinessUnit.name)).all())
+
+    cells: dict[int, dict[int, tuple[list[Decimal], Decimal | None]]] = {}
+    for loc_id, (_name, active) in location_names.items():
+        if active:
+            cells.setdefault(loc_id, {})
+    for (loc, unit), by_month in wins.items():
+        cells.setdefault(loc or 0, {})[unit or 0] = (
+            [by_month.get(i, ZERO) for i in range(3)],
+            None,
+        )
+    for (loc, unit), amount in quotas.items():
+        won_months, _ = cells.setdefault(loc or 0, {}).get(unit or 0, ([ZERO] * 3, None))
+        cells[loc or 0][unit or 0] = (won_months, amount)
+
+    def place_name(ident: int, names: dict[int, str], none: str) -> str:
+        return names.get(ident, none) if ident else none
+
+    loc_labels = {i: n for i, (n, _a) in location_names.items()}
+    rows = []
+    for loc_id, units in cells.items():
+        unit_rows = [
+            PlaceQuarter(unit_id, place_name(unit_id, unit_names, NO_UNIT), won, quota)
+            for unit_id, (won, quota) in units.items()
+        ]
+        unit_rows.sort(key=lambda u: (u.id == 0, u.name))
+        rows.append(
+            PlaceQuarter(
+                loc_id,
+                place_name(loc_id, loc_labels, NO_LOCATION),
+                [sum((u.months[i] for u in unit_rows), ZERO) for i in range(3)],
+                sum_present(u.quota for u in unit_rows),
+                unit_rows,
+            )
+        )
+    rows.sort(key=lambda r: (r.id == 0, r.name))
+    return QuarterByLocation(year, quarter, basis, months, rows)

@@ -1,0 +1,239 @@
+"""The forecast: the open pipeline by expected close month, this month and the next two,
+against what is left of each member's quota.
+
+The rules, in business words (the basis and what counts as won: services/wins.py):
+
+- The **pipeline** of a month: the open opportunities expected to close in it, in total
+  and weighted by their probability (rounded half up to the cent).
+- The **quota gap** of a month is what is left to close: its quota minus what was won in
+  it, never below zero; the **shortfall**, how much of the gap the weighted pipeline leaves
+  uncovered.
+
+Two grouped queries (pipeline, wins) and the quotas, whatever the number of deals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+
+from crmlite.extensions import db
+from crmlite.models import Opportunity
+from crmlite.services.money import ZERO, as_decimal, cents
+from crmlite.services.periods import add_months, month_start
+from crmlite.services.quotas import quotas_by_member, sum_present
+from crmlite.services.wins import (
+    Basis,
+    StatusIds,
+    by_name,
+    manager_name,
+    matches,
+    member_names,
+    quota_on,
+    status_ids,
+    won_per_month,
+)
+
+
+@dataclass(frozen=True)
+class OpenAmounts:
+    revenue: Decimal = ZERO
+    cost: Decimal = ZERO
+    weighted_revenue: Decimal = ZERO
+    weighted_cost: Decimal = ZERO
+
+    def value(self, basis: Basis) -> Decimal:
+        return self.revenue - self.cost if basis is Basis.MARGIN else self.revenue
+
+    def weighted(self, basis: Basis) -> Decimal:
+        if basis is Basis.MARGIN:
+            return self.weighted_revenue - self.weighted_cost
+        return self.weighted_revenue
+
+
+def _open_amounts(values: Sequence[Any]) -> OpenAmounts:
+    revenue, cost, weighted_revenue, weighted_cost = values
+    return OpenAmounts(
+        cents(revenue),
+        cents(cost),
+        cents(as_decimal(weighted_revenue) / 100),
+        cents(as_decimal(weighted_cost) / 100),
+    )
+
+
+def forecast_months(today: date) -> list[tuple[int, int]]:
+    """This month and the next two."""
+    return [add_months(today.year, today.month, n) for n in range(3)]
+
+
+def pipeline_by_month(
+    today: date, *, member_id: int | None = None, statuses: StatusIds | None = None
+) -> dict[int | None, dict[int, OpenAmounts]]:
+    """Open opportunities by account manager and expected close month (0-2: this month and
+    the next two). One grouped query."""
+    firsts = [
+        date(y, m, 1) for y, m in [*forecast_months(today), add_months(today.year, today.month, 3)]
+    ]
+    month = case(*((Opportunity.expected_close_on < firsts[i + 1], i) for i in range(2)), else_=2)
+    inner = (
+        select(
+            Opportunity.account_manager_id.label("member_id"),
+            month.label("month"),
+            Opportunity.revenue,
+            Opportunity.cost,
+            Opportunity.probability,
+        )
+        .where(
+            Opportunity.status_id.in_((statuses or status_ids()).open),
+            Opportunity.expected_close_on >= firsts[0],
+            Opportunity.expected_close_on < firsts[-1],
+            *matches(Opportunity.account_manager_id, member_id),
+        )
+        .subquery()
+    )
+    c = inner.c
+    # Grouped outside: PostgreSQL cannot match a CASE with bound parameters across clauses.
+    rows = db.session.execute(
+        select(
+            c.member_id,
+            c.month,
+            func.sum(c.revenue),
+            func.sum(c.cost),
+            func.sum(c.revenue * c.probability),
+            func.sum(c.cost * c.probability),
+        ).group_by(c.member_id, c.month)
+    )
+    found: dict[int | None, dict[int, OpenAmounts]] = {}
+    for row in rows:
+        found.setdefault(row[0], {})[int(row[1])] = _open_amounts(row[2:6])
+    return found
+
+
+@dataclass(frozen=True)
+class ForecastMonth:
+    year: int
+    month: int
+    pipeline: Decimal = ZERO
+    weighted: Decimal = ZERO
+    quota: Decimal | None = None
+    won: Decimal = ZERO
+
+    @property
+    def gap(self) -> Decimal | None:
+        """What is left to close this month: quota − won, never below zero."""
+        if self.quota is None:
+            return None
+        return max(ZERO, self.quota - self.won)
+
+    def __add__(self, other: ForecastMonth) -> ForecastMonth:
+        return ForecastMonth(
+            self.year,
+            self.month,
+            self.pipeline + other.pipeline,
+            self.weighted + other.weighted,
+            sum_present((self.quota, other.quota)),
+            self.won + other.won,
+        )
+
+
+@dataclass
+class MemberForecast:
+    member_id: int | None
+    name: str
+    months: list[ForecastMonth]
+
+    @property
+    def pipeline(self) -> Decimal:
+        return sum((m.pipeline for m in self.months), ZERO)
+
+    @property
+    def weighted(self) -> Decimal:
+        return sum((m.weighted for m in self.months), ZERO)
+
+    @property
+    def gap(self) -> Decimal | None:
+        return sum_present(m.gap for m in self.months)
+
+    @property
+    def shortfall(self) -> Decimal | None:
+        """How much of the gap the weighted forecast leaves uncovered (zero when covered)."""
+        gap = self.gap
+        return None if gap is None else max(ZERO, gap - self.weighted)
+
+
+@dataclass
+class Forecast:
+    basis: Basis
+    months: list[tuple[int, int]]
+    members: list[MemberForecast]
+
+    @property
+    def totals(self) -> MemberForecast:
+        months = []
+        for i, (year, month) in enumerate(self.months):
+            total = ForecastMonth(year, month)
+            for member in self.members:
+                total = total + member.months[i]
+            months.append(total)
+        return MemberForecast(None, "Totals", months)
+
+
+def forecast(
+    today: date,
+    tz: ZoneInfo,
+    basis: Basis = Basis.REVENUE,
+    *,
+    member_id: int | None = None,
+    names: dict[int, str] | None = None,
+    statuses: StatusIds | None = None,
+) -> Forecast:
+    """Open pipeline by expected close month for this month and the next two, in total and
+    probability-weighted, next to each member's quota and what they already won in those
+    months. Members shown: those with a quota or pipeline in those months."""
+    months = forecast_months(today)
+    statuses = statuses or status_ids()
+    pipeline = {
+        mid: {i: (a.value(basis), a.weighted(basis)) for i, a in by_month.items()}
+        for mid, by_month in pipeline_by_month(
+            today, member_id=member_id, statuses=statuses
+        ).items()
+    }
+    starts = [month_start(y, m, tz) for y, m in months] + [
+        month_start(*add_months(*months[-1], 1), tz)
+    ]
+    won = won_per_month(
+        starts,
+        [Opportunity.account_manager_id],
+        basis,
+        matches(Opportunity.account_manager_id, member_id),
+        statuses.won,
+    )
+    quotas = quotas_by_member(months, None if member_id is None else [member_id])
+    names = member_names() if names is None else names
+    rows = []
+    in_pipeline = {mid for mid, by in pipeline.items() if any(t or w for t, w in by.values())}
+    for mid in by_name(in_pipeline | set(quotas), names):
+        mine = pipeline.get(mid, {})
+        rows.append(
+            MemberForecast(
+                mid,
+                manager_name(mid, names),
+                [
+                    ForecastMonth(
+                        y,
+                        m,
+                        *mine.get(i, (ZERO, ZERO)),
+                        quota_on(quotas.get(mid, {}).get((y, m)), basis) if mid else None,
+                        won.get((mid,), {}).get(i, ZERO),
+                    )
+                    for i, (y, m) in enumerate(months)
+                ],
+            )
+        )
+    return Forecast(basis, months, rows)
