@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from crmlite.extensions import db
 from crmlite.models import Activity, Company, Contact, Member, Opportunity
-from crmlite.services.funnel import is_open
+from crmlite.services.statuses import is_open
 
 PER_PAGE = 50
 RECENT_ACTIVITIES = 20

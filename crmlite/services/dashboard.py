@@ -57,8 +57,10 @@ from crmlite.models import (
     StageChange,
 )
 from crmlite.models.base import ZERO
-from crmlite.services.funnel import has_next_step, is_open, open_stages
+from crmlite.services.funnel import open_stages
+from crmlite.services.next_steps import has_next_step
 from crmlite.services.quotas import MonthQuota, quotas_by_member, sum_present
+from crmlite.services.statuses import is_open
 
 CENTS = Decimal("0.01")
 MONTH_NAMES = (

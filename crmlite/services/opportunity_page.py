@@ -40,7 +40,8 @@ from crmlite.models import (
     StageChange,
 )
 from crmlite.models.base import ZERO
-from crmlite.services.funnel import ChangedMeanwhile, has_next_step, is_open
+from crmlite.services.funnel import ChangedMeanwhile
+from crmlite.services.next_steps import stalled
 
 MAX_NOTE_LENGTH = 10_000
 
@@ -122,14 +123,9 @@ def activities_of(opportunity_id: int) -> tuple[list[Activity], list[Activity]]:
 
 def next_step_among(open_activities: list[Activity], today: date) -> Activity | None:
     """The next step: the earliest open activity due today or later. Picked from the open
-    activities as ``activities_of`` orders them, which is ``funnel.next_step``'s order (an
+    activities as ``activities_of`` orders them, which is ``next_steps.next_step``'s order (an
     open activity has no ``closed_at``), so the page needs no query of its own for it."""
     return next((a for a in open_activities if a.due_on >= today), None)
-
-
-def is_stalled(opportunity: Opportunity, next_step: Activity | None) -> bool:
-    """An open opportunity without a next step breaks the next-step rule."""
-    return not opportunity.status.is_closed and next_step is None
 
 
 def totals_are_computed(opportunity: Opportunity) -> bool:
@@ -542,7 +538,7 @@ def stalled_by_account_manager(
     query = (
         select(Opportunity)
         .outerjoin(Member, Member.id == Opportunity.account_manager_id)
-        .where(is_open(), ~has_next_step(today))
+        .where(stalled(today))
         .options(
             joinedload(Opportunity.account_manager),
             joinedload(Opportunity.stage),

@@ -41,9 +41,10 @@ from wtforms.widgets import TextInput
 
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity, Rating
-from crmlite.services import funnel, reference
 from crmlite.services import opportunity_page as page
+from crmlite.services import reference
 from crmlite.services.funnel import ChangedMeanwhile, may_change
+from crmlite.services.next_steps import is_stalled
 from crmlite.services.opportunity_page import InvalidFields
 from crmlite.services.team import local_today
 from crmlite.web import is_htmx, strip
@@ -341,11 +342,10 @@ def _section_extras(
             "open_activities": open_activities,
             "done_activities": done_activities,
             "next_step": next_step,
-            "stalled": page.is_stalled(opportunity, next_step),
+            "stalled": is_stalled(opportunity, today),
         }
     if section == "header" and "stalled" not in context:
-        next_step = funnel.next_step(opportunity.id, local_today(g.tz))
-        return {"stalled": page.is_stalled(opportunity, next_step)}
+        return {"stalled": is_stalled(opportunity, local_today(g.tz))}
     if not can_change:
         return {}
     if section == "lines" and "add_form" not in given:
