@@ -35,7 +35,7 @@ class NewProspect(Event):
     """An opportunity entered the funnel in its first stage (Prospect)."""
 
     opportunity: Opportunity
-    by: Member | None
+    by: Member
     at: datetime
     today: date  # the team's day at that moment
 

@@ -89,7 +89,8 @@ def stage_summary(account_manager_id: int | None = None) -> list[StageSummary]:
 
 
 def stalled_count(today: date, account_manager_id: int | None = None) -> int:
-    """Open opportunities with no next step scheduled: the next-step rule is broken."""
+    """How many opportunities are stalled (open, no open activity due today or later):
+    the next-step rule is broken."""
     query = select(func.count(Opportunity.id)).where(stalled(today))
     if account_manager_id:
         query = query.where(Opportunity.account_manager_id == account_manager_id)
