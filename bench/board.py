@@ -24,7 +24,7 @@ from bench.harness import (
 )
 from crmlite.extensions import db
 from crmlite.models import Opportunity
-from crmlite.services import funnel
+from crmlite.services import funnel, next_steps, statuses
 from crmlite.services.team import get_team, local_today
 
 
@@ -37,7 +37,7 @@ def run(engine: str, size: int) -> list[Result]:
         client = signed_in_client(app)
         with app.app_context():
             open_count = db.session.scalar(
-                select(func.count(Opportunity.id)).where(funnel.is_open())
+                select(func.count(Opportunity.id)).where(statuses.is_open())
             )
             stages = [stage.id for stage in funnel.open_stages()]
             today = local_today(ZoneInfo(get_team().time_zone))
@@ -45,7 +45,7 @@ def run(engine: str, size: int) -> list[Result]:
             movable = list(
                 db.session.scalars(
                     select(Opportunity.id)
-                    .where(funnel.is_open(), funnel.has_next_step(today))
+                    .where(statuses.is_open(), next_steps.has_next_step(today))
                     .limit(200)
                 )
             )

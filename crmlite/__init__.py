@@ -26,10 +26,11 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     import crmlite.models  # noqa: F401  (registers the tables)
-    from crmlite.services import next_steps, stage_history
+    from crmlite.services import next_steps, reactions, stage_history
 
     next_steps.register()
     stage_history.register()
+    reactions.register()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

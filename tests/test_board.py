@@ -100,12 +100,18 @@ def test_columns_show_totals_and_cards(
 def test_card_states(client, signed_in, make_opportunity, make_activity, today) -> None:
     me = signed_in(Role.MANAGER)
     due_today = make_opportunity(name="Due today")
-    overdue = make_opportunity(name="Missed it")
+    missed_only = make_opportunity(name="Missed it")
+    behind = make_opportunity(name="Behind but planned")
     make_activity(me, "Call today", due_on=today, opportunity_id=due_today.id)
-    make_activity(me, "Old call", due_on=today - timedelta(days=2), opportunity_id=overdue.id)
+    make_activity(me, "Old call", due_on=today - timedelta(days=2), opportunity_id=missed_only.id)
+    make_activity(me, "Missed mail", due_on=today - timedelta(days=3), opportunity_id=behind.id)
+    make_activity(me, "Demo", due_on=today + timedelta(days=4), opportunity_id=behind.id)
     html = client.get("/board/").get_data(as_text=True)
     assert re.search(rf'state-today" id="card-{due_today.id}"', html)
-    assert re.search(rf'state-overdue" id="card-{overdue.id}"', html)
+    # Only an overdue activity: no next step, so stalled (PRODUCT.md), naming what was missed.
+    assert re.search(rf'state-stalled" id="card-{missed_only.id}"', html)
+    # A next step ahead and an earlier one missed: overdue, naming the missed one.
+    assert re.search(rf'state-overdue" id="card-{behind.id}"', html)
 
 
 def test_won_and_lost_show_only_this_quarter(client, signed_in, make_opportunity) -> None:

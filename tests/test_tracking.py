@@ -30,9 +30,9 @@ from crmlite.services.mailer import (
     MessageRefused,
     RateBound,
     SkipReason,
-    send_plain,
     skip_reason,
 )
+from crmlite.services.tracking import send_plain
 
 BASE = "http://crm.test"
 HTML = (

@@ -21,6 +21,8 @@ from crmlite.models import (
     Member,
     Opportunity,
 )
+from crmlite.services import events
+from crmlite.services.next_steps import stalled
 
 
 def upcoming_for(member_id: int, limit: int = 10) -> list[Activity]:
@@ -121,17 +123,20 @@ def local_span(
 
 def close_activity(activity: Activity, *, by: Member, now: datetime | None = None) -> Activity:
     """Done: closed now, by this member. It earns its type's points as they are at this
-    moment; the figure is stored, so a later change of the type's value rewrites nothing."""
+    moment; the figure is stored, so a later change of the type's value rewrites nothing.
+    Publishes ``ActivityDone``."""
     if not activity.is_open:
         return activity
     points = db.session.scalar(
         select(ActivityType.points).where(ActivityType.id == activity.type_id)
     )
+    closed_at = now or datetime.now(UTC)
     activity.status = ActivityStatus.CLOSED.value
-    activity.closed_at = now or datetime.now(UTC)
+    activity.closed_at = closed_at
     activity.closed_by_id = by.id
     activity.points_earned = points or 0
     db.session.flush()
+    events.publish(events.ActivityDone(activity, by=by, at=closed_at))
     return activity
 
 
@@ -197,16 +202,12 @@ def reassign(activity_ids: list[int], *, to: Member, by: Member) -> int:
 
 def opportunity_left_without_next_step(activity: Activity, today: date) -> Opportunity | None:
     """After this activity closed: its opportunity, when that is open and now has no next
-    step scheduled, so the person can schedule one at once."""
-    from crmlite.services.funnel import has_next_step, is_open
-
+    step scheduled (it is stalled), so the person can schedule one at once."""
     if activity.opportunity_id is None:
         return None
     # The stored next-step days were refreshed when the close was flushed.
     return db.session.scalar(
-        select(Opportunity).where(
-            Opportunity.id == activity.opportunity_id, is_open(), ~has_next_step(today)
-        )
+        select(Opportunity).where(Opportunity.id == activity.opportunity_id, stalled(today))
     )
 
 

@@ -22,9 +22,10 @@ from crmlite.models import (
     SalesStage,
 )
 from crmlite.services import reference
-from crmlite.services.funnel import has_next_step, is_open
 from crmlite.services.money import cents
+from crmlite.services.next_steps import has_next_step, has_next_step_on, stalled
 from crmlite.services.periods import quarter_start
+from crmlite.services.statuses import is_open
 
 CARDS_PER_COLUMN = 25
 
@@ -59,7 +60,7 @@ class ColumnTotals:
 
 
 @dataclass(frozen=True)
-class NextStep:
+class OpenActivity:
     subject: str
     due_on: date
     starts_at: datetime | None
@@ -81,7 +82,8 @@ class Card:
     account_manager_name: str | None
     won_amount: Decimal | None
     lost_reason: str
-    next_step: NextStep | None
+    # Its earliest open activity: the next step, or the overdue one it is stalled on.
+    earliest_open: OpenActivity | None
     state: str  # "stalled", "overdue", "today", "scheduled", "won" or "lost"
     days_in_stage: int
 
@@ -119,7 +121,7 @@ def _filtered(query: Any, filters: BoardFilters, today: date) -> Any:
         if value is not None:
             query = query.where(column == value)
     if filters.stalled_only:
-        query = query.where(~has_next_step(today))
+        query = query.where(stalled(today))
     if filters.q:
         # Matching companies and contacts are found once (small tables), not joined per row.
         pattern = f"%{filters.q.strip()}%"
@@ -162,16 +164,15 @@ def _card_ids(
 ) -> list[tuple[int, int]]:
     """(stage id, opportunity id) of each column's cards from offset, one more than limit
     to tell whether there are more. Stalled first (no open activity at all, then only
-    missed ones), then by the earliest open activity, then longest in the stage; Won and
+    overdue ones), then by the earliest open activity, then longest in the stage; Won and
     Lost newest first (see services/next_steps.py).
 
     Unsearched, each column is one top-N query on the board index; a text search instead
     ranks the matching opportunities of every column in one pass, as it must read them all.
     """
     since = quarter_start(today, tz)
-    scheduled = func.coalesce(Opportunity.last_open_activity_on >= today, False)
     open_order = [
-        scheduled,
+        has_next_step(today),
         Opportunity.first_open_activity_on.is_(None).desc(),
         Opportunity.first_open_activity_on,
         Opportunity.stage_entered_at,
@@ -228,6 +229,7 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
             Opportunity.won_amount,
             Opportunity.lost_reason,
             Opportunity.first_open_activity_on,
+            Opportunity.last_open_activity_on,
             Opportunity.stage_entered_at,
         )
         .join(SalesStage, SalesStage.id == Opportunity.stage_id)
@@ -235,7 +237,7 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
         .outerjoin(Member, Member.id == Opportunity.account_manager_id)
         .where(Opportunity.id.in_(opportunity_ids))
     ).all()
-    # What each card shows as its next step: its earliest open activity.
+    # What each card shows: its earliest open activity (its next step, or an overdue one).
     order = func.row_number().over(
         partition_by=Activity.opportunity_id,
         order_by=[Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id],
@@ -254,8 +256,8 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
         )
         .subquery()
     )
-    steps = {
-        row.opportunity_id: NextStep(row.subject, row.due_on, row.starts_at)
+    earliest = {
+        row.opportunity_id: OpenActivity(row.subject, row.due_on, row.starts_at)
         for row in db.session.execute(select(ranked).where(ranked.c.rank == 1))
     }
     return {
@@ -272,8 +274,14 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
             account_manager_name=row.account_manager_name,
             won_amount=row.won_amount,
             lost_reason=row.lost_reason,
-            next_step=steps.get(row.id),
-            state=card_state(row.is_won, row.is_lost, row.first_open_activity_on, today),
+            earliest_open=earliest.get(row.id),
+            state=card_state(
+                row.is_won,
+                row.is_lost,
+                row.first_open_activity_on,
+                row.last_open_activity_on,
+                today,
+            ),
             days_in_stage=max(0, (now - row.stage_entered_at).days),
         )
         for row in rows
@@ -281,15 +289,21 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
 
 
 def card_state(
-    is_won: bool, is_lost: bool, first_open_activity_on: date | None, today: date
+    is_won: bool,
+    is_lost: bool,
+    first_open_activity_on: date | None,
+    last_open_activity_on: date | None,
+    today: date,
 ) -> str:
-    """How the next-step rule stands, at a glance: "stalled" (no open activity), "overdue"
-    (the earliest open one's day has passed), "today" or "scheduled"; "won" or "lost"."""
+    """How the next-step rule stands, at a glance, for a card in an open stage: "stalled"
+    (no open activity due today or later: none, or only overdue ones, as the next-step rule
+    says), "overdue" (a next step is scheduled, but an earlier open activity's day has
+    passed), "today" or "scheduled" (the next step's day); "won" or "lost"."""
     if is_won:
         return "won"
     if is_lost:
         return "lost"
-    if first_open_activity_on is None:
+    if first_open_activity_on is None or not has_next_step_on(last_open_activity_on, today):
         return "stalled"
     if first_open_activity_on < today:
         return "overdue"

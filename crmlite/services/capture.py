@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ from crmlite.models import (
     Role,
 )
 from crmlite.services.activities import add_note, close_activity
-from crmlite.services.funnel import is_open
+from crmlite.services.statuses import is_open
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 EMAIL_TYPE_CODE = "EM"
@@ -315,7 +315,7 @@ def decode_text(data: bytes, charset: str | None) -> str:
     return data.decode(codec, "replace")
 
 
-def _payload_text(part: EmailMessage) -> str:
+def _payload_text(part: MIMEPart) -> str:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return ""
@@ -323,7 +323,7 @@ def _payload_text(part: EmailMessage) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
 
-def _body_text(part: EmailMessage) -> str:
+def _body_text(part: MIMEPart) -> str:
     text = _payload_text(part)
     if part.get_content_subtype() == "html":
         return html_to_text(text)
@@ -372,17 +372,17 @@ def html_to_text(html: str) -> str:
     return _collapse_blank_runs([line.rstrip() for line in text.split("\n")])
 
 
-def _attachments(msg: EmailMessage, body_part: EmailMessage | None) -> list[Attachment]:
+def _attachments(msg: EmailMessage, body_part: MIMEPart | None) -> list[Attachment]:
     """Files attached to the message (also inline images and attached messages): name and
     size. Alternative renderings of the body (the HTML beside the text) are not files."""
     found: list[Attachment] = []
 
-    def visit(part: EmailMessage) -> None:
+    def visit(part: MIMEPart) -> None:
         if part is body_part:
             return
         if part.get_content_maintype() == "multipart":
             for sub in part.iter_parts():
-                visit(sub)  # type: ignore[arg-type]
+                visit(sub)
             return
         is_file = (
             part.get_filename()
@@ -397,7 +397,7 @@ def _attachments(msg: EmailMessage, body_part: EmailMessage | None) -> list[Atta
     return found
 
 
-def _file_name(part: EmailMessage) -> str:
+def _file_name(part: MIMEPart) -> str:
     name = _clean(part.get_filename() or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]  # some mailers send the whole path
     if name:
@@ -409,7 +409,7 @@ def _file_name(part: EmailMessage) -> str:
     return f"unnamed {part.get_content_type()}"
 
 
-def _part_size(part: EmailMessage) -> int:
+def _part_size(part: MIMEPart) -> int:
     data = part.get_payload(decode=True)
     if isinstance(data, bytes):
         return len(data)

@@ -10,9 +10,9 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from crmlite.extensions import db
 from crmlite.models import Activity, Company, Contact, Opportunity
-from crmlite.services.funnel import is_open
 from crmlite.services.members import assignment_refusal
 from crmlite.services.pagination import PER_PAGE, Page, paginate
+from crmlite.services.statuses import is_open
 
 RECENT_ACTIVITIES = 20
 

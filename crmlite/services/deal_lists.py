@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, Select, SQLColumnExpression, false, func, 
 
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Company, Location, Member, Opportunity, SalesStage
-from crmlite.services.funnel import is_open
 from crmlite.services.hygiene import past_close, zero_revenue
 from crmlite.services.money import as_decimal, cents, weighted
 from crmlite.services.periods import add_months, month_start
+from crmlite.services.statuses import is_open
 from crmlite.services.wins import Basis, is_won, matches, pipeline_amount, won_amount
 
 

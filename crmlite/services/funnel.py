@@ -1,4 +1,8 @@
-"""The funnel: what sits in each stage, and which open opportunities are stalled."""
+"""The funnel: what sits in each stage, how many open opportunities are stalled, and
+moving an opportunity from stage to stage (won and lost included).
+
+A move reports what happened as an event (``events.Won``, ``events.Lost``); the reactions
+(tracks…) are not this module's business: ``services/reactions.py`` subscribes them."""
 
 from __future__ import annotations
 
@@ -11,16 +15,16 @@ from sqlalchemy import and_, func, select
 
 from crmlite.extensions import db
 from crmlite.models import (
-    Activity,
-    ActivityStatus,
     Member,
     Opportunity,
-    OpportunityStatus,
     OpportunityTeamMember,
     SalesStage,
     StageChange,
 )
+from crmlite.services import events
 from crmlite.services.money import cents
+from crmlite.services.next_steps import next_step, stalled
+from crmlite.services.statuses import is_open, status
 
 
 @dataclass(frozen=True)
@@ -40,37 +44,6 @@ def open_stages() -> list[SalesStage]:
             .where(~SalesStage.is_won, ~SalesStage.is_lost)
             .order_by(SalesStage.position)
         )
-    )
-
-
-def is_next_step_candidate(today: date):
-    """SQL: an open activity due today or later; the earliest of an opportunity's is its
-    next step."""
-    return and_(Activity.status == ActivityStatus.OPEN.value, Activity.due_on >= today)
-
-
-def has_next_step(today: date):
-    """SQL on Opportunity: it has an open activity due today or later (from the stored
-    day of its latest open activity, see services/next_steps.py)."""
-    return and_(
-        Opportunity.last_open_activity_on.is_not(None),
-        Opportunity.last_open_activity_on >= today,
-    )
-
-
-def next_step(opportunity_id: int, today: date) -> Activity | None:
-    """The earliest open activity of the opportunity due today or later."""
-    return db.session.scalars(
-        select(Activity)
-        .where(Activity.opportunity_id == opportunity_id, is_next_step_candidate(today))
-        .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
-        .limit(1)
-    ).first()
-
-
-def is_open():
-    return Opportunity.status_id.in_(
-        select(OpportunityStatus.id).where(~OpportunityStatus.is_closed)
     )
 
 
@@ -109,8 +82,9 @@ def stage_summary(account_manager_id: int | None = None) -> list[StageSummary]:
 
 
 def stalled_count(today: date, account_manager_id: int | None = None) -> int:
-    """Open opportunities with no next step scheduled: the next-step rule is broken."""
-    query = select(func.count(Opportunity.id)).where(is_open(), ~has_next_step(today))
+    """How many opportunities are stalled (open, no open activity due today or later):
+    the next-step rule is broken."""
+    query = select(func.count(Opportunity.id)).where(stalled(today))
     if account_manager_id:
         query = query.where(Opportunity.account_manager_id == account_manager_id)
     return db.session.scalar(query) or 0
@@ -163,18 +137,6 @@ def needs_next_step(
     return is_forward(from_stage, to_stage) and next_step(opportunity.id, today) is None
 
 
-def status(*, won: bool = False, lost: bool = False) -> OpportunityStatus:
-    """The status an opportunity takes: the first open one, or the first won or lost one."""
-    query = select(OpportunityStatus)
-    if won:
-        query = query.where(OpportunityStatus.is_won)
-    elif lost:
-        query = query.where(OpportunityStatus.is_lost)
-    else:
-        query = query.where(~OpportunityStatus.is_closed)
-    return db.session.scalars(query.order_by(OpportunityStatus.position).limit(1)).one()
-
-
 def move_to_stage(
     opportunity: Opportunity,
     to_stage: SalesStage,
@@ -194,7 +156,9 @@ def move_to_stage(
     - Won closes it with the won amount (default: its revenue) on a date (default: today).
     - Moving a won or lost opportunity back to an open stage reopens it.
     - A move based on an outdated view (another version) is refused: nothing is overwritten.
-    - Lost puts the contact on the Lost Sale track; Won ends their Lost Sale enrollment.
+    - Lost and Won are published (``events.Lost``, ``events.Won``) once the move is
+      recorded, in the same transaction: the reactions put a lost sale's contact on the
+      Lost Sale track and end it when a sale is won (see services/reactions.py).
     Returns None when the opportunity already is in that stage.
     """
     if expected_version != opportunity.version:
@@ -253,11 +217,8 @@ def move_to_stage(
     )
     db.session.add(change)
     db.session.flush()
-    # Tracks: a lost sale's contact goes on Lost Sale; a win ends their Lost Sale.
-    from crmlite.services import tracks
-
     if to_stage.is_lost:
-        tracks.on_lost(opportunity, today, by)
+        events.publish(events.Lost(opportunity, by=by, at=now, today=today))
     elif to_stage.is_won:
-        tracks.on_won(opportunity, now)
+        events.publish(events.Won(opportunity, by=by, at=now, today=today))
     return change

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 
 from crmlite.extensions import db
 from crmlite.models import Opportunity
-from crmlite.services.funnel import has_next_step
+from crmlite.services.next_steps import has_next_step
 from crmlite.services.wins import (
     StatusIds,
     by_name,

@@ -7,7 +7,9 @@ start, and login when configured) or, when no server is set (development, tests)
 connection for a batch and hands over at most ``MAIL_RATE_PER_SECOND`` messages a second.
 
 Nobody who unsubscribed, and nobody without an address, is ever sent anything:
-``skip_reason`` is that rule, and every sender asks it.
+``skip_reason`` is that rule, and every sender asks it. What goes in a message (tracked
+links, unsubscribe links) is the business of the senders above this module
+(``campaign_emails``, ``tracking.send_plain``), not of this one.
 
     with open_mailer() as mailer:
         mailer.send(compose(to=..., subject=..., text=..., html=...))
@@ -31,8 +33,6 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from flask import current_app
-
-from crmlite.models import Contact
 
 # Lines up to RFC 5322's limit: a long header (a List-Unsubscribe URL) stays one plain line
 # instead of being folded into encoded words that mail programs would not read as a URL.
@@ -264,28 +264,3 @@ def _text(value: bytes | str) -> str:
 def open_mailer(config: Mapping[str, Any] | None = None) -> Mailer:
     """A mailer with the app's settings (MAIL_* from the environment)."""
     return Mailer(MailSettings.from_config(config if config is not None else current_app.config))
-
-
-def send_plain(to: str, subject: str, body: str, contact: Contact | None = None) -> None:
-    """One text e-mail (e.g. a track's step). Refused with MessageRefused for a contact who
-    unsubscribed or has no address. When the address people reach crmlite at is known
-    (PUBLIC_URL or the current request), it carries an unsubscribe link."""
-    if contact is not None and (reason := skip_reason(contact)) is not None:
-        raise MessageRefused(f"not sent: {reason.value}")
-    headers: dict[str, str] = {}
-    if contact is not None:
-        from crmlite.services import tracking
-
-        url = tracking.contact_unsubscribe_url(contact)
-        if url:
-            body = f"{body.rstrip()}\n\n--\nNo more e-mails from us: {url}\n"
-            headers = tracking.unsubscribe_headers(url)
-    message = compose(
-        to=to,
-        subject=subject,
-        text=body,
-        sender=current_app.config["MAIL_FROM"],
-        headers=headers,
-    )
-    with open_mailer() as mailer:
-        mailer.send(message)

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from crmlite.extensions import db
 from crmlite.models import Company, Contact, Member, Opportunity, StageChange
-from crmlite.services import funnel
+from crmlite.services import events, funnel
+from crmlite.services.statuses import status
 
 
 def find_or_create_company(name: str) -> Company:
@@ -61,8 +62,9 @@ def create_opportunity(
 ) -> Opportunity:
     """A new opportunity in the first stage (Prospect), with its first history row.
 
-    The company and contact are matched by name, or created. The contact joins General
-    Interest, or the track the campaign names."""
+    The company and contact are matched by name, or created. Publishes ``NewProspect``
+    (its reaction puts the contact on General Interest, or on the track the campaign
+    names: see services/reactions.py)."""
     now = now or datetime.now(UTC)
     stage = funnel.open_stages()[0]
     company = find_or_create_company(company_name) if company_name.strip() else None
@@ -71,7 +73,7 @@ def create_opportunity(
     opportunity = Opportunity(
         name=name.strip(),
         type_id=type_id,
-        status_id=funnel.status().id,
+        status_id=status().id,
         stage_id=stage.id,
         probability=stage.default_probability,
         revenue=revenue,
@@ -99,7 +101,6 @@ def create_opportunity(
         )
     )
     db.session.flush()
-    from crmlite.services import tracks
-
-    tracks.on_new_prospect(opportunity, now.astimezone(tz or UTC).date(), by)
+    today = now.astimezone(tz or UTC).date()
+    events.publish(events.NewProspect(opportunity, by=by, at=now, today=today))
     return opportunity

@@ -113,7 +113,7 @@ def activities_of(opportunity_id: int) -> tuple[list[Activity], list[Activity]]:
 
 def next_step_among(open_activities: list[Activity], today: date) -> Activity | None:
     """The next step: the earliest open activity due today or later. Picked from the open
-    activities as ``activities_of`` orders them, which is ``funnel.next_step``'s order (an
+    activities as ``activities_of`` orders them, which is ``next_steps.next_step``'s order (an
     open activity has no ``closed_at``), so the page needs no query of its own for it."""
     return next((a for a in open_activities if a.due_on >= today), None)
 

@@ -1,5 +1,5 @@
-"""Stalled opportunities: open ones without a next step (no open activity due today or
-later). Whether the one on its page is stalled, and the list of them by account manager."""
+"""The list of stalled opportunities by account manager (the rule itself is
+``next_steps.stalled``: open, with no open activity due today or later)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
-from crmlite.models import Activity, Member, Opportunity
-from crmlite.services.funnel import has_next_step, is_open
-
-
-def is_stalled(opportunity: Opportunity, next_step: Activity | None) -> bool:
-    """An open opportunity without a next step breaks the next-step rule."""
-    return not opportunity.status.is_closed and next_step is None
+from crmlite.models import Member, Opportunity
+from crmlite.services.next_steps import stalled
 
 
 @dataclass(frozen=True)
@@ -42,7 +37,7 @@ def stalled_by_account_manager(
     query = (
         select(Opportunity)
         .outerjoin(Member, Member.id == Opportunity.account_manager_id)
-        .where(is_open(), ~has_next_step(today))
+        .where(stalled(today))
         .options(
             joinedload(Opportunity.account_manager),
             joinedload(Opportunity.stage),

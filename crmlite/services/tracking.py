@@ -11,6 +11,7 @@ always be able to leave).
 - Click: the n-th URL written in that e-mail, and only that: the redirect target is read
   from the stored list, never from the request, so there is no open redirect.
 - Unsubscribe: stamps the contact; every sender asks ``mailer.skip_reason`` from then on.
+  Track e-mails (``send_plain``) carry the contact's own unsubscribe link.
 - Web form: creates or matches the contact (by e-mail) and company (by name), opens a
   Prospect opportunity on the campaign, records the submission and schedules a
   "Lead Follow Up Call" for the campaign's owner, all in the caller's one transaction.
@@ -49,6 +50,7 @@ from crmlite.models import (
     SendStatus,
 )
 from crmlite.services.activities import schedule_activity
+from crmlite.services.mailer import MessageRefused, compose, open_mailer, skip_reason
 from crmlite.services.money import percent
 from crmlite.services.opportunities import create_opportunity, find_or_create_company
 
@@ -192,6 +194,29 @@ def contact_unsubscribe_url(contact: Contact) -> str:
 def unsubscribe_headers(url: str) -> dict[str, str]:
     """RFC 2369 and RFC 8058: mail programs offer their own one-click unsubscribe."""
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def send_plain(to: str, subject: str, body: str, contact: Contact | None = None) -> None:
+    """One text e-mail (e.g. a track's step). Refused with MessageRefused for a contact who
+    unsubscribed or has no address. When the address people reach crmlite at is known
+    (PUBLIC_URL or the current request), it carries an unsubscribe link."""
+    if contact is not None and (reason := skip_reason(contact)) is not None:
+        raise MessageRefused(f"not sent: {reason.value}")
+    headers: dict[str, str] = {}
+    if contact is not None:
+        url = contact_unsubscribe_url(contact)
+        if url:
+            body = f"{body.rstrip()}\n\n--\nNo more e-mails from us: {url}\n"
+            headers = unsubscribe_headers(url)
+    message = compose(
+        to=to,
+        subject=subject,
+        text=body,
+        sender=current_app.config["MAIL_FROM"],
+        headers=headers,
+    )
+    with open_mailer() as mailer:
+        mailer.send(message)
 
 
 # ------------------------------------------------------------------------------- links

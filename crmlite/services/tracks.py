@@ -38,6 +38,7 @@ from crmlite.models import (
     TrackStep,
     TrackStepRun,
 )
+from crmlite.services import tracking
 from crmlite.services.activities import schedule_activity
 
 RUNNING = (EnrollmentStatus.ACTIVE.value, EnrollmentStatus.PAUSED.value)
@@ -190,6 +191,7 @@ def default_track(kind_code: str) -> Track | None:
 
 
 # ---------------------------------------------------------------- automatic enrollment
+# Called by the reactions to what happened in the funnel (services/reactions.py).
 
 
 def on_new_prospect(opportunity: Opportunity, today: date, by: Member | None = None) -> None:
@@ -513,7 +515,6 @@ def progress_of(enrollments: list[TrackEnrollment]) -> list[Progress]:
 
 
 def default_sender() -> SendEmail:
-    """Track e-mails go out through the campaigns' e-mail service."""
-    from crmlite.services import mailer
-
-    return mailer.send_plain
+    """Track e-mails go out through the campaigns' e-mail service, with the contact's
+    unsubscribe link."""
+    return tracking.send_plain

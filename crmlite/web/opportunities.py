@@ -41,11 +41,12 @@ from wtforms.widgets import TextInput
 
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity, Rating
-from crmlite.services import forecast_lines, funnel, pick_lists, reference, stalled_opportunities
+from crmlite.services import forecast_lines, pick_lists, reference, stalled_opportunities
 from crmlite.services import opportunity_details as details
 from crmlite.services import opportunity_notes as notes
 from crmlite.services import opportunity_people as people
 from crmlite.services.funnel import ChangedMeanwhile, may_change
+from crmlite.services.next_steps import is_stalled
 from crmlite.services.opportunity_details import InvalidFields
 from crmlite.services.team import local_today
 from crmlite.web import is_htmx, strip
@@ -345,11 +346,10 @@ def _section_extras(
             "open_activities": open_activities,
             "done_activities": done_activities,
             "next_step": next_step,
-            "stalled": stalled_opportunities.is_stalled(opportunity, next_step),
+            "stalled": is_stalled(opportunity, today),
         }
     if section == "header" and "stalled" not in context:
-        next_step = funnel.next_step(opportunity.id, local_today(g.tz))
-        return {"stalled": stalled_opportunities.is_stalled(opportunity, next_step)}
+        return {"stalled": is_stalled(opportunity, local_today(g.tz))}
     if not can_change:
         return {}
     if section == "lines" and "add_form" not in given:

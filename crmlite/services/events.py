@@ -1,0 +1,98 @@
+"""What happened, and who reacts: small typed events and a synchronous publish/subscribe.
+
+A service that changes something others may care about publishes an event once the change
+is made; it does not call those others. Whoever reacts (tracks today; webhooks and the
+audit log later) subscribes a handler to the event's type, once, at app start
+(``services/reactions.py``, called by ``create_app``). So the services that change things
+never import the ones that react, and a new reaction needs no change to them.
+
+``publish(event)`` calls the handlers subscribed to exactly that event's type, in the order
+they subscribed, synchronously and in the caller's transaction: a handler changes models
+and flushes, never commits, and an error in it propagates, so the change that published
+the event fails with it and nothing is half done.
+
+This module sits at the bottom of the services: it reads the models and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from crmlite.models import Activity, Member, Opportunity
+
+# ---------------------------------------------------------------- what happened
+
+
+class Event:
+    """Something that happened; each subclass says what, with what its handlers need."""
+
+
+@dataclass(frozen=True)
+class NewProspect(Event):
+    """An opportunity entered the funnel in its first stage (Prospect)."""
+
+    opportunity: Opportunity
+    by: Member
+    at: datetime
+    today: date  # the team's day at that moment
+
+
+@dataclass(frozen=True)
+class Won(Event):
+    """An opportunity moved to Won."""
+
+    opportunity: Opportunity
+    by: Member
+    at: datetime
+    today: date
+
+
+@dataclass(frozen=True)
+class Lost(Event):
+    """An opportunity moved to Lost (its reason is recorded on it)."""
+
+    opportunity: Opportunity
+    by: Member
+    at: datetime
+    today: date
+
+
+@dataclass(frozen=True)
+class ActivityDone(Event):
+    """An open activity was closed ("Done") and earned its points."""
+
+    activity: Activity
+    by: Member
+    at: datetime
+
+
+E = TypeVar("E", bound=Event)
+
+# ---------------------------------------------------------------- who reacts
+
+_handlers: dict[type[Event], list[Callable[[Any], None]]] = {}
+
+
+def subscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
+    """Call ``handler`` for every event of this type from now on. Subscribing the same
+    handler again changes nothing (an app created twice in one process reacts once)."""
+    handlers = _handlers.setdefault(event_type, [])
+    if handler not in handlers:
+        handlers.append(handler)
+
+
+def unsubscribe(event_type: type[E], handler: Callable[[E], None]) -> None:
+    """Stop calling ``handler`` for this type (tests use it to tidy up)."""
+    handlers = _handlers.get(event_type, [])
+    if handler in handlers:
+        handlers.remove(handler)
+
+
+def publish(event: Event) -> None:
+    """Call the handlers subscribed to this event's type, in order, now. Exactly its type:
+    a handler of one kind of event never receives another."""
+    for handler in list(_handlers.get(type(event), ())):
+        handler(event)

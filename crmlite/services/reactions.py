@@ -1,0 +1,36 @@
+"""Who reacts to what happened: the one place that subscribes reactions to events.
+
+The services below report what happened (``services/events.py``); the reactions live here,
+at the top of the services, so no service that changes things imports one that reacts:
+
+- a new Prospect's contact joins General Interest, or the track its campaign names;
+- a lost sale's contact goes on the Lost Sale track;
+- a won sale ends the contact's Lost Sale enrollments.
+
+Webhooks and the audit log subscribe here too when they come. ``register()`` runs once at
+app start (``create_app``); the handlers call the tracks service when the event arrives,
+so they always use its current rules.
+"""
+
+from __future__ import annotations
+
+from crmlite.services import events, tracks
+
+
+def enroll_new_prospect(event: events.NewProspect) -> None:
+    tracks.on_new_prospect(event.opportunity, event.today, event.by)
+
+
+def enroll_lost_sale(event: events.Lost) -> None:
+    tracks.on_lost(event.opportunity, event.today, event.by)
+
+
+def end_lost_sale(event: events.Won) -> None:
+    tracks.on_won(event.opportunity, event.at)
+
+
+def register() -> None:
+    """Subscribe every reaction (again: no change)."""
+    events.subscribe(events.NewProspect, enroll_new_prospect)
+    events.subscribe(events.Lost, enroll_lost_sale)
+    events.subscribe(events.Won, end_lost_sale)

@@ -1,0 +1,33 @@
+"""Opportunity statuses: which ones count as open, and the status an opportunity takes.
+
+Statuses are as few as possible (Open, Won, Lost, perhaps No Decision, PRODUCT.md); a status
+marked closed ends the opportunity's life in the funnel. Every rule about open opportunities
+starts from ``is_open()``, so this module sits at the bottom of the services: it reads the
+models and nothing else.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, select
+
+from crmlite.extensions import db
+from crmlite.models import Opportunity, OpportunityStatus
+
+
+def is_open() -> ColumnElement[bool]:
+    """SQL on Opportunity: its status is not a closed one (not Won, Lost…)."""
+    return Opportunity.status_id.in_(
+        select(OpportunityStatus.id).where(~OpportunityStatus.is_closed)
+    )
+
+
+def status(*, won: bool = False, lost: bool = False) -> OpportunityStatus:
+    """The status an opportunity takes: the first open one, or the first won or lost one."""
+    query = select(OpportunityStatus)
+    if won:
+        query = query.where(OpportunityStatus.is_won)
+    elif lost:
+        query = query.where(OpportunityStatus.is_lost)
+    else:
+        query = query.where(~OpportunityStatus.is_closed)
+    return db.session.scalars(query.order_by(OpportunityStatus.position).limit(1)).one()
