@@ -8,6 +8,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 from wtforms import Form
 from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import HiddenInput
 
 from crmlite.web.fields import NONE_CHOICE, IdSelectField, MoneyField, WholeNumberField
 
@@ -17,6 +18,7 @@ class ExampleForm(Form):
     minutes = WholeNumberField("Reminder", minimum=0, maximum=10_080)
     member_id = IdSelectField("Member")
     listed_id = IdSelectField("Listed", validate_choice=True)
+    carried_id = IdSelectField(widget=HiddenInput())
 
 
 def submitted(**values: str) -> ExampleForm:
@@ -62,3 +64,8 @@ def test_id_select_field_may_accept_only_the_listed_ids() -> None:
     assert submitted(listed_id="0").listed_id.errors == []
     assert submitted(listed_id="8").listed_id.errors == ["Not a valid choice."]
     assert submitted(listed_id="x").listed_id.errors == ["Choose from the list."]
+
+
+def test_id_select_field_may_carry_an_id_hidden() -> None:
+    assert 'type="hidden" value="12"' in submitted(carried_id="12").carried_id()
+    assert 'value=""' in submitted(carried_id="x").carried_id()

@@ -113,7 +113,8 @@ class IdSelectField(SelectField):
     instead of "Not a valid choice"; a value that is not an id at all is refused here.
 
     ``validate_choice=True``: only the ids listed (0 only when "—" is offered) are accepted,
-    for forms whose service takes the id as given."""
+    for forms whose service takes the id as given. ``widget=HiddenInput()`` carries a
+    chosen id along in a hidden input."""
 
     data: int | None
 
@@ -137,6 +138,11 @@ class IdSelectField(SelectField):
         self.data = parsing.parse_id(raw)
         if self.data is None:
             raise ValueError("Choose from the list.")
+
+    def _value(self) -> str:
+        # What a hidden input carries (``widget=HiddenInput()``), e.g. the stage a card
+        # moves to while the move's question is answered.
+        return str(self.data) if self.data else ""
 
     def set_choices(self, items: Sequence[Any], label: str = "name", none: bool = True) -> None:
         choices = [SelectChoice(item.id, getattr(item, label)) for item in items]
