@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, abort, g, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from crmlite.database import write_intent
@@ -67,6 +68,26 @@ def get_or_404(model: type, ident: int) -> Any:
     if obj is None:
         abort(404)
     return obj
+
+
+class BadQuery(ValueError):
+    """A value in the query string the page cannot read; the message says what to fix."""
+
+
+def whole_arg(
+    args: MultiDict[str, str], name: str, label: str, minimum: int, maximum: int
+) -> int | None:
+    """A whole number from the query string (a year, a quarter, a month): None when absent,
+    BadQuery naming the bounds and what was typed when it is not one of them."""
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_whole(raw, label=label, minimum=minimum, maximum=maximum)
+    except InvalidNumber:
+        raise BadQuery(
+            f"{label} must be a whole number from {minimum} to {maximum}, not “{raw[:20]}”."
+        ) from None
 
 
 def offset_arg() -> int:
