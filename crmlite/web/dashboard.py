@@ -22,17 +22,14 @@ from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member
 from crmlite.services import dashboard as service
 from crmlite.services.dashboard import MONTH_NAMES, Basis, Period
+from crmlite.services.parsing import parse_id
 from crmlite.services.quotas import FIRST_YEAR, LAST_YEAR
 from crmlite.services.team import local_today
-from crmlite.web import is_htmx
+from crmlite.web import BadQuery, is_htmx, whole_arg
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 NONE = "none"  # in a URL: "no account manager / location / business unit set"
-
-
-class BadInput(ValueError):
-    """A query string the dashboard cannot read; the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -53,15 +50,6 @@ class Choice:
         return args
 
 
-def _whole(args: MultiDict[str, str], name: str, label: str, low: int, high: int) -> int | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadInput(f"{label} must be a whole number from {low} to {high}, not “{raw[:20]}”.")
-    return int(raw)
-
-
 def _enum(args: MultiDict[str, str], name: str, kind: type[Any], message: str) -> Any:
     raw = (args.get(name) or "").strip()
     if not raw:
@@ -69,7 +57,7 @@ def _enum(args: MultiDict[str, str], name: str, kind: type[Any], message: str) -
     try:
         return kind(raw)
     except ValueError:
-        raise BadInput(message) from None
+        raise BadQuery(message) from None
 
 
 def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[str]]:
@@ -78,8 +66,8 @@ def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[st
     errors = []
     values: dict[str, Any] = {}
     readers = {
-        "year": lambda: _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR),
-        "quarter": lambda: _whole(args, "quarter", "The quarter", 1, 4),
+        "year": lambda: whole_arg(args, "year", "The year", FIRST_YEAR, LAST_YEAR),
+        "quarter": lambda: whole_arg(args, "quarter", "The quarter", 1, 4),
         "basis": lambda: _enum(args, "basis", Basis, "The basis is either revenue or margin."),
         "period": lambda: _enum(
             args, "period", Period, "The funnel's period is either the quarter or the year."
@@ -88,7 +76,7 @@ def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[st
     for name, read in readers.items():
         try:
             values[name] = read()
-        except BadInput as bad:
+        except BadQuery as bad:
             values[name] = None
             errors.append(str(bad))
     return (
@@ -243,9 +231,10 @@ def _id_arg(args: MultiDict[str, str], name: str, label: str) -> int | None:
         return None
     if raw == NONE:
         return 0
-    if not raw.isdigit():
-        raise BadInput(f"{label} must be an id or “{NONE}”, not “{raw[:20]}”.")
-    return int(raw)
+    ident = parse_id(raw)
+    if ident is None:
+        raise BadQuery(f"{label} must be an id or “{NONE}”, not “{raw[:20]}”.")
+    return ident
 
 
 def _member_scope(requested: int | None) -> tuple[int | None, Member | None]:
@@ -272,14 +261,14 @@ def won() -> Any:
     args = request.args
     today = local_today(g.tz)
     try:
-        year = _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
-        month = _whole(args, "month", "The month", 1, 12)
-        quarter = _whole(args, "quarter", "The quarter", 1, 4)
+        year = whole_arg(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
+        month = whole_arg(args, "month", "The month", 1, 12)
+        quarter = whole_arg(args, "quarter", "The quarter", 1, 4)
         basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
         member_id = _id_arg(args, "member_id", "The member")
         location_id = _id_arg(args, "location_id", "The location")
         unit_id = _id_arg(args, "business_unit_id", "The business unit")
-    except BadInput as bad:
+    except BadQuery as bad:
         return _bad_input(str(bad), "Won opportunities")
     basis = basis or Basis.REVENUE
     member_id, member = _member_scope(member_id)
@@ -347,9 +336,9 @@ def open_deals(kind: str) -> Any:
         basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
         year = month = None
         if kind == "pipeline":
-            year = _whole(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
-            month = _whole(args, "month", "The month", 1, 12) or today.month
-    except BadInput as bad:
+            year = whole_arg(args, "year", "The year", FIRST_YEAR, LAST_YEAR) or today.year
+            month = whole_arg(args, "month", "The month", 1, 12) or today.month
+    except BadQuery as bad:
         return _bad_input(str(bad), titles[kind])
     basis = basis or Basis.REVENUE
     member_id, member = _member_scope(member_id)
