@@ -127,7 +127,15 @@ def test_log_an_activity_in_place(
         ({"start": "10:00", "end": ""}, "end", "Give both a start and an end time, or neither."),
         ({"due_on": "2024-13-45"}, "due_on", "Enter a valid date."),
         ({"assigned_to_id": "999999"}, "assigned_to_id", "Not a valid choice."),
-        ({"reminder_minutes": "-5"}, "reminder_minutes", "Between 0 and 10,080 minutes"),
+        ({"reminder_minutes": "-5"}, "reminder_minutes", "The reminder cannot be negative."),
+        (
+            {"reminder_minutes": "10081"},
+            "reminder_minutes",
+            "The reminder must be from 0 to 10,080.",
+        ),
+        ({"reminder_minutes": "1e3"}, "reminder_minutes", "The reminder must be a whole number"),
+        ({"type_id": "424242"}, "type_id", "Not a valid choice."),
+        ({"type_id": "x"}, "type_id", "Choose from the list."),
     ],
 )
 def test_bad_input_keeps_what_was_typed(
@@ -226,6 +234,12 @@ def test_list_filters(client, signed_in, make_activity, make_member, today) -> N
     assert shown("member_id=team&when=today") == {"Call today", "Manny&#39;s call"}
     assert shown(f"member_id={manny.id}") == {"Manny&#39;s call"}
     assert shown("when=bogus&type_id=x") == {"Late call", "Call today"}
+    # What is not an id or an offset is ignored, never an error.
+    assert shown("member_id=99999999999999999999&campaign_id=²&offset=1e3") == {
+        "Late call",
+        "Call today",
+    }
+    assert client.get("/activities/new?opportunity_id=99999999999999999999").status_code == 200
 
 
 def test_bulk_reassign(client, signed_in, make_activity, make_member, post, today) -> None:

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crmlite.extensions import db
-from crmlite.models import ActivityNote
+from crmlite.models import Activity, ActivityNote
 from crmlite.services import activities
 from tests.conftest import activity_type
 
@@ -113,3 +113,66 @@ def test_closing_the_last_step_leaves_the_opportunity_needing_one(
     assert activities.opportunity_left_without_next_step(second, today).id == deal.id
     lone = make_activity(nick)
     assert activities.opportunity_left_without_next_step(lone, today) is None
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "errors"),
+    [
+        (None, None, None),
+        (time(10), time(11), None),
+        (time(10), None, {"end": "Give both a start and an end time, or neither."}),
+        (None, time(11), {"start": "Give both a start and an end time, or neither."}),
+        (time(11), time(11), {"end": "The end must come after the start."}),
+        (time(11), time(10, 30), {"end": "The end must come after the start."}),
+    ],
+)
+def test_times_are_both_or_neither_and_end_after_start(start, end, errors) -> None:
+    if errors is None:
+        activities.check_times(start, end)
+        return
+    with pytest.raises(activities.InvalidActivity) as refused:
+        activities.check_times(start, end)
+    assert refused.value.errors == errors
+
+
+def test_next_step_needs_every_detail_and_a_day_from_today_on(
+    make_member, make_opportunity
+) -> None:
+    nick, boss = make_member(), make_member()
+    deal = make_opportunity(account_manager_id=nick.id)
+    today = date(2026, 11, 2)
+    step = {
+        "type_id": activity_type("SA").id,
+        "subject": "1st Appointment with Jason",
+        "due_on": today,
+        "start": time(10),
+        "end": time(11),
+    }
+
+    def refused(**changes) -> dict[str, str]:
+        with pytest.raises(activities.InvalidActivity) as error:
+            activities.schedule_next_step(deal, **{**step, **changes}, by=boss, tz=LA, today=today)
+        return error.value.errors
+
+    assert refused(type_id=None, subject=" ", due_on=None, start=None, end=None) == {
+        "type_id": "Choose the kind of activity.",
+        "subject": "Enter a subject.",
+        "due_on": "Enter the date.",
+        "start": "Enter the start time.",
+        "end": "Enter the end time.",
+    }
+    assert refused(type_id=424242) == {"type_id": "Choose the kind of activity."}
+    assert refused(due_on=today - timedelta(days=1)) == {
+        "due_on": "A next step is in the future: pick today or later."
+    }
+    assert refused(end=time(9)) == {"end": "The end must come after the start."}
+    assert db.session.scalar(select(func.count(Activity.id))) == 0
+
+    scheduled = activities.schedule_next_step(deal, **step, by=boss, tz=LA, today=today)
+    db.session.commit()
+    assert (scheduled.opportunity_id, scheduled.assigned_to_id, scheduled.assigned_by_id) == (
+        deal.id,
+        nick.id,
+        boss.id,
+    )
+    assert scheduled.starts_at == datetime(2026, 11, 2, 18, 0, tzinfo=UTC)

@@ -133,6 +133,7 @@ def test_won_and_lost_show_only_this_quarter(client, signed_in, make_opportunity
         ("stalled_only=1", {"Hot deal"}),
         ("account_manager_id={manny}", {"Cold deal"}),
         ("rating=Bogus&type_id=abc", {"Hot deal", "Cold deal"}),
+        ("account_manager_id=99999999999999999999&type_id=²", {"Hot deal", "Cold deal"}),
     ],
 )
 def test_filters(
@@ -344,9 +345,12 @@ def test_won_asks_for_amount_and_date_with_defaults(
     assert 'value="2895.00"' in html and f'value="{today.isoformat()}"' in html
     html = move(htmx, deal, "Won", prompt="won", won_amount="abc", won_on=today.isoformat())
     assert 'id="won_amount-error"' in html and reload(deal).closed_at is None
-    move(htmx, deal, "Won", prompt="won", won_amount="2895.00", won_on=today.isoformat())
+    for typed in ("12e3", "Infinity", "0.001"):
+        html = move(htmx, deal, "Won", prompt="won", won_amount=typed, won_on=today.isoformat())
+        assert 'id="won_amount-error">The won amount ' in html and reload(deal).closed_at is None
+    move(htmx, deal, "Won", prompt="won", won_amount="2,895.50", won_on=today.isoformat())
     deal = reload(deal)
-    assert deal.status_id == status("Won").id and deal.won_amount == Decimal("2895.00")
+    assert deal.status_id == status("Won").id and deal.won_amount == Decimal("2895.50")
 
 
 def test_a_stale_move_is_refused_and_shows_where_it_is(
@@ -372,6 +376,10 @@ def test_bad_moves(client, signed_in, make_opportunity, make_member, htmx) -> No
     html = htmx(f"/board/opportunities/{mine.id}/move", {"stage_id": 9999, "version": 1})
     assert "That stage does not exist" in html
     html = htmx(f"/board/opportunities/{mine.id}/move", {"stage_id": "x", "version": "y"})
+    assert "That stage does not exist" in html
+    html = htmx(
+        f"/board/opportunities/{mine.id}/move", {"stage_id": "99999999999999999999", "version": 1}
+    )
     assert "That stage does not exist" in html
     assert reload(mine).stage_id == stage("Prospect").id
 
@@ -432,13 +440,15 @@ def test_new_opportunity_in_place(client, signed_in, htmx) -> None:
             "new-revenue": "-5",
             "new-rating": "Hot",
             "new-account_manager_id": me.id,
-            "new-type_id": 0,
-            "new-campaign_id": 0,
+            "new-type_id": 424242,
+            "new-campaign_id": "x",
             "new-company_name": "Keep me",
         },
     )
     assert 'id="new-name-error">Name the opportunity.' in html
-    assert 'id="new-revenue-error">Revenue cannot be negative.' in html
+    assert 'id="new-type_id-error">Not a valid choice.' in html
+    assert 'id="new-campaign_id-error">Choose from the list.' in html
+    assert 'id="new-revenue-error">The revenue cannot be negative.' in html
     assert 'value="Keep me"' in html
     assert db.session.scalar(select(func.count(Opportunity.id))) == 0
 
@@ -448,7 +458,7 @@ def test_new_opportunity_in_place(client, signed_in, htmx) -> None:
             "new-name": "Tows R Us - Managed Services - Complete",
             "new-company_name": "Tows R Us",
             "new-contact_name": "Shane Swanson",
-            "new-revenue": "6200.00",
+            "new-revenue": "6,200.00",
             "new-rating": "Medium",
             "new-account_manager_id": me.id,
             "new-type_id": 0,

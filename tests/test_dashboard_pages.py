@@ -155,6 +155,7 @@ def test_the_switch_answers_with_the_figures_only_and_keeps_the_url(
         ("year=abc", "The year must be a whole number from 2000 to 2100, not “abc”."),
         ("year=1999&quarter=2", "The year must be a whole number from 2000 to 2100, not “1999”."),
         ("quarter=-1", "The quarter must be a whole number from 1 to 4, not “-1”."),
+        ("quarter=٣", "The quarter must be a whole number from 1 to 4, not “٣”."),
         ("basis=profit", "The basis is either revenue or margin."),
         ("period=decade", "The funnel's period is either the quarter or the year."),
     ],
@@ -188,6 +189,9 @@ def test_bad_input_says_what_to_fix(
         "/dashboard/won?location_id=x",
         "/dashboard/open/pipeline?month=0",
         "/dashboard/open/pipeline?year=20266",
+        "/dashboard/won?member_id=99999999999999999999",
+        "/dashboard/won?business_unit_id=²",
+        "/dashboard/won?year=2²",
     ],
 )
 def test_bad_list_input_is_a_clear_400(client: FlaskClient, signed_in, url: str) -> None:

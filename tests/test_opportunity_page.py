@@ -32,6 +32,7 @@ from crmlite.models import (
     StageChange,
 )
 from crmlite.services import opportunity_details
+from crmlite.services.money import FORMAT_HINT
 from crmlite.services.team import local_today
 from tests.conftest import page_token, stage, status
 
@@ -352,13 +353,22 @@ def test_plain_post_with_bad_input_shows_the_page_with_the_errors(
     ("field", "value", "message"),
     [
         ("revenue", "-100.00", "The revenue cannot be negative."),
-        ("cost", "lots", "Enter an amount such as 1,200.00."),
-        ("revenue", "12.345", "Use at most two decimals (cents)."),
-        ("revenue", "NaN", "Enter an amount such as 1,200.00."),
+        ("cost", "lots", f"The cost must be {FORMAT_HINT}; “lots” is not."),
+        ("revenue", "12.345", "The revenue can have at most two decimals (cents)."),
+        ("revenue", "0.001", "The revenue can have at most two decimals (cents)."),
+        ("revenue", "NaN", f"The revenue must be {FORMAT_HINT}; “NaN” is not."),
+        ("revenue", "Infinity", f"The revenue must be {FORMAT_HINT}; “Infinity” is not."),
+        ("cost", "12e3", f"The cost must be {FORMAT_HINT}; “12e3” is not."),
+        ("cost", "10,000,000,000", "The cost must be below 10,000,000,000.00."),
         ("name", "", "Enter the opportunity&#39;s name."),
         ("account_manager_id", "99999", "Choose a member of the team."),
         ("sales_associate_id", "x", "Choose from the list."),
-        ("probability", "150", "Enter a probability from 0 to 100."),
+        ("probability", "150", "The probability must be from 0 to 100."),
+        (
+            "probability",
+            "5.5",
+            "The probability must be a whole number written with the digits 0–9; “5.5” is not.",
+        ),
         ("expected_close_on", "30/11/2013", "Not a valid date value."),
         ("company_id", "99999", "Choose a company from the list."),
     ],
@@ -625,9 +635,9 @@ def test_revenue_and_cost_are_read_only_once_lines_exist(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("months", "0", "A line runs for 1 to 600 months."),
+        ("months", "0", "The number of months must be from 1 to 600."),
         ("revenue", "-1.00", "The revenue cannot be negative."),
-        ("cost", "abc", "Enter an amount such as 1,200.00."),
+        ("cost", "abc", f"The cost must be {FORMAT_HINT}; “abc” is not."),
         ("revenue", "", "Enter the revenue (0.00 if none)."),
         ("product_id", "99999", "Choose a product from the list."),
     ],
@@ -665,7 +675,7 @@ def test_bad_edit_of_a_line_keeps_the_row_a_form(client: FlaskClient, deal: dict
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f'<tr id="line-{line.id}" class="row-editing">' in html
-    assert error_of(html, "edit-months") == "A line runs for 1 to 600 months."
+    assert error_of(html, "edit-months") == "The number of months must be from 1 to 600."
     assert saved_lines(o.id)[0].recurring is False
 
 

@@ -229,6 +229,9 @@ def test_each_line_links_to_the_activities_behind_it(
     everything = text(client.get(f"/points/members/{me.id}/activities?month={OCTOBER}"))
     assert "3 activities closed" in everything and "earning 40 points" in everything
     assert client.get(f"/points/members/{me.id}/activities?type_id=999999").status_code == 404
+    # What is not an id or an offset is ignored: the whole month, from its first activity.
+    odd = f"/points/members/{me.id}/activities?month={OCTOBER}&type_id=99999999999999999999"
+    assert "3 activities closed" in text(client.get(odd + "&offset=-1"))
 
 
 # -- printing, CSV, PDF ----------------------------------------------------------------------

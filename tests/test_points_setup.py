@@ -103,8 +103,8 @@ def test_bad_input_is_shown_next_to_the_field_and_changes_nothing(
     )
     assert f'id="{prefix}-code-error">Another activity type has this code.' in html
     assert f'id="{prefix}-name-error">Enter the activity' in html
-    assert f'id="{prefix}-points-error">Enter a whole number from 0 to 1,000.' in html
-    assert f'id="{prefix}-monthly_count-error">' in html
+    assert f'id="{prefix}-points-error">The points cannot be negative.' in html
+    assert f'id="{prefix}-monthly_count-error">The monthly count must be a whole number' in html
     assert 'value="tbr"' in html and 'value="-3"' in html and 'value="lots"' in html
     assert total(html) == "644"
     db.session.expire_all()
@@ -156,9 +156,23 @@ def test_add_with_a_negative_value_or_unknown_group(client: FlaskClient, signed_
             "new-monthly_count": "",
         },
     )
-    assert 'id="new-points-error">Enter a whole number from 0 to 1,000.' in html
+    assert 'id="new-points-error">The points cannot be negative.' in html
     assert 'id="new-group-error">Not a valid choice.' in html
     assert 'id="new-monthly_count-error">Enter the recommended monthly count' in html
+    assert db.session.query(ActivityType).count() == before
+    html = post(
+        client,
+        URL,
+        {
+            "new-code": "ZZ",
+            "new-name": "Z",
+            "new-group": "farm_clients",
+            "new-points": "1001",
+            "new-monthly_count": "1,000",
+        },
+    )
+    assert 'id="new-points-error">The points must be from 0 to 1,000.' in html
+    assert 'id="new-monthly_count-error"' not in html  # 1,000 is a whole number
     assert db.session.query(ActivityType).count() == before
 
 

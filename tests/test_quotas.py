@@ -15,6 +15,7 @@ from sqlalchemy import select
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member, RevenueQuota, Role
 from crmlite.services import quotas
+from crmlite.services.money import FORMAT_HINT
 from tests.conftest import page_token
 
 D = Decimal
@@ -168,7 +169,7 @@ def test_month_by_month_from_the_page(
     for month in range(1, 13):
         data[f"month-revenue_{month}"] = "4000.00"
         data[f"month-margin_{month}"] = ""
-    data["month-revenue_12"] = "6000"
+    data["month-revenue_12"] = "6,000"
     data["month-margin_12"] = "2500.50"
     data["month-revenue_8"] = ""  # no quota in August
     response = client.post(url, data=data)
@@ -184,8 +185,8 @@ def test_month_by_month_from_the_page(
     refused = client.post(url, data=data)
     assert refused.status_code == 200
     html = unescape(refused.get_data(as_text=True))
-    assert html.count("Enter an amount of zero or more, e.g. 4000.") == 1
-    assert "Not a valid decimal value." in html
+    assert html.count("The March revenue quota cannot be negative.") == 1
+    assert f"The April margin quota must be {FORMAT_HINT}; “lots” is not." in html
     assert stored(cory, 2026)[3] == (D("4000.00"), None)  # nothing saved
 
 
@@ -205,6 +206,7 @@ def test_bad_years_and_unknown_members(client: FlaskClient, signed_in) -> None:
     assert "The year must be a whole number from 2000 to 2100, not “abc”." in unescape(
         response.get_data(as_text=True)
     )
+    assert client.get("/quotas/?year=99999999999999999999").status_code == 400
     assert client.get(f"/quotas/1999/members/{manager.id}").status_code == 404
     assert client.get("/quotas/2026/members/9999").status_code == 404
 

@@ -53,7 +53,7 @@ def test_bad_team_settings_keep_the_input_and_change_nothing(
     assert response.status_code == 200
     assert 'id="name-error">Enter the team&#39;s name.' in html
     assert 'id="time_zone-error">Unknown time zone.' in html
-    assert 'id="points_quota-error">Enter a whole number from 1 to 100,000.' in html
+    assert 'id="points_quota-error">The monthly points quota must be from 1 to 100,000.' in html
     assert 'value="Mars/Olympus"' in html and 'value="-3"' in html
     team = get_team()
     assert (team.name, team.time_zone, team.points_quota) == ("crmlite", "America/Los_Angeles", 500)

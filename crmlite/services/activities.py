@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
@@ -106,19 +107,83 @@ class ActivityChangedMeanwhile(Exception):
     """Someone else changed the activity since this person loaded it."""
 
 
+class InvalidActivity(ValueError):
+    """What was entered breaks an activity rule; ``errors`` maps the fields at fault
+    (``type_id``, ``subject``, ``due_on``, ``start``, ``end``) to what to fix."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
+
+
+def check_times(start: time | None, end: time | None) -> None:
+    """An activity has both a start and an end time on its day, or neither (all day); the
+    end comes after the start. InvalidActivity names the field at fault."""
+    if (start is None) != (end is None):
+        field = "end" if end is None else "start"
+        raise InvalidActivity({field: "Give both a start and an end time, or neither."})
+    if start is not None and end is not None and end <= start:
+        raise InvalidActivity({"end": "The end must come after the start."})
+
+
 def local_span(
     due_on: date, start: time | None, end: time | None, tz: ZoneInfo
 ) -> tuple[datetime | None, datetime | None]:
-    """Start and end moments of a day's wall-clock times; both or neither, end after start."""
-    if (start is None) != (end is None):
-        raise ValueError("give both a start and an end time, or neither")
+    """Start and end moments of a day's wall-clock times (see ``check_times``)."""
+    check_times(start, end)
     if start is None or end is None:
         return None, None
-    starts_at = datetime.combine(due_on, start, tz)
-    ends_at = datetime.combine(due_on, end, tz)
-    if ends_at <= starts_at:
-        raise ValueError("the end must come after the start")
-    return starts_at, ends_at
+    return datetime.combine(due_on, start, tz), datetime.combine(due_on, end, tz)
+
+
+def schedule_next_step(
+    opportunity: Opportunity,
+    *,
+    type_id: int | None,
+    subject: str,
+    due_on: date | None,
+    start: time | None,
+    end: time | None,
+    by: Member,
+    tz: ZoneInfo,
+    today: date,
+) -> Activity:
+    """The next step asked for when an opportunity moves forward without one: a kind of
+    activity, a subject, a day from today on, and a start and an end time (end after
+    start). It goes to the opportunity's account manager, else to whoever schedules it.
+    InvalidActivity lists every field to fix; nothing is scheduled then."""
+    errors: dict[str, str] = {}
+    if not type_id or db.session.get(ActivityType, type_id) is None:
+        errors["type_id"] = "Choose the kind of activity."
+    if not subject.strip():
+        errors["subject"] = "Enter a subject."
+    if due_on is None:
+        errors["due_on"] = "Enter the date."
+    elif due_on < today:
+        errors["due_on"] = "A next step is in the future: pick today or later."
+    if start is None:
+        errors["start"] = "Enter the start time."
+    if end is None:
+        errors["end"] = "Enter the end time."
+    if not errors:
+        try:
+            check_times(start, end)
+        except InvalidActivity as refused:
+            errors.update(refused.errors)
+    if errors:
+        raise InvalidActivity(errors)
+    assert type_id is not None and due_on is not None
+    return schedule_activity(
+        subject=subject,
+        type_id=type_id,
+        due_on=due_on,
+        start=start,
+        end=end,
+        assigned_to_id=opportunity.account_manager_id or by.id,
+        by=by,
+        tz=tz,
+        opportunity=opportunity,
+    )
 
 
 def close_activity(activity: Activity, *, by: Member, now: datetime | None = None) -> Activity:
@@ -242,16 +307,26 @@ def update_activity(
     return activity
 
 
+class ActivityContext(TypedDict):
+    """Where an activity is logged from: the records it belongs to, and the phone to call."""
+
+    opportunity_id: int | None
+    company_id: int | None
+    contact_id: int | None
+    campaign_id: int | None
+    phone: str
+
+
 def context_for(
     *,
     opportunity_id: int | None = None,
     company_id: int | None = None,
     contact_id: int | None = None,
     campaign_id: int | None = None,
-) -> dict[str, int | str | None]:
+) -> ActivityContext:
     """Company, contact, campaign and phone filled in from where an activity is logged:
     an opportunity brings its company, contact and campaign; a contact its company."""
-    found: dict[str, int | str | None] = {
+    found: ActivityContext = {
         "opportunity_id": None,
         "company_id": None,
         "contact_id": None,
@@ -261,11 +336,9 @@ def context_for(
     if opportunity_id:
         opportunity = db.session.get(Opportunity, opportunity_id)
         if opportunity is not None:
-            found.update(
-                opportunity_id=opportunity.id,
-                company_id=opportunity.company_id,
-                contact_id=opportunity.contact_id,
-            )
+            found["opportunity_id"] = opportunity.id
+            found["company_id"] = opportunity.company_id
+            found["contact_id"] = opportunity.contact_id
             found["campaign_id"] = campaign_id or opportunity.campaign_id
     if contact_id and db.session.get(Contact, contact_id) is not None:
         found["contact_id"] = contact_id
@@ -287,12 +360,16 @@ def may_change_activity(member: Member, activity: Activity) -> bool:
     return member.is_manager or member.id in (activity.assigned_to_id, activity.assigned_by_id)
 
 
+# Minutes: a reminder comes at most a week before the activity.
+LONGEST_REMINDER = 10_080
+
+
 def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
     """Open activities with a reminder whose reminder time has come and that have not
     ended yet (untimed ones: on their day), soonest first. Every page shows them, so the
     query reads only what the strip shows, and only activities that could qualify."""
     today = now.astimezone(tz).date()
-    week_ahead = now + timedelta(minutes=10_080)  # the longest reminder the form allows
+    week_ahead = now + timedelta(minutes=LONGEST_REMINDER)
     candidates = db.session.scalars(
         select(Activity)
         .where(
@@ -351,8 +428,8 @@ class ActivityFilters:
     type_id: int | None = None
     campaign_id: int | None = None
 
-    def query_args(self) -> dict[str, str | int]:
-        args: dict[str, str | int] = {"member_id": self.member_id or "team", "when": self.when}
+    def query_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"member_id": self.member_id or "team", "when": self.when}
         if self.type_id:
             args["type_id"] = self.type_id
         if self.campaign_id:

@@ -58,7 +58,7 @@ def parse_amount(
     sign, whole, decimals = match.groups()
     if decimals is not None and not 1 <= len(decimals) <= 2:
         raise InvalidAmount(
-            f"{label} can have at most two decimals (cents)"
+            f"{label} can have at most two decimals (cents)."
             if decimals
             else f"{label} must be {FORMAT_HINT}; “{raw[:20]}” is not."
         )

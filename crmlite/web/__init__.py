@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 from flask import Flask, abort, g, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from crmlite.database import write_intent
 from crmlite.extensions import db, login_manager
 from crmlite.models import Member
+from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
 from crmlite.web import filters, incoming
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,10 +63,40 @@ def require_role(*roles: str) -> Callable[[F], F]:
 
 
 def get_or_404(model: type, ident: int) -> Any:
-    obj = db.session.get(model, ident)
+    """The record with this id, else 404 (also for a number no id column holds)."""
+    obj = db.session.get(model, ident) if parse_id(ident) is not None else None
     if obj is None:
         abort(404)
     return obj
+
+
+class BadQuery(ValueError):
+    """A value in the query string the page cannot read; the message says what to fix."""
+
+
+def whole_arg(
+    args: MultiDict[str, str], name: str, label: str, minimum: int, maximum: int
+) -> int | None:
+    """A whole number from the query string (a year, a quarter, a month): None when absent,
+    BadQuery naming the bounds and what was typed when it is not one of them."""
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_whole(raw, label=label, minimum=minimum, maximum=maximum)
+    except InvalidNumber:
+        raise BadQuery(
+            f"{label} must be a whole number from {minimum} to {maximum}, not “{raw[:20]}”."
+        ) from None
+
+
+def offset_arg() -> int:
+    """Where a "Load more" list goes on (``?offset=``): a whole number of rows, 0 when
+    missing or malformed."""
+    try:
+        return parse_whole(request.args.get("offset") or "0", label="The offset")
+    except InvalidNumber:
+        return 0
 
 
 def strip(value: str | None) -> str | None:
@@ -96,9 +128,8 @@ def safe_next(target: str | None, default: str) -> str:
 
 @login_manager.user_loader
 def load_member(member_id: str) -> Member | None:
-    if not member_id.isdigit():
-        return None
-    return db.session.get(Member, int(member_id))
+    ident = parse_id(member_id)
+    return db.session.get(Member, ident) if ident is not None else None
 
 
 def register_web(app: Flask) -> None:

@@ -11,26 +11,13 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
-from wtforms import (
-    DateField,
-    HiddenField,
-    IntegerField,
-    SelectChoice,
-    SelectField,
-    StringField,
-    TextAreaField,
-    TimeField,
-)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crmlite.extensions import db
 from crmlite.models import (
-    PLACES,
     Activity,
     ActivityNote,
     ActivityStatus,
@@ -43,70 +30,19 @@ from crmlite.models import (
 from crmlite.services import activities as service
 from crmlite.services import pick_lists, reference
 from crmlite.services.activities import ActivityFilters
+from crmlite.services.parsing import parse_id, parse_ids
 from crmlite.services.team import get_team, local_today
-from crmlite.web import get_or_404, is_htmx, strip
+from crmlite.web import get_or_404, is_htmx, offset_arg
+from crmlite.web.activities_forms import CONTEXT_FIELDS, ActivityForm
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 
 PAGE_SIZE = 100
 
 
-def _id(value: Any) -> int | None:
-    return int(value) if str(value or "").isdigit() and int(value) > 0 else None
-
-
-class ActivityForm(FlaskForm):
-    type_id = SelectField("Type", coerce=int)
-    subject = StringField(
-        "Subject", filters=[strip], validators=[DataRequired("Enter a subject."), Length(max=200)]
-    )
-    due_on = DateField("Date", validators=[DataRequired("Enter a valid date.")])
-    start = TimeField("Start", validators=[Optional()])
-    end = TimeField("End", validators=[Optional()])
-    assigned_to_id = SelectField("Assigned to", coerce=int)
-    place = SelectField(
-        "Where",
-        choices=[SelectChoice("", "—")] + [SelectChoice(p, p) for p in PLACES],
-        validators=[Optional()],
-    )
-    reminder_minutes = IntegerField(
-        "Reminder (minutes before)",
-        validators=[Optional(), NumberRange(0, 10_080, "Between 0 and 10,080 minutes (a week).")],
-    )
-    status = SelectField("Status", choices=[SelectChoice(s.value, s.value) for s in ActivityStatus])
-    note = TextAreaField("Add a note", filters=[strip], validators=[Length(max=10_000)])
-    opportunity_id = HiddenField()
-    company_id = HiddenField()
-    contact_id = HiddenField()
-    campaign_id = HiddenField()
-    version = HiddenField()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.type_id.choices = [
-            SelectChoice(t.id, t.label) for t in reference.active_activity_types()
-        ]
-        self.assigned_to_id.choices = [
-            SelectChoice(m.id, m.name) for m in pick_lists.active_members()
-        ]
-
-    def validate(self, extra_validators: Any = None) -> bool:
-        ok = super().validate(extra_validators)
-        if (self.start.data is None) != (self.end.data is None) and not (
-            self.start.errors or self.end.errors
-        ):
-            (self.end if self.end.data is None else self.start).errors.append(
-                "Give both a start and an end time, or neither."
-            )
-            ok = False
-        elif self.start.data and self.end.data and self.end.data <= self.start.data:
-            self.end.errors.append("The end must come after the start.")
-            ok = False
-        return ok
-
-
 def _context_labels(form: ActivityForm) -> dict[str, Any]:
     """What the hidden context ids stand for, shown above the form."""
+    ids = form.context_ids()
     labels: dict[str, Any] = {}
     for key, model in (
         ("opportunity", Opportunity),
@@ -114,7 +50,7 @@ def _context_labels(form: ActivityForm) -> dict[str, Any]:
         ("contact", Contact),
         ("campaign", Campaign),
     ):
-        ident = _id(getattr(form, f"{key}_id").data)
+        ident = ids[f"{key}_id"]
         labels[key] = db.session.get(model, ident) if ident else None
     return labels
 
@@ -169,23 +105,20 @@ def _item(activity_id: int, prompt: Any = None) -> str:
 def new() -> str:
     """The form to log or schedule an activity in place, filled in from where it opened."""
     args = request.args
-    context = service.context_for(
-        opportunity_id=_id(args.get("opportunity_id")),
-        company_id=_id(args.get("company_id")),
-        contact_id=_id(args.get("contact_id")),
-        campaign_id=_id(args.get("campaign_id")),
-    )
+    context = service.context_for(**{name: parse_id(args.get(name)) for name in CONTEXT_FIELDS})
     form = ActivityForm(formdata=None)
     form.due_on.data = _date_arg(args.get("due_on")) or local_today(g.tz)
     form.start.data = _time_arg(args.get("start"))
     form.end.data = _time_arg(args.get("end"))
-    member = _id(args.get("assigned_to_id"))
+    member = parse_id(args.get("assigned_to_id"))
     form.assigned_to_id.data = (
         member if member in {c.value for c in form.assigned_to_id.choices} else current_user.id
     )
     form.status.data = ActivityStatus.OPEN.value
-    for key in ("opportunity_id", "company_id", "contact_id", "campaign_id"):
-        getattr(form, key).data = context[key] or ""
+    form.opportunity_id.data = context["opportunity_id"] or ""
+    form.company_id.data = context["company_id"] or ""
+    form.contact_id.data = context["contact_id"] or ""
+    form.campaign_id.data = context["campaign_id"] or ""
     if context["opportunity_id"]:
         opportunity = db.session.get(Opportunity, context["opportunity_id"])
         form.subject.data = f"Next step: {opportunity.name}"[:200] if opportunity else ""
@@ -211,33 +144,21 @@ def create() -> Any:
     form = ActivityForm()
     if not form.validate():
         return _render_form(form)
-    context = service.context_for(
-        opportunity_id=_id(form.opportunity_id.data),
-        company_id=_id(form.company_id.data),
-        contact_id=_id(form.contact_id.data),
-        campaign_id=_id(form.campaign_id.data),
-    )
+    context = service.context_for(**form.context_ids())
     opportunity = (
         db.session.get(Opportunity, context["opportunity_id"])
         if context["opportunity_id"]
         else None
     )
     activity = service.schedule_activity(
-        subject=form.subject.data or "",
-        type_id=form.type_id.data,
-        due_on=form.due_on.data,
-        start=form.start.data,
-        end=form.end.data,
-        assigned_to_id=form.assigned_to_id.data,
+        **form.details(),
         by=current_user,
         tz=g.tz,
         opportunity=opportunity,
         company_id=context["company_id"],
         contact_id=context["contact_id"],
         campaign_id=context["campaign_id"],
-        phone=str(context["phone"] or ""),
-        place=form.place.data or "",
-        reminder_minutes=form.reminder_minutes.data,
+        phone=context["phone"],
     )
     if form.note.data:
         service.add_note(activity, by=current_user, body=form.note.data)
@@ -258,8 +179,8 @@ def _edit_form(activity: Activity) -> ActivityForm:
     form = ActivityForm(formdata=None, obj=activity)
     form.start.data = activity.starts_at.astimezone(g.tz).time() if activity.starts_at else None
     form.end.data = activity.ends_at.astimezone(g.tz).time() if activity.ends_at else None
-    for key in ("opportunity_id", "company_id", "contact_id", "campaign_id"):
-        getattr(form, key).data = getattr(activity, key) or ""
+    for key in CONTEXT_FIELDS:
+        form[key].data = getattr(activity, key) or ""
     form.version.data = activity.version
     return form
 
@@ -284,17 +205,10 @@ def update(activity_id: int) -> Any:
     try:
         service.update_activity(
             activity,
-            expected_version=_id(form.version.data) or 0,
-            subject=form.subject.data or "",
-            type_id=form.type_id.data,
-            due_on=form.due_on.data,
-            start=form.start.data,
-            end=form.end.data,
-            assigned_to_id=form.assigned_to_id.data,
+            **form.details(),
+            expected_version=form.opened_version(),
             by=current_user,
             tz=g.tz,
-            place=form.place.data or "",
-            reminder_minutes=form.reminder_minutes.data,
         )
         if form.note.data:
             service.add_note(activity, by=current_user, body=form.note.data)
@@ -343,13 +257,13 @@ def filters_from(args: MultiDict[str, str]) -> ActivityFilters:
     if member == "team" and current_user.is_manager:
         member_id = None
     else:
-        member_id = _id(member) or current_user.id
+        member_id = parse_id(member) or current_user.id
     when = args.get("when", "open")
     return ActivityFilters(
         member_id=member_id,
         when=when if when in service.WHEN_CHOICES else "open",
-        type_id=_id(args.get("type_id")),
-        campaign_id=_id(args.get("campaign_id")),
+        type_id=parse_id(args.get("type_id")),
+        campaign_id=parse_id(args.get("campaign_id")),
     )
 
 
@@ -358,7 +272,7 @@ def index() -> Any:
     filters = filters_from(request.args)
     if filters.member_id != current_user.id and not current_user.is_manager:
         abort(403)
-    offset = max(0, request.args.get("offset", 0, type=int))
+    offset = offset_arg()
     rows, more = service.activity_list(filters, local_today(g.tz), limit=PAGE_SIZE, offset=offset)
     context = {
         "activities": rows,
@@ -388,8 +302,9 @@ def index() -> Any:
 @bp.post("/reassign")
 def reassign() -> Any:
     """Bulk reassign the ticked open activities. Managers reassign any; others their own."""
-    ids = [i for i in (_id(v) for v in request.form.getlist("activity_ids")) if i]
-    to = db.session.get(Member, _id(request.form.get("to_member_id")) or 0)
+    ids = parse_ids(request.form.getlist("activity_ids"))
+    to_id = parse_id(request.form.get("to_member_id"))
+    to = db.session.get(Member, to_id) if to_id else None
     filters = filters_from(request.form)
     message = ""
     if not ids:

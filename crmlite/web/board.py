@@ -4,52 +4,37 @@ between them, filters kept in the URL."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
-from wtforms import (
-    BooleanField,
-    DateField,
-    DecimalField,
-    HiddenField,
-    IntegerField,
-    SelectChoice,
-    SelectField,
-    StringField,
-    TextAreaField,
-    TimeField,
-)
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from crmlite.extensions import db
 from crmlite.models import (
-    ActivityType,
     BusinessUnit,
     Campaign,
     Location,
     Member,
     Opportunity,
     OpportunityType,
-    Rating,
     SalesStage,
 )
+from crmlite.services import activities, funnel, reference
 from crmlite.services import board as board_service
-from crmlite.services import funnel, pick_lists, reference
-from crmlite.services.activities import schedule_activity
 from crmlite.services.board import BoardFilters, ColumnTotals
+from crmlite.services.money import ZERO
 from crmlite.services.opportunities import create_opportunity
+from crmlite.services.parsing import parse_id
 from crmlite.services.team import local_today
-from crmlite.web import get_or_404, is_htmx, strip
+from crmlite.web import get_or_404, is_htmx, offset_arg
+from crmlite.web.board_forms import RATINGS, MoveForm, NewOpportunityForm
 
 bp = Blueprint("board", __name__, url_prefix="/board")
 
-RATINGS = [r.value for r in Rating]
 _ID = 2_147_483_647  # stands for a card's id in its URL patterns
 
 
@@ -76,23 +61,15 @@ def card_urls() -> dict[str, CardUrls]:
     return {"urls": CardUrls()}
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
-def _int_or_zero(value: Any) -> int:
-    return int(value) if str(value).isdigit() else 0
-
-
 def filters_from(args: MultiDict[str, str]) -> BoardFilters:
     """Filters from the query string; anything malformed is ignored rather than an error."""
     rating = args.get("rating")
     return BoardFilters(
-        account_manager_id=_int(args.get("account_manager_id")),
-        type_id=_int(args.get("type_id")),
-        campaign_id=_int(args.get("campaign_id")),
-        location_id=_int(args.get("location_id")),
-        business_unit_id=_int(args.get("business_unit_id")),
+        account_manager_id=parse_id(args.get("account_manager_id")),
+        type_id=parse_id(args.get("type_id")),
+        campaign_id=parse_id(args.get("campaign_id")),
+        location_id=parse_id(args.get("location_id")),
+        business_unit_id=parse_id(args.get("business_unit_id")),
         rating=rating if rating in RATINGS else None,
         stalled_only=args.get("stalled_only") in ("1", "on", "true", "y"),
         q=(args.get("q") or "").strip()[:100],
@@ -113,7 +90,7 @@ def _filter_choices() -> dict[str, Any]:
     }
 
 
-def _today() -> Any:
+def _today() -> date:
     return local_today(g.tz)
 
 
@@ -132,7 +109,7 @@ def index() -> str | tuple[str, dict[str, str]]:
 @bp.get("/stages/<int:stage_id>/cards")
 def more(stage_id: int) -> str:
     stage = get_or_404(SalesStage, stage_id)
-    offset = max(0, request.args.get("offset", 0, type=int))
+    offset = offset_arg()
     filters = filters_from(request.args)
     column = board_service.more_cards(stage, filters, _today(), g.tz, offset)
     return render_template("board/_more.html", column=column, filters=filters)
@@ -147,32 +124,6 @@ def card(opportunity_id: int) -> str:
 def _render_card(opportunity_id: int, notice: str = "") -> str:
     the_card = board_service.card(opportunity_id, _today())
     return render_template("board/_card.html", card=the_card, notice=notice)
-
-
-class MoveForm(FlaskForm):
-    stage_id = IntegerField(validators=[InputRequired()])
-    version = IntegerField(validators=[InputRequired()])
-    # Which inline question the person answered: "lost", "won" or "next_step".
-    prompt = HiddenField()
-    lost_reason = TextAreaField(
-        "Why did they say no?", filters=[strip], validators=[Optional(), Length(max=2000)]
-    )
-    won_amount = DecimalField(
-        "Won amount",
-        places=2,
-        validators=[Optional(), NumberRange(min=0, message="The won amount cannot be negative.")],
-    )
-    won_on = DateField("Won on", validators=[Optional()])
-    skip_next_step = BooleanField()
-    step_type_id = SelectField("Next step", coerce=_int_or_zero, validate_choice=False)
-    step_subject = StringField("Subject", filters=[strip], validators=[Length(max=200)])
-    step_date = DateField("Date", validators=[Optional()])
-    step_start = TimeField("Start", validators=[Optional()])
-    step_end = TimeField("End", validators=[Optional()])
-
-
-def _activity_type_choices() -> list[SelectChoice]:
-    return [SelectChoice(t.id, t.label) for t in reference.active_activity_types()]
 
 
 def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: MoveForm) -> str:
@@ -244,12 +195,12 @@ def move(opportunity_id: int) -> str:
     if not funnel.may_change(current_user, opportunity):
         abort(403)
     form = MoveForm()
-    form.step_type_id.choices = _activity_type_choices()
     valid = form.validate()
     to_stage = db.session.get(SalesStage, form.stage_id.data) if form.stage_id.data else None
-    if to_stage is None or form.version.errors:
+    version = form.version.data  # None when missing or malformed
+    if to_stage is None or version is None:
         return _render_card(opportunity.id, notice="That stage does not exist; nothing moved.")
-    if form.version.data != opportunity.version:
+    if version != opportunity.version:
         return _changed_meanwhile(opportunity.id)
     if not valid:
         return _prompt(form.prompt.data or "lost", opportunity, to_stage, form)
@@ -271,7 +222,7 @@ def move(opportunity_id: int) -> str:
             opportunity,
             to_stage,
             by=current_user,
-            expected_version=form.version.data,
+            expected_version=version,
             tz=g.tz,
             lost_reason=form.lost_reason.data or "",
             won_amount=form.won_amount.data,
@@ -290,73 +241,25 @@ def move(opportunity_id: int) -> str:
 
 
 def _schedule_next_step(form: MoveForm, opportunity: Opportunity) -> bool:
-    """Schedule the next step from the prompt; False (with messages) when the input is bad."""
-    ok = True
-    for field, message in (
-        (form.step_type_id, "Choose the kind of activity."),
-        (form.step_subject, "Enter a subject."),
-        (form.step_date, "Enter the date."),
-        (form.step_start, "Enter the start time."),
-        (form.step_end, "Enter the end time."),
-    ):
-        if not field.data and not field.errors:
-            field.errors = [message]
-        ok = ok and not field.errors
-    if not ok:
+    """Schedule the next step the move's question asked for; False, with the messages next
+    to the fields, when services.activities refuses it."""
+    try:
+        activities.schedule_next_step(
+            opportunity,
+            type_id=form.step_type_id.data,
+            subject=form.step_subject.data or "",
+            due_on=form.step_date.data,
+            start=form.step_start.data,
+            end=form.step_end.data,
+            by=current_user,
+            tz=g.tz,
+            today=_today(),
+        )
+    except activities.InvalidActivity as refused:
+        for name, message in refused.errors.items():
+            form[MoveForm.STEP_FIELDS[name]].errors = [message]
         return False
-    if db.session.get(ActivityType, form.step_type_id.data) is None:
-        form.step_type_id.errors = ["Choose the kind of activity."]
-        return False
-    if form.step_date.data < _today():
-        form.step_date.errors = ["A next step is in the future: pick today or later."]
-        return False
-    if form.step_end.data <= form.step_start.data:
-        form.step_end.errors = ["The end must come after the start."]
-        return False
-    schedule_activity(
-        subject=form.step_subject.data,
-        type_id=form.step_type_id.data,
-        due_on=form.step_date.data,
-        start=form.step_start.data,
-        end=form.step_end.data,
-        assigned_to_id=opportunity.account_manager_id or current_user.id,
-        by=current_user,
-        tz=g.tz,
-        opportunity=opportunity,
-    )
     return True
-
-
-class NewOpportunityForm(FlaskForm):
-    name = StringField(
-        "Opportunity",
-        filters=[strip],
-        validators=[DataRequired("Name the opportunity."), Length(max=200)],
-        description='e.g. "Tows R Us - Managed Services - Complete"',
-    )
-    company_name = StringField("Company", filters=[strip], validators=[Length(max=200)])
-    contact_name = StringField("Contact", filters=[strip], validators=[Length(max=200)])
-    type_id = SelectField("Type", coerce=int)
-    revenue = DecimalField(
-        "Revenue",
-        places=2,
-        default=0,
-        validators=[Optional(), NumberRange(min=0, message="Revenue cannot be negative.")],
-    )
-    expected_close_on = DateField("Expected close", validators=[Optional()])
-    rating = SelectField("Rating", choices=[SelectChoice(r, r) for r in RATINGS], default="Medium")
-    account_manager_id = SelectField("Account manager", coerce=int)
-    campaign_id = SelectField("Campaign", coerce=int)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        none = [SelectChoice(0, "—")]
-        types = pick_lists.opportunity_types()
-        members = pick_lists.active_members()
-        campaigns = pick_lists.campaigns()
-        self.type_id.choices = none + [SelectChoice(t.id, t.name) for t in types]
-        self.account_manager_id.choices = [SelectChoice(m.id, m.name) for m in members]
-        self.campaign_id.choices = none + [SelectChoice(c.id, c.name) for c in campaigns]
 
 
 @bp.route("/opportunities/new", methods=["GET", "POST"])
@@ -374,7 +277,7 @@ def new() -> str:
         company_name=form.company_name.data or "",
         contact_name=form.contact_name.data or "",
         type_id=form.type_id.data or None,
-        revenue=form.revenue.data or 0,
+        revenue=form.revenue.data or ZERO,
         expected_close_on=form.expected_close_on.data,
         rating=form.rating.data,
         account_manager_id=form.account_manager_id.data,

@@ -21,27 +21,19 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
-from wtforms import (
-    DateField,
-    IntegerField,
-    SelectChoice,
-    SelectField,
-    StringField,
-    TimeField,
-)
-from wtforms.validators import InputRequired, Optional
 
 from crmlite.extensions import db
 from crmlite.models import Activity, Member
 from crmlite.services import calendar as cal
 from crmlite.services.activities import ActivityChangedMeanwhile, may_change_activity
+from crmlite.services.parsing import parse_id
 from crmlite.services.periods import FIRST_DAY, FIRST_YEAR, LAST_DAY, LAST_YEAR, Month
 from crmlite.services.team import local_today
 from crmlite.web import get_or_404, is_htmx, public
+from crmlite.web.calendar_forms import MoveForm, SubscriptionForm
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
@@ -129,13 +121,13 @@ def _member_ids(args: MultiDict[str, str], notices: list[str]) -> list[int]:
     """The members asked for, in the order given, each once; me when none (or none valid)."""
     ids: list[int] = []
     for value in args.getlist("member_id"):
-        value = value.strip()
-        if not value:
+        if not value.strip():
             continue
-        if not value.isdigit() or len(value) > 9:
-            notices.append(f"“{value[:20]}” is not a member; it was left out.")
-        elif int(value) not in ids:
-            ids.append(int(value))
+        ident = parse_id(value)
+        if ident is None:
+            notices.append(f"“{value.strip()[:20]}” is not a member; it was left out.")
+        elif ident not in ids:
+            ids.append(ident)
     if len(ids) > cal.MAX_SIDE_BY_SIDE:
         notices.append(f"At most {cal.MAX_SIDE_BY_SIDE} members fit side by side.")
         ids = ids[: cal.MAX_SIDE_BY_SIDE]
@@ -283,17 +275,6 @@ def month() -> str:
 # -- drag to reschedule ----------------------------------------------------------------------------
 
 
-class MoveForm(FlaskForm):
-    due_on = DateField(validators=[InputRequired("Say which day.")])
-    # Empty: dropped on the day's "all day" row.
-    start = TimeField(format="%H:%M", validators=[Optional()])
-    version = IntegerField(validators=[InputRequired()])
-    # The week on screen, to answer with that member's week as it now is.
-    week = DateField(validators=[Optional()])
-    weekend = StringField()
-    side_by_side = StringField()
-
-
 def _member_week(
     member: Member,
     form: MoveForm,
@@ -341,7 +322,8 @@ def move(activity_id: int) -> str:
         abort(403)
     member = get_or_404(Member, activity.assigned_to_id)
     form = MoveForm()
-    if not form.validate():
+    version = form.version.data
+    if not form.validate() or version is None:
         if form.version.errors:
             message = "The page is out of date; reload it and try again. Nothing moved."
         elif form.due_on.errors:
@@ -357,7 +339,7 @@ def move(activity_id: int) -> str:
             due_on=form.due_on.data,
             start=form.start.data,
             tz=g.tz,
-            expected_version=form.version.data,
+            expected_version=version,
         )
         db.session.commit()
     except (ActivityChangedMeanwhile, StaleDataError):
@@ -370,13 +352,6 @@ def move(activity_id: int) -> str:
 
 
 # -- the calendar feed -----------------------------------------------------------------------------
-
-
-class SubscriptionForm(FlaskForm):
-    action = SelectField(
-        choices=[SelectChoice(action, action) for action in ("create", "reset", "revoke")],
-        validators=[InputRequired()],
-    )
 
 
 def feed_url(token: str | None) -> str | None:

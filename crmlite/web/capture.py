@@ -8,19 +8,17 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
-from wtforms import Field, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import ValidationError
 
 from crmlite.extensions import db
-from crmlite.models import Activity, Contact
+from crmlite.models import Activity
 from crmlite.services import capture as service
 from crmlite.services.companies import contact_list, load_contact
+from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team
 from crmlite.web import is_htmx
+from crmlite.web.capture_forms import AssignForm, CaptureForm
 
 bp = Blueprint("capture", __name__, url_prefix="/capture")
 
@@ -28,56 +26,6 @@ CONTACT_CHOICES = 50
 TOO_LARGE = "The message is larger than 10 MB; capture it without its attachments."
 # Room for the form's other fields and the multipart framing around a 10 MB message.
 REQUEST_LIMIT = service.MAX_MESSAGE_BYTES + 1024 * 1024
-
-
-class CaptureForm(FlaskForm):
-    message_file = FileField(
-        "E-mail file (.eml)",
-        description="Save the e-mail from your mail program as .eml (“Download original”).",
-        render_kw={"accept": ".eml,message/rfc822"},
-    )
-    raw_message = TextAreaField(
-        "…or paste the raw message",
-        description="Its full source, headers included (“Show original”, “View source”).",
-        render_kw={"rows": 14, "spellcheck": "false"},
-    )
-
-    def has_file(self) -> bool:
-        return bool(self.message_file.data and self.message_file.data.filename)
-
-    def validate_message_file(self, _field: FileField) -> None:
-        has_text = bool((self.raw_message.data or "").strip())
-        if not self.has_file() and not has_text:
-            raise ValidationError("Upload an .eml file or paste the raw message.")
-        if self.has_file() and has_text:
-            raise ValidationError("Upload a file or paste a message, not both.")
-
-    def message(self) -> tuple[bytes, Field]:
-        """The raw message, and the field it came from (where its error goes)."""
-        if self.has_file():
-            # One byte more than allowed, so that the service can tell it is too large.
-            data = self.message_file.data.read(service.MAX_MESSAGE_BYTES + 1)
-            return data, self.message_file
-        return (self.raw_message.data or "").encode("utf-8"), self.raw_message
-
-
-def _contact_id(value: object) -> int:
-    return int(value) if str(value or "").isdigit() else 0
-
-
-class AssignForm(FlaskForm):
-    contact_id = SelectField("Contact", coerce=_contact_id, validate_choice=False)
-
-    def __init__(self, *args: Any, contacts: list[Contact], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.contact_id.choices = [
-            SelectChoice(c.id, f"{c.name} ({c.company.name})" if c.company else c.name)
-            for c in contacts
-        ]
-
-    def validate_contact_id(self, field: SelectField) -> None:
-        if not any(choice.value == field.data for choice in field.choices):
-            raise ValidationError("Choose a contact from the list.")
 
 
 @bp.url_value_preprocessor
@@ -146,7 +94,7 @@ def assign_form(activity_id: int) -> str:
 def assign(activity_id: int) -> str | Response:
     """Give the e-mail its contact (with their company, phone and single open opportunity)."""
     activity = _load_for_assign(activity_id)
-    chosen = _contact_id(request.form.get("contact_id"))
+    chosen = parse_id(request.form.get("contact_id"))
     contact = load_contact(chosen) if chosen else None
     form = AssignForm(contacts=[contact] if contact else [])
     if contact is None or not form.validate_on_submit():

@@ -25,19 +25,16 @@ from crmlite.services import deal_lists
 from crmlite.services.funnel_health import Period, funnel_health, period_bounds, period_months
 from crmlite.services.hygiene import HYGIENE_KINDS
 from crmlite.services.money import format_amount
+from crmlite.services.parsing import parse_id
 from crmlite.services.periods import Month, month_name, quarter_months, quarter_of
 from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, NO_LOCATION, NO_UNIT
 from crmlite.services.team import local_today
 from crmlite.services.wins import NO_MANAGER, Basis
-from crmlite.web import is_htmx
+from crmlite.web import BadQuery, is_htmx, whole_arg
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 NONE = "none"  # in a URL: "no account manager / location / business unit set"
-
-
-class BadInput(ValueError):
-    """A query string the dashboard cannot read; the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -58,15 +55,6 @@ class Choice:
         return args
 
 
-def _whole(args: MultiDict[str, str], name: str, label: str, low: int, high: int) -> int | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadInput(f"{label} must be a whole number from {low} to {high}, not “{raw[:20]}”.")
-    return int(raw)
-
-
 def _enum(args: MultiDict[str, str], name: str, kind: type[Any], message: str) -> Any:
     raw = (args.get(name) or "").strip()
     if not raw:
@@ -74,7 +62,7 @@ def _enum(args: MultiDict[str, str], name: str, kind: type[Any], message: str) -
     try:
         return kind(raw)
     except ValueError:
-        raise BadInput(message) from None
+        raise BadQuery(message) from None
 
 
 def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[str]]:
@@ -83,8 +71,8 @@ def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[st
     errors = []
     values: dict[str, Any] = {}
     readers = {
-        "year": lambda: _whole(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR),
-        "quarter": lambda: _whole(args, "quarter", "The quarter", 1, 4),
+        "year": lambda: whole_arg(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR),
+        "quarter": lambda: whole_arg(args, "quarter", "The quarter", 1, 4),
         "basis": lambda: _enum(args, "basis", Basis, "The basis is either revenue or margin."),
         "period": lambda: _enum(
             args, "period", Period, "The funnel's period is either the quarter or the year."
@@ -93,7 +81,7 @@ def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[st
     for name, read in readers.items():
         try:
             values[name] = read()
-        except BadInput as bad:
+        except BadQuery as bad:
             values[name] = None
             errors.append(str(bad))
     return (
@@ -241,9 +229,10 @@ def _id_arg(args: MultiDict[str, str], name: str, label: str) -> int | None:
         return None
     if raw == NONE:
         return 0
-    if not raw.isdigit():
-        raise BadInput(f"{label} must be an id or “{NONE}”, not “{raw[:20]}”.")
-    return int(raw)
+    ident = parse_id(raw)
+    if ident is None:
+        raise BadQuery(f"{label} must be an id or “{NONE}”, not “{raw[:20]}”.")
+    return ident
 
 
 def _member_scope(requested: int | None) -> tuple[int | None, Member | None]:
@@ -270,14 +259,14 @@ def won() -> Any:
     args = request.args
     today = local_today(g.tz)
     try:
-        year = _whole(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR) or today.year
-        month = _whole(args, "month", "The month", 1, 12)
-        quarter = _whole(args, "quarter", "The quarter", 1, 4)
+        year = whole_arg(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR) or today.year
+        month = whole_arg(args, "month", "The month", 1, 12)
+        quarter = whole_arg(args, "quarter", "The quarter", 1, 4)
         basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
         member_id = _id_arg(args, "member_id", "The member")
         location_id = _id_arg(args, "location_id", "The location")
         unit_id = _id_arg(args, "business_unit_id", "The business unit")
-    except BadInput as bad:
+    except BadQuery as bad:
         return _bad_input(str(bad), "Won opportunities")
     basis = basis or Basis.REVENUE
     member_id, member = _member_scope(member_id)
@@ -345,9 +334,11 @@ def open_deals(kind: str) -> Any:
         basis = _enum(args, "basis", Basis, "The basis is either revenue or margin.")
         year = month = None
         if kind == "pipeline":
-            year = _whole(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR) or today.year
-            month = _whole(args, "month", "The month", 1, 12) or today.month
-    except BadInput as bad:
+            year = (
+                whole_arg(args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR) or today.year
+            )
+            month = whole_arg(args, "month", "The month", 1, 12) or today.month
+    except BadQuery as bad:
         return _bad_input(str(bad), titles[kind])
     basis = basis or Basis.REVENUE
     member_id, member = _member_scope(member_id)

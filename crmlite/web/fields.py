@@ -110,12 +110,23 @@ class WholeNumberField(Field):
 class IdSelectField(SelectField):
     """A choice of a record by id; 0 (or empty) means none. Whether the record exists and may
     be chosen is the service's rule, so an outdated or forged id gets a clear message there
-    instead of "Not a valid choice"; a value that is not an id at all is refused here."""
+    instead of "Not a valid choice"; a value that is not an id at all is refused here.
+
+    ``validate_choice=True``: only the ids listed (0 only when "—" is offered) are accepted,
+    for forms whose service takes the id as given. ``widget=HiddenInput()`` carries a
+    chosen id along in a hidden input."""
 
     data: int | None  # None: what was sent is not an id (the field has an error)
 
-    def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
-        super().__init__(label, validators, coerce=int, validate_choice=False, **kwargs)
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: Any = None,
+        *,
+        validate_choice: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(label, validators, coerce=int, validate_choice=validate_choice, **kwargs)
 
     def process_data(self, value: Any) -> None:
         # A record without one (None stored, no default) shows "—" and reads as 0.
@@ -128,11 +139,14 @@ class IdSelectField(SelectField):
         if raw in ("", "0"):
             self.data = 0
             return
-        ident = parsing.parse_id(raw)
-        if ident is None:
-            self.data = None
+        self.data = parsing.parse_id(raw)
+        if self.data is None:
             raise ValueError(f"Choose the {str(self.label.text).lower()} from the list.")
-        self.data = ident
+
+    def _value(self) -> str:
+        # What a hidden input carries (``widget=HiddenInput()``), e.g. the stage a card
+        # moves to while the move's question is answered.
+        return str(self.data) if self.data else ""
 
     def set_choices(self, items: Sequence[Any], label: str = "name", none: bool = True) -> None:
         choices = [SelectChoice(item.id, getattr(item, label)) for item in items]

@@ -25,9 +25,10 @@ from werkzeug.wrappers import Response
 
 from crmlite.models import ActivityType, Member, Role
 from crmlite.services import points
+from crmlite.services.parsing import parse_id
 from crmlite.services.periods import BadMonth, Month
 from crmlite.services.team import get_team, local_today
-from crmlite.web import get_or_404, require_role
+from crmlite.web import get_or_404, offset_arg, require_role
 
 bp = Blueprint("points", __name__, url_prefix="/points")
 
@@ -287,9 +288,9 @@ def member_activities(member_id: int) -> str:
     """The closed activities behind a summary line (one type, or the whole month)."""
     person = _viewable(member_id)
     month = _month()
-    type_id = request.args.get("type_id", type=int)
+    type_id = parse_id(request.args.get("type_id"))
     activity_type = get_or_404(ActivityType, type_id) if type_id is not None else None
-    offset = max(0, request.args.get("offset", 0, type=int))
+    offset = offset_arg()
     rows, total, earned = points.activities_behind(
         person.id, month, tz=g.tz, type_id=type_id, limit=BEHIND_PAGE, offset=offset
     )

@@ -3,69 +3,33 @@ with "same every month" to fill a year at once. Managers and admins only."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import DecimalField
-from wtforms.validators import NumberRange, Optional
 
 from crmlite.extensions import db
 from crmlite.models import Member, Role
 from crmlite.services import quotas
 from crmlite.services.periods import MONTH_NAMES
-from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, MONTHS
+from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR
 from crmlite.services.team import local_today
-from crmlite.web import get_or_404, require_role
+from crmlite.web import BadQuery, get_or_404, require_role, whole_arg
+from crmlite.web.quotas_forms import MonthlyQuotasForm, SameEveryMonthForm
 
 bp = Blueprint("quotas", __name__, url_prefix="/quotas")
 
 MANAGERS = (Role.ADMIN, Role.MANAGER)
-MAX_AMOUNT = Decimal("999999999999.99")  # what Numeric(14, 2) holds
-
-
-def _amount_field(label: str) -> DecimalField:
-    return DecimalField(
-        label,
-        places=2,
-        validators=[
-            Optional(),
-            NumberRange(0, MAX_AMOUNT, "Enter an amount of zero or more, e.g. 4000."),
-        ],
-    )
-
-
-class SameEveryMonthForm(FlaskForm):
-    revenue = _amount_field("Revenue quota, every month")
-    margin = _amount_field("Margin quota, every month (optional)")
-
-
-class MonthlyQuotasForm(FlaskForm):
-    """Twelve revenue and twelve optional margin amounts; an empty month has no quota."""
-
-    def months(self) -> list[tuple[int, Any, Any]]:
-        return [(m, self[f"revenue_{m}"], self[f"margin_{m}"]) for m in MONTHS]
-
-
-for _month in MONTHS:
-    _name = MONTH_NAMES[_month - 1]
-    setattr(MonthlyQuotasForm, f"revenue_{_month}", _amount_field(f"{_name} revenue quota"))
-    setattr(MonthlyQuotasForm, f"margin_{_month}", _amount_field(f"{_name} margin quota"))
 
 
 def _year_from_args() -> tuple[int, str | None]:
-    raw = (request.args.get("year") or "").strip()
-    today = local_today(g.tz)
-    if not raw:
-        return today.year, None
-    if not raw.isdigit() or not quotas.is_quota_year(int(raw)):
-        return today.year, (
-            f"The year must be a whole number from {FIRST_QUOTA_YEAR} to {LAST_QUOTA_YEAR}, "
-            f"not “{raw[:20]}”."
-        )
-    return int(raw), None
+    """The year asked for (``?year=``), this year when none; a bad one is reported."""
+    this_year = local_today(g.tz).year
+    try:
+        year = whole_arg(request.args, "year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR)
+    except BadQuery as bad:
+        return this_year, str(bad)
+    return year or this_year, None
 
 
 @bp.get("/")

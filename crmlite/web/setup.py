@@ -6,114 +6,19 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import (
-    BooleanField,
-    EmailField,
-    IntegerField,
-    PasswordField,
-    SelectChoice,
-    SelectField,
-    StringField,
-)
-from wtforms.validators import (
-    DataRequired,
-    Email,
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-    Regexp,
-    ValidationError,
-)
 
 from crmlite.extensions import db
 from crmlite.models import ActivityGroup, ActivityType, Member, Role
 from crmlite.services import members, points, reference
-from crmlite.services.members import MIN_PASSWORD_LENGTH
-from crmlite.services.team import get_team, is_valid_time_zone, local_today, update_team
-from crmlite.web import get_or_404, is_htmx, require_role, strip
+from crmlite.services.parsing import parse_id
+from crmlite.services.team import get_team, local_today, update_team
+from crmlite.web import get_or_404, is_htmx, require_role
+from crmlite.web.setup_forms import ActivityTypeForm, MemberForm, NewMemberForm, TeamForm
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
 MANAGERS = (Role.ADMIN, Role.MANAGER)
-ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
-
-
-class TeamForm(FlaskForm):
-    name = StringField(
-        "Team name", validators=[DataRequired("Enter the team's name."), Length(max=120)]
-    )
-    time_zone = StringField(
-        "Time zone",
-        description="An IANA name such as America/Los_Angeles or Europe/Paris.",
-        validators=[DataRequired("Enter a time zone.")],
-    )
-    points_quota = IntegerField(
-        "Monthly points quota",
-        description="Each member's default; 500 in the method.",
-        validators=[
-            DataRequired("Enter the monthly points quota."),
-            NumberRange(1, 100_000, "Enter a whole number from 1 to 100,000."),
-        ],
-    )
-
-    def validate_time_zone(self, field: StringField) -> None:
-        if not is_valid_time_zone((field.data or "").strip()):
-            raise ValidationError("Unknown time zone. Use a name like America/Chicago.")
-
-
-class MemberForm(FlaskForm):
-    name = StringField(
-        "Name", validators=[DataRequired("Enter the member's name."), Length(max=120)]
-    )
-    email = EmailField(
-        "E-mail",
-        validators=[
-            DataRequired("Enter an e-mail address."),
-            Email("Enter a valid e-mail address."),
-            Length(max=254),
-        ],
-    )
-    title = StringField("Title", validators=[Optional(), Length(max=120)])
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    location_id = SelectField("Location", coerce=int)
-    business_unit_id = SelectField("Business unit", coerce=int)
-    points_quota = IntegerField(
-        "Points quota override",
-        description="Leave empty to use the team's quota.",
-        validators=[Optional(), NumberRange(1, 100_000, "Enter a whole number from 1 to 100,000.")],
-    )
-    active = BooleanField("Active (may sign in)", default=True)
-
-    def __init__(self, *args: object, member_id: int | None = None, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.member_id = member_id
-        none = [SelectChoice(0, "—")]
-        self.location_id.choices = none + [
-            SelectChoice(x.id, x.name) for x in reference.locations()
-        ]
-        self.business_unit_id.choices = none + [
-            SelectChoice(x.id, x.name) for x in reference.business_units()
-        ]
-
-    def validate_email(self, field: EmailField) -> None:
-        if members.email_taken(field.data or "", except_id=self.member_id):
-            raise ValidationError("Another member already uses this e-mail address.")
-
-
-class NewMemberForm(MemberForm):
-    password = PasswordField(
-        "Initial password",
-        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
-        validators=[
-            DataRequired("Enter an initial password."),
-            Length(
-                min=MIN_PASSWORD_LENGTH, message=f"Use at least {MIN_PASSWORD_LENGTH} characters."
-            ),
-        ],
-    )
 
 
 @bp.get("/")
@@ -209,53 +114,6 @@ def member_edit(member_id: int) -> str | Response:
 
 # -- activity types: the points table ----------------------------------------------------------
 
-GROUP_CHOICES = [SelectChoice(group.value, group.label) for group in ActivityGroup]
-
-
-class ActivityTypeForm(FlaskForm):
-    code = StringField(
-        "Code",
-        filters=[strip],
-        validators=[
-            DataRequired("Enter a code."),
-            Length(max=10, message="At most 10 characters."),
-            Regexp(r"^[A-Za-z0-9]+$", message="Letters and digits only, e.g. TBR."),
-        ],
-    )
-    name = StringField(
-        "Activity",
-        filters=[strip],
-        validators=[DataRequired("Enter the activity's name."), Length(max=120)],
-    )
-    group = SelectField("Group", choices=GROUP_CHOICES)
-    points = IntegerField(
-        "Points",
-        validators=[
-            InputRequired("Enter the points, 0 or more."),
-            NumberRange(0, 1000, "Enter a whole number from 0 to 1,000."),
-        ],
-    )
-    monthly_count = IntegerField(
-        "Monthly count",
-        validators=[
-            InputRequired("Enter the recommended monthly count, 0 or more."),
-            NumberRange(0, 1000, "Enter a whole number from 0 to 1,000."),
-        ],
-    )
-    active = BooleanField("Active", default=True)
-
-    def __init__(self, *args: Any, type_id: int | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.type_id = type_id
-
-    def validate_code(self, field: StringField) -> None:
-        if points.code_taken(field.data or "", except_id=self.type_id):
-            raise ValidationError("Another activity type has this code.")
-
-    def validate_name(self, field: StringField) -> None:
-        if points.name_taken(field.data or "", except_id=self.type_id):
-            raise ValidationError("Another activity type has this name.")
-
 
 def _type_form(activity_type: ActivityType | None = None, **kwargs: Any) -> ActivityTypeForm:
     if activity_type is None:
@@ -315,7 +173,7 @@ def _type_values(form: ActivityTypeForm) -> dict[str, Any]:
 @require_role(*MANAGERS)
 def activity_types() -> str:
     """The points table, editable in place: ``?edit=<id>`` opens a row for editing."""
-    editing = request.args.get("edit", type=int)
+    editing = parse_id(request.args.get("edit"))
     return _activity_types(editing=get_or_404(ActivityType, editing) if editing else None)
 
 

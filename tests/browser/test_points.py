@@ -121,7 +121,7 @@ def test_edit_the_points_table_in_place(page: Page, live_server: str, make_membe
     row = page.locator(f"#type-{appointment.id}")
     row.get_by_label("Points").fill("-2")
     row.get_by_role("button", name="Save").click()
-    expect(row).to_contain_text("Enter a whole number from 0 to 1,000.")
+    expect(row).to_contain_text("The points cannot be negative.")
     expect(row.get_by_label("Points")).to_have_value("-2")
     expect(page.locator("#points-total")).to_have_text("644")
 
