@@ -126,7 +126,7 @@ def test_log_an_activity_in_place(
         ({"start": "11:00", "end": "10:00"}, "end", "The end must come after the start."),
         ({"start": "10:00", "end": ""}, "end", "Give both a start and an end time, or neither."),
         ({"due_on": "2024-13-45"}, "due_on", "Enter a valid date."),
-        ({"assigned_to_id": "999999"}, "assigned_to_id", "Not a valid choice."),
+        ({"assigned_to_id": "999999"}, "assigned_to_id", "Assigned to: choose one from the list."),
         ({"reminder_minutes": "-5"}, "reminder_minutes", "The reminder cannot be negative."),
         (
             {"reminder_minutes": "10081"},
@@ -134,8 +134,8 @@ def test_log_an_activity_in_place(
             "The reminder must be from 0 to 10,080.",
         ),
         ({"reminder_minutes": "1e3"}, "reminder_minutes", "The reminder must be a whole number"),
-        ({"type_id": "424242"}, "type_id", "Not a valid choice."),
-        ({"type_id": "x"}, "type_id", "Choose from the list."),
+        ({"type_id": "424242"}, "type_id", "Type: choose one from the list."),
+        ({"type_id": "x"}, "type_id", "Type: choose one from the list."),
     ],
 )
 def test_bad_input_keeps_what_was_typed(

@@ -446,8 +446,8 @@ def test_new_opportunity_in_place(client, signed_in, htmx) -> None:
         },
     )
     assert 'id="new-name-error">Name the opportunity.' in html
-    assert 'id="new-type_id-error">Not a valid choice.' in html
-    assert 'id="new-campaign_id-error">Choose from the list.' in html
+    assert 'id="new-type_id-error">Type: choose one from the list.' in html
+    assert 'id="new-campaign_id-error">Campaign: choose one from the list.' in html
     assert 'id="new-revenue-error">The revenue cannot be negative.' in html
     assert 'value="Keep me"' in html
     assert db.session.scalar(select(func.count(Opportunity.id))) == 0

@@ -259,8 +259,8 @@ def test_amounts_owner_and_location_are_checked_next_to_their_fields(
         ({"expected_revenue": "12.345"}, "expected_revenue", "at most two decimals"),
         ({"owner_id": "424242"}, "owner_id", "The owner must be a member of the team"),
         ({"owner_id": gone.id}, "owner_id", "The owner must be an active member: Gone Member"),
-        ({"location_id": "424242"}, "location_id", "Choose the location from the list."),
-        ({"type_id": "x"}, "type_id", "Choose the type from the list."),
+        ({"location_id": "424242"}, "location_id", "Location: choose one from the list."),
+        ({"type_id": "x"}, "type_id", "Type: choose one from the list."),
         ({"type_id": 0}, "type_id", "Choose a campaign type."),
     ]:
         html = client.post("/campaigns/new", data={**base, **overrides}).get_data(as_text=True)

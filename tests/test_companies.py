@@ -144,7 +144,7 @@ def test_the_account_manager_is_an_active_member_or_the_one_kept(
     for manager_id, message in [
         ("99999", "The account manager must be a member of the team"),
         (str(gone.id), "The account manager must be an active member: Gone Member"),
-        ("abc", "Choose the account manager from the list."),
+        ("abc", "Account manager: choose one from the list."),
     ]:
         html = client.post(
             "/companies/new",

@@ -56,14 +56,17 @@ def test_id_select_field_refuses_what_is_not_an_id() -> None:
     assert submitted(member_id="").member_id.data == 0
     for typed in ("x", "-1", "²", "99999999999"):
         form = submitted(member_id=typed)
-        assert (form.member_id.data, form.member_id.errors) == (None, ["Choose from the list."])
+        assert (form.member_id.data, form.member_id.errors) == (
+            None,
+            ["Member: choose one from the list."],
+        )
 
 
 def test_id_select_field_may_accept_only_the_listed_ids() -> None:
     assert submitted(listed_id="7").listed_id.errors == []
     assert submitted(listed_id="0").listed_id.errors == []
-    assert submitted(listed_id="8").listed_id.errors == ["Not a valid choice."]
-    assert submitted(listed_id="x").listed_id.errors == ["Choose from the list."]
+    assert submitted(listed_id="8").listed_id.errors == ["Listed: choose one from the list."]
+    assert submitted(listed_id="x").listed_id.errors == ["Listed: choose one from the list."]
 
 
 def test_id_select_field_may_carry_an_id_hidden() -> None:

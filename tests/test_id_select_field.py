@@ -30,4 +30,4 @@ def test_ids_are_read_and_anything_else_is_refused() -> None:
         form = Chooser(MultiDict({"owner_id": raw}))
         assert form.owner_id.data is None, raw
         assert not form.validate()
-        assert form.owner_id.errors == ["Choose the owner from the list."], raw
+        assert form.owner_id.errors == ["Owner: choose one from the list."], raw

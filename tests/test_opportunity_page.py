@@ -362,7 +362,7 @@ def test_plain_post_with_bad_input_shows_the_page_with_the_errors(
         ("cost", "10,000,000,000", "The cost must be below 10,000,000,000.00."),
         ("name", "", "Enter the opportunity&#39;s name."),
         ("account_manager_id", "99999", "Choose a member of the team."),
-        ("sales_associate_id", "x", "Choose from the list."),
+        ("sales_associate_id", "x", "Sales associate: choose one from the list."),
         ("probability", "150", "The probability must be from 0 to 100."),
         (
             "probability",

@@ -244,7 +244,7 @@ def test_unknown_member_is_404_and_unknown_choice_is_a_message(
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'id="role-error">Not a valid choice.' in html
-    assert 'id="location_id-error">Not a valid choice.' in html
+    assert 'id="location_id-error">Location: choose one from the list.' in html
     assert db.session.get(Member, member.id).role == "rep"
 
 

@@ -199,7 +199,7 @@ def save_campaign(campaign: Campaign | None, **values: Any) -> Campaign:
         raise CampaignRefused(refusal, "owner_id")
     location_id = values.get("location_id")
     if location_id and db.session.get(Location, location_id) is None:
-        raise CampaignRefused("Choose the location from the list.", "location_id")
+        raise CampaignRefused("Location: choose one from the list.", "location_id")
     starts_on, ends_on = values.get("starts_on"), values.get("ends_on")
     if starts_on and ends_on and ends_on < starts_on:
         raise CampaignRefused("The end cannot be before the start.", "ends_on")

@@ -10,6 +10,7 @@ from typing import Any
 
 from wtforms import Field, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
 from wtforms.widgets import TextInput
 
 from crmlite.services import money, parsing
@@ -141,7 +142,18 @@ class IdSelectField(SelectField):
             return
         self.data = parsing.parse_id(raw)
         if self.data is None:
-            raise ValueError(f"Choose the {str(self.label.text).lower()} from the list.")
+            raise ValueError(self.refusal)
+
+    @property
+    def refusal(self) -> str:
+        return f"{self.label.text}: choose one from the list."
+
+    def pre_validate(self, form: Any) -> None:
+        # What validate_choice refuses, in words that name the field.
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            raise ValidationError(self.refusal) from None
 
     def _value(self) -> str:
         # What a hidden input carries (``widget=HiddenInput()``), e.g. the stage a card
