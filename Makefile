@@ -31,9 +31,11 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not browser"
 
+## ruff (lint and format) and mypy (types; configured in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check crmlite tests bench
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

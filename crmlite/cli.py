@@ -82,12 +82,12 @@ def capture_command(message_file: BinaryIO, member_email: str | None) -> None:
     activity; for a mail-server hook: ``flask crm capture < message.eml``."""
     from zoneinfo import ZoneInfo
 
-    from crmlite.services import capture
+    from crmlite.services import capture, email_reading
     from crmlite.services.team import get_team
 
-    raw = message_file.read(capture.MAX_MESSAGE_BYTES + 1)
+    raw = message_file.read(email_reading.MAX_MESSAGE_BYTES + 1)
     try:
-        parsed = capture.parse_email(raw)
+        parsed = email_reading.parse_email(raw)
         if member_email:
             member = members.find_by_email(member_email)
             if member is None or not member.active:
@@ -98,7 +98,7 @@ def capture_command(message_file: BinaryIO, member_email: str | None) -> None:
                 raise click.ClickException("No member to capture as: add an admin or --member.")
         tz = ZoneInfo(get_team().time_zone)
         result = capture.capture_parsed(parsed, captured_by=member, tz=tz)
-    except capture.CaptureError as error:
+    except email_reading.CaptureError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     line = f"as activity {result.activity.id}: {result.summary}"

@@ -28,7 +28,13 @@ from crmlite.models import (
     Role,
 )
 from crmlite.services import capture
-from crmlite.services.capture import CaptureError, decode_text, html_to_text, parse_email
+from crmlite.services.email_reading import (
+    MAX_MESSAGE_BYTES,
+    CaptureError,
+    decode_text,
+    html_to_text,
+    parse_email,
+)
 from tests.conftest import activity_type, page_token
 
 EML = Path(__file__).parent / "data" / "eml"
@@ -197,7 +203,7 @@ def test_malformed_messages_are_refused_clearly(name: str, error: str) -> None:
 
 
 def test_too_large_and_outlook_files_are_refused() -> None:
-    big = message(body="x" * capture.MAX_MESSAGE_BYTES)
+    big = message(body="x" * MAX_MESSAGE_BYTES)
     with pytest.raises(CaptureError, match="larger than 10 MB"):
         parse_email(big)
     with pytest.raises(CaptureError, match=r"Outlook \.msg"):
@@ -462,7 +468,7 @@ def test_bad_input_is_kept_with_a_message_and_creates_nothing(
 
 def test_too_large_messages_are_refused(client: FlaskClient, signed_in) -> None:
     signed_in(Role.REP)
-    just_over = message(body="x" * capture.MAX_MESSAGE_BYTES)
+    just_over = message(body="x" * MAX_MESSAGE_BYTES)
     text = post_capture(client, file=just_over).get_data(as_text=True)
     assert "larger than 10 MB" in text
     far_over = just_over + b"x" * (2 * 1024 * 1024)

@@ -15,6 +15,7 @@ from crmlite.extensions import db
 from crmlite.models import Activity
 from crmlite.services import capture as service
 from crmlite.services.companies import contact_list, load_contact
+from crmlite.services.email_reading import MAX_MESSAGE_BYTES, CaptureError
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team
 from crmlite.web import is_htmx
@@ -25,7 +26,7 @@ bp = Blueprint("capture", __name__, url_prefix="/capture")
 CONTACT_CHOICES = 50
 TOO_LARGE = "The message is larger than 10 MB; capture it without its attachments."
 # Room for the form's other fields and the multipart framing around a 10 MB message.
-REQUEST_LIMIT = service.MAX_MESSAGE_BYTES + 1024 * 1024
+REQUEST_LIMIT = MAX_MESSAGE_BYTES + 1024 * 1024
 
 
 @bp.url_value_preprocessor
@@ -56,7 +57,7 @@ def new() -> str:
     raw, source = form.message()
     try:
         result = service.capture_email(raw, captured_by=current_user, tz=g.tz)
-    except service.CaptureError as error:
+    except CaptureError as error:
         db.session.rollback()
         source.errors = [*source.errors, str(error)]
         return render_template("capture/new.html", form=form)

@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from crmlite.models import Contact
-from crmlite.services import capture as service
+from crmlite.services.email_reading import MAX_MESSAGE_BYTES
 from crmlite.web.fields import IdSelectField
 
 
@@ -42,7 +42,7 @@ class CaptureForm(FlaskForm):
         """The raw message, and the field it came from (where its error goes)."""
         if self.has_file():
             # One byte more than allowed, so that the service can tell it is too large.
-            data = self.message_file.data.read(service.MAX_MESSAGE_BYTES + 1)
+            data = self.message_file.data.read(MAX_MESSAGE_BYTES + 1)
             return data, self.message_file
         return (self.raw_message.data or "").encode("utf-8"), self.raw_message
 
