@@ -227,6 +227,7 @@ def stored_values_are_sound() -> list[str]:
     """Amounts finite and in range, text without NUL, in every table."""
     problems: list[str] = []
     db.session.rollback()
+    sqlite = db.engine.dialect.name == "sqlite"
     for table in db.metadata.sorted_tables:
         for column in table.columns:
             if isinstance(column.type, Numeric):
@@ -234,9 +235,11 @@ def stored_values_are_sound() -> list[str]:
                     number = Decimal(str(value))
                     if not number.is_finite() or abs(number) >= money.LIMIT:
                         problems.append(f"{table.name}.{column.name} = {value}")
-            elif isinstance(column.type, String | Text):
+            elif isinstance(column.type, String | Text) and sqlite:  # PostgreSQL refuses NULs
                 found = db.session.scalar(
-                    select(func.count()).select_from(table).where(column.contains("\x00"))
+                    select(func.count())
+                    .select_from(table)
+                    .where(func.instr(column, func.char(0)) > 0)
                 )
                 if found:
                     problems.append(f"{table.name}.{column.name} holds a NUL")
