@@ -39,6 +39,7 @@ from crmlite.models import (
     StageChange,
 )
 from crmlite.services.funnel import ChangedMeanwhile
+from crmlite.services.members import assignment_refusal
 
 
 class InvalidFields(ValueError):
@@ -158,18 +159,6 @@ def exists(model: type, ident: int | None) -> bool:
     return ident is None or db.session.get(model, ident) is not None
 
 
-def _check_member(
-    errors: dict[str, str], field: str, member_id: int | None, current_id: int | None
-) -> None:
-    if member_id is None or member_id == current_id:
-        return
-    member = db.session.get(Member, member_id)
-    if member is None:
-        errors[field] = "Choose a member of the team."
-    elif not member.active:
-        errors[field] = f"{member.name} no longer works here; choose an active member."
-
-
 def update_fields(
     opportunity: Opportunity, values: FieldValues, *, by: Member, expected_version: int | None
 ) -> Opportunity:
@@ -211,12 +200,15 @@ def update_fields(
         errors["location_id"] = "Choose a location from the list."
     if not exists(BusinessUnit, values.business_unit_id):
         errors["business_unit_id"] = "Choose a business unit from the list."
-    _check_member(
-        errors, "account_manager_id", values.account_manager_id, opportunity.account_manager_id
-    )
-    _check_member(
-        errors, "sales_associate_id", values.sales_associate_id, opportunity.sales_associate_id
-    )
+    for field, what, chosen, current in (
+        ("account_manager_id", "The account manager", values.account_manager_id,
+         opportunity.account_manager_id),
+        ("sales_associate_id", "The sales associate", values.sales_associate_id,
+         opportunity.sales_associate_id),
+    ):  # fmt: skip
+        refusal = assignment_refusal(chosen, current_id=current, what=what)
+        if refusal:
+            errors[field] = refusal
     if not exists(Company, values.company_id):
         errors["company_id"] = "Choose a company from the list."
     if values.contact_id is not None:
