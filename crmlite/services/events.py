@@ -69,6 +69,112 @@ class ActivityDone(Event):
     at: datetime
 
 
+# ---------------------------------------------------------------- access and records
+# Published for the audit log (issue #14): who signed in, what changed rights, points, quotas
+# or closed deals, and what was deleted. ``by`` is who did it (None: nobody signed in, e.g.
+# a failed sign-in or a reset link).
+
+
+@dataclass(frozen=True)
+class SignedIn(Event):
+    member: Member
+    address: str  # the client's address, as the proxy reports it
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SignInFailed(Event):
+    email: str  # as typed (it may belong to nobody)
+    address: str
+    reason: str  # e.g. "wrong password", "inactive", "throttled"
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SignedOutEverywhere(Event):
+    member: Member
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PasswordChanged(Event):
+    member: Member
+    by: Member | None  # None: through a one-time reset link
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PasswordResetIssued(Event):
+    member: Member
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RoleChanged(Event):
+    """A member's role or active flag changed."""
+
+    member: Member
+    before: str  # e.g. "rep", "manager", "admin", "inactive"
+    after: str
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PointValueChanged(Event):
+    """An activity type's points, monthly count or active flag changed."""
+
+    type_label: str
+    before: str
+    after: str
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class QuotaChanged(Event):
+    """A points quota (team or member) or a revenue/margin quota changed."""
+
+    what: str  # e.g. "Points quota of Cory Ferguson", "Revenue quota of Cory Ferguson, 2026-11"
+    before: str
+    after: str
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ActivityReopened(Event):
+    """A closed activity was opened again (its points leave the month it closed in)."""
+
+    activity: Activity
+    closed_at: datetime
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ClosedDealMoved(Event):
+    """A won or lost opportunity moved to another stage (reopened or switched)."""
+
+    opportunity: Opportunity
+    from_stage: str
+    to_stage: str
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Deleted(Event):
+    """Something was deleted for good."""
+
+    kind: str  # e.g. "activity type", "campaign e-mail", "contact group"
+    name: str
+    by: Member
+    at: datetime
+
+
 E = TypeVar("E", bound=Event)
 
 # ---------------------------------------------------------------- who reacts
