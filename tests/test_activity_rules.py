@@ -40,7 +40,7 @@ def test_reopen_takes_the_points_back(make_member, make_activity) -> None:
     nick = make_member()
     call = make_activity(nick, code="CC")
     activities.close_activity(call, by=nick)
-    activities.reopen_activity(call)
+    activities.reopen_activity(call, by=nick)
     assert (call.status, call.points_earned, call.closed_at) == ("Open", None, None)
 
 

@@ -413,8 +413,8 @@ def test_bad_moves(client, signed_in, make_opportunity, make_member, htmx) -> No
 def test_each_card_has_a_keyboard_move_control(
     client, signed_in, make_opportunity, make_member
 ) -> None:
-    signed_in(Role.REP)
-    deal = make_opportunity(name="Tows R Us")
+    me = signed_in(Role.REP)
+    deal = make_opportunity(name="Tows R Us", account_manager_id=me.id)
     html = client.get("/board/").get_data(as_text=True)
     assert re.search(
         rf'<button type="button" class="btn btn-small" hx-get="/board/opportunities/{deal.id}/move"'

@@ -85,7 +85,7 @@ def test_list_is_paginated_by_fifty_and_htmx_gets_the_results_alone(
 
 
 def test_create_a_company(client: FlaskClient, signed_in, make_member) -> None:
-    signed_in(Role.REP)
+    signed_in(Role.MANAGER)  # a manager chooses the account manager (a rep's is theirs)
     cory = make_member(name="Cory Ferguson")
     token = page_token(client, "/companies/new")
     response = client.post(
@@ -138,7 +138,7 @@ def test_bad_company_input_keeps_it_and_saves_nothing(client: FlaskClient, signe
 def test_the_account_manager_is_an_active_member_or_the_one_kept(
     client: FlaskClient, signed_in, make_company, make_member
 ) -> None:
-    signed_in(Role.REP)
+    signed_in(Role.MANAGER)
     gone = make_member(name="Gone Member", active=False)
     token = page_token(client, "/companies/new")
     for manager_id, message in [

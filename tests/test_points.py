@@ -71,7 +71,7 @@ def test_a_reopened_activity_earns_nothing_until_it_closes_again(make_member, cl
     nick = make_member()
     done = closed(nick, "TBR", utc(2026, 11, 5, 18))
     assert summary(nick).points == 20
-    activities.reopen_activity(done)
+    activities.reopen_activity(done, by=nick)
     db.session.commit()
     assert summary(nick).points == 0
 

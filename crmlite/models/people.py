@@ -100,14 +100,6 @@ class Member(UserMixin, Model):
         return self.active
 
     @property
-    def is_manager(self) -> bool:
-        return self.role in (Role.ADMIN, Role.MANAGER)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
-    @property
     def initials(self) -> str:
         return "".join(part[0] for part in self.name.split()[:2]).upper()
 

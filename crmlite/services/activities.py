@@ -205,13 +205,20 @@ def close_activity(activity: Activity, *, by: Member, now: datetime | None = Non
     return activity
 
 
-def reopen_activity(activity: Activity) -> Activity:
-    """Undo "Done": open again, with no points until it closes again."""
+def reopen_activity(activity: Activity, *, by: Member, now: datetime | None = None) -> Activity:
+    """Undo "Done": open again, with no points until it closes again, so its points leave
+    the month it closed in. Publishes ``ActivityReopened`` (the audit log keeps who and
+    when). Who may reopen is ``services.permissions``' rule (``activity.reopen``)."""
+    if activity.is_open:
+        return activity
+    at = now or datetime.now(UTC)
+    closed_at = activity.closed_at or at
     activity.status = ActivityStatus.OPEN.value
     activity.closed_at = None
     activity.closed_by_id = None
     activity.points_earned = None
     db.session.flush()
+    events.publish(events.ActivityReopened(activity, closed_at=closed_at, by=by, at=at))
     return activity
 
 
@@ -355,11 +362,6 @@ def context_for(
     return found
 
 
-def may_change_activity(member: Member, activity: Activity) -> bool:
-    """Managers change any activity; others those assigned to or by them."""
-    return member.is_manager or member.id in (activity.assigned_to_id, activity.assigned_by_id)
-
-
 # Minutes: a reminder comes at most a week before the activity.
 LONGEST_REMINDER = 10_080
 
@@ -447,6 +449,7 @@ def activity_list(
         joinedload(Activity.company),
         joinedload(Activity.opportunity).load_only(Opportunity.name, raiseload=True),
         joinedload(Activity.assigned_to),
+        joinedload(Activity.closed_by),
     )
     if filters.member_id:
         query = query.where(Activity.assigned_to_id == filters.member_id)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
 from crmlite.models import Activity, ActivityStatus, ActivityType, Company, Member
+from crmlite.services import permissions
 from crmlite.services.activities import ActivityChangedMeanwhile, reschedule
 from crmlite.services.periods import FIRST_DAY, FIRST_YEAR, LAST_DAY, LAST_YEAR, Month
 
@@ -38,14 +39,6 @@ MAX_SIDE_BY_SIDE = 8
 FEED_PAST_DAYS = 30
 FEED_FUTURE_DAYS = 180
 FEED_PRODID = "-//crmlite//Calendar feed//EN"
-
-
-# -- who sees and changes what -----------------------------------------------------------------
-
-
-def may_see_calendar(viewer: Member, member_id: int) -> bool:
-    """A rep sees their own calendar; managers and admins see everyone's."""
-    return viewer.is_manager or viewer.id == member_id
 
 
 # -- the week ------------------------------------------------------------------------------------
@@ -162,7 +155,7 @@ class MemberWeek:
     days: list[Day]
     # Activities on Saturday or Sunday while the weekend is hidden.
     hidden_on_weekend: int = 0
-    # The viewer may drag its open activities: whoever may see this calendar.
+    # The viewer may drag its open activities: whoever may see this calendar (agenda.read).
     may_move: bool = False
 
 
@@ -280,7 +273,8 @@ def week(
     for member in members:
         member_days = [Day(day, is_today=day == today) for day in days]
         by_key.update({(member.id, d.day): d for d in member_days})
-        weeks.append(MemberWeek(member, member_days, may_move=may_see_calendar(viewer, member.id)))
+        may_move = permissions.allows(viewer, "agenda.read", member)
+        weeks.append(MemberWeek(member, member_days, may_move=may_move))
     hidden: dict[int, int] = {}
     # Always the whole week: with the weekend hidden, the page still says what is there.
     for block in _blocks([m.id for m in members], monday, monday + timedelta(days=6), today):

@@ -28,12 +28,14 @@ from crmlite.models import (
     CampaignSubType,
     CampaignType,
     Location,
+    Member,
     Opportunity,
     OpportunityStatus,
 )
 from crmlite.services.members import assignment_refusal
 from crmlite.services.money import ZERO, cents, percent
 from crmlite.services.parsing import clean_line
+from crmlite.services.permissions import visible_activities
 
 # The longest name of a campaign type or sub-type (what the column holds).
 MAX_TYPE_NAME = 80
@@ -445,12 +447,15 @@ def opportunities_of(campaign_id: int) -> list[Opportunity]:
     )
 
 
-def activities_of(campaign_id: int, limit: int = RECENT_ACTIVITIES) -> list[Activity]:
-    """The campaign's latest activities, latest due date first."""
+def activities_of(
+    campaign_id: int, viewer: Member, limit: int = RECENT_ACTIVITIES
+) -> list[Activity]:
+    """The campaign's latest activities the viewer may see (``activity.read``), latest due
+    date first."""
     return list(
         db.session.scalars(
             select(Activity)
-            .where(Activity.campaign_id == campaign_id)
+            .where(Activity.campaign_id == campaign_id, visible_activities(viewer))
             .options(joinedload(Activity.type), joinedload(Activity.assigned_to))
             .order_by(Activity.due_on.desc())
             .limit(limit)

@@ -30,6 +30,7 @@ from crmlite.models import (
     OpportunityContact,
     Role,
 )
+from crmlite.services import permissions
 from crmlite.services.activities import add_note, close_activity
 from crmlite.services.email_reading import (
     CaptureError,
@@ -292,7 +293,7 @@ def inbox(member: Member, limit: int = INBOX_LIMIT) -> Inbox:
     """Captured e-mails no contact is assigned to yet, newest first: all of them for managers
     and admins, a rep's own for a rep. Three queries whatever the number of e-mails."""
     condition = and_(is_captured(), Activity.contact_id.is_(None))
-    if not member.is_manager:
+    if not permissions.allows(member, "capture.team"):
         condition = and_(condition, Activity.assigned_to_id == member.id)
     total = db.session.scalar(select(func.count(Activity.id)).where(condition)) or 0
     activities = db.session.scalars(
@@ -312,8 +313,3 @@ def captured_activity(activity_id: int) -> Activity | None:
         .where(Activity.id == activity_id, is_captured())
         .options(joinedload(Activity.assigned_to), selectinload(Activity.notes))
     ).first()
-
-
-def may_assign(member: Member, activity: Activity) -> bool:
-    """Managers and admins assign any captured e-mail; a rep those assigned to them."""
-    return member.is_manager or activity.assigned_to_id == member.id

@@ -9,9 +9,10 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crmlite.extensions import db
-from crmlite.models import Activity, Company, Contact, Opportunity
+from crmlite.models import Activity, Company, Contact, Member, Opportunity
 from crmlite.services.members import assignment_refusal
 from crmlite.services.pagination import PER_PAGE, Page, paginate
+from crmlite.services.permissions import visible_activities
 from crmlite.services.statuses import is_open
 
 RECENT_ACTIVITIES = 20
@@ -134,11 +135,12 @@ def contact_opportunities(contact_id: int) -> list[Opportunity]:
     return _opportunities(Opportunity.contact_id == contact_id)
 
 
-def _activities(condition: ColumnElement[bool], limit: int) -> list[Activity]:
+def _activities(condition: ColumnElement[bool], viewer: Member, limit: int) -> list[Activity]:
+    """The latest of these activities that the viewer may see (``activity.read``)."""
     return list(
         db.session.scalars(
             select(Activity)
-            .where(condition)
+            .where(condition, visible_activities(viewer))
             .options(
                 joinedload(Activity.type),
                 joinedload(Activity.assigned_to),
@@ -151,13 +153,17 @@ def _activities(condition: ColumnElement[bool], limit: int) -> list[Activity]:
     )
 
 
-def recent_company_activities(company_id: int, limit: int = RECENT_ACTIVITIES) -> list[Activity]:
-    """The company's latest activities, newest due date first."""
-    return _activities(Activity.company_id == company_id, limit)
+def recent_company_activities(
+    company_id: int, viewer: Member, limit: int = RECENT_ACTIVITIES
+) -> list[Activity]:
+    """The company's latest activities the viewer may see, newest due date first."""
+    return _activities(Activity.company_id == company_id, viewer, limit)
 
 
-def recent_contact_activities(contact_id: int, limit: int = RECENT_ACTIVITIES) -> list[Activity]:
-    return _activities(Activity.contact_id == contact_id, limit)
+def recent_contact_activities(
+    contact_id: int, viewer: Member, limit: int = RECENT_ACTIVITIES
+) -> list[Activity]:
+    return _activities(Activity.contact_id == contact_id, viewer, limit)
 
 
 def contact_ids_of(company_id: int) -> list[int]:

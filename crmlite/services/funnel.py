@@ -17,7 +17,6 @@ from crmlite.extensions import db
 from crmlite.models import (
     Member,
     Opportunity,
-    OpportunityTeamMember,
     SalesStage,
     StageChange,
 )
@@ -100,26 +99,6 @@ class MoveRefused(ValueError):
 
 class ChangedMeanwhile(Exception):
     """Someone else changed the opportunity since this person loaded it."""
-
-
-def may_change(member: Member, opportunity: Opportunity) -> bool:
-    """Managers and admins change any opportunity; a rep changes those they work on:
-    as account manager, sales associate or team member."""
-    if member.is_manager or member.id in (
-        opportunity.account_manager_id,
-        opportunity.sales_associate_id,
-    ):
-        return True
-    return bool(
-        db.session.scalar(
-            select(func.count())
-            .select_from(OpportunityTeamMember)
-            .where(
-                OpportunityTeamMember.opportunity_id == opportunity.id,
-                OpportunityTeamMember.member_id == member.id,
-            )
-        )
-    )
 
 
 def is_forward(from_stage: SalesStage, to_stage: SalesStage) -> bool:

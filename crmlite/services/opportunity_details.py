@@ -40,6 +40,7 @@ from crmlite.models import (
 )
 from crmlite.services.funnel import ChangedMeanwhile
 from crmlite.services.members import assignment_refusal
+from crmlite.services.permissions import visible_activities
 
 
 class InvalidFields(ValueError):
@@ -86,12 +87,12 @@ def load_opportunity(opportunity_id: int) -> Opportunity | None:
     return db.session.scalars(query).unique().first()
 
 
-def activities_of(opportunity_id: int) -> tuple[list[Activity], list[Activity]]:
-    """The opportunity's activities in one query: open ones by due date and time, then done
-    ones, most recently closed first."""
+def activities_of(opportunity_id: int, viewer: Member) -> tuple[list[Activity], list[Activity]]:
+    """The opportunity's activities the viewer may see (``activity.read``) in one query:
+    open ones by due date and time, then done ones, most recently closed first."""
     query = (
         select(Activity)
-        .where(Activity.opportunity_id == opportunity_id)
+        .where(Activity.opportunity_id == opportunity_id, visible_activities(viewer))
         .options(joinedload(Activity.type), joinedload(Activity.assigned_to))
         .order_by(
             case((Activity.status == ActivityStatus.OPEN.value, 0), else_=1),

@@ -274,7 +274,11 @@ def enrollments_on(track_id: int, limit: int = ENROLLMENTS_SHOWN) -> list[TrackE
         db.session.scalars(
             select(TrackEnrollment)
             .where(TrackEnrollment.track_id == track_id)
-            .options(joinedload(TrackEnrollment.contact).joinedload(Contact.company))
+            .options(
+                joinedload(TrackEnrollment.contact).joinedload(Contact.company),
+                # Whose enrolment it is (services.permissions) reads its deal.
+                joinedload(TrackEnrollment.opportunity),
+            )
             .order_by(TrackEnrollment.status, TrackEnrollment.starts_on.desc())
             .limit(limit)
         )
@@ -287,7 +291,7 @@ def enrollments_of(contact_id: int) -> list[TrackEnrollment]:
         db.session.scalars(
             select(TrackEnrollment)
             .where(TrackEnrollment.contact_id == contact_id)
-            .options(joinedload(TrackEnrollment.track))
+            .options(joinedload(TrackEnrollment.track), joinedload(TrackEnrollment.opportunity))
             .order_by(TrackEnrollment.created_at.desc())
         )
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -17,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from crmlite.database import write_intent
 from crmlite.extensions import db, login_manager
 from crmlite.models import Member
+from crmlite.services import permissions
 from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
 from crmlite.web import filters, incoming
 
@@ -42,24 +42,20 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def public(view: F) -> F:
-    """Mark a view as reachable without signing in (sign-in page, public tracking/forms)."""
+    """Mark a view as reachable without signing in (sign-in page, public tracking/forms);
+    its endpoint is ``PUBLIC`` in ``services.permissions.ROUTES`` too (a test checks both)."""
     view.is_public = True  # type: ignore[attr-defined]
     return view
 
 
-def require_role(*roles: str) -> Callable[[F], F]:
-    """Only members with one of these roles may use the view; others get 403."""
+def may(action: str, record: Any = None) -> bool:
+    """Whether the signed-in member may (``services.permissions``); templates ask it too."""
+    return permissions.allows(current_user, action, record)
 
-    def decorator(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
-
-    return decorator
+def require(action: str, record: Any = None) -> None:
+    """403 unless the signed-in member may do this with this record."""
+    permissions.require(current_user, action, record)
 
 
 def get_or_404(model: type, ident: int) -> Any:
@@ -182,6 +178,14 @@ def register_web(app: Flask) -> None:
     _register_error_pages(app)
 
 
+def is_public(app: Flask, endpoint: str) -> bool:
+    """Reachable without signing in: marked ``@public`` and ``PUBLIC`` in the route rules."""
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "is_public", False) and permissions.ROUTES.get(endpoint) is (
+        permissions.PUBLIC
+    )
+
+
 def _register_guards(app: Flask) -> None:
     @app.before_request
     def mark_read_only() -> None:
@@ -198,8 +202,7 @@ def _register_guards(app: Flask) -> None:
     def require_sign_in() -> Any:
         if request.endpoint is None or request.endpoint == "static":
             return None
-        view = app.view_functions.get(request.endpoint)
-        if getattr(view, "is_public", False) or current_user.is_authenticated:
+        if is_public(app, request.endpoint) or current_user.is_authenticated:
             return None
         if is_htmx():
             # htmx would swap the sign-in page into a fragment: send the browser there instead.
@@ -216,6 +219,25 @@ def _register_guards(app: Flask) -> None:
             g.team = get_team()
             g.team_name = g.team.name
             g.tz = ZoneInfo(g.team.time_zone)
+
+    @app.before_request
+    def check_route_rule() -> None:
+        """The endpoint's rule (``services.permissions.ROUTES``): a role the action never
+        allows is refused here, before any record is looked up; the view checks the record.
+        An endpoint without a rule is refused to everyone."""
+        endpoint = request.endpoint
+        if endpoint is None or endpoint == "static" or is_public(app, endpoint):
+            return
+        rule = permissions.ROUTES.get(endpoint)
+        if rule is None or rule is permissions.PUBLIC:
+            app.logger.error("No permission rule for the endpoint %s: refused", endpoint)
+            abort(403)
+        if not permissions.role_may(current_user.role, rule.action):
+            abort(403)
+
+    @app.context_processor
+    def permission_helpers() -> dict[str, Any]:
+        return {"may": may}
 
     @app.after_request
     def security_headers(response: Any) -> Any:

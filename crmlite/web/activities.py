@@ -32,7 +32,7 @@ from crmlite.services import pick_lists, reference
 from crmlite.services.activities import ActivityFilters
 from crmlite.services.parsing import parse_id, parse_ids
 from crmlite.services.team import get_team, local_today
-from crmlite.web import get_or_404, is_htmx, offset_arg
+from crmlite.web import get_or_404, is_htmx, may, offset_arg, require
 from crmlite.web.activities_forms import CONTEXT_FIELDS, ActivityForm
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
@@ -83,7 +83,8 @@ def _triggered(html: str, event: str, activity: Activity, status: int = 200) -> 
 
 
 def _item(activity_id: int, prompt: Any = None) -> str:
-    """The activity as the lists show it; 404 when there is no such activity."""
+    """The activity as the lists show it; 404 when there is no such activity, 403 when the
+    member may not see it."""
     activity = db.session.scalars(
         select(Activity)
         .where(Activity.id == activity_id)
@@ -92,10 +93,12 @@ def _item(activity_id: int, prompt: Any = None) -> str:
             joinedload(Activity.company),
             joinedload(Activity.opportunity),
             joinedload(Activity.assigned_to),
+            joinedload(Activity.closed_by),
         )
     ).one_or_none()
     if activity is None:
         abort(404)
+    require("activity.read", activity)
     return render_template(
         "activities/_item.html", a=activity, today=local_today(g.tz), prompt=prompt
     )
@@ -163,15 +166,31 @@ def create() -> Any:
     if form.note.data:
         service.add_note(activity, by=current_user, body=form.note.data)
     if form.status.data == ActivityStatus.CLOSED.value:
+        # Logged as done: that is completing it, which earns its points for the assignee.
+        if not may("activity.complete", activity):
+            db.session.rollback()
+            form.status.errors = [NOT_YOURS_TO_COMPLETE]
+            return _render_form(form)
         service.close_activity(activity, by=current_user)
     db.session.commit()
     return _triggered(_item(activity.id), "activity-saved", activity)
 
 
+NOT_YOURS_TO_COMPLETE = (
+    "Only its assignee or a manager can mark it done (it earns the assignee its points): "
+    "save it as Open."
+)
+NOT_YOURS_TO_REOPEN = (
+    "It closed in a month that has ended (its points count there): only a manager can reopen it."
+)
+NOT_YOURS_TO_REASSIGN = (
+    "Only its assignee (while it is open) or a manager can give it to someone else."
+)
+
+
 def _changeable(activity_id: int) -> Activity:
     activity = get_or_404(Activity, activity_id)
-    if not service.may_change_activity(current_user, activity):
-        abort(403)
+    require("activity.change", activity)
     return activity
 
 
@@ -202,6 +221,11 @@ def update(activity_id: int) -> Any:
     form = ActivityForm()
     if not form.validate():
         return _render_form(form, activity)
+    refusal = _refusal(activity, form)
+    if refusal:
+        field, message = refusal
+        form[field].errors = [message]
+        return _render_form(form, activity)
     try:
         service.update_activity(
             activity,
@@ -213,14 +237,36 @@ def update(activity_id: int) -> Any:
         if form.note.data:
             service.add_note(activity, by=current_user, body=form.note.data)
         if form.status.data == ActivityStatus.CLOSED.value:
+            # Asked again: the form may have given it to someone else meanwhile.
+            if not may("activity.complete", activity):
+                db.session.rollback()
+                form.status.errors = [NOT_YOURS_TO_COMPLETE]
+                return _render_form(form, get_or_404(Activity, activity_id))
             service.close_activity(activity, by=current_user)
         elif not activity.is_open:
-            service.reopen_activity(activity)
+            service.reopen_activity(activity, by=current_user)
         db.session.commit()
     except (service.ActivityChangedMeanwhile, StaleDataError):
         db.session.rollback()
         return edit_with_notice(activity_id)
     return _triggered(_item(activity.id), "activity-saved", activity)
+
+
+def _refusal(activity: Activity, form: ActivityForm) -> tuple[str, str] | None:
+    """What the form asks that the member may not do with this activity: give it to
+    someone else, mark it done, or reopen it (field, message); None when all is allowed."""
+    if form.assigned_to_id.data != activity.assigned_to_id and not may(
+        "activity.reassign", activity
+    ):
+        return "assigned_to_id", NOT_YOURS_TO_REASSIGN
+    closing = form.status.data == ActivityStatus.CLOSED.value
+    if closing and activity.is_open and not may("activity.complete", activity):
+        return "status", NOT_YOURS_TO_COMPLETE
+    if not closing and not activity.is_open and not may("activity.reopen", activity):
+        if activity.assigned_to_id == current_user.id:
+            return "status", NOT_YOURS_TO_REOPEN
+        return "status", "Only its assignee or a manager can reopen it."
+    return None
 
 
 def edit_with_notice(activity_id: int) -> str:
@@ -237,7 +283,8 @@ def edit_with_notice(activity_id: int) -> str:
 def done(activity_id: int) -> Any:
     """Close in one click; when that leaves its open opportunity without a next step,
     ask for one at once."""
-    activity = _changeable(activity_id)
+    activity = get_or_404(Activity, activity_id)
+    require("activity.complete", activity)
     service.close_activity(activity, by=current_user, now=datetime.now(UTC))
     db.session.commit()
     opportunity = service.opportunity_left_without_next_step(activity, local_today(g.tz))
@@ -251,13 +298,16 @@ def dismiss() -> str:
 
 
 def filters_from(args: MultiDict[str, str]) -> ActivityFilters:
-    """The list's filters from the URL: my activities unless a manager asks for the team or
-    another member; anything malformed falls back to the default."""
+    """The list's filters from the URL (or the form): my activities unless a manager asks
+    for the team or another member's (``agenda.team``, ``agenda.read``: 403 otherwise, 404
+    for a member who does not exist); anything malformed falls back to the default."""
     member = args.get("member_id", "")
-    if member == "team" and current_user.is_manager:
+    if member == "team" and may("agenda.team"):
         member_id = None
     else:
         member_id = parse_id(member) or current_user.id
+        if member_id != current_user.id:
+            require("agenda.read", get_or_404(Member, member_id))
     when = args.get("when", "open")
     return ActivityFilters(
         member_id=member_id,
@@ -270,8 +320,6 @@ def filters_from(args: MultiDict[str, str]) -> ActivityFilters:
 @bp.get("/")
 def index() -> Any:
     filters = filters_from(request.args)
-    if filters.member_id != current_user.id and not current_user.is_manager:
-        abort(403)
     offset = offset_arg()
     rows, more = service.activity_list(filters, local_today(g.tz), limit=PAGE_SIZE, offset=offset)
     context = {
@@ -301,7 +349,8 @@ def index() -> Any:
 
 @bp.post("/reassign")
 def reassign() -> Any:
-    """Bulk reassign the ticked open activities. Managers reassign any; others their own."""
+    """Bulk reassign the ticked open activities (``activity.reassign``: managers any, a
+    rep their own); the list shown again is one the member may see."""
     ids = parse_ids(request.form.getlist("activity_ids"))
     to_id = parse_id(request.form.get("to_member_id"))
     to = db.session.get(Member, to_id) if to_id else None
@@ -313,8 +362,9 @@ def reassign() -> Any:
         message = "Choose the member to give them to."
     else:
         chosen = db.session.scalars(select(Activity).where(Activity.id.in_(ids))).all()
-        if not current_user.is_manager and any(a.assigned_to_id != current_user.id for a in chosen):
-            abort(403)
+        for activity in chosen:
+            if activity.is_open:  # closed ones are left as they are
+                require("activity.reassign", activity)
         count = service.reassign([a.id for a in chosen], to=to, by=current_user)
         db.session.commit()
         message = f"{count} activit{'y' if count == 1 else 'ies'} now assigned to {to.name}."

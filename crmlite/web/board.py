@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, abort, g, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,7 +30,7 @@ from crmlite.services.money import ZERO
 from crmlite.services.opportunities import create_opportunity
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import local_today
-from crmlite.web import get_or_404, is_htmx, offset_arg
+from crmlite.web import get_or_404, is_htmx, may, offset_arg, require
 from crmlite.web.board_forms import RATINGS, MoveForm, NewOpportunityForm
 
 bp = Blueprint("board", __name__, url_prefix="/board")
@@ -179,6 +179,7 @@ def _changed_meanwhile(opportunity_id: int) -> str:
 def move_form(opportunity_id: int) -> str:
     """The "Move to…" control of a card, fetched when a keyboard user asks for it."""
     opportunity = get_or_404(Opportunity, opportunity_id)
+    require("opportunity.change", opportunity)
     return render_template(
         "board/_move_form.html",
         o=opportunity,
@@ -192,8 +193,7 @@ def move(opportunity_id: int) -> str:
     """Move a card. Lost asks for the reason, Won for the amount and date, and a move
     forward without a next step asks to schedule one (or skip) before anything changes."""
     opportunity = get_or_404(Opportunity, opportunity_id)
-    if not funnel.may_change(current_user, opportunity):
-        abort(403)
+    require("opportunity.change", opportunity)
     form = MoveForm()
     valid = form.validate()
     to_stage = db.session.get(SalesStage, form.stage_id.data) if form.stage_id.data else None
@@ -266,6 +266,9 @@ def _schedule_next_step(form: MoveForm, opportunity: Opportunity) -> bool:
 def new() -> str:
     # Prefixed: its fields must not read as the board's filters sent along with it.
     form = NewOpportunityForm(prefix="new")
+    if not may("opportunity.reassign"):
+        # A rep's new opportunity is their own; a manager gives one to whomever they choose.
+        form.account_manager_id.set_choices([current_user], none=False)
     if request.method == "GET":
         form.account_manager_id.data = current_user.id
         return render_template("board/_new.html", form=form)

@@ -28,11 +28,11 @@ from werkzeug.datastructures import MultiDict
 from crmlite.extensions import db
 from crmlite.models import Activity, Member
 from crmlite.services import calendar as cal
-from crmlite.services.activities import ActivityChangedMeanwhile, may_change_activity
+from crmlite.services.activities import ActivityChangedMeanwhile
 from crmlite.services.parsing import parse_id
 from crmlite.services.periods import FIRST_DAY, FIRST_YEAR, LAST_DAY, LAST_YEAR, Month
 from crmlite.services.team import local_today
-from crmlite.web import get_or_404, is_htmx, public
+from crmlite.web import get_or_404, is_htmx, may, public, require
 from crmlite.web.calendar_forms import MoveForm, SubscriptionForm
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
@@ -145,22 +145,27 @@ def _choice(day: date | None, notices: list[str]) -> Choice:
 
 def _members(choice: Choice) -> tuple[list[Member], list[Member]]:
     """The members to show, in the order asked, and those a manager may choose from.
-    A rep sees only their own calendar (403 for anyone else's); an unknown member is 404."""
-    if any(not cal.may_see_calendar(current_user, i) for i in choice.member_ids):
-        abort(403)
-    if not current_user.is_manager:
-        return [current_user], []
+    An unknown member is 404; a calendar the viewer may not see (``agenda.read``: a rep
+    sees only their own) is 403."""
+    team = may("agenda.team")
     found = list(
         db.session.scalars(
             select(Member)
-            .where(or_(Member.active.is_(True), Member.id.in_(choice.member_ids)))
+            .where(
+                or_(Member.active.is_(True), Member.id.in_(choice.member_ids))
+                if team
+                else Member.id.in_(choice.member_ids)
+            )
             .order_by(Member.name)
         )
     )
     by_id = {m.id: m for m in found}
     if any(i not in by_id for i in choice.member_ids):
         abort(404)
-    return [by_id[i] for i in choice.member_ids], [m for m in found if m.active]
+    shown = [by_id[i] for i in choice.member_ids]
+    for member in shown:
+        require("agenda.read", member)
+    return shown, [m for m in found if m.active] if team else []
 
 
 def _args(choice: Choice, **changes: Any) -> dict[str, Any]:
@@ -318,8 +323,7 @@ def move(activity_id: int) -> str:
     """A block dropped on another day or time: rescheduled keeping its length, unless
     someone changed it meanwhile. Answers with the member's week as it now is."""
     activity = get_or_404(Activity, activity_id)
-    if not may_change_activity(current_user, activity):
-        abort(403)
+    require("activity.change", activity)
     member = get_or_404(Member, activity.assigned_to_id)
     form = MoveForm()
     version = form.version.data

@@ -10,19 +10,17 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
-from crmlite.models import Campaign, CampaignSubType, CampaignType, Role
+from crmlite.models import Campaign, CampaignSubType, CampaignType
 from crmlite.services import campaigns as service
 from crmlite.services import reference
 from crmlite.services.campaigns import AnalysisFilters, CampaignRefused
 from crmlite.services.parsing import InvalidNumber, optional_whole, parse_id
 from crmlite.services.periods import FIRST_YEAR, LAST_YEAR
-from crmlite.web import get_or_404, is_htmx, require_role
+from crmlite.web import get_or_404, is_htmx
 from crmlite.web.campaigns_forms import CampaignForm
 from crmlite.web.email_campaigns import campaign_panel
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
-
-MANAGERS = (Role.ADMIN, Role.MANAGER)
 
 
 def analysis_filters(args: Any) -> AnalysisFilters:
@@ -67,7 +65,6 @@ def sub_types() -> str:
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@require_role(*MANAGERS)
 def new() -> str | Response:
     form = CampaignForm()
     if request.method == "GET":
@@ -76,7 +73,6 @@ def new() -> str | Response:
 
 
 @bp.route("/<int:campaign_id>/edit", methods=["GET", "POST"])
-@require_role(*MANAGERS)
 def edit(campaign_id: int) -> str | Response:
     campaign = get_or_404(Campaign, campaign_id)
     return _save(CampaignForm(obj=campaign, keep_owner_id=campaign.owner_id), campaign)
@@ -107,7 +103,7 @@ def detail(campaign_id: int) -> str:
         campaign=campaign,
         figures=service.figures([campaign.id]).get(campaign.id, service.Figures()),
         opportunities=service.opportunities_of(campaign.id),
-        activities=service.activities_of(campaign.id),
+        activities=service.activities_of(campaign.id, current_user),
         **campaign_panel(campaign),
     )
 
@@ -116,7 +112,6 @@ def detail(campaign_id: int) -> str:
 
 
 @bp.get("/types")
-@require_role(*MANAGERS)
 def types() -> str:
     return render_template(
         "campaigns/types.html",
@@ -132,7 +127,6 @@ def _back(message: str = "", error: str = "") -> Response:
 
 
 @bp.post("/types")
-@require_role(*MANAGERS)
 def add_type() -> Response:
     try:
         added = service.add_type(request.form.get("name", ""))
@@ -144,7 +138,6 @@ def add_type() -> Response:
 
 
 @bp.post("/types/<int:type_id>/sub-types")
-@require_role(*MANAGERS)
 def add_sub_type(type_id: int) -> Response:
     campaign_type = get_or_404(CampaignType, type_id)
     try:
@@ -177,24 +170,20 @@ def _delete(item: CampaignType | CampaignSubType) -> Response:
 
 
 @bp.post("/types/<int:type_id>/active")
-@require_role(*MANAGERS)
 def toggle_type(type_id: int) -> Response:
     return _toggle(get_or_404(CampaignType, type_id))
 
 
 @bp.post("/sub-types/<int:sub_type_id>/active")
-@require_role(*MANAGERS)
 def toggle_sub_type(sub_type_id: int) -> Response:
     return _toggle(get_or_404(CampaignSubType, sub_type_id))
 
 
 @bp.post("/types/<int:type_id>/delete")
-@require_role(*MANAGERS)
 def delete_type(type_id: int) -> Response:
     return _delete(get_or_404(CampaignType, type_id))
 
 
 @bp.post("/sub-types/<int:sub_type_id>/delete")
-@require_role(*MANAGERS)
 def delete_sub_type(sub_type_id: int) -> Response:
     return _delete(get_or_404(CampaignSubType, sub_type_id))

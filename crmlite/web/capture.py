@@ -18,7 +18,7 @@ from crmlite.services.companies import contact_list, load_contact
 from crmlite.services.email_reading import MAX_MESSAGE_BYTES, CaptureError
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team
-from crmlite.web import is_htmx
+from crmlite.web import is_htmx, require
 from crmlite.web.capture_forms import AssignForm, CaptureForm
 
 bp = Blueprint("capture", __name__, url_prefix="/capture")
@@ -74,8 +74,7 @@ def _load_for_assign(activity_id: int) -> Activity:
     activity = service.captured_activity(activity_id)
     if activity is None:
         abort(404)
-    if not service.may_assign(current_user, activity):
-        abort(403)
+    require("capture.assign", activity)
     return activity
 
 

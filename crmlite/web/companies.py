@@ -4,15 +4,16 @@ activities, and simple edit pages. Serves /companies/… and /contacts/…."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
-from crmlite.models import Company, Contact
+from crmlite.models import Company, Contact, Member
 from crmlite.services import companies as service
 from crmlite.services.companies import CompanyRefused
 from crmlite.services.pagination import page_number
 from crmlite.services.parsing import clean_line, parse_id
-from crmlite.web import get_or_404, is_htmx
+from crmlite.web import get_or_404, is_htmx, may, require
 from crmlite.web.companies_forms import CompanyForm, ContactForm
 
 bp = Blueprint("companies", __name__)
@@ -51,26 +52,47 @@ def detail(company_id: int) -> str:
             company.contacts, key=lambda c: (c.first_name.lower(), c.last_name.lower())
         ),
         opportunities=service.company_opportunities(company.id),
-        activities=service.recent_company_activities(company.id),
+        activities=service.recent_company_activities(company.id, current_user),
         website_href=service.website_href(company.website),
     )
 
 
+ONLY_MANAGERS_REASSIGN = "Only a manager can choose or change a company's account manager."
+ONLY_YOUR_COMPANIES = (
+    "You can move a contact only to a company you may edit: one you manage, or nobody's."
+)
+
+
 @bp.route("/companies/new", methods=["GET", "POST"])
 def company_new() -> str | Response:
-    return _save_company(CompanyForm(), None)
+    form = CompanyForm()
+    if not may("company.reassign"):
+        # A rep's new company is their own account; a manager chooses whose it is.
+        form.account_manager_id.set_choices([current_user], none=False)
+        if not form.is_submitted():
+            form.account_manager_id.data = current_user.id
+    return _save_company(form, None)
 
 
 @bp.route("/companies/<int:company_id>/edit", methods=["GET", "POST"])
 def company_edit(company_id: int) -> str | Response:
     company = get_or_404(Company, company_id)
-    return _save_company(
-        CompanyForm(obj=company, keep_manager_id=company.account_manager_id), company
-    )
+    require("company.change", company)
+    form = CompanyForm(obj=company, keep_manager_id=company.account_manager_id)
+    if not may("company.reassign"):
+        manager = db.session.get(Member, company.account_manager_id or 0)
+        form.account_manager_id.set_choices([manager] if manager else [], none=manager is None)
+    return _save_company(form, company)
 
 
 def _save_company(form: CompanyForm, company: Company | None) -> str | Response:
+    """Save; only a manager names an account manager other than the one it has (a new
+    company's: whoever adds it)."""
     if form.validate_on_submit():
+        keeps = company.account_manager_id if company else current_user.id
+        if form.values().account_manager_id != keeps and not may("company.reassign"):
+            form.account_manager_id.errors = [ONLY_MANAGERS_REASSIGN]
+            return render_template("companies/form.html", form=form, company=company)
         try:
             saved = service.save_company(company, form.values())
             db.session.commit()
@@ -101,7 +123,7 @@ def contact_detail(contact_id: int) -> str:
         "contacts/detail.html",
         contact=contact,
         opportunities=service.contact_opportunities(contact.id),
-        activities=service.recent_contact_activities(contact.id),
+        activities=service.recent_contact_activities(contact.id, current_user),
     )
 
 
@@ -116,11 +138,19 @@ def contact_new() -> str | Response:
 @bp.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
 def contact_edit(contact_id: int) -> str | Response:
     contact = get_or_404(Contact, contact_id)
+    require("contact.change", contact)
     return _save_contact(ContactForm(obj=contact), contact)
 
 
 def _save_contact(form: ContactForm, contact: Contact | None) -> str | Response:
+    """Save; a contact moves (or is added) only to a company the member may edit."""
     if form.validate_on_submit():
+        company_id = form.values().company_id
+        moved = company_id != (contact.company_id if contact else None)
+        company = db.session.get(Company, company_id) if company_id else None
+        if contact is not None and moved and company and not may("company.change", company):
+            form.company_id.errors = [ONLY_YOUR_COMPANIES]
+            return render_template("contacts/form.html", form=form, contact=contact)
         try:
             saved = service.save_contact(contact, form.values())
             db.session.commit()

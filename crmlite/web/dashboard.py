@@ -30,7 +30,7 @@ from crmlite.services.periods import Month, month_name, quarter_months, quarter_
 from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, NO_LOCATION, NO_UNIT
 from crmlite.services.team import local_today
 from crmlite.services.wins import NO_MANAGER, Basis
-from crmlite.web import BadQuery, is_htmx, whole_arg
+from crmlite.web import BadQuery, is_htmx, may, whole_arg
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -97,7 +97,7 @@ def choice_from(args: MultiDict[str, str], today: date) -> tuple[Choice, list[st
 
 def _scope() -> int | None:
     """Whose figures: everyone's for managers and admins, their own for a rep."""
-    return None if current_user.is_manager else current_user.id
+    return None if may("dashboard.team") else current_user.id
 
 
 class FigureLinks:
@@ -179,7 +179,7 @@ def index() -> Any:
         "choice": choice,
         "errors": errors,
         "today": today,
-        "whole_team": current_user.is_manager,
+        "whole_team": may("dashboard.team"),
         "links": FigureLinks(choice),
     }
     if not errors:
@@ -202,7 +202,7 @@ def funnel() -> Any:
     context: dict[str, Any] = {
         "choice": choice,
         "errors": errors,
-        "whole_team": current_user.is_manager,
+        "whole_team": may("dashboard.team"),
     }
     if not errors:
         start, end = period_bounds(choice.year, choice.quarter, choice.period, g.tz)
@@ -242,7 +242,7 @@ def _member_scope(requested: int | None) -> tuple[int | None, Member | None]:
         member = db.session.get(Member, requested)
         if member is None:
             abort(404)
-    if current_user.is_manager:
+    if may("dashboard.team"):
         return requested, member
     if requested is not None and requested != current_user.id:
         abort(403)

@@ -24,12 +24,12 @@ from crmlite.services import forecast_lines, pick_lists, stalled_opportunities
 from crmlite.services import opportunity_details as details
 from crmlite.services import opportunity_notes as notes
 from crmlite.services import opportunity_people as people
-from crmlite.services.funnel import ChangedMeanwhile, may_change
+from crmlite.services.funnel import ChangedMeanwhile
 from crmlite.services.next_steps import is_stalled
 from crmlite.services.opportunity_details import InvalidFields
 from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
 from crmlite.services.team import local_today
-from crmlite.web import is_htmx
+from crmlite.web import is_htmx, may, require
 from crmlite.web.opportunities_forms import (
     contact_form,
     fields_form,
@@ -43,6 +43,7 @@ bp = Blueprint("opportunities", __name__, url_prefix="/opportunities")
 CHANGED_MEANWHILE = (
     "Someone changed this opportunity since you opened it; here are the current values."
 )
+ONLY_MANAGERS_REASSIGN = "Only a manager can give the opportunity to another account manager."
 
 
 # ---------------------------------------------------------------- helpers
@@ -62,8 +63,7 @@ def _load(opportunity_id: int) -> Opportunity:
 def _load_for_change(opportunity_id: int) -> Opportunity:
     """The opportunity, if the signed-in member may change it (else 403, nothing changes)."""
     opportunity = _load(opportunity_id)
-    if not may_change(_me(), opportunity):
-        abort(403)
+    require("opportunity.change", opportunity)
     return opportunity
 
 
@@ -92,7 +92,7 @@ def _apply_errors(form: FlaskForm, errors: dict[str, str]) -> None:
 def _base_context(opportunity: Opportunity) -> dict[str, Any]:
     return {
         "opportunity": opportunity,
-        "can_change": may_change(_me(), opportunity),
+        "can_change": may("opportunity.change", opportunity),
         "computed": details.totals_are_computed(opportunity),
     }
 
@@ -104,7 +104,7 @@ def _section_extras(
     can_change = context["can_change"]
     if section == "activities":
         today = local_today(g.tz)
-        open_activities, done_activities = details.activities_of(opportunity.id)
+        open_activities, done_activities = details.activities_of(opportunity.id, _me())
         next_step = details.next_step_among(open_activities, today)
         return {
             "today": today,
@@ -183,7 +183,7 @@ def detail(opportunity_id: int) -> str:
     open a section's form in place, as the Edit buttons do with htmx."""
     opportunity = _load(opportunity_id)
     overrides: dict[str, Any] = {}
-    if may_change(_me(), opportunity):
+    if may("opportunity.change", opportunity):
         edit = request.args.get("edit", "")
         edit_line = parse_id(edit.removeprefix("line-")) if edit.startswith("line-") else None
         remove_line = parse_id(request.args.get("remove"))
@@ -249,8 +249,14 @@ def save_fields(opportunity_id: int) -> str | Response:
         return _fields_stale(opportunity_id)
     if not valid:
         return _respond("fields", opportunity, fields_form=form)
+    values = form.values()
+    if values.account_manager_id != opportunity.account_manager_id and not may(
+        "opportunity.reassign", opportunity
+    ):
+        _apply_errors(form, {"account_manager_id": ONLY_MANAGERS_REASSIGN})
+        return _respond("fields", opportunity, fields_form=form)
     try:
-        details.update_fields(opportunity, form.values(), by=_me(), expected_version=version)
+        details.update_fields(opportunity, values, by=_me(), expected_version=version)
         db.session.commit()
     except InvalidFields as refused:
         db.session.rollback()
@@ -466,13 +472,14 @@ def stalled() -> str:
     the whole team's; a rep sees their own."""
     today = local_today(g.tz)
     me = _me()
+    whole_team = may("dashboard.team")
     groups = stalled_opportunities.stalled_by_account_manager(
-        today, g.tz, account_manager_id=None if me.is_manager else me.id
+        today, g.tz, account_manager_id=None if whole_team else me.id
     )
     return render_template(
         "opportunities/stalled.html",
         groups=groups,
         today=today,
         total=sum(len(group.opportunities) for group in groups),
-        whole_team=me.is_manager,
+        whole_team=whole_team,
     )

@@ -18,17 +18,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, current_app, g, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response
 
-from crmlite.models import ActivityType, Member, Role
+from crmlite.extensions import db
+from crmlite.models import ActivityType, Member
 from crmlite.services import points
 from crmlite.services.parsing import parse_id
 from crmlite.services.periods import BadMonth, Month
 from crmlite.services.team import get_team, local_today
-from crmlite.web import get_or_404, offset_arg, require_role
+from crmlite.web import get_or_404, may, offset_arg, require
 
 bp = Blueprint("points", __name__, url_prefix="/points")
 
@@ -58,11 +59,10 @@ def bad_month(error: BadMonth) -> tuple[str, int]:
 
 
 def _viewable(member_id: int) -> Member:
-    """The member, if the signed-in member may see their points: themselves, or anyone for
-    managers and admins."""
+    """The member, if the signed-in member may see their points (``points.read``:
+    themselves, or anyone for managers and admins)."""
     member = get_or_404(Member, member_id)
-    if member.id != current_user.id and not current_user.is_manager:
-        abort(403)
+    require("points.read", member)
     return member
 
 
@@ -106,11 +106,17 @@ def index() -> str:
     """The month's leaderboard: points, quota, % attained and pace for every member."""
     month = _month()
     today = _today()
+    standings = points.team_standings(month, tz=g.tz, team=get_team(), today=today)
+    members = db.session.scalars(
+        select(Member).where(Member.id.in_([s.member_id for s in standings]))
+    )
     return render_template(
         "points/index.html",
         month=month,
         this_month=Month.of(today),
-        standings=points.team_standings(month, tz=g.tz, team=get_team(), today=today),
+        standings=standings,
+        # Whose summaries the viewer may open (points.read).
+        readable={m.id for m in members if may("points.read", m)},
         links=_links(month, "points.index"),
     )
 
@@ -150,7 +156,6 @@ def team_csv() -> Response:
 
 
 @bp.get("/print")
-@require_role(Role.ADMIN, Role.MANAGER)
 def print_all() -> str:
     """Every member's summary, each on its own printed page (month end, for signing)."""
     month = _month()

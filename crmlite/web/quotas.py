@@ -1,5 +1,5 @@
 """Quota setup: each member's revenue (and optional margin) quota per month, set per year,
-with "same every month" to fill a year at once. Managers and admins only."""
+with "same every month" to fill a year at once. Managers and admins only (``quota.manage``)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
-from crmlite.models import Member, Role
+from crmlite.models import Member
 from crmlite.services import quotas
 from crmlite.services.periods import MONTH_NAMES
 from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR
 from crmlite.services.team import local_today
-from crmlite.web import BadQuery, get_or_404, require_role, whole_arg
+from crmlite.web import BadQuery, get_or_404, whole_arg
 from crmlite.web.quotas_forms import MonthlyQuotasForm, SameEveryMonthForm
 
 bp = Blueprint("quotas", __name__, url_prefix="/quotas")
-
-MANAGERS = (Role.ADMIN, Role.MANAGER)
 
 
 def _year_from_args() -> tuple[int, str | None]:
@@ -33,7 +31,6 @@ def _year_from_args() -> tuple[int, str | None]:
 
 
 @bp.get("/")
-@require_role(*MANAGERS)
 def index() -> Any:
     year, error = _year_from_args()
     year_quotas = quotas.year_quotas(year)
@@ -68,7 +65,6 @@ def _render_edit(
 
 
 @bp.route("/<int:year>/members/<int:member_id>", methods=["GET", "POST"])
-@require_role(*MANAGERS)
 def edit(year: int, member_id: int) -> str | Response:
     member = _member_and_year(member_id, year)
     monthly = MonthlyQuotasForm(prefix="month")
@@ -90,7 +86,6 @@ def edit(year: int, member_id: int) -> str | Response:
 
 
 @bp.post("/<int:year>/members/<int:member_id>/same")
-@require_role(*MANAGERS)
 def same_every_month(year: int, member_id: int) -> str | Response:
     """ "Same every month": the year's twelve months get one revenue (and margin) quota."""
     member = _member_and_year(member_id, year)

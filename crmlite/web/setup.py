@@ -13,12 +13,10 @@ from crmlite.models import ActivityGroup, ActivityType, Member, Role
 from crmlite.services import members, points, reference
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team, local_today, update_team
-from crmlite.web import get_or_404, is_htmx, require_role
+from crmlite.web import get_or_404, is_htmx
 from crmlite.web.setup_forms import ActivityTypeForm, MemberForm, NewMemberForm, TeamForm
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
-
-MANAGERS = (Role.ADMIN, Role.MANAGER)
 
 
 @bp.get("/")
@@ -36,7 +34,6 @@ def index() -> str:
 
 
 @bp.route("/team", methods=["GET", "POST"])
-@require_role(Role.ADMIN)
 def team() -> str | Response:
     settings = get_team()
     form = TeamForm(obj=settings)
@@ -55,13 +52,11 @@ def team() -> str | Response:
 
 
 @bp.get("/members")
-@require_role(*MANAGERS)
 def member_list() -> str:
     return render_template("setup/members.html", members=reference.members(), team=get_team())
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
-@require_role(Role.ADMIN)
 def member_new() -> str | Response:
     form = NewMemberForm()
     if form.validate_on_submit():
@@ -83,7 +78,6 @@ def member_new() -> str | Response:
 
 
 @bp.route("/members/<int:member_id>", methods=["GET", "POST"])
-@require_role(Role.ADMIN)
 def member_edit(member_id: int) -> str | Response:
     member = get_or_404(Member, member_id)
     form = MemberForm(obj=member, member_id=member.id)
@@ -170,7 +164,6 @@ def _type_values(form: ActivityTypeForm) -> dict[str, Any]:
 
 
 @bp.get("/activity-types")
-@require_role(*MANAGERS)
 def activity_types() -> str:
     """The points table, editable in place: ``?edit=<id>`` opens a row for editing."""
     editing = parse_id(request.args.get("edit"))
@@ -178,7 +171,6 @@ def activity_types() -> str:
 
 
 @bp.post("/activity-types")
-@require_role(*MANAGERS)
 def activity_type_create() -> str | Response:
     form = _type_form()
     if not form.validate():
@@ -189,7 +181,6 @@ def activity_type_create() -> str | Response:
 
 
 @bp.post("/activity-types/<int:type_id>")
-@require_role(*MANAGERS)
 def activity_type_update(type_id: int) -> str | Response:
     activity_type = get_or_404(ActivityType, type_id)
     form = _type_form(activity_type)
@@ -201,7 +192,6 @@ def activity_type_update(type_id: int) -> str | Response:
 
 
 @bp.post("/activity-types/<int:type_id>/active")
-@require_role(*MANAGERS)
 def activity_type_active(type_id: int) -> str | Response:
     """Deactivate (no longer offered for new activities; what it earned stays) or activate."""
     activity_type = get_or_404(ActivityType, type_id)
@@ -212,7 +202,6 @@ def activity_type_active(type_id: int) -> str | Response:
 
 
 @bp.post("/activity-types/<int:type_id>/delete")
-@require_role(*MANAGERS)
 def activity_type_delete(type_id: int) -> str | Response:
     activity_type = get_or_404(ActivityType, type_id)
     label = activity_type.label

@@ -7,22 +7,20 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
-from crmlite.models import Opportunity, Role, Track, TrackEnrollment, TrackKind, TrackStep
+from crmlite.models import Contact, Opportunity, Track, TrackEnrollment, TrackKind, TrackStep
 from crmlite.services import companies, track_setup
 from crmlite.services import tracks as service
 from crmlite.services.parsing import parse_id, parse_ids
 from crmlite.services.team import local_today
 from crmlite.services.track_setup import SetupRefused
-from crmlite.web import get_or_404, require_role, safe_next
+from crmlite.web import get_or_404, require, safe_next
 from crmlite.web.tracks_forms import EnrollForm, StepForm, TrackForm, show_errors
 
 bp = Blueprint("tracks", __name__, url_prefix="/tracks")
-
-MANAGERS = (Role.ADMIN, Role.MANAGER)
-
 
 # ---------------------------------------------------------------- tracks
 
@@ -33,13 +31,11 @@ def index() -> str:
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@require_role(*MANAGERS)
 def new() -> str | Response:
     return _save_track(TrackForm(), None)
 
 
 @bp.route("/<int:track_id>/edit", methods=["GET", "POST"])
-@require_role(*MANAGERS)
 def edit(track_id: int) -> str | Response:
     track = get_or_404(Track, track_id)
     return _save_track(TrackForm(obj=track, track_id=track.id), track)
@@ -88,7 +84,6 @@ def _step_of(track_id: int, step_id: int) -> tuple[Track, TrackStep]:
 
 
 @bp.post("/<int:track_id>/steps")
-@require_role(*MANAGERS)
 def add_step(track_id: int) -> str | Response:
     track = get_or_404(Track, track_id)
     form = StepForm()
@@ -108,7 +103,6 @@ def add_step(track_id: int) -> str | Response:
 
 
 @bp.route("/<int:track_id>/steps/<int:step_id>", methods=["GET", "POST"])
-@require_role(*MANAGERS)
 def edit_step(track_id: int, step_id: int) -> str | Response:
     track, step = _step_of(track_id, step_id)
     if request.method == "GET":
@@ -130,7 +124,6 @@ def edit_step(track_id: int, step_id: int) -> str | Response:
 
 
 @bp.post("/<int:track_id>/steps/<int:step_id>/remove")
-@require_role(*MANAGERS)
 def remove_step(track_id: int, step_id: int) -> Response:
     _track, step = _step_of(track_id, step_id)
     track_setup.remove_step(step)
@@ -140,7 +133,6 @@ def remove_step(track_id: int, step_id: int) -> Response:
 
 
 @bp.post("/run")
-@require_role(*MANAGERS)
 def run_now() -> Response:
     """ "Run now": what `flask crm tracks run` does, from the page."""
     db.session.commit()
@@ -182,6 +174,8 @@ def enroll() -> Response:
     if not contact_ids:
         flash("There is no contact to enroll.", "error")
         return redirect(back)
+    for contact in db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids))):
+        require("enrollment.create", contact)
     enrollments, skipped = service.enroll_many(
         contact_ids,
         form.track_id.data,
@@ -200,7 +194,10 @@ def enroll() -> Response:
 
 
 def _enrollment_action(enrollment_id: int, action: str) -> Response:
+    """Pause, resume or remove: whose enrolment it is decides who may
+    (``enrollment.change``), its state whether it can (``services.tracks``)."""
     enrollment = get_or_404(TrackEnrollment, enrollment_id)
+    require("enrollment.change", enrollment)
     today = local_today(g.tz)
     try:
         {
