@@ -244,7 +244,8 @@ def update(activity_id: int) -> Any:
                 return _render_form(form, get_or_404(Activity, activity_id))
             service.close_activity(activity, by=current_user)
         elif not activity.is_open:
-            service.reopen_activity(activity, by=current_user)
+            # The member itself, not the request's proxy: the event outlives the request.
+            service.reopen_activity(activity, by=current_user._get_current_object())
         db.session.commit()
     except (service.ActivityChangedMeanwhile, StaleDataError):
         db.session.rollback()
