@@ -186,35 +186,35 @@ def _closed_this_month(activity: Activity) -> bool:
     return month_of(activity.closed_at, tz) == month_of(datetime.now(UTC), tz)
 
 
-THEMSELVES = Relation("themselves", lambda m, other: isinstance(other, Member) and other.id == m.id)
+THEMSELVES = Relation("their own", lambda m, other: isinstance(other, Member) and other.id == m.id)
 
 # Opportunities
 ON_THE_DEAL = Relation(
-    "on the deal (account manager, sales associate or team member)",
+    "they are on the deal (account manager, sales associate or team member)",
     lambda m, o: isinstance(o, Opportunity) and _on_deal(m, o.id),
 )
 
 # Activities
 ASSIGNEE = Relation(
-    "its assignee",
+    "assigned to them",
     lambda m, a: isinstance(a, Activity) and a.assigned_to_id == m.id,
     lambda m: Activity.assigned_to_id == m.id,
 )
 ASSIGNER = Relation(
-    "who assigned it",
+    "assigned by them",
     lambda m, a: isinstance(a, Activity) and a.assigned_by_id == m.id,
     lambda m: Activity.assigned_by_id == m.id,
 )
 ASSIGNER_WHILE_OPEN = Relation(
-    "who assigned it, while it is open",
+    "assigned by them, while open",
     lambda m, a: isinstance(a, Activity) and a.assigned_by_id == m.id and a.is_open,
 )
 ASSIGNEE_WHILE_OPEN = Relation(
-    "its assignee, while it is open",
+    "assigned to them, while open",
     lambda m, a: isinstance(a, Activity) and a.assigned_to_id == m.id and a.is_open,
 )
 ASSIGNEE_WITHIN_ITS_MONTH = Relation(
-    "its assignee, within the month it closed in",
+    "assigned to them, within the month it closed in",
     lambda m, a: isinstance(a, Activity) and a.assigned_to_id == m.id and _closed_this_month(a),
 )
 ON_THEIR_DEAL = Relation(
@@ -230,11 +230,11 @@ ON_THEIR_ACCOUNT = Relation(
 
 # Companies and contacts
 ACCOUNT_MANAGER = Relation(
-    "its account manager",
+    "they are its account manager",
     lambda m, c: isinstance(c, Company) and c.account_manager_id == m.id,
 )
 NOBODYS_COMPANY = Relation(
-    "nobody's (no account manager)",
+    "nobody manages it",
     lambda m, c: isinstance(c, Company) and c.account_manager_id is None,
 )
 CONTACT_OF_THEIR_ACCOUNT = Relation(
@@ -242,13 +242,13 @@ CONTACT_OF_THEIR_ACCOUNT = Relation(
     lambda m, c: isinstance(c, Contact) and _manages_company(m, c.company_id),
 )
 CONTACT_OF_NOBODYS_COMPANY = Relation(
-    "of no company, or of nobody's",
+    "of no company, or of one nobody manages",
     lambda m, c: isinstance(c, Contact) and _nobodys_company(c.company_id),
 )
 
 # Enrolments
 ENROLLED_BY = Relation(
-    "who enrolled the contact",
+    "they enrolled the contact",
     lambda m, e: isinstance(e, TrackEnrollment) and e.enrolled_by_id == m.id,
 )
 ENROLMENT_OF_THEIR_DEAL_OR_ACCOUNT = Relation(
