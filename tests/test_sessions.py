@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import fields
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,32 +26,6 @@ from crmlite.web.sessions import LAST_SEEN
 from tests.conftest import PASSWORD, RequestClient, csrf_token_from, page_token, sign_in
 
 REMEMBER = "remember_token"
-
-
-@pytest.fixture()
-def heard() -> Iterator[Callable[[type[Any]], list[dict[str, Any]]]]:
-    """``received = heard(events.SignedIn)``: those published from now on, each as a dict of
-    its fields (models by id, read when published)."""
-    subscribed: list[tuple[type[Any], Callable[[Any], None]]] = []
-
-    def listen(event_type: type[Any]) -> list[dict[str, Any]]:
-        received: list[dict[str, Any]] = []
-
-        def record(event: Any) -> None:
-            received.append(
-                {
-                    f.name: getattr(getattr(event, f.name), "id", getattr(event, f.name))
-                    for f in fields(event)
-                }
-            )
-
-        subscribed.append((event_type, record))
-        events.subscribe(event_type, record)
-        return received
-
-    yield listen
-    for event_type, handler in subscribed:
-        events.unsubscribe(event_type, handler)
 
 
 def new_client(app: Flask) -> FlaskClient:
@@ -267,10 +239,10 @@ def test_keep_me_signed_in_has_no_idle_end(client: FlaskClient, make_member) -> 
 
 
 def test_sign_out_everywhere_from_your_own_page(
-    app: Flask, client: FlaskClient, make_member, heard
+    app: Flask, client: FlaskClient, make_member, published
 ) -> None:
     member = make_member()
-    signed_out = heard(events.SignedOutEverywhere)
+    signed_out = published(events.SignedOutEverywhere)
     phone = new_client(app)
     sign_in_remembered(phone, member.email)
     remembered = cookie(phone, REMEMBER)
@@ -289,10 +261,10 @@ def test_sign_out_everywhere_from_your_own_page(
 
 
 def test_an_admin_signs_a_member_out_everywhere(
-    app: Flask, client: FlaskClient, make_member, signed_in, heard
+    app: Flask, client: FlaskClient, make_member, signed_in, published
 ) -> None:
     member = make_member()
-    signed_out = heard(events.SignedOutEverywhere)
+    signed_out = published(events.SignedOutEverywhere)
     laptop = new_client(app)
     sign_in(laptop, member.email)
     admin = signed_in(Role.ADMIN)
