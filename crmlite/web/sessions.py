@@ -7,10 +7,9 @@ fresh-password prompt, and the "known browser" cookie.
   after SESSION_IDLE_MINUTES without a request: the last request's time is kept in the
   (signed) session cookie, so noting it costs no database write; the page's own
   once-a-minute refresh (``POLLED_ENDPOINTS``) does not count as activity.
-- ``fresh_password_required`` (and ``ask_for_fresh_password`` for a blueprint's
-  ``before_request``): the password must have been typed in this sign-in within
-  FRESH_PASSWORD_MINUTES, else the person confirms it on ``/confirm-password`` and comes back
-  to the page they were on.
+- ``ask_for_fresh_password`` (Setup's ``before_request``): the password must have been typed
+  in this sign-in within FRESH_PASSWORD_MINUTES, else the person confirms it on
+  ``/confirm-password`` and comes back to the page they were on.
 - A browser that signed in to an account gets a signed cookie naming that member: the
   per-account sign-in throttle (``services.sign_in``) does not hold it back.
 """
@@ -18,10 +17,7 @@ fresh-password prompt, and the "known browser" cookie.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
-from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
@@ -35,8 +31,6 @@ from crmlite.models import Member, MemberSession
 from crmlite.services import sessions
 from crmlite.services.parsing import parse_id
 from crmlite.web import is_htmx, safe_next
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # Requests the page makes by itself (the "Due soon" strip every minute): not activity.
 POLLED_ENDPOINTS = {"activities.due_soon"}
@@ -139,16 +133,6 @@ def ask_for_fresh_password() -> Response | None:
     if is_htmx():
         return Response("", 401, {"HX-Redirect": target})
     return redirect(target, 303)
-
-
-def fresh_password_required(view: F) -> F:
-    """The view needs the password typed within FRESH_PASSWORD_MINUTES."""
-
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        return ask_for_fresh_password() or view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- known browser
