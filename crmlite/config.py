@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("CRMLITE_INSTANCE", Path(__file__).parent.parent / "instance"))
@@ -79,6 +80,23 @@ class Config:
     TRACKING_MAX_AGE_DAYS = int(os.environ.get("TRACKING_MAX_AGE_DAYS", "365"))
     # Public web form posts per client address.
     PUBLIC_FORM_RATE_LIMIT = os.environ.get("PUBLIC_FORM_RATE_LIMIT", "5 per minute;50 per day")
+
+    # -- Sign-in sessions and passwords (issue #14) ------------------------------------------
+    # A sign-in without "Keep me signed in" ends after SESSION_IDLE_MINUTES without a request
+    # (the page's own once-a-minute refresh does not count) or SESSION_MAX_HOURS after signing
+    # in, whichever comes first, and when the browser closes.
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "120"))
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "12"))
+    # "Keep me signed in" lasts this many days from signing in (REMEMBER_COOKIE_DURATION in
+    # days; Flask-Login reads the timedelta), revoked by signing out or any rotation.
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(os.environ.get("REMEMBER_COOKIE_DURATION", "30")))
+    # Changes in Setup (roles, members, reset links, the points table, team settings) need
+    # the password typed within this many minutes; older, the person confirms it first.
+    FRESH_PASSWORD_MINUTES = int(os.environ.get("FRESH_PASSWORD_MINUTES", "10"))
+    # Failed sign-ins per account (the e-mail typed, whoever types it, from any address):
+    # past it, that account's sign-in is refused until the window ends, except in a browser
+    # that signed in to it before. LOGIN_RATE_LIMIT above stays per client address.
+    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "5 per 5 minutes")
 
     def __init__(self) -> None:
         self.SQLALCHEMY_DATABASE_URI = _database_url()

@@ -4,6 +4,7 @@ as a given role, factories that return callables, and a query counter."""
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import os
 import re
@@ -34,7 +35,7 @@ from crmlite.models import (
     Role,
     SalesStage,
 )
-from crmlite.services import members
+from crmlite.services import events, members
 from crmlite.services.defaults import load_defaults
 
 PASSWORD = "correct-horse-battery"
@@ -274,3 +275,26 @@ def make_activity(app: Flask) -> Callable[..., Activity]:
 
 
 __all__ = ["PASSWORD", "QueryCounter", "activity_type", "page_token", "sign_in", "stage", "status"]
+
+
+@pytest.fixture()
+def published() -> Iterator[Callable[[type[Any]], list[dict[str, Any]]]]:
+    """``received = published(events.SignedIn)``: the events of that type published from now
+    on, each as a dict of its fields, models by their id (read when published, while the
+    publishing request's session still has them)."""
+    subscribed: list[tuple[type[Any], Callable[[Any], None]]] = []
+
+    def listen(event_type: type[Any]) -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = []
+
+        def record(event: Any) -> None:
+            values = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+            received.append({k: getattr(v, "id", v) for k, v in values.items()})
+
+        subscribed.append((event_type, record))
+        events.subscribe(event_type, record)
+        return received
+
+    yield listen
+    for event_type, handler in subscribed:
+        events.unsubscribe(event_type, handler)

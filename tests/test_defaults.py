@@ -153,4 +153,4 @@ def test_add_member_command(app) -> None:
         ]
     )
     assert result.exit_code != 0
-    assert "at least 10 characters" in result.output
+    assert "at least 12 characters" in result.output

@@ -62,8 +62,14 @@ BAD_IDS = ["0", "2147483648", "99999999999999999999", "-1", "²", "1e3", "x"]
 # Query-string values: ids, numbers, months, years, dates and free text at once.
 QUERY_VALUES = ["²", "2147483648", "1e309", "2026-02-30", "a\x00b", "x" * 2000]
 
-# Never submitted: signing out ends the run's session (it is tested in test_auth).
-SKIPPED_ENDPOINTS = {"auth.logout", "static"}
+# Never submitted: signing out (here or everywhere) ends the run's session (they are tested
+# in test_auth and test_sessions).
+SKIPPED_ENDPOINTS = {
+    "auth.logout",
+    "auth.sign_out_everywhere",
+    "setup.member_sign_out_everywhere",
+    "static",
+}
 # How many distinct forms are fuzzed per endpoint (the board renders one per card).
 FORMS_PER_ENDPOINT = 1
 

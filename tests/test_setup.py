@@ -172,7 +172,7 @@ def test_new_member_bad_input(client: FlaskClient, signed_in, make_member) -> No
         },
     ).get_data(as_text=True)
     assert 'id="email-error">Another member already uses this e-mail address.' in html
-    assert 'id="password-error">Use at least 10 characters.' in html
+    assert 'id="password-error">Use at least 12 characters.' in html
     assert 'value="Dup"' in html
     assert db.session.query(Member).count() == before
 

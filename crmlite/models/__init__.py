@@ -29,6 +29,7 @@ from crmlite.models.people import (
     Contact,
     Location,
     Member,
+    MemberSession,
     Role,
     Team,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "MarketingList",
     "MarketingListMember",
     "Member",
+    "MemberSession",
     "Opportunity",
     "OpportunityContact",
     "OpportunityNote",

@@ -64,7 +64,22 @@ class BusinessUnit(Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class Member(UserMixin, Model):
+class SignedInUser(UserMixin):
+    """Flask-Login's view of a member: the id it keeps in the session and the remember
+    cookie is "<member id>:<sign-in token>", so a cookie leads back to one sign-in
+    (``MemberSession``) and dies with it (``web/sessions.py`` checks it on every request)."""
+
+    id: int
+    # The token of the sign-in this request came with (set when it is checked); not stored.
+    session_token: str | None = None
+
+    def get_id(self) -> str:
+        if not self.session_token:
+            raise RuntimeError("a member signs in through services.sessions.start_session")
+        return f"{self.id}:{self.session_token}"
+
+
+class Member(SignedInUser, Model):
     """A person who signs in: a sales rep, a manager or an admin."""
 
     __tablename__ = "members"
@@ -102,6 +117,27 @@ class Member(UserMixin, Model):
     @property
     def initials(self) -> str:
         return "".join(part[0] for part in self.name.split()[:2]).upper()
+
+
+class MemberSession(Model):
+    """One sign-in of a member, in one browser: it lasts until signed out (here or
+    everywhere), until ``expires_at`` (SESSION_MAX_HOURS, or REMEMBER_COOKIE_DURATION with
+    "Keep me signed in"), or until the member's password, role or active flag changes. Only a
+    digest of its token is stored: the database alone cannot be used to sign in."""
+
+    __tablename__ = "member_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = fk("members.id", ondelete="CASCADE", nullable=False, index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # When the member last typed their password in this sign-in (signing in, or "Confirm
+    # your password" before a change in Setup).
+    password_confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member] = rel(Member)
 
 
 class AddressMixin:

@@ -1,19 +1,41 @@
-"""Members: sign-in checks, passwords and profile changes."""
+"""Members: sign-in checks, passwords and profile changes.
+
+**New passwords** (set by the member, an admin, a reset link or ``flask crm add-member``;
+``password_refusal`` is the one rule): at least 12 characters (at most 256); not the member's
+e-mail address or the part before its @; not a common password (the bundled
+``crmlite/common-passwords.txt``), nor one of those with digits or symbols added at the end
+("Password2024!"). Compared without regard to case. Passwords set before this rule keep
+working until changed.
+
+**E-mail addresses** go through ``parsing.parse_email``, the rule the forms use too.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
 
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crmlite.database import utcnow
 from crmlite.extensions import db
-from crmlite.models import Member, Role
-from crmlite.services import points
+from crmlite.models import Member, MemberSession, Role
+from crmlite.services import events, points, sessions
+from crmlite.services.parsing import InvalidEmail, parse_email
 from crmlite.services.team import get_team
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
+PASSWORD_HINT = (
+    f"At least {MIN_PASSWORD_LENGTH} characters; neither the e-mail address nor a common password."
+)
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "common-passwords.txt"
+# What people add to a common word to make it "strong": digits and symbols at the end.
+_PADDING = re.compile(r"[\W\d_]+$")
 # Compared against when the e-mail is unknown, so a wrong e-mail takes as long as a
 # wrong password and timing does not tell which members exist.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -24,8 +46,40 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
+@cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list of common passwords, lower-case (read once)."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def password_refusal(password: str, *, email: str) -> str | None:
+    """Why this cannot be a new password for the member with this e-mail, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    lowered = password.strip().lower()
+    base = _PADDING.sub("", lowered) or lowered
+    address = email.strip().lower()
+    if {lowered, base} & {address, address.partition("@")[0]}:
+        return "Do not use your e-mail address as your password."
+    if {lowered, base} & common_passwords():
+        return "This is one of the most common passwords: choose one that is hard to guess."
+    return None
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def email_refusal(email: str) -> str | None:
+    """Why this cannot be a member's e-mail address (the forms' rule), or None."""
+    try:
+        parse_email(email)
+    except InvalidEmail as error:
+        return str(error)
+    return None
 
 
 def find_by_email(email: str) -> Member | None:
@@ -50,15 +104,84 @@ def assignment_refusal(
 
 def authenticate(email: str, password: str) -> Member | None:
     """The active member with this e-mail and password, or None."""
+    return check_sign_in(email, password).member
+
+
+@dataclass(frozen=True)
+class SignInCheck:
+    member: Member | None  # the member signing in; None when refused
+    refusal: str = ""  # why not, for the audit log: "unknown e-mail", "wrong password", "inactive"
+
+
+def check_sign_in(email: str, password: str) -> SignInCheck:
+    """Whether this e-mail and password sign in, and if not, why (never shown to the person:
+    the sign-in page says the same whatever the reason). Stamps the member's last sign-in."""
     member = find_by_email(email)
     if member is None:
         check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(member.password_hash, password) or not member.active:
-        return None
+        return SignInCheck(None, "unknown e-mail")
+    if not check_password_hash(member.password_hash, password):
+        return SignInCheck(None, "wrong password")
+    if not member.active:
+        return SignInCheck(None, "inactive")
     member.last_sign_in_at = utcnow()
     db.session.flush()
-    return member
+    return SignInCheck(member)
+
+
+def password_matches(member: Member, password: str) -> bool:
+    return check_password_hash(member.password_hash, password)
+
+
+class PasswordRefused(ValueError):
+    """A password change the rules refuse; the message is for the person, ``field`` names
+    the form field it belongs to."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def change_password(
+    member: Member,
+    *,
+    current: str,
+    new: str,
+    new_again: str,
+    signed_in: MemberSession,
+    now: datetime,
+) -> None:
+    """A member changes their own password: the current one must match, the new one follow
+    the rule and be typed the same twice. Every other sign-in of theirs ends, and this one
+    gets a new token (a copy of its old cookie leads nowhere)."""
+    if not password_matches(member, current):
+        raise PasswordRefused("This is not your current password.", "current_password")
+    if (refusal := password_refusal(new, email=member.email)) is not None:
+        raise PasswordRefused(refusal, "new_password")
+    if new != new_again:
+        raise PasswordRefused(
+            "The two new passwords differ: type it the same twice.", "new_password_again"
+        )
+    if password_matches(member, new):
+        raise PasswordRefused("This is your current password: choose a new one.", "new_password")
+    set_password(member, new, by=member, now=now, keep=signed_in)
+    sessions.renew_session(signed_in, now=now)
+
+
+def set_password(
+    member: Member,
+    password: str,
+    *,
+    by: Member | None,
+    now: datetime,
+    keep: MemberSession | None = None,
+) -> None:
+    """Store a new password (checked by the caller) and end the member's sign-ins (but
+    ``keep``); ``by`` None means through a reset link."""
+    member.password_hash = hash_password(password)
+    sessions.end_all_sessions(member, keep=keep)
+    db.session.flush()
+    events.publish(events.PasswordChanged(member=member, by=by, at=now))
 
 
 def create_member(
@@ -71,8 +194,10 @@ def create_member(
     location_id: int | None = None,
     business_unit_id: int | None = None,
 ) -> Member:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if (refusal := email_refusal(email)) is not None:
+        raise ValueError(f"{email}: {refusal}")
+    if (refusal := password_refusal(password, email=email)) is not None:
+        raise ValueError(f"Password refused: {refusal}")
     if email_taken(email):
         raise ValueError(f"{email} is already a member")
     member = Member(
@@ -119,9 +244,14 @@ def update_member(
     active: bool,
 ) -> Member:
     """Save a member; an admin cannot take away their own admin rights, and months before
-    this one keep the points quota they had."""
+    this one keep the points quota they had. A change of role or of the active flag ends
+    the member's sign-ins: they sign in again with their new rights, or not at all."""
     if member.id == by.id and (role != Role.ADMIN or not active):
         raise MemberRefused("You cannot remove your own admin rights.", "role")
+    if (refusal := email_refusal(email)) is not None:
+        raise MemberRefused(refusal, "email")
+    if member.role != role.value or member.active != active:
+        sessions.end_all_sessions(member)
     points.record_quota_change(member=member, team=get_team(), new_quota=points_quota, today=today)
     member.email = normalise_email(email)
     member.name = name.strip()

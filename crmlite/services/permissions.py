@@ -549,6 +549,11 @@ ROUTES: dict[str, Route] = {
     # sign-in and the public pages (marked @public in their views too)
     "auth.login": PUBLIC,
     "auth.logout": route("home.use"),
+    "auth.account": route("home.use"),  # one's own account: password, sign-out everywhere
+    "auth.change_password": route("home.use"),
+    "auth.sign_out_everywhere": route("home.use"),
+    "auth.confirm_password": route("home.use"),
+    "auth.reset_password": PUBLIC,  # the signed one-time token is the authorisation
     "calendar.feed": PUBLIC,
     "public.click": PUBLIC,
     "public.form": PUBLIC,
@@ -680,6 +685,8 @@ ROUTES: dict[str, Route] = {
     "setup.member_list": route("member.list"),
     "setup.member_new": route("member.change"),
     "setup.member_edit": route("member.change"),
+    "setup.member_sign_out_everywhere": route("member.change"),
+    "setup.member_reset_link": route("member.change"),
     "setup.team": route("team.change"),
 }
 

@@ -15,7 +15,6 @@ from werkzeug.exceptions import HTTPException
 
 from crmlite.database import write_intent
 from crmlite.extensions import db, login_manager
-from crmlite.models import Member
 from crmlite.services import permissions
 from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
 from crmlite.web import filters, incoming
@@ -122,12 +121,6 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
-@login_manager.user_loader
-def load_member(member_id: str) -> Member | None:
-    ident = parse_id(member_id)
-    return db.session.get(Member, ident) if ident is not None else None
-
-
 def register_web(app: Flask) -> None:
     from crmlite.web import (
         activities,
@@ -169,6 +162,7 @@ def register_web(app: Flask) -> None:
     ):
         app.register_blueprint(module.bp)
 
+    # The user loader, which checks the sign-in behind each request: web/sessions.py.
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from crmlite.services import companies as service
 from crmlite.services.pick_lists import active_members
 from crmlite.web import strip
-from crmlite.web.fields import IdSelectField, LineField
+from crmlite.web.fields import EmailAddress, IdSelectField, LineField
 
 EMAIL_MESSAGE = "Enter a valid e-mail address, like name@example.com."
 
@@ -24,7 +24,7 @@ def _email() -> EmailField:
     return EmailField(
         "E-mail",
         filters=[strip],
-        validators=[Optional(), Email(EMAIL_MESSAGE), Length(max=254)],
+        validators=[Optional(), EmailAddress(EMAIL_MESSAGE), Length(max=254)],
     )
 
 

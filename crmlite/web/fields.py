@@ -171,3 +171,20 @@ class LineField(StringField):
     def process_formdata(self, valuelist: list[Any]) -> None:
         if valuelist:
             self.data = parsing.clean_line(valuelist[0])
+
+
+class EmailAddress:
+    """Validator: an e-mail address by ``parsing.parse_email``, the rule the CLI and imports
+    use too (no DNS look-up); ``message`` replaces the parser's own. Empty values are left to
+    ``DataRequired``/``Optional``."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message
+
+    def __call__(self, _form: Any, field: Field) -> None:
+        if not field.data:
+            return
+        try:
+            parsing.parse_email(field.data)
+        except parsing.InvalidEmail as error:
+            raise ValidationError(self.message or str(error)) from None

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from wtforms import EmailField, Form, StringField, TelField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from crmlite.services import tracking
 from crmlite.web import strip
-from crmlite.web.fields import LineField
+from crmlite.web.fields import EmailAddress, LineField
 
 FORM_MAX_LINKS = 2
 
@@ -57,7 +57,7 @@ class WebForm(Form):
         validators=[
             DataRequired("Enter your e-mail address."),
             Length(max=254, message="That e-mail address is too long."),
-            Email("Enter a valid e-mail address, like name@example.com."),
+            EmailAddress("Enter a valid e-mail address, like name@example.com."),
         ],
         render_kw={"autocomplete": "email"},
     )

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import ActivityGroup, ActivityType, Member, Role
-from crmlite.services import members, points, reference
+from crmlite.services import members, password_resets, points, reference, sessions, tracking
+from crmlite.services.mailer import MailError
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team, local_today, update_team
 from crmlite.web import get_or_404, is_htmx
+from crmlite.web.sessions import ask_for_fresh_password
 from crmlite.web.setup_forms import ActivityTypeForm, MemberForm, NewMemberForm, TeamForm
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
+
+# Changes in Setup (every POST, and every page but these read-only lists) need the password
+# typed within FRESH_PASSWORD_MINUTES; otherwise "Confirm your password" comes first.
+READ_ONLY_PAGES = {"setup.index", "setup.member_list"}
+
+
+@bp.before_request
+def confirm_password_before_changes() -> Response | None:
+    if request.method in ("GET", "HEAD") and request.endpoint in READ_ONLY_PAGES:
+        return None
+    return ask_for_fresh_password()
 
 
 @bp.get("/")
@@ -104,6 +118,50 @@ def member_edit(member_id: int) -> str | Response:
         flash(f"{member.name} saved.", "success")
         return redirect(url_for("setup.member_list"))
     return render_template("setup/member.html", form=form, member=member)
+
+
+@bp.post("/members/<int:member_id>/sign-out-everywhere")
+def member_sign_out_everywhere(member_id: int) -> Response:
+    """End every sign-in of this member (a lost phone, a shared computer)."""
+    member = get_or_404(Member, member_id)
+    sessions.sign_out_everywhere(member, by=current_user, now=utcnow())
+    db.session.commit()
+    if member.id == current_user.id:
+        session.clear()
+        logout_user()
+        flash("You are signed out everywhere, this browser included.", "success")
+        return redirect(url_for("auth.login"))
+    flash(f"{member.name} is signed out everywhere.", "success")
+    return redirect(url_for("setup.member_edit", member_id=member.id))
+
+
+@bp.post("/members/<int:member_id>/reset-link")
+def member_reset_link(member_id: int) -> str | Response:
+    """A one-time link for the member to set a new password, shown here once (and e-mailed
+    to them when a mail server is configured)."""
+    member = get_or_404(Member, member_id)
+    if not member.active:
+        flash(f"{member.name} is inactive: activate them first.", "error")
+        return redirect(url_for("setup.member_edit", member_id=member.id))
+    token = password_resets.issue_reset_token(member, by=current_user, now=utcnow())
+    link = tracking.external_url(tracking.base_url(), "auth.reset_password", token=token)
+    mailed, mail_error = False, ""
+    if password_resets.mail_is_configured():
+        try:
+            password_resets.send_reset_link(member, link, team_name=get_team().name)
+            mailed = True
+        except MailError as error:
+            mail_error = str(error)
+    db.session.commit()
+    return render_template(
+        "setup/member.html",
+        form=MemberForm(obj=member, member_id=member.id, formdata=None),
+        member=member,
+        reset_link=link,
+        reset_minutes=int(password_resets.LINK_LIFETIME.total_seconds() // 60),
+        mailed=mailed,
+        mail_error=mail_error,
+    )
 
 
 # -- activity types: the points table ----------------------------------------------------------

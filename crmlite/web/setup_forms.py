@@ -9,7 +9,6 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import (
     DataRequired,
-    Email,
     InputRequired,
     Length,
     Optional,
@@ -19,10 +18,10 @@ from wtforms.validators import (
 
 from crmlite.models import ActivityGroup, Role
 from crmlite.services import members, points, reference
-from crmlite.services.members import MIN_PASSWORD_LENGTH
+from crmlite.services.members import PASSWORD_HINT
 from crmlite.services.team import is_valid_time_zone
 from crmlite.web import strip
-from crmlite.web.fields import IdSelectField, WholeNumberField
+from crmlite.web.fields import EmailAddress, IdSelectField, WholeNumberField
 
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
 MAX_POINTS_QUOTA = 100_000
@@ -59,7 +58,7 @@ class MemberForm(FlaskForm):
         "E-mail",
         validators=[
             DataRequired("Enter an e-mail address."),
-            Email("Enter a valid e-mail address."),
+            EmailAddress("Enter a valid e-mail address."),
             Length(max=254),
         ],
     )
@@ -91,14 +90,15 @@ class MemberForm(FlaskForm):
 class NewMemberForm(MemberForm):
     password = PasswordField(
         "Initial password",
-        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
-        validators=[
-            DataRequired("Enter an initial password."),
-            Length(
-                min=MIN_PASSWORD_LENGTH, message=f"Use at least {MIN_PASSWORD_LENGTH} characters."
-            ),
-        ],
+        description=PASSWORD_HINT,
+        validators=[DataRequired("Enter an initial password.")],
+        render_kw={"autocomplete": "new-password"},
     )
+
+    def validate_password(self, field: PasswordField) -> None:
+        refusal = members.password_refusal(field.data or "", email=self.email.data or "")
+        if refusal is not None:
+            raise ValidationError(refusal)
 
 
 # -- activity types: the points table

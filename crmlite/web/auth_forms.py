@@ -1,0 +1,60 @@
+"""Sign-in and password forms. The password rule itself is ``members.password_refusal``:
+the views ask the services, which say which field a refusal belongs to."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from crmlite.services.members import MAX_PASSWORD_LENGTH, PASSWORD_HINT
+from crmlite.web import strip
+from crmlite.web.fields import EmailAddress
+
+
+def _password(label: str, message: str, autocomplete: str, hint: str = "") -> PasswordField:
+    return PasswordField(
+        label,
+        description=hint,
+        validators=[DataRequired(message), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": autocomplete},
+    )
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(
+        "E-mail",
+        filters=[strip],
+        validators=[
+            DataRequired("Enter your e-mail address."),
+            EmailAddress("Enter a valid e-mail address."),
+            Length(max=254),
+        ],
+    )
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    remember = BooleanField("Keep me signed in on this computer")
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = _password("Password", "Enter your password.", "current-password")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = _password(
+        "Current password", "Enter your current password.", "current-password"
+    )
+    new_password = _password(
+        "New password", "Enter a new password.", "new-password", hint=PASSWORD_HINT
+    )
+    new_password_again = _password(
+        "New password again", "Type the new password a second time.", "new-password"
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = _password(
+        "New password", "Enter a new password.", "new-password", hint=PASSWORD_HINT
+    )
+    new_password_again = _password(
+        "New password again", "Type the new password a second time.", "new-password"
+    )
