@@ -294,6 +294,15 @@ def agrees(want: str, got: str, endpoint: str) -> bool:
 # ---------------------------------------------------------------- the matrix
 
 
+# Requests that end the signed-in session they came with (the matrix signs in again).
+ENDS_SESSION = {
+    "auth.logout",
+    "auth.sign_out_everywhere",
+    "auth.change_password",
+    "setup.member_sign_out_everywhere",
+}
+
+
 @pytest.fixture()
 def matrix_client(app: Flask, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
     # Rights are checked before the PDF is drawn; WeasyPrint's second or two per PDF is
@@ -338,6 +347,13 @@ def test_authorization_matrix(app: Flask, matrix_client: FlaskClient, role: str)
             db.session.rollback()
             response = client.open(url, method=method, headers={"X-CSRFToken": token})
             got = outcome(response)
+            if rule.endpoint in ENDS_SESSION and world.me is not None:
+                db.session.rollback()
+                home = client.get("/")
+                if home.status_code != 200:  # it did end: sign in again
+                    assert sign_in(client, world.me.email).status_code == 302
+                    home = client.get("/")
+                token = csrf_token_from(home.get_data(True))
             cells += 1
             if not agrees(want, got, rule.endpoint):
                 failures.append(
