@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from crmlite.config import INSTANCE_DIR, Config, config_from_environment
+from crmlite.config import INSTANCE_DIR, PROXY_HEADERS, Config, config_from_environment
 from crmlite.extensions import csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,14 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.config.from_object(config)
     app.config.update(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if hops := app.config["TRUSTED_PROXIES"]:
+        # Behind that many reverse proxies, the client's address (the rate limits), the scheme
+        # (HSTS, links) and the host (checked against TRUSTED_HOSTS by Flask) are the ones
+        # the proxies saw: read from the last hops of X-Forwarded-*, never what a client wrote.
+        trusted = app.config["TRUSTED_PROXY_HEADERS"]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, **{f"x_{name}": hops if name in trusted else 0 for name in PROXY_HEADERS}
+        )
 
     import crmlite.models  # noqa: F401  (registers the tables)
     from crmlite.services import next_steps, reactions, stage_history

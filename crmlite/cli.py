@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from sqlalchemy import func, select
 
+from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import Opportunity, Role
 from crmlite.services import members
@@ -120,13 +121,15 @@ def tracks_run_command() -> None:
 
     tz = ZoneInfo(get_team().time_zone)
     db.session.commit()
+    try:
+        send_email = tracks.default_sender()
+    except links.PublicUrlMissing as missing:
+        raise click.ClickException(f"Nothing was run. {missing}") from missing
 
     def show(done: int, total: int) -> None:
         click.echo(f"  {done:,} of {total:,} due steps", err=True)
 
-    summary = tracks.run_due_steps(
-        local_today(tz), tz, send_email=tracks.default_sender(), progress=show
-    )
+    summary = tracks.run_due_steps(local_today(tz), tz, send_email=send_email, progress=show)
     click.echo(summary.line())
     for message in summary.messages:
         click.echo(f"  {message}", err=True)
@@ -152,7 +155,7 @@ def send_campaign_email_command(email_id: int, list_id: int | None) -> None:
     from flask import current_app
 
     from crmlite.models import CampaignEmail, MarketingList
-    from crmlite.services import campaign_emails, tracking
+    from crmlite.services import campaign_emails
     from crmlite.services.mailer import open_mailer
 
     email = db.session.get(CampaignEmail, email_id)
@@ -160,12 +163,10 @@ def send_campaign_email_command(email_id: int, list_id: int | None) -> None:
         raise click.ClickException(f"No campaign e-mail has the id {email_id}.")
     if list_id is not None and db.session.get(MarketingList, list_id) is None:
         raise click.ClickException(f"No contact group has the id {list_id}.")
-    base = tracking.base_url()
-    if not base:
-        raise click.ClickException(
-            "Set PUBLIC_URL to the address people reach crmlite at, e.g. "
-            "PUBLIC_URL=https://crm.example.com: the e-mail's links point there."
-        )
+    try:
+        base = links.base_url()
+    except links.PublicUrlMissing as missing:
+        raise click.ClickException(str(missing)) from missing
     with open_mailer() as mailer:
         report = campaign_emails.send_campaign_email(
             email,

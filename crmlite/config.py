@@ -7,6 +7,7 @@ so a forgotten setting fails safe) or ``testing``.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from datetime import timedelta
@@ -40,6 +41,45 @@ def _development_secret_key() -> str:
     return path.read_text().strip()
 
 
+MAKE_A_KEY = "$(python -c 'import secrets; print(secrets.token_hex(32))')"
+PROXY_HEADERS = ("for", "proto", "host", "port", "prefix")
+PUBLIC_URL_RE = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?", re.IGNORECASE)
+
+
+def _names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _trusted_proxies(value: str) -> int:
+    if not value.strip().isdigit() or not value.strip().isascii():
+        raise RuntimeError(
+            f"TRUSTED_PROXIES must be the number of reverse proxies in front of crmlite that "
+            f"set X-Forwarded-For (0 when clients connect directly), not {value!r}."
+        )
+    return int(value)
+
+
+def _proxy_headers(value: str) -> tuple[str, ...]:
+    names = tuple(name.lower() for name in _names(value))
+    unknown = [name for name in names if name not in PROXY_HEADERS]
+    if unknown:
+        raise RuntimeError(
+            f"TRUSTED_PROXY_HEADERS must name X-Forwarded-* headers among "
+            f"{', '.join(PROXY_HEADERS)}, not {', '.join(unknown)}."
+        )
+    return names
+
+
+def _public_url(value: str) -> str:
+    value = value.strip()
+    if value and not PUBLIC_URL_RE.fullmatch(value):
+        raise RuntimeError(
+            f"PUBLIC_URL must be the address people reach crmlite at, with its scheme and no "
+            f"query, e.g. https://crm.example.com, not {value!r}."
+        )
+    return value.rstrip("/")
+
+
 class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SESSION_COOKIE_HTTPONLY = True
@@ -52,9 +92,11 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # a tab left open all day must still save
     # Largest request body (forms; uploads that need more raise it for their own route).
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(4 * 1024 * 1024)))
+    # Where the rate limits count: ``memory://`` counts in each process, so with several
+    # gunicorn workers use a store they share, e.g. redis://127.0.0.1:6379/0.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
-    # Sign-in attempts per client address.
+    # Sign-in attempts per client address (the proxy's client with TRUSTED_PROXIES).
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
     # Outgoing e-mail (campaign e-mails, track e-mails). Without MAIL_SERVER every message
     # is written as an .eml file into MAIL_OUTBOX instead, to open in a mail program.
@@ -73,8 +115,9 @@ class Config:
     # Largest group a campaign e-mail is sent to within a web request; beyond it, use
     # ``flask crm send-campaign-email``.
     MAIL_REQUEST_SEND_LIMIT = int(os.environ.get("MAIL_REQUEST_SEND_LIMIT", "3000"))
-    # The address people reach crmlite at, for links in e-mails sent outside a request
-    # (e.g. https://crm.example.com); within a request the request's own host is used.
+    # The address people reach crmlite at (e.g. https://crm.example.com), for every absolute
+    # link (crmlite/links.py): required for links made outside a request (the track runner,
+    # commands); without it a request's links use the request's own address.
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
     # Open and click tracking links stop recording after this many days.
     TRACKING_MAX_AGE_DAYS = int(os.environ.get("TRACKING_MAX_AGE_DAYS", "365"))
@@ -97,16 +140,48 @@ class Config:
     # past it, that account's sign-in is refused until the window ends, except in a browser
     # that signed in to it before. LOGIN_RATE_LIMIT above stays per client address.
     LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "5 per 5 minutes")
+    # -- Behind a proxy, and production hardening (issue #14; the README's "Production") --
+    # TRUSTED_PROXIES: how many reverse proxies in front of crmlite set X-Forwarded-* (0: none,
+    # the headers are ignored); TRUSTED_PROXY_HEADERS: which of them they set. Both are read
+    # in __init__ (a bad value is a clear error at start).
+    TRUSTED_PROXIES = 0
+    TRUSTED_PROXY_HEADERS: tuple[str, ...] = ("for", "proto", "host")
+    # Host names requests may be addressed to (a leading dot allows subdomains); any other
+    # Host is a 400. None: any (Flask's TRUSTED_HOSTS; comma-separated in the environment).
+    TRUSTED_HOSTS: list[str] | None = None
+    # "https" when crmlite is only reached over TLS: links made without a request use it, and
+    # every response carries STRICT_TRANSPORT_SECURITY (also sent for requests that came
+    # over https). Empty STRICT_TRANSPORT_SECURITY sends no HSTS.
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    STRICT_TRANSPORT_SECURITY = os.environ.get(
+        "STRICT_TRANSPORT_SECURITY", "max-age=31536000; includeSubDomains"
+    )
+    # Production refuses a shorter SECRET_KEY: it signs sessions and every tracking token.
+    MIN_SECRET_KEY_LENGTH = 32
 
     def __init__(self) -> None:
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or self._missing_secret_key()
+        self._check_secret_key(self.SECRET_KEY)
+        self.TRUSTED_PROXIES = _trusted_proxies(os.environ.get("TRUSTED_PROXIES", "0"))
+        if "TRUSTED_PROXY_HEADERS" in os.environ:
+            self.TRUSTED_PROXY_HEADERS = _proxy_headers(os.environ["TRUSTED_PROXY_HEADERS"])
+        self.TRUSTED_HOSTS = _names(os.environ.get("TRUSTED_HOSTS", "")) or None
+        self.PUBLIC_URL = _public_url(os.environ.get("PUBLIC_URL", ""))
 
     def _missing_secret_key(self) -> str:
         raise RuntimeError(
             "SECRET_KEY is not set. Production needs a secret key from the environment, "
-            "e.g. SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')."
+            f"e.g. SECRET_KEY={MAKE_A_KEY}."
         )
+
+    def _check_secret_key(self, key: str) -> None:
+        if len(key) < self.MIN_SECRET_KEY_LENGTH:
+            raise RuntimeError(
+                f"SECRET_KEY is {len(key)} characters long; production needs at least "
+                f"{self.MIN_SECRET_KEY_LENGTH} random ones (it signs sessions and links). "
+                f"Make one with SECRET_KEY={MAKE_A_KEY}."
+            )
 
 
 class DevelopmentConfig(Config):
@@ -115,6 +190,9 @@ class DevelopmentConfig(Config):
 
     def _missing_secret_key(self) -> str:
         return _development_secret_key()
+
+    def _check_secret_key(self, key: str) -> None:
+        pass  # a short key set by hand on a developer's machine is their choice
 
 
 class TestConfig(Config):
@@ -135,6 +213,9 @@ class TestConfig(Config):
 
     def _missing_secret_key(self) -> str:
         return "test-secret-key"
+
+    def _check_secret_key(self, key: str) -> None:
+        pass
 
 
 CONFIGS: dict[str, type[Config]] = {

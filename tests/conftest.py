@@ -124,6 +124,27 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture()
+def make_app(app: Flask, db_url: str) -> Iterator[Callable[..., Flask]]:
+    """``other = make_app(TRUSTED_PROXIES=1)``: another app built by ``create_app`` with these
+    settings, on the suite's database (the ``app`` fixture's defaults are loaded). Each
+    create_app binds the one limiter to a fresh store; it goes back to the suite's app after."""
+    made: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        other = create_app(TestConfig(db_url), **overrides)
+        other.test_client_class = RequestClient
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.engine.dispose()
+    limiter.init_app(app)
+    limiter.reset()
+
+
+@pytest.fixture()
 def queries(app: Flask) -> Callable[[], Any]:
     """``with queries() as counted: ...; counted.count``"""
     return lambda: count_queries(db.engine)

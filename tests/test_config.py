@@ -17,12 +17,36 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch) -> None:
 
 
 def test_production_takes_the_key_from_the_environment_and_secures_cookies(monkeypatch) -> None:
-    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment-" + "k" * 12)
     monkeypatch.setenv("CRMLITE_ENV", "production")
     settings = config.config_from_environment()
-    assert settings.SECRET_KEY == "from-the-environment"
+    assert settings.SECRET_KEY == "from-the-environment-kkkkkkkkkkkk"
     assert settings.SESSION_COOKIE_SECURE and settings.REMEMBER_COOKIE_SECURE
     assert settings.SESSION_COOKIE_HTTPONLY and settings.SESSION_COOKIE_SAMESITE == "Lax"
+
+
+@pytest.mark.parametrize("key", ["x", "changeme", "k" * 31])
+def test_production_refuses_a_short_secret_key(monkeypatch, key: str) -> None:
+    monkeypatch.setenv("SECRET_KEY", key)
+    monkeypatch.setenv("CRMLITE_ENV", "production")
+    with pytest.raises(RuntimeError) as refused:
+        config.config_from_environment()
+    message = str(refused.value)
+    assert f"SECRET_KEY is {len(key)} characters long" in message
+    assert "at least 32" in message
+    assert "secrets.token_hex(32)" in message  # how to make one
+
+
+def test_production_takes_a_key_of_32_characters(monkeypatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", "k" * 32)
+    monkeypatch.setenv("CRMLITE_ENV", "production")
+    assert config.config_from_environment().SECRET_KEY == "k" * 32
+
+
+def test_development_and_tests_take_a_short_key(monkeypatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", "dev")
+    assert config.DevelopmentConfig().SECRET_KEY == "dev"
+    assert config.TestConfig().SECRET_KEY == "dev"
 
 
 def test_development_generates_a_key_once_and_keeps_it(monkeypatch, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ limit; nothing half-saved; embeddable in another site's page."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -28,8 +28,9 @@ from crmlite.models import (
 )
 from crmlite.services import tracking
 from crmlite.services.campaigns import save_campaign
-from crmlite.services.team import local_today
-from tests.conftest import stage
+from crmlite.services.team import get_team, local_today
+from crmlite.services.tracking import WebLead
+from tests.conftest import page_token, stage
 
 GOOD = {
     "name": "Jason Rivas",
@@ -295,3 +296,172 @@ def test_submissions_are_stamped_now(client, url: str) -> None:
     client.post(url, data=GOOD)
     submission = db.session.scalars(select(FormSubmission)).one()
     assert submission.submitted_at >= before.replace(microsecond=0)
+
+
+# ------------------------------------------------------------------- when the form ends
+
+CLOSED = "This form is closed"
+
+
+def assert_closed(client, url: str) -> None:
+    """GET and POST both answer 410 with the polite page, still framable; nothing is made."""
+    before = counts()
+    for response in (client.get(url), client.post(url, data=GOOD)):
+        assert response.status_code == 410
+        html = response.get_data(as_text=True)
+        assert CLOSED in html and 'id="web-form"' not in html
+        assert "frame-ancestors *" in response.headers["Content-Security-Policy"]
+    assert counts() == before
+
+
+def set_campaign(campaign: Campaign, **fields) -> None:
+    for key, value in fields.items():
+        setattr(campaign, key, value)
+    db.session.commit()
+
+
+def test_a_completed_campaign_from_2013_takes_no_more_submissions(
+    client, url: str, campaign: Campaign
+) -> None:
+    """Before: its form still created a Prospect and a call for every visitor."""
+    set_campaign(
+        campaign, status="Completed", starts_on=date(2013, 3, 1), ends_on=date(2013, 3, 31)
+    )
+    assert_closed(client, url)
+
+
+@pytest.mark.parametrize("status", ["Completed", "Cancelled"])
+def test_a_finished_campaigns_form_is_closed(client, url: str, campaign, status: str) -> None:
+    set_campaign(campaign, status=status)
+    assert_closed(client, url)
+
+
+@pytest.mark.parametrize("status", ["Planned", "Active"])
+def test_a_planned_or_active_campaigns_form_is_open(client, url, campaign, status: str) -> None:
+    set_campaign(campaign, status=status, ends_on=None)
+    assert client.get(url).status_code == 200
+    assert client.post(url, data=GOOD).status_code == 303
+
+
+def test_the_form_closes_after_its_end_date_in_the_teams_zone(client, url, campaign) -> None:
+    utc_today = datetime.now(UTC).date()
+    # Of these two zones, one is on another date than UTC at any time of day.
+    zone = next(
+        z
+        for z in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
+        if datetime.now(ZoneInfo(z)).date() != utc_today
+    )
+    team = get_team()
+    team.time_zone = zone
+    team_today = local_today(ZoneInfo(zone))
+    set_campaign(campaign, status="Active", ends_on=team_today - timedelta(days=1))
+    assert_closed(client, url)
+    set_campaign(campaign, ends_on=team_today)  # its last day: still open
+    assert client.get(url).status_code == 200
+    # A day on which the server's (UTC) date and the team's disagree.
+    ends_on = min(utc_today, team_today)
+    set_campaign(campaign, ends_on=ends_on)
+    closed_for_the_team = ends_on < team_today
+    assert closed_for_the_team != (ends_on < utc_today)
+    assert client.get(url).status_code == (410 if closed_for_the_team else 200)
+
+
+def switch(client, campaign: Campaign, state: str, **extra):
+    token = page_token(client, f"/campaigns/{campaign.id}")
+    return client.post(
+        f"/campaigns/{campaign.id}/web-form", data={"state": state, "csrf_token": token, **extra}
+    )
+
+
+def form_open(campaign: Campaign) -> bool:
+    db.session.refresh(campaign)
+    return campaign.form_open
+
+
+def test_a_manager_closes_and_reopens_the_form_by_hand(
+    client, signed_in, url: str, campaign: Campaign
+) -> None:
+    signed_in(Role.MANAGER)
+    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "The form takes submissions." in page and "Close the form" in page
+    response = switch(client, campaign, "closed")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/campaigns/{campaign.id}")
+    assert not form_open(campaign)
+    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "The web form is closed." in page  # the flash
+    assert "Closed by hand" in page and "Reopen the form" in page
+    assert_closed(client, url)
+
+    switch(client, campaign, "open")
+    assert form_open(campaign)
+    assert client.get(url).status_code == 200
+    assert client.post(url, data=GOOD).status_code == 303
+
+
+def test_reopening_by_hand_does_not_open_a_finished_campaigns_form(
+    client, signed_in, url: str, campaign: Campaign
+) -> None:
+    signed_in(Role.MANAGER)
+    set_campaign(campaign, status="Cancelled", form_open=False)
+    switch(client, campaign, "open")
+    assert form_open(campaign)
+    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Closed: the campaign is Cancelled" in page
+    assert_closed(client, url)
+
+
+def test_only_managers_switch_the_form(client, signed_in, campaign: Campaign) -> None:
+    signed_in(Role.REP)
+    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Close the form" not in page
+    assert switch(client, campaign, "closed").status_code == 403
+    assert form_open(campaign)
+
+
+def test_the_switch_needs_the_csrf_token_and_a_known_state(
+    client, signed_in, campaign: Campaign
+) -> None:
+    signed_in(Role.MANAGER)
+    response = client.post(f"/campaigns/{campaign.id}/web-form", data={"state": "closed"})
+    assert response.status_code == 400
+    assert form_open(campaign)
+    for bad in ("", "shut", "0"):
+        response = switch(client, campaign, bad)
+        assert response.status_code == 302
+        assert form_open(campaign)
+    assert "Choose open or closed" in client.get(f"/campaigns/{campaign.id}").get_data(True)
+    assert switch(client, campaign, "closed", campaign_id="999").status_code == 302
+    assert client.post("/campaigns/999/web-form", data={}).status_code in (400, 404)
+
+
+def test_the_service_refuses_a_closed_form(app, campaign: Campaign) -> None:
+    set_campaign(campaign, form_open=False)
+    lead = WebLead(name="Jason Rivas", email="jason@chartec.example")
+    with pytest.raises(tracking.FormClosed):
+        tracking.submit_web_form(campaign, lead, tz=ZoneInfo("UTC"))
+    db.session.rollback()
+    assert counts()[4] == 0
+
+
+def test_why_a_form_is_closed(campaign: Campaign) -> None:
+    """Finished (Completed, Cancelled) first, then past its end date, then closed by hand."""
+    closed = tracking.FormClosedBecause
+    today = date(2026, 5, 1)
+    assert form_open(campaign)  # new campaigns' forms are open
+    assert tracking.form_closed_reason(campaign, today) is None
+    set_campaign(campaign, ends_on=date(2026, 5, 1))
+    assert tracking.form_closed_reason(campaign, today) is None
+    set_campaign(campaign, form_open=False)
+    assert tracking.form_closed_reason(campaign, today) is closed.BY_HAND
+    set_campaign(campaign, ends_on=date(2026, 4, 30))
+    assert tracking.form_closed_reason(campaign, today) is closed.ENDED
+    set_campaign(campaign, status="Completed")
+    assert tracking.form_closed_reason(campaign, today) is closed.FINISHED
+
+
+def test_the_campaign_page_says_when_the_form_ended(client, signed_in, campaign) -> None:
+    signed_in(Role.REP)
+    set_campaign(campaign, ends_on=date(2013, 3, 31))
+    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Closed: the campaign ended on Sun 2013-03-31." in page

@@ -12,6 +12,7 @@ import itsdangerous
 import pytest
 from sqlalchemy import func, select
 
+from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import (
     CampaignEmail,
@@ -280,7 +281,7 @@ def test_header_injection_through_a_name_is_impossible(app, outbox: Path) -> Non
 
 def urls_of(send: EmailSend) -> dict[str, str]:
     def url(endpoint: str, **values) -> str:
-        return path_of(tracking.external_url(BASE, endpoint, **values))
+        return path_of(links.absolute_url(endpoint, base=BASE, **values))
 
     return {
         "pixel": url("public.pixel", token=tracking.send_token(send, tracking.OPEN)),

@@ -260,7 +260,8 @@ def test_new_prospects_join_general_interest(shane, make_member) -> None:
     )
 
 
-def test_cli_runs_and_prints_a_summary(app, shane) -> None:
+def test_cli_runs_and_prints_a_summary(app, shane, monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://crm.example.com")
     contact, _ = shane
     tracks.enroll(contact.id, track("Value-Add Review").id, starts_on=DAY0)
     db.session.commit()
@@ -291,6 +292,7 @@ def test_track_emails_reach_a_real_smtp_server(app, shane, make_contact, monkeyp
         "MAIL_USERNAME": "",
         "MAIL_PASSWORD": "",
         "MAIL_RATE_PER_SECOND": 1000,
+        "PUBLIC_URL": "https://crm.example.com",
     }.items():
         monkeypatch.setitem(app.config, key, value)
     show = track("After the Trade Show").id

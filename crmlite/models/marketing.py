@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -86,6 +87,9 @@ class Campaign(Model):
     actual_cost: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     expected_revenue: Mapped[Decimal] = mapped_column(Money, default=ZERO)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The public web form may be switched off by hand; it also closes by itself once the
+    # campaign is finished or past its end (services/tracking.form_closed_reason).
+    form_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Tracks that contacts and opportunities produced by this campaign join.
     contact_track_id: Mapped[int | None] = fk("tracks.id", ondelete="SET NULL")
     opportunity_track_id: Mapped[int | None] = fk("tracks.id", ondelete="SET NULL")

@@ -31,6 +31,7 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
+from crmlite.links import absolute_url
 from crmlite.models import (
     CampaignEmail,
     CampaignEmailLink,
@@ -402,14 +403,12 @@ def build_message(
         position = links.get(url)
         if position is None:
             return None
-        return tracking.external_url(base, "public.click", token=click, position=position)
+        return absolute_url("public.click", base=base, token=click, position=position)
 
-    unsubscribe = tracking.external_url(
-        base, "public.unsubscribe", token=tracking.send_token(send, tracking.UNSUBSCRIBE)
+    unsubscribe = absolute_url(
+        "public.unsubscribe", base=base, token=tracking.send_token(send, tracking.UNSUBSCRIBE)
     )
-    pixel = tracking.external_url(
-        base, "public.pixel", token=tracking.send_token(send, tracking.OPEN)
-    )
+    pixel = absolute_url("public.pixel", base=base, token=tracking.send_token(send, tracking.OPEN))
     footer = Markup(
         '<p style="font-size:12px;color:#666">Not interested any more? '
         '<a href="{}">Unsubscribe</a>.</p>'

@@ -640,6 +640,7 @@ ROUTES: dict[str, Route] = {
     "campaigns.sub_types": route("campaign.change"),
     "campaigns.new": route("campaign.change"),
     "campaigns.edit": route("campaign.change"),
+    "campaigns.switch_form": route("campaign.change", "campaign_id"),
     "campaigns.types": route("campaign.change"),
     "campaigns.add_type": route("campaign.change"),
     "campaigns.add_sub_type": route("campaign.change"),

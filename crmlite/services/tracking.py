@@ -15,6 +15,7 @@ always be able to leave).
 - Web form: creates or matches the contact (by e-mail) and company (by name), opens a
   Prospect opportunity on the campaign, records the submission and schedules a
   "Lead Follow Up Call" for the campaign's owner, all in the caller's one transaction.
+  It closes once the campaign is finished or past its end date, or when switched off.
 """
 
 from __future__ import annotations
@@ -25,20 +26,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup
-from flask import current_app, has_request_context, request
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import case, distinct, func, or_, select
 
+from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import (
     ActivityType,
     Campaign,
     CampaignEmail,
     CampaignEmailLink,
+    CampaignStatus,
     Company,
     Contact,
     EmailEvent,
@@ -167,28 +171,10 @@ def load_form_token(token: str) -> Campaign:
 # ------------------------------------------------------------------------ URLs to us
 
 
-def base_url() -> str:
-    """Where people reach crmlite: PUBLIC_URL, else the current request's root; "" when
-    neither is known (a command run without PUBLIC_URL)."""
-    configured = current_app.config.get("PUBLIC_URL", "")
-    if configured:
-        return configured.rstrip("/")
-    if has_request_context():
-        return request.url_root.rstrip("/")
-    return ""
-
-
-def external_url(base: str, endpoint: str, **values: Any) -> str:
-    """An absolute URL of one of our endpoints, built without needing a request."""
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return base.rstrip("/") + path
-
-
-def contact_unsubscribe_url(contact: Contact) -> str:
-    base = base_url()
-    if not base:
-        return ""
-    return external_url(base, "public.unsubscribe", token=contact_token(contact))
+def contact_unsubscribe_url(contact: Contact, base: str | None = None) -> str:
+    """The contact's own unsubscribe link, at ``base`` or wherever crmlite.links says
+    (PublicUrlMissing outside a request without PUBLIC_URL)."""
+    return links.absolute_url("public.unsubscribe", base=base, token=contact_token(contact))
 
 
 def unsubscribe_headers(url: str) -> dict[str, str]:
@@ -196,18 +182,19 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def send_plain(to: str, subject: str, body: str, contact: Contact | None = None) -> None:
+def send_plain(
+    to: str, subject: str, body: str, contact: Contact | None = None, *, base: str | None = None
+) -> None:
     """One text e-mail (e.g. a track's step). Refused with MessageRefused for a contact who
-    unsubscribed or has no address. When the address people reach crmlite at is known
-    (PUBLIC_URL or the current request), it carries an unsubscribe link."""
+    unsubscribed or has no address. An e-mail to a contact always carries their unsubscribe
+    link, at ``base`` or the address crmlite.links gives (never sent without it)."""
     if contact is not None and (reason := skip_reason(contact)) is not None:
         raise MessageRefused(f"not sent: {reason.value}")
     headers: dict[str, str] = {}
     if contact is not None:
-        url = contact_unsubscribe_url(contact)
-        if url:
-            body = f"{body.rstrip()}\n\n--\nNo more e-mails from us: {url}\n"
-            headers = unsubscribe_headers(url)
+        url = contact_unsubscribe_url(contact, base)
+        body = f"{body.rstrip()}\n\n--\nNo more e-mails from us: {url}\n"
+        headers = unsubscribe_headers(url)
     message = compose(
         to=to,
         subject=subject,
@@ -470,6 +457,45 @@ class FormUnavailable(Exception):
     """The campaign cannot take submissions (no one to follow them up)."""
 
 
+class FormClosedBecause(StrEnum):
+    FINISHED = "finished"  # the campaign is Completed or Cancelled
+    ENDED = "ended"  # its end date has passed, in the team's time zone
+    BY_HAND = "by hand"  # a manager switched it off on the campaign's page
+
+
+class FormClosed(Exception):
+    """The campaign's form takes no more submissions."""
+
+    def __init__(self, because: FormClosedBecause) -> None:
+        super().__init__(f"the web form is closed ({because})")
+        self.because = because
+
+
+FINISHED = {CampaignStatus.COMPLETED.value, CampaignStatus.CANCELLED.value}
+
+
+def form_closed_reason(campaign: Campaign, today: date) -> FormClosedBecause | None:
+    """Why the campaign's public form takes no submissions, or None while it does.
+
+    It closes once the campaign is Completed or Cancelled, after its last day (``today`` is
+    the team's, so the form stays open all of its end date where the team is), or when a
+    manager switched it off; the first of these that holds is the reason given."""
+    if campaign.status in FINISHED:
+        return FormClosedBecause.FINISHED
+    if campaign.ends_on is not None and campaign.ends_on < today:
+        return FormClosedBecause.ENDED
+    if not campaign.form_open:
+        return FormClosedBecause.BY_HAND
+    return None
+
+
+def switch_form(campaign: Campaign, *, is_open: bool) -> None:
+    """Switch the campaign's form on or off by hand (a finished or ended campaign's form
+    stays closed either way)."""
+    campaign.form_open = is_open
+    db.session.flush()
+
+
 def follow_up_member(campaign: Campaign) -> Member | None:
     """Who calls web leads back: the campaign's owner, else the first active admin."""
     if campaign.owner_id:
@@ -516,8 +542,11 @@ def submit_web_form(
     company of an existing contact are filled in, nothing else of theirs is changed. The
     opportunity "<Company> - Web form" starts in Prospect on the campaign, owned by the
     campaign's owner, who gets a Lead Follow Up Call today (next Monday on a weekend).
+    Refused with FormClosed once the form is closed (``form_closed_reason``).
     Never commits: the caller commits once, so an error leaves nothing behind."""
     now = now or datetime.now(UTC)
+    if (because := form_closed_reason(campaign, now.astimezone(tz).date())) is not None:
+        raise FormClosed(because)
     owner = follow_up_member(campaign)
     if owner is None:
         raise FormUnavailable("nobody to follow up")

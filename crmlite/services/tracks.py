@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, literal, select
 from sqlalchemy.exc import IntegrityError
 
+from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
@@ -516,5 +517,12 @@ def progress_of(enrollments: list[TrackEnrollment]) -> list[Progress]:
 
 def default_sender() -> SendEmail:
     """Track e-mails go out through the campaigns' e-mail service, with the contact's
-    unsubscribe link."""
-    return tracking.send_plain
+    unsubscribe link. Where that link points is settled here, before any step is claimed:
+    outside a request without PUBLIC_URL this raises ``links.PublicUrlMissing``, so no step
+    is used up by an e-mail that cannot be sent."""
+    base = links.base_url()
+
+    def send(to: str, subject: str, body: str, contact: Contact) -> None:
+        tracking.send_plain(to, subject, body, contact, base=base)
+
+    return send

@@ -11,7 +11,7 @@ from flask import Flask, abort, g, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from crmlite.database import write_intent
 from crmlite.extensions import db, login_manager
@@ -239,9 +239,17 @@ def _register_guards(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        # HSTS once crmlite is reached over TLS (PREFERRED_URL_SCHEME=https, or this request
+        # came in over https, as the proxy tells with TRUSTED_PROXIES).
+        hsts = app.config["STRICT_TRANSPORT_SECURITY"]
+        if hsts and (request.is_secure or app.config["PREFERRED_URL_SCHEME"] == "https"):
+            response.headers.setdefault("Strict-Transport-Security", hsts)
         if current_user and getattr(current_user, "is_authenticated", False):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+PLAIN_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -260,6 +268,11 @@ def _register_error_pages(app: Flask) -> None:
         return render_template(
             "errors/error.html", code=code, title=title, message=detail or message
         ), code
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(_error: SecurityError) -> tuple[str, int, dict[str, str]]:
+        # A Host outside TRUSTED_HOSTS: no link can be built for it, so no page either.
+        return "Bad request: crmlite is not served at that address.\n", 400, PLAIN_TEXT
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error: CSRFError) -> tuple[str, int]:

@@ -25,6 +25,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
+from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import Activity, Member
 from crmlite.services import calendar as cal
@@ -359,7 +360,7 @@ def move(activity_id: int) -> str:
 
 
 def feed_url(token: str | None) -> str | None:
-    return url_for("calendar.feed", token=token, _external=True) if token else None
+    return links.absolute_url("calendar.feed", token=token) if token else None
 
 
 @bp.route("/subscription", methods=["GET", "POST"])

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import Campaign, CampaignSubType, CampaignType
 from crmlite.services import campaigns as service
-from crmlite.services import reference
+from crmlite.services import reference, tracking
 from crmlite.services.campaigns import AnalysisFilters, CampaignRefused
 from crmlite.services.parsing import InvalidNumber, optional_whole, parse_id
 from crmlite.services.periods import FIRST_YEAR, LAST_YEAR
+from crmlite.services.team import local_today
 from crmlite.web import get_or_404, is_htmx
-from crmlite.web.campaigns_forms import CampaignForm
+from crmlite.web.campaigns_forms import CampaignForm, WebFormSwitch
 from crmlite.web.email_campaigns import campaign_panel
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -106,6 +107,26 @@ def detail(campaign_id: int) -> str:
         activities=service.activities_of(campaign.id, current_user),
         **campaign_panel(campaign),
     )
+
+
+@bp.post("/<int:campaign_id>/web-form")
+def switch_form(campaign_id: int) -> Response:
+    """Switch the campaign's public web form on or off by hand."""
+    campaign = get_or_404(Campaign, campaign_id)
+    back = redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+    form = WebFormSwitch()
+    if not form.validate():
+        flash("Choose open or closed for the web form.", "error")
+        return back
+    tracking.switch_form(campaign, is_open=form.state.data == "open")
+    db.session.commit()
+    if not campaign.form_open:
+        flash("The web form is closed.", "success")
+    elif tracking.form_closed_reason(campaign, local_today(g.tz)) is None:
+        flash("The web form is open.", "success")
+    else:
+        flash("The web form is switched on, but stays closed: see why below.", "success")
+    return back
 
 
 # ---------------------------------------------------------------- types and sub-types

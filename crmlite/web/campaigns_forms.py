@@ -1,5 +1,5 @@
 """The form of a campaign: its classification (sub-types follow the type), dates, owner,
-location and money."""
+location and money; and the switch of its public web form."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import InputRequired, Length, Optional
 
 from crmlite.services import campaigns as service
 from crmlite.services import reference
@@ -64,3 +64,13 @@ class CampaignForm(FlaskForm):
             "expected_revenue": self.expected_revenue.data or ZERO,
             "notes": self.notes.data or "",
         }
+
+
+class WebFormSwitch(FlaskForm):
+    """Switch the campaign's public web form on or off by hand (the button says which)."""
+
+    state = SelectField(
+        "Web form",
+        choices=[SelectChoice("open", "open"), SelectChoice("closed", "closed")],
+        validators=[InputRequired("Choose open or closed.")],
+    )

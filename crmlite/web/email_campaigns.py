@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import Campaign, CampaignEmail, Contact, MarketingList, SendStatus
 from crmlite.services import campaign_emails as emails
@@ -22,6 +23,7 @@ from crmlite.services.mailer import open_mailer
 from crmlite.services.marketing_lists import ListRefused
 from crmlite.services.pagination import page_number
 from crmlite.services.parsing import clean_line, parse_id, parse_ids
+from crmlite.services.team import local_today
 from crmlite.web import get_or_404
 from crmlite.web.email_campaigns_forms import CsvForm, EmailForm, FilterForm, GroupForm
 
@@ -257,7 +259,7 @@ def send(email_id: int) -> Response:
             "error",
         )
         return back
-    base = tracking.base_url()
+    base = links.base_url()
     try:
         with open_mailer() as mailer:
             report = emails.send_campaign_email(
@@ -308,7 +310,6 @@ def campaign_panel(campaign: Campaign) -> dict[str, Any]:
     return {
         "email_figures": tracking.email_figures(campaign.id),
         "campaign_emails": emails.campaign_email_rows(campaign.id),
-        "form_url": tracking.external_url(
-            tracking.base_url(), "public.form", token=tracking.form_token(campaign)
-        ),
+        "form_url": links.absolute_url("public.form", token=tracking.form_token(campaign)),
+        "form_closed": tracking.form_closed_reason(campaign, local_today(g.tz)),
     }

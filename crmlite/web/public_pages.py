@@ -11,7 +11,9 @@ or unknown one is a plain 404 that tells nothing. Security choices:
   is the secret only the recipient has. The form because it is posted from the team's
   website, which cannot have our token; it is defended by its signed campaign token, a
   honeypot field, a rate limit per client address, a 10 KB body limit and field limits,
-  and it saves everything in one transaction or nothing.
+  and it saves everything in one transaction or nothing. Once the campaign is finished,
+  past its end date or the form switched off, GET and POST answer 410 "This form is
+  closed" (a search engine drops a 410 page) and nothing is saved.
 - The form (and only the form, its answers and its thank-you page) may be framed by any site:
   ``frame-ancestors *`` instead of ``'none'``, and no X-Frame-Options. Its pages are
   standalone (no site navigation, no session cookie, no script).
@@ -42,7 +44,8 @@ from crmlite.database import write_intent
 from crmlite.extensions import csrf, db, limiter
 from crmlite.models import Campaign, Contact, EmailSend
 from crmlite.services import tracking
-from crmlite.services.tracking import BadToken, ExpiredToken, FormUnavailable, WebLead
+from crmlite.services.team import local_today
+from crmlite.services.tracking import BadToken, ExpiredToken, FormClosed, FormUnavailable, WebLead
 from crmlite.web import CONTENT_SECURITY_POLICY, public
 from crmlite.web.public_pages_forms import WebForm
 
@@ -195,10 +198,19 @@ def _form_page(token: str, form: WebForm, error: str = "", status: int = 200) ->
     return render_template("public/form.html", token=token, form=form, error=error), status
 
 
+def _closed_page() -> tuple[str, int]:
+    return render_template("public/closed.html"), 410
+
+
+def _is_closed(campaign: Campaign) -> bool:
+    return tracking.form_closed_reason(campaign, local_today(g.tz)) is not None
+
+
 @bp.get("/f/<token>")
 @public
 def form(token: str) -> tuple[str, int]:
-    _campaign(token)
+    if _is_closed(_campaign(token)):
+        return _closed_page()
     return _form_page(token, WebForm())
 
 
@@ -208,6 +220,8 @@ def form(token: str) -> tuple[str, int]:
 @limiter.limit(_form_limit, methods=["POST"])
 def submit(token: str) -> Any:
     campaign = _campaign(token)
+    if _is_closed(campaign):
+        return _closed_page()
     if (request.content_length or 0) > FORM_MAX_BYTES:
         return _form_page(token, WebForm(), TOO_LARGE, 413)
     # A body sent without a length (chunked) is read up to the limit and no further; one
@@ -234,6 +248,9 @@ def submit(token: str) -> Any:
     try:
         tracking.submit_web_form(campaign, lead, tz=g.tz)
         db.session.commit()
+    except FormClosed:  # closed since the check above
+        db.session.rollback()
+        return _closed_page()
     except FormUnavailable:
         db.session.rollback()
         current_app.logger.error("Web form of campaign %s cannot take submissions", campaign.id)

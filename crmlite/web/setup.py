@@ -8,10 +8,11 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
+from crmlite import links
 from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import ActivityGroup, ActivityType, Member, Role
-from crmlite.services import members, password_resets, points, reference, sessions, tracking
+from crmlite.services import members, password_resets, points, reference, sessions
 from crmlite.services.mailer import MailError
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team, local_today, update_team
@@ -144,7 +145,7 @@ def member_reset_link(member_id: int) -> str | Response:
         flash(f"{member.name} is inactive: activate them first.", "error")
         return redirect(url_for("setup.member_edit", member_id=member.id))
     token = password_resets.issue_reset_token(member, by=current_user, now=utcnow())
-    link = tracking.external_url(tracking.base_url(), "auth.reset_password", token=token)
+    link = links.absolute_url("auth.reset_password", token=token)
     mailed, mail_error = False, ""
     if password_resets.mail_is_configured():
         try:

@@ -1,7 +1,8 @@
 """A campaign from start to lead in a real browser: a manager creates a campaign, picking
 its sub-type from the list the chosen type filters in place; a website visitor fills in
-the campaign's public form; the new Prospect is on the board. And a campaign e-mail
-written, previewed and sent from its page."""
+the campaign's public form; the new Prospect is on the board; the manager closes the form
+and the next visitor finds it closed. And a campaign e-mail written, previewed and sent
+from its page."""
 
 from __future__ import annotations
 
@@ -74,6 +75,22 @@ def test_create_a_campaign_then_a_web_form_lead_lands_on_the_board(
     prospect = page.locator(".board-column").first
     expect(prospect).to_contain_text("Prospect")
     expect(prospect.locator(f"#card-{opportunity.id}")).to_have_count(1)
+
+    # The campaign is over: the manager closes its form, and the next visitor finds it closed.
+    page.goto(f"/campaigns/{campaign.id}")
+    page.locator("#web-form-embed summary").click()
+    page.get_by_role("button", name="Close the form").click()
+    expect(page.locator(".flash-success")).to_contain_text("The web form is closed.")
+    expect(page.locator("#web-form-state")).to_have_text("closed")
+    visitor = page.context.browser.new_context(base_url=live_server)
+    try:
+        form_page = visitor.new_page()
+        response = form_page.goto(form_url)
+        assert response is not None and response.status == 410
+        expect(form_page.get_by_role("heading", level=1)).to_have_text("This form is closed")
+        expect(form_page.locator("#web-form")).to_have_count(0)
+    finally:
+        visitor.close()
 
 
 def test_write_preview_and_send_a_campaign_email(
