@@ -122,7 +122,9 @@ def update_member(
     this one keep the points quota they had."""
     if member.id == by.id and (role != Role.ADMIN or not active):
         raise MemberRefused("You cannot remove your own admin rights.", "role")
-    points.record_quota_change(member=member, team=get_team(), new_quota=points_quota, today=today)
+    points.record_quota_change(
+        member=member, team=get_team(), new_quota=points_quota, today=today, by=by
+    )
     member.email = normalise_email(email)
     member.name = name.strip()
     member.title = title.strip()

@@ -135,6 +135,7 @@ def load_member(member_id: str) -> Member | None:
 def register_web(app: Flask) -> None:
     from crmlite.web import (
         activities,
+        audit,
         auth,
         board,
         calendar,
@@ -170,6 +171,7 @@ def register_web(app: Flask) -> None:
         tracks,
         setup,
         capture,
+        audit,
     ):
         app.register_blueprint(module.bp)
 
