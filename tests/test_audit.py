@@ -308,6 +308,7 @@ def test_changing_points_monthly_count_or_active_flag_is_recorded(
     )
     assert logged()[-1].after == points.point_value(15, 7, False)
     assert len(logged()) == 3
+    assert points.point_value(1, 0, True) == "1 point, 0 a month, active"
 
 
 def test_a_new_type_and_a_deleted_one_are_recorded(client: FlaskClient, signed_in) -> None:

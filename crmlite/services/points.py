@@ -550,7 +550,8 @@ def name_taken(name: str, *, except_id: int | None = None) -> bool:
 
 def point_value(points: int, monthly_count: int, active: bool) -> str:
     """What a type is worth, as the audit log writes it: "10 points, 3 a month, active"."""
-    return f"{points} points, {monthly_count} a month, {'active' if active else 'inactive'}"
+    unit = "point" if points == 1 else "points"
+    return f"{points} {unit}, {monthly_count} a month, {'active' if active else 'inactive'}"
 
 
 def _worth(activity_type: ActivityType) -> str:
