@@ -687,6 +687,10 @@ def test_filters_kind_member_days_and_words(
     assert 'value="deleted" selected' in page and f'value="{nick.id}" selected' in page
     htmx = text(client.get("/audit/?kind=deleted", headers=HTMX))
     assert htmx.lstrip().startswith('<div id="audit-results">')
+    # htmx swaps no 4xx: a filter it cannot read comes back in place of the entries.
+    refused = client.get("/audit/?from=2026-11-28&to=2026-11-01", headers=HTMX)
+    assert refused.status_code == 200
+    assert 'id="audit-error"' in text(refused) and "audit-entries" not in text(refused)
 
 
 @pytest.mark.parametrize(

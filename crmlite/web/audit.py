@@ -20,7 +20,8 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 @require_role(Role.ADMIN)
 def index() -> Any:
     """The log; an htmx filter change asks for the entries alone. A filter that cannot be
-    read is a 400 that says why, with the filter form to fix it."""
+    read is a 400 that says why, with the filter form to fix it (to htmx, which swaps no
+    4xx, the message in place of the entries, with a 200)."""
     error = None
     try:
         filters = audit.read_filters(
@@ -47,4 +48,4 @@ def index() -> Any:
             members=audit.member_choices(),
             typed=request.args,
         )
-    return html, 400 if error else 200
+    return html, 400 if error and not results_only else 200
