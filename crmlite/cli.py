@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import BinaryIO
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from crmlite import links
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import Opportunity, Role
-from crmlite.services import members
+from crmlite.services import audit, members
 from crmlite.services.defaults import load_defaults
 
 crm = click.Group("crm", help="crmlite commands.")
@@ -133,6 +134,30 @@ def tracks_run_command() -> None:
     click.echo(summary.line())
     for message in summary.messages:
         click.echo(f"  {message}", err=True)
+
+
+audit_group = click.Group("audit", help="The audit log: delete entries past their keeping time.")
+crm.add_command(audit_group)
+
+
+@audit_group.command("prune")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    help="Keep this many days (default: AUDIT_RETENTION_DAYS, 730 unless set).",
+)
+def audit_prune_command(days: int | None) -> None:
+    """Delete audit entries older than the keeping time (for cron or a timer)."""
+    keep = days if days is not None else current_app.config["AUDIT_RETENTION_DAYS"]
+    if keep < 1:
+        raise click.ClickException("AUDIT_RETENTION_DAYS must be at least 1.")
+    cutoff = audit.retention_cutoff(utcnow(), keep)
+    deleted = audit.prune(cutoff)
+    db.session.commit()
+    click.echo(
+        f"Deleted {deleted:,} audit entr{'y' if deleted == 1 else 'ies'} older than {keep:,} "
+        f"days (before {cutoff:%Y-%m-%d %H:%M} UTC)."
+    )
 
 
 def register(app: Flask) -> None:

@@ -121,6 +121,8 @@ class Config:
     PUBLIC_URL = os.environ.get("PUBLIC_URL", "")
     # Open and click tracking links stop recording after this many days.
     TRACKING_MAX_AGE_DAYS = int(os.environ.get("TRACKING_MAX_AGE_DAYS", "365"))
+    # Days the audit log keeps an entry; `flask crm audit prune` deletes older ones.
+    AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "730"))
     # Public web form posts per client address.
     PUBLIC_FORM_RATE_LIMIT = os.environ.get("PUBLIC_FORM_RATE_LIMIT", "5 per minute;50 per day")
 

@@ -272,7 +272,8 @@ def test_amounts_owner_and_location_are_checked_next_to_their_fields(
     assert db.session.scalars(select(Campaign)).one().budgeted_cost == Decimal("1500.50")
 
 
-def test_type_and_sub_type_setup_rules(app, make_campaign) -> None:
+def test_type_and_sub_type_setup_rules(app, make_campaign, make_member) -> None:
+    nick = make_member()
     added = service.add_type("  Trade\nShow  ")
     assert (added.name, added.active) == ("Trade Show", True)
     assert added.position == max(t.position for t in db.session.scalars(select(CampaignType)))
@@ -292,12 +293,12 @@ def test_type_and_sub_type_setup_rules(app, make_campaign) -> None:
     used = make_campaign("Trade Show", "Spring", name="Spring show")
     assert service.sub_types_in_use() >= {used.sub_type_id}
     with pytest.raises(service.CampaignRefused, match="used by 1 campaign"):
-        service.delete_sub_type(first)
+        service.delete_sub_type(first, by=nick)
     with pytest.raises(service.CampaignRefused, match="used by 1 campaign"):
-        service.delete_type(added)
-    service.delete_sub_type(second)
+        service.delete_type(added, by=nick)
+    service.delete_sub_type(second, by=nick)
     db.session.delete(used)
-    service.delete_type(added)  # with its last sub-type
+    service.delete_type(added, by=nick)  # with its last sub-type
     db.session.commit()
     assert (
         db.session.scalar(select(CampaignSubType.id).where(CampaignSubType.name == "Spring"))

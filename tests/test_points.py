@@ -136,7 +136,7 @@ def test_points_go_to_the_member_the_activity_is_assigned_to(
 def test_a_deactivated_type_still_counts(make_member, closed) -> None:
     nick = make_member()
     closed(nick, "WOW", utc(2026, 11, 10, 18))
-    points.set_type_active(activity_type("WOW"), False)
+    points.set_type_active(activity_type("WOW"), False, by=nick)
     db.session.commit()
     wow = line(summary(nick), "WOW")
     assert (wow.count, wow.points, wow.active, wow.recommended) == (1, 10, False, 0)
@@ -150,7 +150,7 @@ def test_a_type_in_use_cannot_be_deleted_and_an_unused_one_can(make_member, clos
     nick = make_member()
     closed(nick, "WOW", utc(2026, 11, 10, 18))
     with pytest.raises(points.TypeInUse):
-        points.delete_activity_type(activity_type("WOW"))
+        points.delete_activity_type(activity_type("WOW"), by=nick)
     db.session.rollback()
     spare = points.save_activity_type(
         None,
@@ -160,9 +160,10 @@ def test_a_type_in_use_cannot_be_deleted_and_an_unused_one_can(make_member, clos
         points=1,
         monthly_count=0,
         active=True,
+        by=nick,
     )
     assert spare.code == "XX"
-    points.delete_activity_type(spare)
+    points.delete_activity_type(spare, by=nick)
     db.session.commit()
     assert points.code_taken("XX") is False
     assert summary(nick).points == 10
@@ -215,12 +216,12 @@ def test_a_changed_quota_applies_from_its_month_on(make_member, closed) -> None:
     team = get_team()
     # In December the team's quota goes to 600 and Cory's override is dropped.
     december = date(2026, 12, 2)
-    points.record_quota_change(member=None, team=team, new_quota=600, today=december)
+    points.record_quota_change(member=None, team=team, new_quota=600, today=december, by=nick)
     team.points_quota = 600
-    points.record_quota_change(member=cory, team=team, new_quota=None, today=december)
+    points.record_quota_change(member=cory, team=team, new_quota=None, today=december, by=nick)
     cory.points_quota = None
     # A second change in the same month keeps what the months before had.
-    points.record_quota_change(member=None, team=team, new_quota=650, today=december)
+    points.record_quota_change(member=None, team=team, new_quota=650, today=december, by=nick)
     team.points_quota = 650
     db.session.commit()
 

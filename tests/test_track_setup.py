@@ -75,7 +75,8 @@ def test_step_rules_find_every_problem_at_once(app) -> None:
     }
 
 
-def test_steps_go_after_the_others_and_keep_only_what_their_action_needs(app) -> None:
+def test_steps_go_after_the_others_and_keep_only_what_their_action_needs(app, make_member) -> None:
+    nick = make_member()
     show = track("After the Trade Show")
     last = max(s.position for s in track_setup.steps_of(show.id))
     step = track_setup.add_step(
@@ -93,7 +94,7 @@ def test_steps_go_after_the_others_and_keep_only_what_their_action_needs(app) ->
     assert (step.subject, step.activity_type_id, step.target_track_id) == ("Thanks", None, None)
     with pytest.raises(SetupRefused):
         track_setup.save_step(step, StepValues(day_offset=5, action="email", subject="x"))
-    track_setup.remove_step(step)
+    track_setup.remove_step(step, by=nick)
     assert step.id not in {s.id for s in track_setup.steps_of(show.id)}
 
 

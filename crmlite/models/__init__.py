@@ -8,6 +8,7 @@ from crmlite.models.activities import (
     ActivityStatus,
     ActivityType,
 )
+from crmlite.models.audit import AuditEntry, AuditKind
 from crmlite.models.marketing import (
     Campaign,
     CampaignEmail,
@@ -65,6 +66,8 @@ __all__ = [
     "ActivityNote",
     "ActivityStatus",
     "ActivityType",
+    "AuditEntry",
+    "AuditKind",
     "BusinessUnit",
     "Campaign",
     "CampaignEmail",

@@ -30,6 +30,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.orm import joinedload
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.links import absolute_url
 from crmlite.models import (
@@ -42,7 +43,7 @@ from crmlite.models import (
     Member,
     SendStatus,
 )
-from crmlite.services import tracking
+from crmlite.services import events, tracking
 from crmlite.services.mailer import (
     Mailer,
     MailError,
@@ -207,12 +208,15 @@ def save_email(
     return email
 
 
-def delete_email(email: CampaignEmail) -> None:
+def delete_email(email: CampaignEmail, *, by: Member) -> None:
+    """Only an e-mail never sent may go. Published (``Deleted``)."""
     if has_sends(email.id):
         raise EmailRefused("This e-mail has been sent: it stays with the campaign.", "subject")
+    subject = email.subject
     db.session.execute(delete(CampaignEmailLink).where(CampaignEmailLink.email_id == email.id))
     db.session.execute(delete(CampaignEmail).where(CampaignEmail.id == email.id))
     db.session.flush()
+    events.publish(events.Deleted("campaign e-mail", subject, by=by, at=utcnow()))
 
 
 def links_of(email_id: int) -> list[CampaignEmailLink]:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, extract, func, select
 from sqlalchemy.orm import joinedload
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
@@ -32,6 +33,7 @@ from crmlite.models import (
     Opportunity,
     OpportunityStatus,
 )
+from crmlite.services import events
 from crmlite.services.members import assignment_refusal
 from crmlite.services.money import ZERO, cents, percent
 from crmlite.services.parsing import clean_line
@@ -154,21 +156,30 @@ def _refuse_if_used(item: CampaignType | CampaignSubType, used_by: Any) -> None:
         )
 
 
-def delete_type(campaign_type: CampaignType) -> None:
+def delete_type(campaign_type: CampaignType, *, by: Member) -> None:
     """Only a type no campaign has may go, with its sub-types; one in use may only be
-    made inactive."""
+    made inactive. Published (``Deleted``), the sub-types named."""
     _refuse_if_used(campaign_type, Campaign.type_id)
-    for sub_type in sub_types_of(campaign_type.id, active_only=False):
+    name = campaign_type.name
+    sub_types = sub_types_of(campaign_type.id, active_only=False)
+    for sub_type in sub_types:
         db.session.delete(sub_type)
     db.session.delete(campaign_type)
     db.session.flush()
+    if sub_types:
+        name += f" (and its sub-types {', '.join(s.name for s in sub_types)})"
+    events.publish(events.Deleted("campaign type", name, by=by, at=utcnow()))
 
 
-def delete_sub_type(sub_type: CampaignSubType) -> None:
-    """Only a sub-type no campaign has may go; one in use may only be made inactive."""
+def delete_sub_type(sub_type: CampaignSubType, *, by: Member) -> None:
+    """Only a sub-type no campaign has may go; one in use may only be made inactive.
+    Published (``Deleted``)."""
     _refuse_if_used(sub_type, Campaign.sub_type_id)
+    of_type = db.session.get(CampaignType, sub_type.type_id)
+    name = f"{of_type.name} - {sub_type.name}" if of_type is not None else sub_type.name
     db.session.delete(sub_type)
     db.session.flush()
+    events.publish(events.Deleted("campaign sub-type", name, by=by, at=utcnow()))
 
 
 # ---------------------------------------------------------------- campaigns

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import ForecastLine, Member, Opportunity, OpportunityStatus, OpportunityType
+from crmlite.services import events
 from crmlite.services.money import ZERO
 from crmlite.services.opportunity_details import InvalidFields, check_version, exists
 
@@ -119,5 +121,7 @@ def remove_line(
 ) -> None:
     """Remove a forecast line; the opportunity's revenue and cost follow."""
     check_version(opportunity, expected_version)
+    name = f"{line.description or 'untitled line'} on {opportunity.name}"
     opportunity.forecast_lines.remove(line)
     _lines_changed(opportunity, by)
+    events.publish(events.Deleted("forecast line", name, by=by, at=utcnow()))

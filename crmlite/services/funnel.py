@@ -137,7 +137,9 @@ def move_to_stage(
     - A move based on an outdated view (another version) is refused: nothing is overwritten.
     - Lost and Won are published (``events.Lost``, ``events.Won``) once the move is
       recorded, in the same transaction: the reactions put a lost sale's contact on the
-      Lost Sale track and end it when a sale is won (see services/reactions.py).
+      Lost Sale track and end it when a sale is won (see services/reactions.py). A won or
+      lost opportunity moved to another stage is published too (``ClosedDealMoved``: the
+      audit log records it).
     Returns None when the opportunity already is in that stage.
     """
     if expected_version != opportunity.version:
@@ -200,4 +202,11 @@ def move_to_stage(
         events.publish(events.Lost(opportunity, by=by, at=now, today=today))
     elif to_stage.is_won:
         events.publish(events.Won(opportunity, by=by, at=now, today=today))
+    from_stage = db.session.get(SalesStage, from_stage_id)
+    if from_stage is not None and from_stage.is_closed:
+        events.publish(
+            events.ClosedDealMoved(
+                opportunity, from_stage=from_stage.name, to_stage=to_stage.name, by=by, at=now
+            )
+        )
     return change

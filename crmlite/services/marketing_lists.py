@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import joinedload
 
-from crmlite.database import UTCDateTime
+from crmlite.database import UTCDateTime, utcnow
 from crmlite.extensions import db
 from crmlite.models import (
     Company,
@@ -38,6 +38,7 @@ from crmlite.models import (
     MarketingListMember,
     Member,
 )
+from crmlite.services import events
 from crmlite.services.pagination import PER_PAGE, Page, paginate
 
 MAX_CSV_BYTES = 1024 * 1024
@@ -106,11 +107,14 @@ def create_list(name: str, *, description: str = "", by: Member) -> MarketingLis
     return group
 
 
-def delete_list(group: MarketingList) -> None:
-    """The group goes; its contacts stay, and so do the sends made to it."""
+def delete_list(group: MarketingList, *, by: Member) -> None:
+    """The group goes; its contacts stay, and so do the sends made to it. Published
+    (``Deleted``)."""
+    name = group.name
     db.session.execute(delete(MarketingListMember).where(MarketingListMember.list_id == group.id))
     db.session.execute(delete(MarketingList).where(MarketingList.id == group.id))
     db.session.flush()
+    events.publish(events.Deleted("contact group", name, by=by, at=utcnow()))
 
 
 def members(list_id: int, page: int = 1, per_page: int = PER_PAGE) -> Page[Contact]:
@@ -202,14 +206,23 @@ def add_contacts(
     return _add_matching(group.id, Contact.id.in_(contact_ids), now or datetime.now(UTC)).added
 
 
-def remove_contact(group: MarketingList, contact_id: int) -> bool:
+def remove_contact(group: MarketingList, contact_id: int, *, by: Member) -> bool:
+    """Take a contact out of the group (the contact stays); False when they were not in it.
+    Published (``Deleted``)."""
     result = db.session.execute(
         delete(MarketingListMember).where(
             MarketingListMember.list_id == group.id, MarketingListMember.contact_id == contact_id
         )
     )
     db.session.flush()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    removed = bool(result.rowcount)  # type: ignore[attr-defined]
+    if removed:
+        contact = db.session.get(Contact, contact_id)
+        who = contact.name if contact is not None else f"contact {contact_id}"
+        events.publish(
+            events.Deleted("contact group membership", f"{who} in {group.name}", by=by, at=utcnow())
+        )
+    return removed
 
 
 @dataclass(frozen=True)

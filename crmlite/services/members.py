@@ -229,6 +229,11 @@ class MemberRefused(ValueError):
         self.field = field
 
 
+def _standing(role: str, active: bool) -> str:
+    """A member's rights in one word, as the audit log shows them: their role, or inactive."""
+    return role if active else "inactive"
+
+
 def update_member(
     member: Member,
     *,
@@ -250,9 +255,13 @@ def update_member(
         raise MemberRefused("You cannot remove your own admin rights.", "role")
     if (refusal := email_refusal(email)) is not None:
         raise MemberRefused(refusal, "email")
-    if member.role != role.value or member.active != active:
+    before, after = _standing(member.role, member.active), _standing(role.value, active)
+    if before != after:
         sessions.end_all_sessions(member)
-    points.record_quota_change(member=member, team=get_team(), new_quota=points_quota, today=today)
+        events.publish(events.RoleChanged(member, before, after, by=by, at=utcnow()))
+    points.record_quota_change(
+        member=member, team=get_team(), new_quota=points_quota, today=today, by=by
+    )
     member.email = normalise_email(email)
     member.name = name.strip()
     member.title = title.strip()

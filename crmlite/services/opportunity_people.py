@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import Contact, Member, Opportunity, OpportunityContact, OpportunityTeamMember
+from crmlite.services import events
 from crmlite.services.opportunity_details import InvalidFields
 from crmlite.services.pick_lists import contacts_of
 
@@ -29,9 +31,15 @@ def add_team_member(opportunity: Opportunity, member_id: int | None, role: str) 
     db.session.flush()
 
 
-def remove_team_member(opportunity: Opportunity, member_id: int) -> bool:
-    """Take the member off the team; False when they were not on it."""
-    return _remove(opportunity.team, lambda row: row.member_id == member_id)
+def remove_team_member(opportunity: Opportunity, member_id: int, *, by: Member) -> bool:
+    """Take the member off the team; False when they were not on it. Published
+    (``Deleted``)."""
+    if not _remove(opportunity.team, lambda row: row.member_id == member_id):
+        return False
+    member = db.session.get(Member, member_id)
+    who = member.name if member is not None else f"member {member_id}"
+    _publish("opportunity team member", f"{who} on {opportunity.name}", by)
+    return True
 
 
 def add_extra_contact(opportunity: Opportunity, contact_id: int | None, role: str) -> None:
@@ -49,9 +57,19 @@ def add_extra_contact(opportunity: Opportunity, contact_id: int | None, role: st
     db.session.flush()
 
 
-def remove_extra_contact(opportunity: Opportunity, contact_id: int) -> bool:
-    """Take the contact off the opportunity; False when they were not on it."""
-    return _remove(opportunity.extra_contacts, lambda row: row.contact_id == contact_id)
+def remove_extra_contact(opportunity: Opportunity, contact_id: int, *, by: Member) -> bool:
+    """Take the contact off the opportunity; False when they were not on it. Published
+    (``Deleted``)."""
+    if not _remove(opportunity.extra_contacts, lambda row: row.contact_id == contact_id):
+        return False
+    contact = db.session.get(Contact, contact_id)
+    who = contact.name if contact is not None else f"contact {contact_id}"
+    _publish("opportunity contact", f"{who} on {opportunity.name}", by)
+    return True
+
+
+def _publish(kind: str, name: str, by: Member) -> None:
+    events.publish(events.Deleted(kind, name, by=by, at=utcnow()))
 
 
 def _remove(rows: list[Any], is_it: Callable[[Any], bool]) -> bool:

@@ -167,6 +167,31 @@ class Month:
         return self.key
 
 
+class BadDay(ValueError):
+    """A day that cannot be read; the message says what to write instead."""
+
+
+_DAY_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
+def parse_day(text: str, *, label: str = "The date") -> date:
+    """``2026-11-28`` (as an ``<input type="date">`` sends it), a real day of the years
+    crmlite reads; BadDay naming the field and what was typed otherwise."""
+    shown = text.strip()[:20]
+    match = _DAY_TEXT.fullmatch(text.strip())
+    try:
+        if match is None:
+            raise ValueError
+        day = date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        raise BadDay(
+            f"{label} must be a day written as YYYY-MM-DD, e.g. 2026-11-28; “{shown}” is not one."
+        ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadDay(f"{label} must be between {FIRST_YEAR} and {LAST_YEAR}.")
+    return day
+
+
 def month_of(moment: datetime, tz: ZoneInfo) -> Month:
     """The team's month a moment (e.g. a closing) counts in."""
     return Month.of(moment.astimezone(tz).date())

@@ -464,6 +464,7 @@ PERMISSIONS = _table(
     may("member.list", "See the members list", managers()),
     may("member.change", "Add and edit members: roles, active, points quotas", admins()),
     may("team.change", "Team settings: name, time zone, points quota", admins()),
+    may("audit.read", "Read the audit log", admins()),
 )
 
 
@@ -689,6 +690,7 @@ ROUTES: dict[str, Route] = {
     "setup.member_sign_out_everywhere": route("member.change"),
     "setup.member_reset_link": route("member.change"),
     "setup.team": route("team.change"),
+    "audit.index": route("audit.read"),
 }
 
 

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, func, literal_column, or_, select
 from sqlalchemy.orm import joinedload
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
@@ -44,7 +45,7 @@ from crmlite.models import (
     Team,
     TrackStep,
 )
-from crmlite.services import reference
+from crmlite.services import events, reference
 from crmlite.services.money import half_up, whole_percent
 from crmlite.services.periods import Month
 
@@ -136,13 +137,23 @@ def quotas_for(members: Iterable[Member], month: Month, team: Team) -> dict[int,
 
 
 def record_quota_change(
-    *, member: Member | None, team: Team, new_quota: int | None, today: date
+    *, member: Member | None, team: Team, new_quota: int | None, today: date, by: Member
 ) -> None:
     """Before the team's quota (member None) or a member's override changes: keep the value
-    that applied so far, so the months before this one keep it. Call before changing it."""
+    that applied so far, so the months before this one keep it, and publish the change
+    (``QuotaChanged``). Call before changing it."""
     old = team.points_quota if member is None else member.points_quota
     if old == new_quota:
         return
+    events.publish(
+        events.QuotaChanged(
+            "Team points quota" if member is None else f"Points quota of {member.name}",
+            _quota_text(old, team),
+            _quota_text(new_quota, team),
+            by=by,
+            at=utcnow(),
+        )
+    )
     this_month = Month.of(today).first_day
     member_id = member.id if member is not None else None
     already = db.session.scalar(
@@ -156,6 +167,11 @@ def record_quota_change(
     if not already:  # a second change this month: the earlier months' value is kept already
         db.session.add(PointsQuotaChange(member_id=member_id, valid_before=this_month, quota=old))
         db.session.flush()
+
+
+def _quota_text(quota: int | None, team: Team) -> str:
+    """A points quota as the audit log writes it; a member without their own has the team's."""
+    return f"{quota:,}" if quota is not None else f"the team's ({team.points_quota:,})"
 
 
 # -- the aggregate ---------------------------------------------------------------------------
@@ -532,6 +548,26 @@ def name_taken(name: str, *, except_id: int | None = None) -> bool:
     return bool(db.session.scalar(query))
 
 
+def point_value(points: int, monthly_count: int, active: bool) -> str:
+    """What a type is worth, as the audit log writes it: "10 points, 3 a month, active"."""
+    unit = "point" if points == 1 else "points"
+    return f"{points} {unit}, {monthly_count} a month, {'active' if active else 'inactive'}"
+
+
+def _worth(activity_type: ActivityType) -> str:
+    return point_value(activity_type.points, activity_type.monthly_count, activity_type.active)
+
+
+def _publish_worth(activity_type: ActivityType, before: str, by: Member) -> None:
+    """Publish ``PointValueChanged`` when the points, monthly count or active flag changed
+    (``before`` empty: a new type)."""
+    after = _worth(activity_type)
+    if after != before:
+        events.publish(
+            events.PointValueChanged(activity_type.label, before, after, by=by, at=utcnow())
+        )
+
+
 def save_activity_type(
     activity_type: ActivityType | None,
     *,
@@ -541,15 +577,20 @@ def save_activity_type(
     points: int,
     monthly_count: int,
     active: bool,
+    by: Member,
 ) -> ActivityType:
     """Add a type (None) or change one. A new point value applies to activities closed from
-    now on; those closed already keep the points they earned."""
+    now on; those closed already keep the points they earned. A new type or a change of its
+    points, monthly count or active flag is published (``PointValueChanged``)."""
     if points < 0 or monthly_count < 0:
         raise ValueError("points and monthly count cannot be negative")
+    before = ""
     if activity_type is None:
         last = db.session.scalar(select(func.max(ActivityType.position))) or 0
         activity_type = ActivityType(position=last + 1)
         db.session.add(activity_type)
+    else:
+        before = _worth(activity_type)
     activity_type.code = code.strip().upper()
     activity_type.name = name.strip()
     activity_type.group = group.value
@@ -557,19 +598,26 @@ def save_activity_type(
     activity_type.monthly_count = monthly_count
     activity_type.active = active
     db.session.flush()
+    _publish_worth(activity_type, before, by)
     return activity_type
 
 
-def set_type_active(activity_type: ActivityType, active: bool) -> ActivityType:
-    """Deactivated types are no longer offered for new activities; what they earned stays."""
+def set_type_active(activity_type: ActivityType, active: bool, *, by: Member) -> ActivityType:
+    """Deactivated types are no longer offered for new activities; what they earned stays.
+    Published (``PointValueChanged``) when it changes."""
+    before = _worth(activity_type)
     activity_type.active = active
     db.session.flush()
+    _publish_worth(activity_type, before, by)
     return activity_type
 
 
-def delete_activity_type(activity_type: ActivityType) -> None:
-    """Only a type nothing uses may go; one in use raises TypeInUse."""
+def delete_activity_type(activity_type: ActivityType, *, by: Member) -> None:
+    """Only a type nothing uses may go; one in use raises TypeInUse. Published
+    (``Deleted``)."""
     if activity_type.id in types_in_use():
         raise TypeInUse(activity_type.code)
+    label = activity_type.label
     db.session.delete(activity_type)
     db.session.flush()
+    events.publish(events.Deleted("activity type", label, by=by, at=utcnow()))

@@ -24,10 +24,13 @@ from decimal import Decimal
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member, RevenueQuota
 from crmlite.models.base import ZERO
-from crmlite.services.periods import quarter_months
+from crmlite.services import events
+from crmlite.services.money import format_amount
+from crmlite.services.periods import month_name, quarter_months
 
 MONTHS = tuple(range(1, 13))
 FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR = 2000, 2100
@@ -134,10 +137,14 @@ def set_year_quotas(
     year: int,
     revenue: Mapping[int, Decimal | None],
     margin: Mapping[int, Decimal | None] | None = None,
+    *,
+    by: Member | None = None,
 ) -> None:
     """Set a member's revenue and margin quotas for the months given in each mapping (a
     month left out of a mapping keeps that amount). A month left with neither a revenue
-    nor a margin quota (None, or a zero revenue and no margin) has no quota."""
+    nor a margin quota (None, or a zero revenue and no margin) has no quota. The months
+    that change are published as one ``QuotaChanged`` when ``by`` (who made the change)
+    is given; scripts and the demo data leave it out."""
     if not is_quota_year(year):
         raise ValueError(f"year {year} out of range")
     margin = margin or {}
@@ -154,27 +161,72 @@ def set_year_quotas(
             )
         )
     }
+    changed: dict[int, tuple[MonthQuota | None, MonthQuota | None]] = {}
     for month in months:
         row = existing.get(month)
+        was = MonthQuota(row.revenue, row.margin) if row is not None else None
         amount = revenue.get(month, row.revenue if row else None)
         margin_amount = margin.get(month, row.margin if row else None)
         if not amount and margin_amount is None:
             if row is not None:
                 db.session.delete(row)
+                changed[month] = (was, None)
             continue
         if row is None:
             row = RevenueQuota(member_id=member.id, year=year, month=month)
             db.session.add(row)
         row.revenue = amount or ZERO
         row.margin = margin_amount
+        if was != MonthQuota(row.revenue, row.margin):
+            changed[month] = (was, MonthQuota(row.revenue, row.margin))
     db.session.flush()
+    if by is not None and changed:
+        _publish_change(member, year, changed, by)
+
+
+def _publish_change(
+    member: Member,
+    year: int,
+    changed: Mapping[int, tuple[MonthQuota | None, MonthQuota | None]],
+    by: Member,
+) -> None:
+    """One ``QuotaChanged`` for the months of a save that changed: "Revenue quota of Cory
+    Ferguson, 2026-11: 4,000.00 → 5,000.00", or for several months each month named."""
+
+    def text(quota: MonthQuota | None) -> str:
+        if quota is None:
+            return "none"
+        if quota.margin is None:
+            return format_amount(quota.revenue)
+        return f"{format_amount(quota.revenue)} (margin {format_amount(quota.margin)})"
+
+    if len(changed) == 1:
+        [(month, (was, now))] = changed.items()
+        what = f"Revenue quota of {member.name}, {year}-{month:02d}"
+        before, after = text(was), text(now)
+    else:
+        what = f"Revenue quotas of {member.name}, {year}"
+        before = "; ".join(
+            f"{month_name(m, short=True)} {text(w)}" for m, (w, _n) in changed.items()
+        )
+        after = "; ".join(
+            f"{month_name(m, short=True)} {text(n)}" for m, (_w, n) in changed.items()
+        )
+    events.publish(events.QuotaChanged(what, before, after, by=by, at=utcnow()))
 
 
 def same_every_month(
-    member: Member, year: int, revenue: Decimal | None, margin: Decimal | None = None
+    member: Member,
+    year: int,
+    revenue: Decimal | None,
+    margin: Decimal | None = None,
+    *,
+    by: Member | None = None,
 ) -> None:
     """ "Same every month": all twelve months of the year get these amounts."""
-    set_year_quotas(member, year, dict.fromkeys(MONTHS, revenue), dict.fromkeys(MONTHS, margin))
+    set_year_quotas(
+        member, year, dict.fromkeys(MONTHS, revenue), dict.fromkeys(MONTHS, margin), by=by
+    )
 
 
 @dataclass

@@ -5,16 +5,18 @@ at the top of the services, so no service that changes things imports one that r
 
 - a new Prospect's contact joins General Interest, or the track its campaign names;
 - a lost sale's contact goes on the Lost Sale track;
-- a won sale ends the contact's Lost Sale enrollments.
+- a won sale ends the contact's Lost Sale enrollments;
+- the audit log records sign-ins, rights, points, quotas, reopened activities, moved won or
+  lost deals and deletions (``services/audit.py``, one handler per event).
 
-Webhooks and the audit log subscribe here too when they come. ``register()`` runs once at
+Webhooks subscribe here too when they come. ``register()`` runs once at
 app start (``create_app``); the handlers call the tracks service when the event arrives,
 so they always use its current rules.
 """
 
 from __future__ import annotations
 
-from crmlite.services import events, tracks
+from crmlite.services import audit, events, tracks
 
 
 def enroll_new_prospect(event: events.NewProspect) -> None:
@@ -34,3 +36,5 @@ def register() -> None:
     events.subscribe(events.NewProspect, enroll_new_prospect)
     events.subscribe(events.Lost, enroll_lost_sale)
     events.subscribe(events.Won, end_lost_sale)
+    for event_type, record in audit.HANDLERS.items():
+        events.subscribe(event_type, record)

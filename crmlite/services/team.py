@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 from crmlite.extensions import db
-from crmlite.models import Team
+from crmlite.models import Member, Team
 from crmlite.services import points
 
 SETTINGS_ID = 1
@@ -26,11 +26,14 @@ def is_valid_time_zone(name: str) -> bool:
     return name in available_timezones()
 
 
-def update_team(team: Team, *, name: str, time_zone: str, points_quota: int, today: date) -> Team:
-    """Save the settings; months before this one keep the points quota they had."""
+def update_team(
+    team: Team, *, name: str, time_zone: str, points_quota: int, today: date, by: Member
+) -> Team:
+    """Save the settings; months before this one keep the points quota they had (a change
+    of it is published for the audit log)."""
     if not is_valid_time_zone(time_zone):
         raise ValueError(f"unknown time zone {time_zone!r}")
-    points.record_quota_change(member=None, team=team, new_quota=points_quota, today=today)
+    points.record_quota_change(member=None, team=team, new_quota=points_quota, today=today, by=by)
     team.name = name
     team.time_zone = time_zone
     team.points_quota = points_quota

@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import (
     ActivityType,
     Contact,
+    Member,
     StepAction,
     StepAssignee,
     Track,
@@ -34,6 +36,7 @@ from crmlite.models import (
     TrackKind,
     TrackStep,
 )
+from crmlite.services import events
 from crmlite.services.members import assignment_refusal
 from crmlite.services.tracks import RUNNING
 
@@ -212,10 +215,16 @@ def save_step(step: TrackStep, values: StepValues) -> None:
     db.session.flush()
 
 
-def remove_step(step: TrackStep) -> None:
-    """The step goes; the runs it made stay recorded on their enrollments."""
+def remove_step(step: TrackStep, *, by: Member) -> None:
+    """The step goes; the runs it made stay recorded on their enrollments. Published
+    (``Deleted``)."""
+    track = db.session.get(Track, step.track_id)
+    name = f"day {step.day_offset}: {step.subject or step.action}"
+    if track is not None:
+        name = f"{track.name}, {name}"
     db.session.delete(step)
     db.session.flush()
+    events.publish(events.Deleted("track step", name, by=by, at=utcnow()))
 
 
 # ---------------------------------------------------------------- what the pages list

@@ -124,6 +124,7 @@ def safe_next(target: str | None, default: str) -> str:
 def register_web(app: Flask) -> None:
     from crmlite.web import (
         activities,
+        audit,
         auth,
         board,
         calendar,
@@ -159,6 +160,7 @@ def register_web(app: Flask) -> None:
         tracks,
         setup,
         capture,
+        audit,
     ):
         app.register_blueprint(module.bp)
 

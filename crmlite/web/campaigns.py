@@ -180,9 +180,9 @@ def _delete(item: CampaignType | CampaignSubType) -> Response:
     name = item.name
     try:
         if isinstance(item, CampaignType):
-            service.delete_type(item)
+            service.delete_type(item, by=current_user)
         else:
-            service.delete_sub_type(item)
+            service.delete_sub_type(item, by=current_user)
     except CampaignRefused as refused:
         db.session.rollback()
         return _back(error=str(refused))

@@ -147,7 +147,7 @@ def add_from_csv(list_id: int) -> str | Response:
 def remove_contact(list_id: int, contact_id: int) -> Response:
     group = get_or_404(MarketingList, list_id)
     contact = get_or_404(Contact, contact_id)
-    if lists.remove_contact(group, contact.id):
+    if lists.remove_contact(group, contact.id, by=current_user):
         db.session.commit()
         flash(f"{contact.name} removed from {group.name}.", "success")
     return redirect(url_for("email_campaigns.group", list_id=group.id))
@@ -157,7 +157,7 @@ def remove_contact(list_id: int, contact_id: int) -> Response:
 def delete_group(list_id: int) -> Response:
     group = get_or_404(MarketingList, list_id)
     name = group.name
-    lists.delete_list(group)
+    lists.delete_list(group, by=current_user)
     db.session.commit()
     flash(f"Group {name} deleted; its contacts are kept.", "success")
     return redirect(url_for("email_campaigns.groups"))
@@ -295,7 +295,7 @@ def delete_email(email_id: int) -> Response:
     email = get_or_404(CampaignEmail, email_id)
     campaign_id = email.campaign_id
     try:
-        emails.delete_email(email)
+        emails.delete_email(email, by=current_user)
         db.session.commit()
         flash("E-mail deleted.", "success")
     except EmailRefused as refused:

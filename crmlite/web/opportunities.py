@@ -413,7 +413,7 @@ def add_team_member(opportunity_id: int) -> str | Response:
 @bp.post("/<int:opportunity_id>/team/<int:member_id>/remove")
 def remove_team_member(opportunity_id: int, member_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
-    if not people.remove_team_member(opportunity, member_id):
+    if not people.remove_team_member(opportunity, member_id, by=_me()):
         abort(404)
     db.session.commit()
     if not is_htmx():
@@ -439,7 +439,7 @@ def add_extra_contact(opportunity_id: int) -> str | Response:
 @bp.post("/<int:opportunity_id>/contacts/<int:contact_id>/remove")
 def remove_extra_contact(opportunity_id: int, contact_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
-    if not people.remove_extra_contact(opportunity, contact_id):
+    if not people.remove_extra_contact(opportunity, contact_id, by=_me()):
         abort(404)
     db.session.commit()
     if not is_htmx():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
@@ -79,6 +80,7 @@ def edit(year: int, member_id: int) -> str | Response:
         year,
         {month: revenue.data for month, revenue, _ in monthly.months()},
         {month: margin.data for month, _, margin in monthly.months()},
+        by=current_user,
     )
     db.session.commit()
     flash(f"{member.name}'s quotas for {year} saved.", "success")
@@ -98,7 +100,7 @@ def same_every_month(year: int, member_id: int) -> str | Response:
         monthly = MonthlyQuotasForm(prefix="month", formdata=None)
         _fill(monthly, member, year)
         return _render_edit(member, year, monthly, same)
-    quotas.same_every_month(member, year, same.revenue.data, same.margin.data)
+    quotas.same_every_month(member, year, same.revenue.data, same.margin.data, by=current_user)
     db.session.commit()
     flash(f"{member.name}'s quotas for {year}: the same every month.", "success")
     return redirect(url_for("quotas.edit", year=year, member_id=member.id))

@@ -59,6 +59,7 @@ def team() -> str | Response:
             time_zone=(form.time_zone.data or "").strip(),
             points_quota=form.points_quota.data or 0,
             today=local_today(g.tz),
+            by=current_user,
         )
         db.session.commit()
         flash("Team settings saved.", "success")
@@ -234,7 +235,7 @@ def activity_type_create() -> str | Response:
     form = _type_form()
     if not form.validate():
         return _activity_types(new_form=form)
-    created = points.save_activity_type(None, **_type_values(form))
+    created = points.save_activity_type(None, **_type_values(form), by=current_user)
     db.session.commit()
     return _saved(f"{created.label} added.")
 
@@ -245,7 +246,7 @@ def activity_type_update(type_id: int) -> str | Response:
     form = _type_form(activity_type)
     if not form.validate():
         return _activity_types(editing=activity_type, edit_form=form)
-    points.save_activity_type(activity_type, **_type_values(form))
+    points.save_activity_type(activity_type, **_type_values(form), by=current_user)
     db.session.commit()
     return _saved(f"{activity_type.label} saved.")
 
@@ -255,7 +256,7 @@ def activity_type_active(type_id: int) -> str | Response:
     """Deactivate (no longer offered for new activities; what it earned stays) or activate."""
     activity_type = get_or_404(ActivityType, type_id)
     active = request.form.get("active") == "1"
-    points.set_type_active(activity_type, active)
+    points.set_type_active(activity_type, active, by=current_user)
     db.session.commit()
     return _saved(f"{activity_type.label} {'activated' if active else 'deactivated'}.")
 
@@ -265,7 +266,7 @@ def activity_type_delete(type_id: int) -> str | Response:
     activity_type = get_or_404(ActivityType, type_id)
     label = activity_type.label
     try:
-        points.delete_activity_type(activity_type)
+        points.delete_activity_type(activity_type, by=current_user)
     except points.TypeInUse:
         db.session.rollback()
         error = f"{label} is in use by activities or track steps: deactivate it instead."

@@ -126,7 +126,7 @@ def edit_step(track_id: int, step_id: int) -> str | Response:
 @bp.post("/<int:track_id>/steps/<int:step_id>/remove")
 def remove_step(track_id: int, step_id: int) -> Response:
     _track, step = _step_of(track_id, step_id)
-    track_setup.remove_step(step)
+    track_setup.remove_step(step, by=current_user)
     db.session.commit()
     flash("Step removed. Steps that already ran stay recorded on their enrollments.", "success")
     return redirect(url_for("tracks.detail", track_id=track_id, _anchor="steps"))
