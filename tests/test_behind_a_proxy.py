@@ -202,7 +202,7 @@ LIMIT = "3 per minute"  # fewer attempts than the default's ten keep the workers
 
 # Another gunicorn worker: its own process, its own app, its own connection to the store.
 OTHER_WORKER = """
-import json, sys
+import json, sys, uuid
 from crmlite import create_app
 from crmlite.config import TestConfig
 from crmlite.extensions import db
@@ -213,7 +213,7 @@ app = create_app(TestConfig(db_url), RATELIMIT_STORAGE_URI=storage, LOGIN_RATE_L
 client = app.test_client()
 client.environ_base["REMOTE_ADDR"] = address
 codes = [
-    sign_in(client, "nobody@example.com", "wrong-password").status_code
+    sign_in(client, f"nobody-{uuid.uuid4().hex[:8]}@example.com", "wrong-password").status_code
     for _ in range(int(attempts))
 ]
 with app.app_context():
