@@ -33,6 +33,7 @@ from crmlite.models import (
     TrackStep,
 )
 from crmlite.services import (
+    activities,
     audit,
     campaign_emails,
     campaigns,
@@ -214,9 +215,11 @@ def test_a_reopened_activity_names_the_day_it_closed_and_its_points(
     call = make_activity(cory, subject="Call Jason", closed=True)
     call.points_earned = 10
     # Closed at 02:00 UTC on the 29th: the 28th in the team's zone (Los Angeles).
-    closed_at = datetime(2026, 11, 29, 2, tzinfo=UTC)
-    events.publish(events.ActivityReopened(call, closed_at=closed_at, by=cory, at=NOW))
+    call.closed_at = datetime(2026, 11, 29, 2, tzinfo=UTC)
     db.session.commit()
+    activities.reopen_activity(call, by=cory, now=NOW)
+    db.session.commit()
+    assert call.points_earned is None  # its points left the month, the log still names them
     entry = only_entry()
     assert entry.summary == "Cory Ferguson reopened “Call Jason” (closed 2026-11-28, 10 points)"
     assert (entry.kind, entry.before, entry.after) == (
@@ -225,8 +228,8 @@ def test_a_reopened_activity_names_the_day_it_closed_and_its_points(
         "Open",
     )
     assert (entry.object_kind, entry.object_id) == ("activity", call.id)
-    # Published once its points are gone: the day alone.
-    call.points_earned = None
+    # An event that knows no points (nothing earned): the day alone.
+    closed_at = datetime(2026, 11, 29, 2, tzinfo=UTC)
     events.publish(events.ActivityReopened(call, closed_at=closed_at, by=cory, at=NOW))
     db.session.commit()
     assert logged()[-1].summary == "Cory Ferguson reopened “Call Jason” (closed 2026-11-28)"

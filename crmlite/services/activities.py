@@ -213,12 +213,15 @@ def reopen_activity(activity: Activity, *, by: Member, now: datetime | None = No
         return activity
     at = now or datetime.now(UTC)
     closed_at = activity.closed_at or at
+    points = activity.points_earned
     activity.status = ActivityStatus.OPEN.value
     activity.closed_at = None
     activity.closed_by_id = None
     activity.points_earned = None
     db.session.flush()
-    events.publish(events.ActivityReopened(activity, closed_at=closed_at, by=by, at=at))
+    events.publish(
+        events.ActivityReopened(activity, closed_at=closed_at, by=by, at=at, points=points)
+    )
     return activity
 
 

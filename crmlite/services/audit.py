@@ -210,13 +210,12 @@ def on_quota_changed(event: events.QuotaChanged) -> None:
 
 def on_activity_reopened(event: events.ActivityReopened) -> None:
     """ "Cory Ferguson reopened “Call Jason” (closed 2026-11-28, 10 points)": the day it
-    closed in the team's zone, and the points it had earned when the event still knows
-    them."""
+    closed in the team's zone, and the points it had earned."""
     activity = event.activity
     closed_on = event.closed_at.astimezone(ZoneInfo(get_team().time_zone)).date()
     was = f"closed {closed_on.isoformat()}"
-    if activity.points_earned is not None:
-        was += f", {activity.points_earned} point{'s' if activity.points_earned != 1 else ''}"
+    if event.points is not None:
+        was += f", {event.points} point{'s' if event.points != 1 else ''}"
     _record(
         AuditKind.ACTIVITY_REOPENED,
         f"{event.by.name} reopened {_quoted(activity.subject)} ({was})",

@@ -152,6 +152,7 @@ class ActivityReopened(Event):
     closed_at: datetime
     by: Member
     at: datetime
+    points: int | None = None  # what it had earned, which it no longer has
 
 
 @dataclass(frozen=True)
