@@ -123,14 +123,14 @@ def tracks_run_command() -> None:
     tz = ZoneInfo(get_team().time_zone)
     db.session.commit()
     try:
-        send_email = tracks.default_sender()
+        base = links.base_url()  # track e-mails carry unsubscribe links: settled first
     except links.PublicUrlMissing as missing:
         raise click.ClickException(f"Nothing was run. {missing}") from missing
 
     def show(done: int, total: int) -> None:
         click.echo(f"  {done:,} of {total:,} due steps", err=True)
 
-    summary = tracks.run_due_steps(local_today(tz), tz, send_email=send_email, progress=show)
+    summary = tracks.run_due_steps(local_today(tz), tz, base=base, progress=show)
     click.echo(summary.line())
     for message in summary.messages:
         click.echo(f"  {message}", err=True)

@@ -24,6 +24,7 @@ from crmlite.models.marketing import (
     MarketingListMember,
     SendStatus,
 )
+from crmlite.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from crmlite.models.people import (
     BusinessUnit,
     Company,
@@ -94,6 +95,9 @@ __all__ = [
     "OpportunityStatus",
     "OpportunityTeamMember",
     "OpportunityType",
+    "OutboxKind",
+    "OutboxMessage",
+    "OutboxStatus",
     "PointsQuotaChange",
     "Rating",
     "RevenueQuota",

@@ -9,10 +9,11 @@ connection for a batch and hands over at most ``MAIL_RATE_PER_SECOND`` messages 
 Nobody who unsubscribed, and nobody without an address, is ever sent anything:
 ``skip_reason`` is that rule, and every sender asks it. What goes in a message (tracked
 links, unsubscribe links) is the business of the senders above this module
-(``campaign_emails``, ``tracking.send_plain``), not of this one.
+(``campaign_emails``, ``delivery``), not of this one. Nothing calls it inside a web request:
+messages are queued in the outbox (``outbox``) and the worker sends them (``delivery``).
 
     with open_mailer() as mailer:
-        mailer.send(compose(to=..., subject=..., text=..., html=...))
+        mailer.send(compose(to=recipient("al@example.com", "Al"), subject=..., text=...))
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
+from email import errors, policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from enum import StrEnum
@@ -52,6 +54,10 @@ class MessageRefused(MailError):
 class SkipReason(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     NO_ADDRESS = "no_address"
+
+
+# How a skip reads in a step's outcome or an outbox row.
+SKIPPED = {SkipReason.UNSUBSCRIBED: "unsubscribed", SkipReason.NO_ADDRESS: "no e-mail address"}
 
 
 class Addressee(Protocol):
@@ -108,29 +114,47 @@ def _header(value: str) -> str:
     return " ".join(value.split())
 
 
+def recipient(address: str, name: str = "") -> Address:
+    """A recipient built from its parts by the ``email`` package: a name with commas,
+    angle brackets or accents stays one display name (quoted or encoded as RFC 5322 and
+    RFC 2047 want). ValueError when the address itself cannot be one."""
+    name = _header(name)
+    try:
+        return Address(display_name=name, addr_spec=address.strip())
+    except (ValueError, IndexError, errors.HeaderParseError) as error:
+        raise ValueError(f"not an e-mail address: {address!r}") from error
+
+
 def compose(
     *,
-    to: str,
+    to: Address,
     subject: str,
     text: str,
     html: str | None = None,
     sender: str,
     headers: Mapping[str, str] | None = None,
+    message_id: str | None = None,
 ) -> EmailMessage:
-    """A message with a text part and, when given, an HTML alternative."""
+    """A message with a text part and, when given, an HTML alternative. Addresses are
+    structured ``Address`` values, never text put together by hand."""
     message = EmailMessage(policy=POLICY)
     message["From"] = _header(sender)
-    message["To"] = _header(to)
+    message["To"] = to
     message["Subject"] = _header(subject)
     message["Date"] = format_datetime(datetime.now(UTC))
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(domain=domain)
+    domain = sender_domain(sender)
+    message["Message-ID"] = message_id or make_msgid(domain=domain)
     for name, value in (headers or {}).items():
         message[name] = _header(value)
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
     return message
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of the From address (Message-IDs are made in it)."""
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 
 
 class RateBound:

@@ -11,7 +11,7 @@ always be able to leave).
 - Click: the n-th URL written in that e-mail, and only that: the redirect target is read
   from the stored list, never from the request, so there is no open redirect.
 - Unsubscribe: stamps the contact; every sender asks ``mailer.skip_reason`` from then on.
-  Track e-mails (``send_plain``) carry the contact's own unsubscribe link.
+  Track e-mails (``contact_email``) carry the contact's own unsubscribe link.
 - Web form: creates or matches the contact (by e-mail) and company (by name), opens a
   Prospect opportunity on the campaign, records the submission and schedules a
   "Lead Follow Up Call" for the campaign's owner, all in the caller's one transaction.
@@ -50,13 +50,14 @@ from crmlite.models import (
     EmailSend,
     FormSubmission,
     Member,
+    OutboxKind,
     Role,
     SendStatus,
 )
 from crmlite.services.activities import schedule_activity
-from crmlite.services.mailer import MessageRefused, compose, open_mailer, skip_reason
 from crmlite.services.money import percent
 from crmlite.services.opportunities import create_opportunity, find_or_create_company
+from crmlite.services.outbox import Outgoing
 
 OPEN, CLICK, UNSUBSCRIBE = "open", "click", "unsubscribe"
 CONTACT_UNSUBSCRIBE = "contact-unsubscribe"
@@ -182,28 +183,33 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def send_plain(
-    to: str, subject: str, body: str, contact: Contact | None = None, *, base: str | None = None
-) -> None:
-    """One text e-mail (e.g. a track's step). Refused with MessageRefused for a contact who
-    unsubscribed or has no address. An e-mail to a contact always carries their unsubscribe
-    link, at ``base`` or the address crmlite.links gives (never sent without it)."""
-    if contact is not None and (reason := skip_reason(contact)) is not None:
-        raise MessageRefused(f"not sent: {reason.value}")
-    headers: dict[str, str] = {}
-    if contact is not None:
-        url = contact_unsubscribe_url(contact, base)
-        body = f"{body.rstrip()}\n\n--\nNo more e-mails from us: {url}\n"
-        headers = unsubscribe_headers(url)
-    message = compose(
-        to=to,
+def contact_email(
+    *,
+    key: str,
+    kind: OutboxKind,
+    contact: Contact,
+    subject: str,
+    body: str,
+    base: str | None = None,
+    step_run_id: int | None = None,
+    not_before: datetime | None = None,
+) -> Outgoing:
+    """A plain text e-mail to a contact (e.g. a track's step), ready for the outbox. It
+    always carries the contact's own unsubscribe link, at ``base`` or the address
+    crmlite.links gives (never queued without it)."""
+    url = contact_unsubscribe_url(contact, base)
+    return Outgoing(
+        key=key,
+        kind=kind,
+        to_address=contact.email,
+        to_name=f"{contact.first_name} {contact.last_name}".strip(),
         subject=subject,
-        text=body,
-        sender=current_app.config["MAIL_FROM"],
-        headers=headers,
+        body_text=f"{body.rstrip()}\n\n--\nNo more e-mails from us: {url}\n",
+        headers=unsubscribe_headers(url),
+        contact_id=contact.id,
+        step_run_id=step_run_id,
+        not_before=not_before,
     )
-    with open_mailer() as mailer:
-        mailer.send(message)
 
 
 # ------------------------------------------------------------------------------- links

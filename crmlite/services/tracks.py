@@ -17,10 +17,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import and_, func, literal, select
 from sqlalchemy.exc import IntegrityError
 
-from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
@@ -30,6 +30,7 @@ from crmlite.models import (
     EnrollmentStatus,
     Member,
     Opportunity,
+    OutboxKind,
     Role,
     StepAction,
     StepAssignee,
@@ -39,13 +40,11 @@ from crmlite.models import (
     TrackStep,
     TrackStepRun,
 )
-from crmlite.services import tracking
+from crmlite.services import outbox, tracking
 from crmlite.services.activities import schedule_activity
+from crmlite.services.mailer import SKIPPED, sender_domain, skip_reason
 
 RUNNING = (EnrollmentStatus.ACTIVE.value, EnrollmentStatus.PAUSED.value)
-
-# send_email(to_address, subject, text, contact) -> None; raises on failure.
-SendEmail = Callable[[str, str, str, Contact], None]
 
 
 class TrackRefused(ValueError):
@@ -258,7 +257,7 @@ class RunSummary:
     def line(self) -> str:
         return (
             f"{self.steps} steps run: {self.activities} activities scheduled, "
-            f"{self.emails} e-mails sent, {self.emails_skipped} e-mails skipped, "
+            f"{self.emails} e-mails queued, {self.emails_skipped} e-mails skipped, "
             f"{self.enrolled} moved to another track, {self.failed} failed; "
             f"{self.completed} enrollments completed; {self.taken} already taken"
         )
@@ -330,7 +329,8 @@ def _act(
     contact: Contact,
     today: date,
     tz: ZoneInfo,
-    send_email: SendEmail | None,
+    base: str | None,
+    step_run_id: int,
     summary: RunSummary,
 ) -> tuple[str, Any]:
     if step.action == StepAction.ACTIVITY.value:
@@ -359,18 +359,23 @@ def _act(
         summary.activities += 1
         return "activity scheduled", activity
     if step.action == StepAction.EMAIL.value:
-        if contact.unsubscribed_at is not None or not contact.email:
+        if (reason := skip_reason(contact)) is not None:
             summary.emails_skipped += 1
-            return (
-                "skipped: unsubscribed" if contact.unsubscribed_at else "skipped: no e-mail address"
-            ), None
-        if send_email is None:
-            raise TrackRefused("E-mail sending is not set up.")
-        subject = step.subject.replace("{name}", contact.first_name)
-        body = step.body.replace("{name}", contact.first_name)
-        send_email(contact.email, subject, body, contact)
+            return f"skipped: {SKIPPED[reason]}", None
+        outbox.enqueue(
+            tracking.contact_email(
+                key=f"track:{enrollment.id}:{step.id}",
+                kind=OutboxKind.TRACK,
+                contact=contact,
+                subject=step.subject.replace("{name}", contact.first_name),
+                body=step.body.replace("{name}", contact.first_name),
+                base=base,
+                step_run_id=step_run_id,
+            ),
+            domain=sender_domain(current_app.config["MAIL_FROM"]),
+        )
         summary.emails += 1
-        return "e-mail sent", None
+        return "e-mail queued", None
     target = db.session.get(Track, step.target_track_id) if step.target_track_id else None
     enroll_if_not_on(contact.id, target, starts_on=today, opportunity_id=enrollment.opportunity_id)
     summary.enrolled += 1
@@ -410,10 +415,12 @@ def run_due_steps(
     today: date,
     tz: ZoneInfo,
     *,
-    send_email: SendEmail | None = None,
+    base: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunSummary:
-    """Execute every due step once, in order, and complete finished enrollments."""
+    """Execute every due step once, in order, and complete finished enrollments. E-mail
+    steps are queued in the outbox (the worker sends them), their unsubscribe links at
+    ``base`` (else where crmlite.links says)."""
     summary = RunSummary()
     due = due_steps(today)
     db.session.commit()  # end the read: each step below is its own transaction
@@ -431,7 +438,9 @@ def run_due_steps(
         contact = db.session.get(Contact, enrollment.contact_id)
         assert contact is not None
         try:
-            outcome, activity = _act(step, enrollment, contact, today, tz, send_email, summary)
+            outcome, activity = _act(
+                step, enrollment, contact, today, tz, base, step_run.id, summary
+            )
             step_run.outcome = outcome[:40]
             step_run.activity_id = activity.id if isinstance(activity, Activity) else None
             db.session.commit()
@@ -513,16 +522,3 @@ def progress_of(enrollments: list[TrackEnrollment]) -> list[Progress]:
             )
         )
     return found
-
-
-def default_sender() -> SendEmail:
-    """Track e-mails go out through the campaigns' e-mail service, with the contact's
-    unsubscribe link. Where that link points is settled here, before any step is claimed:
-    outside a request without PUBLIC_URL this raises ``links.PublicUrlMissing``, so no step
-    is used up by an e-mail that cannot be sent."""
-    base = links.base_url()
-
-    def send(to: str, subject: str, body: str, contact: Contact) -> None:
-        tracking.send_plain(to, subject, body, contact, base=base)
-
-    return send

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import Contact, Opportunity, Track, TrackEnrollment, TrackKind, TrackStep
 from crmlite.services import companies, track_setup
@@ -136,7 +137,7 @@ def remove_step(track_id: int, step_id: int) -> Response:
 def run_now() -> Response:
     """ "Run now": what `flask crm tracks run` does, from the page."""
     db.session.commit()
-    summary = service.run_due_steps(local_today(g.tz), g.tz, send_email=service.default_sender())
+    summary = service.run_due_steps(local_today(g.tz), g.tz, base=links.base_url())
     flash(f"Tracks ran: {summary.line()}.", "error" if summary.failed else "success")
     return redirect(safe_next(request.form.get("next"), url_for("tracks.index")))
 

@@ -1,0 +1,258 @@
+"""The outbox: what crmlite sends is queued here, in the database, and the worker hands it
+to the mail server (services/delivery.py). Nothing is sent inside a web request.
+
+- **Queued once**: every row has a unique ``key`` naming the message and its recipient
+  ("campaign-send:12", "track:40:7"); queuing the same key again adds nothing, so two tabs
+  pressing Send, or two runners, queue one message.
+- **Claimed once**: a worker claims due rows in one UPDATE (``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL; SQLite's write lock does the same there) for a lease; a second worker skips
+  them. A row whose lease ran out (its worker died mid-send) is claimed again and sent with
+  the same Message-ID.
+- **In order per contact**: a row is not claimed while an earlier row for the same contact
+  is still waiting, so a track's day-0 e-mail always goes before its day-6 one.
+- **Retried**: a temporary failure (4xx, timeout, connection refused) puts the row back with
+  an exponential backoff (1, 2, 4 … minutes, at most ``MAX_BACKOFF``) until ``MAX_ATTEMPTS``;
+  a permanent one (5xx) fails the row at once, its error kept and shown.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+
+from crmlite.database import utcnow
+from crmlite.extensions import db
+from crmlite.models import OutboxKind, OutboxMessage, OutboxStatus
+
+MAX_ATTEMPTS = 10
+FIRST_BACKOFF = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(hours=4)
+LEASE = timedelta(minutes=5)
+WAITING = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A stored message to queue: the worker sends it as written."""
+
+    key: str
+    kind: OutboxKind
+    to_address: str
+    subject: str
+    body_text: str
+    to_name: str = ""
+    body_html: str = ""
+    headers: Mapping[str, str] | None = None
+    contact_id: int | None = None
+    step_run_id: int | None = None
+    not_before: datetime | None = None
+
+
+def message_id_for(key: str, domain: str) -> str:
+    """A Message-ID fixed when the row is queued: a resend after a crash repeats it."""
+    safe = "".join(c if c.isalnum() else "." for c in key)
+    return f"<{safe}.{secrets.token_hex(6)}@{domain}>"
+
+
+def insert_new(rows: list[dict[str, Any]]) -> int:
+    """Insert outbox rows, leaving out those whose key is queued already: how many went in."""
+    if not rows:
+        return 0
+    dialect = db.engine.dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(OutboxMessage).values(rows).on_conflict_do_nothing()
+    result = db.session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def row_for(outgoing: Outgoing, *, domain: str, now: datetime) -> dict[str, Any]:
+    return {
+        "key": outgoing.key,
+        "kind": outgoing.kind.value,
+        "contact_id": outgoing.contact_id,
+        "to_address": outgoing.to_address.strip(),
+        "to_name": outgoing.to_name,
+        "subject": outgoing.subject,
+        "body_text": outgoing.body_text,
+        "body_html": outgoing.body_html,
+        "headers": json.dumps(dict(outgoing.headers or {})),
+        "step_run_id": outgoing.step_run_id,
+        "base_url": "",
+        "message_id": message_id_for(outgoing.key, domain),
+        "status": OutboxStatus.QUEUED.value,
+        "attempts": 0,
+        "not_before": outgoing.not_before or now,
+        "claim": "",
+        "last_error": "",
+        "created_at": now,
+    }
+
+
+def enqueue(outgoing: Outgoing, *, domain: str, now: datetime | None = None) -> bool:
+    """Queue one message; False when its key was queued already (nothing added). Part of
+    the caller's transaction: the message exists exactly when what produced it does."""
+    return insert_new([row_for(outgoing, domain=domain, now=now or utcnow())]) == 1
+
+
+def enqueue_many(outgoing: Iterable[Outgoing], *, domain: str, now: datetime | None = None) -> int:
+    now = now or utcnow()
+    return insert_new([row_for(o, domain=domain, now=now) for o in outgoing])
+
+
+def headers_of(row: OutboxMessage) -> dict[str, str]:
+    loaded = json.loads(row.headers or "{}")
+    return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+
+
+# ------------------------------------------------------------------------ the worker's side
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Due and waiting (or claimed by a worker whose lease ran out)."""
+    return or_(
+        and_(OutboxMessage.status == OutboxStatus.QUEUED.value, OutboxMessage.not_before <= now),
+        and_(
+            OutboxMessage.status == OutboxStatus.SENDING.value,
+            OutboxMessage.claimed_until < now,
+        ),
+    )
+
+
+def claim(limit: int, *, now: datetime | None = None, lease: timedelta = LEASE) -> list[int]:
+    """Take up to ``limit`` due rows for this worker, committed, oldest first; a contact's
+    row only when none of their earlier rows still waits. Returns their ids."""
+    now = now or utcnow()
+    earlier = aliased(OutboxMessage)
+    candidates = (
+        select(OutboxMessage.id)
+        .where(
+            _claimable(now),
+            ~exists().where(
+                earlier.contact_id == OutboxMessage.contact_id,
+                earlier.id < OutboxMessage.id,
+                earlier.status.in_(WAITING),
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    token = secrets.token_hex(16)
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _claimable(now))
+        .values(
+            status=OutboxStatus.SENDING.value,
+            claim=token,
+            claimed_until=now + lease,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return list(
+        db.session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.claim == token).order_by(OutboxMessage.id)
+        )
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the n-th failed attempt: 1, 2, 4, 8 … minutes, at most MAX_BACKOFF."""
+    return min(FIRST_BACKOFF * (2 ** max(0, attempts - 1)), MAX_BACKOFF)
+
+
+def mark_sent(row: OutboxMessage, *, now: datetime) -> None:
+    row.status = OutboxStatus.SENT.value
+    row.sent_at = now
+    row.claim = ""
+    row.claimed_until = None
+    row.last_error = ""
+
+
+def mark_failed(row: OutboxMessage, error: str) -> None:
+    row.status = OutboxStatus.FAILED.value
+    row.claim = ""
+    row.claimed_until = None
+    row.last_error = error[:500]
+
+
+def mark_skipped(row: OutboxMessage, reason: str) -> None:
+    row.status = OutboxStatus.SKIPPED.value
+    row.claim = ""
+    row.claimed_until = None
+    row.last_error = reason[:500]
+
+
+def mark_retry(row: OutboxMessage, error: str, *, now: datetime) -> bool:
+    """Back in the queue after a temporary failure, or failed for good after the last
+    attempt. True when it will be tried again."""
+    if row.attempts >= MAX_ATTEMPTS:
+        mark_failed(row, f"gave up after {row.attempts} attempts: {error}")
+        return False
+    row.status = OutboxStatus.QUEUED.value
+    row.not_before = now + backoff(row.attempts)
+    row.claim = ""
+    row.claimed_until = None
+    row.last_error = error[:500]
+    return True
+
+
+def release(ids: list[int]) -> None:
+    """Hand back claimed rows that were not tried (the server went away first)."""
+    if ids:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING.value)
+            .values(
+                status=OutboxStatus.QUEUED.value,
+                claim="",
+                claimed_until=None,
+                attempts=OutboxMessage.attempts - 1,  # claimed: at least 1
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+# ----------------------------------------------------------------------------- what pages show
+
+
+def status_counts(*conditions: ColumnElement[bool]) -> dict[str, int]:
+    """Rows by status (every status, 0 when none) among those matching the conditions."""
+    counts = {status.value: 0 for status in OutboxStatus}
+    for status, count in db.session.execute(
+        select(OutboxMessage.status, func.count(OutboxMessage.id))
+        .where(*conditions)
+        .group_by(OutboxMessage.status)
+    ):
+        counts[status] = count
+    return counts
+
+
+def recent_problems(limit: int = 20) -> list[OutboxMessage]:
+    """Failed rows and rows waiting for a retry, newest first (for the admin's view)."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    OutboxMessage.status == OutboxStatus.FAILED.value,
+                    and_(
+                        OutboxMessage.status == OutboxStatus.QUEUED.value,
+                        OutboxMessage.attempts > 0,
+                    ),
+                )
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
