@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import BinaryIO
 
 import click
@@ -11,8 +13,8 @@ from sqlalchemy import func, select
 from crmlite import links
 from crmlite.database import utcnow
 from crmlite.extensions import db
-from crmlite.models import Opportunity, Role
-from crmlite.services import audit, members
+from crmlite.models import CampaignEmail, MarketingList, Opportunity, Role
+from crmlite.services import audit, campaign_emails, members, worker
 from crmlite.services.defaults import load_defaults
 
 crm = click.Group("crm", help="crmlite commands.")
@@ -170,19 +172,12 @@ def register(app: Flask) -> None:
     "--group",
     "list_id",
     type=int,
-    help="Queue this contact group's contacts first. Without it, send what is queued "
-    "(continue an interrupted send).",
+    help="Queue this contact group's contacts. Without it, queue what is waiting (a send "
+    "that was taken back, or recorded before the outbox).",
 )
 def send_campaign_email_command(email_id: int, list_id: int | None) -> None:
-    """Send a campaign e-mail to a contact group, at MAIL_RATE_PER_SECOND at most, each send
-    recorded as it goes: run it again to continue where it stopped. Its links need
-    PUBLIC_URL (the address people reach crmlite at)."""
-    from flask import current_app
-
-    from crmlite.models import CampaignEmail, MarketingList
-    from crmlite.services import campaign_emails
-    from crmlite.services.mailer import open_mailer
-
+    """Queue a campaign e-mail for a contact group; the worker (``flask crm worker``) sends
+    it at MAIL_RATE_PER_SECOND. Its links need PUBLIC_URL (where people reach crmlite)."""
     email = db.session.get(CampaignEmail, email_id)
     if email is None:
         raise click.ClickException(f"No campaign e-mail has the id {email_id}.")
@@ -192,20 +187,45 @@ def send_campaign_email_command(email_id: int, list_id: int | None) -> None:
         base = links.base_url()
     except links.PublicUrlMissing as missing:
         raise click.ClickException(str(missing)) from missing
-    with open_mailer() as mailer:
-        report = campaign_emails.send_campaign_email(
-            email,
-            list_id=list_id,
-            mailer=mailer,
-            base=base,
-            sender=current_app.config["MAIL_FROM"],
-            checkpoint=db.session.commit,
-        )
-        where = f"into {mailer.settings.outbox}" if mailer.to_outbox else "to the mail server"
-    totals = ", ".join(f"{status} {count}" for status, count in report.totals.items())
-    click.echo(
-        f"Queued {report.queued}; sent {report.sent} {where}, refused {report.failed}, "
-        f"skipped {report.skipped}. Totals: {totals}."
+    queued = campaign_emails.queue_for_delivery(
+        email, list_id, base=base, sender=current_app.config["MAIL_FROM"]
     )
-    if report.stopped:
-        raise click.ClickException(f"Sending stopped: {report.stopped}. Run again to continue.")
+    db.session.commit()
+    counts = campaign_emails.send_counts(email.id)
+    click.echo(
+        f"Queued {queued.queued:,} message(s) for the worker ({queued.recorded:,} contact(s) "
+        f"newly recorded). Totals: {counts.waiting:,} waiting, {counts.sent:,} sent, "
+        f"{counts.failed:,} failed, {counts.skipped:,} skipped."
+    )
+
+
+@crm.command("worker")
+@click.option(
+    "--once", is_flag=True, help="One round (due track steps, then the outbox), then stop."
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait when there is nothing to send.",
+)
+def worker_command(once: bool, poll: float) -> None:
+    """Send what the outbox holds and run due track steps, until stopped (SIGTERM, Ctrl-C).
+    Several may run at once: each message and each step is taken by one of them."""
+    try:
+        base = links.base_url()  # track e-mails carry unsubscribe links: settled first
+    except links.PublicUrlMissing as missing:
+        raise click.ClickException(f"The worker did not start. {missing}") from missing
+    stop = threading.Event()
+
+    def ask_to_stop(_signum: int, _frame: object) -> None:
+        click.echo("worker: stopping after this message", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, ask_to_stop)
+    signal.signal(signal.SIGINT, ask_to_stop)
+    settings = worker.WorkerSettings(poll_seconds=poll, base=base, once=once)
+    click.echo("worker: started" + (" (one round)" if once else ""), err=True)
+    worker.run(settings, stop=stop, log=lambda line: click.echo(f"worker: {line}", err=True))
+    click.echo("worker: stopped", err=True)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -99,3 +100,10 @@ def count_queries(engine: Engine) -> Iterator[QueryCounter]:
         yield counter
     finally:
         event.remove(engine, "before_cursor_execute", counter._record)
+
+
+def dialect_insert(target: Any, dialect: str) -> Any:
+    """An INSERT of the dialect (SQLite or PostgreSQL), so that ``.on_conflict_do_nothing()``
+    can leave out rows whose unique key is taken: two writers racing insert once."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(target)

@@ -7,30 +7,30 @@ the HTML one autoescaped, so a contact named ``<b>Al</b>`` shows as written. Pla
 when the e-mail is saved. The links written in the e-mail are stored when it is saved: they
 are the only places its tracked links lead, so an e-mail that has been sent cannot change.
 
-Sending queues one row per contact of the group (unique per e-mail and contact: sending
-again, or to a second group, never mails anyone twice), then hands the queued ones to the
-mailer at its bounded rate, committing after each through ``checkpoint``: if it stops (the
-server went away, the process died), sending again continues where it stopped. Contacts who
-unsubscribed or have no address are skipped and counted, checked again at sending time.
+Sending records one row per contact of the group (unique per e-mail and contact: sending
+again, or to a second group, never mails anyone twice) and puts one outbox message per
+waiting row (unique too), all in the request's one transaction and in a few statements;
+the worker (services/delivery.py) writes each message when it goes and records the
+outcome here (``record_outcome``). Contacts who unsubscribed or have no address are
+skipped and counted, checked again when the message goes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formataddr
+from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import String, and_, cast, delete, distinct, exists, func, literal, select, update
 from sqlalchemy.orm import joinedload
 
-from crmlite.database import utcnow
+from crmlite.database import UTCDateTime, dialect_insert, utcnow
 from crmlite.extensions import db
 from crmlite.links import absolute_url
 from crmlite.models import (
@@ -38,20 +38,19 @@ from crmlite.models import (
     CampaignEmailLink,
     Company,
     Contact,
+    EmailEvent,
+    EmailEventKind,
     EmailSend,
     MarketingListMember,
     Member,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
     SendStatus,
 )
 from crmlite.services import events, tracking
-from crmlite.services.mailer import (
-    Mailer,
-    MailError,
-    MessageRefused,
-    SkipReason,
-    compose,
-    skip_reason,
-)
+from crmlite.services.mailer import SkipReason, compose, recipient, sender_domain, skip_reason
+from crmlite.services.outbox import Outgoing
 
 PLACEHOLDERS = ("first_name", "last_name", "name", "company", "email")
 SAMPLE = {
@@ -255,8 +254,8 @@ def preview(email: CampaignEmail) -> Rendered:
 @dataclass(frozen=True)
 class SendCounts:
     """An e-mail's sends counted by status, and the figures its pages show from them:
-    waiting (queued, or refused by the mail server and tried again on the next send),
-    skipped (unsubscribed or without an address) and sent."""
+    waiting (queued for the worker, or waiting for a retry), sent, failed (refused by the
+    mail server for good) and skipped (unsubscribed, no address)."""
 
     by_status: dict[str, int]
 
@@ -269,7 +268,11 @@ class SendCounts:
 
     @property
     def waiting(self) -> int:
-        return self[SendStatus.QUEUED.value] + self[SendStatus.FAILED.value]
+        return self[SendStatus.QUEUED.value]
+
+    @property
+    def failed(self) -> int:
+        return self[SendStatus.FAILED.value]
 
     @property
     def skipped(self) -> int:
@@ -281,23 +284,6 @@ class SendCounts:
     def total(self) -> int:
         """Every contact the e-mail was queued for; from the first, it can no longer change."""
         return sum(self.by_status.values())
-
-
-@dataclass
-class SendReport:
-    """What one run did (queued, sent, failed, skipped) and the e-mail's totals after it."""
-
-    queued: int = 0
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    stopped: str = ""
-    totals: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def counts(self) -> SendCounts:
-        """The e-mail's totals after the run."""
-        return SendCounts(self.totals)
 
 
 def status_counts(email_id: int) -> dict[str, int]:
@@ -335,29 +321,6 @@ def campaign_email_rows(campaign_id: int) -> list[tuple[CampaignEmail, SendCount
     return [(e, SendCounts(counts[e.id])) for e in found]
 
 
-def to_send(email_id: int, list_id: int | None) -> int:
-    """How many e-mails sending now would hand to the mail server at most: those waiting,
-    and the group's contacts it has not been queued for yet."""
-    waiting = send_counts(email_id).waiting
-    return waiting + (unsent_members(email_id, list_id) if list_id is not None else 0)
-
-
-def unsent_members(email_id: int, list_id: int) -> int:
-    """Contacts of the group this e-mail has not been queued for yet."""
-    return (
-        db.session.scalar(
-            select(func.count(MarketingListMember.contact_id)).where(
-                MarketingListMember.list_id == list_id,
-                ~exists().where(
-                    EmailSend.email_id == email_id,
-                    EmailSend.contact_id == MarketingListMember.contact_id,
-                ),
-            )
-        )
-        or 0
-    )
-
-
 def queue_sends(email: CampaignEmail, list_id: int, *, now: datetime | None = None) -> int:
     """One row per contact of the group not yet queued for this e-mail: queued, or skipped
     (unsubscribed, no address) and counted. Returns how many rows were added."""
@@ -384,19 +347,25 @@ def queue_sends(email: CampaignEmail, list_id: int, *, now: datetime | None = No
         }
         for row in rows
     ]
-    if values:
-        db.session.execute(insert(EmailSend), values)
-    return len(values)
+    if not values:
+        return 0
+    # Another Send of the same e-mail may be recording the same contacts right now: each
+    # (e-mail, contact) is recorded once, by whichever comes first.
+    insert = dialect_insert(EmailSend, db.engine.dialect.name)
+    result = db.session.execute(insert.values(values).on_conflict_do_nothing())
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def build_message(
     templates: Templates,
     *,
     send: EmailSend | Any,
+    to: str,
     context: dict[str, str],
     links: dict[str, int],
     base: str,
     sender: str,
+    message_id: str | None = None,
 ) -> EmailMessage:
     """One contact's message: personalised, every written link tracked, the open pixel,
     and an unsubscribe link (in the footer and in the List-Unsubscribe header)."""
@@ -423,142 +392,268 @@ def build_message(
         + f"\n\n--\nNot interested any more? Unsubscribe: {unsubscribe}\n"
     )
     return compose(
-        to=formataddr((context["name"], send.to_address)),
+        to=recipient(to, context["name"]),
         subject=rendered.subject,
         text=text,
         html=html,
         sender=sender,
         headers=tracking.unsubscribe_headers(unsubscribe),
+        message_id=message_id,
     )
 
 
 @dataclass(frozen=True)
-class _Pending:
-    """A queued send with what its message needs, read before any commit."""
+class Queued:
+    """What pressing Send did: contacts newly recorded for the e-mail, and messages put in
+    the outbox for the worker (0 when they were there already: Send pressed twice)."""
 
-    id: int
+    recorded: int
+    queued: int
+
+
+def queue_for_delivery(
+    email: CampaignEmail,
+    list_id: int | None,
+    *,
+    base: str,
+    sender: str,
+    not_before: datetime | None = None,
+    now: datetime | None = None,
+) -> Queued:
+    """Record the group's contacts (when a group is given) and put every send of this
+    e-mail still waiting into the outbox, in two statements whatever their number. Twice
+    (two tabs, two managers) queues each message once. The caller commits."""
+    now = now or utcnow()
+    recorded = queue_sends(email, list_id, now=now) if list_id is not None else 0
+    domain = sender_domain(sender)
+    stamp = int(now.timestamp())
+    key = literal("campaign-send:") + cast(EmailSend.id, String)
+    message_id = (
+        literal("<crmlite.campaign-send.")
+        + cast(EmailSend.id, String)
+        + literal(f".{stamp}@{domain}>")
+    )
+    waiting = select(
+        key,
+        literal(OutboxKind.CAMPAIGN.value),
+        EmailSend.contact_id,
+        EmailSend.to_address,
+        EmailSend.id,
+        literal(base),
+        message_id,
+        literal(OutboxStatus.QUEUED.value),
+        literal(not_before or now, UTCDateTime()),
+        literal(now, UTCDateTime()),
+    ).where(
+        EmailSend.email_id == email.id,
+        EmailSend.status == SendStatus.QUEUED.value,
+        ~exists().where(OutboxMessage.email_send_id == EmailSend.id),
+    )
+    columns = [
+        "key",
+        "kind",
+        "contact_id",
+        "to_address",
+        "email_send_id",
+        "base_url",
+        "message_id",
+        "status",
+        "not_before",
+        "created_at",
+    ]
+    insert = dialect_insert(OutboxMessage, db.engine.dialect.name)
+    result = db.session.execute(insert.from_select(columns, waiting).on_conflict_do_nothing())
+    return Queued(recorded=recorded, queued=int(getattr(result, "rowcount", 0) or 0))
+
+
+def not_in_outbox(email_id: int) -> int:
+    """Sends recorded as waiting that have no outbox message (recorded before the outbox,
+    or left when a send was taken back half way): Send with no group queues them."""
+    return (
+        db.session.scalar(
+            select(func.count(EmailSend.id)).where(
+                EmailSend.email_id == email_id,
+                EmailSend.status == SendStatus.QUEUED.value,
+                ~exists().where(OutboxMessage.email_send_id == EmailSend.id),
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class LinkClicks:
+    position: int
+    url: str
+    clicks: int
+    people: int
+
+
+def clicks_per_link(email_id: int) -> list[LinkClicks]:
+    """Each link written in the e-mail with its clicks and the contacts who clicked it, in
+    the e-mail's order (links nobody clicked show 0): one query."""
+    rows = db.session.execute(
+        select(
+            CampaignEmailLink.position,
+            CampaignEmailLink.url,
+            func.count(EmailEvent.id),
+            func.count(distinct(EmailEvent.send_id)),
+        )
+        .outerjoin(
+            EmailEvent,
+            and_(
+                EmailEvent.link_id == CampaignEmailLink.id,
+                EmailEvent.kind == EmailEventKind.CLICK.value,
+            ),
+        )
+        .where(CampaignEmailLink.email_id == email_id)
+        .group_by(CampaignEmailLink.id, CampaignEmailLink.position, CampaignEmailLink.url)
+        .order_by(CampaignEmailLink.position)
+    )
+    return [LinkClicks(p, u, c, n) for p, u, c, n in rows]
+
+
+def scheduled_for(email_id: int) -> datetime | None:
+    """When a scheduled send of this e-mail starts (its earliest waiting message), or None
+    when nothing waits for a later time."""
+    first = db.session.scalar(
+        select(func.min(OutboxMessage.not_before))
+        .join(EmailSend, EmailSend.id == OutboxMessage.email_send_id)
+        .where(
+            EmailSend.email_id == email_id,
+            OutboxMessage.status == OutboxStatus.QUEUED.value,
+            OutboxMessage.attempts == 0,
+        )
+    )
+    return first if first is not None and first > utcnow() else None
+
+
+def cancel_waiting(email_id: int) -> int:
+    """Take back what has not gone yet (a scheduled send, or the rest of a running one):
+    those contacts can be sent to again later. How many were taken back."""
+    waiting = select(EmailSend.id).where(
+        EmailSend.email_id == email_id, EmailSend.status == SendStatus.QUEUED.value
+    )
+    db.session.execute(
+        delete(OutboxMessage)
+        .where(
+            OutboxMessage.email_send_id.in_(waiting),
+            OutboxMessage.status == OutboxStatus.QUEUED.value,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    taken = db.session.execute(
+        delete(EmailSend)
+        .where(
+            EmailSend.email_id == email_id,
+            EmailSend.status == SendStatus.QUEUED.value,
+            ~exists().where(OutboxMessage.email_send_id == EmailSend.id),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(taken, "rowcount", 0) or 0)
+
+
+def test_message(email: CampaignEmail, member: Member, *, now: datetime) -> Outgoing:
+    """ "Send a test to me": the e-mail as the member would read it, links not tracked."""
+    first, _, last = member.name.partition(" ")
+    rendered = render(
+        compile_email(email.subject, email.body_text, email.body_html),
+        context_for(first, last, member.email, "Your company"),
+    )
+    return Outgoing(
+        key=f"test:{email.id}:{member.id}:{now.timestamp():.6f}",
+        kind=OutboxKind.TEST,
+        to_address=member.email,
+        to_name=member.name,
+        subject=f"[Test] {rendered.subject}",
+        body_text=rendered.text,
+        body_html=rendered.html,
+    )
+
+
+# ------------------------------------------------------------------- the worker's side
+
+
+@dataclass(frozen=True)
+class Reader:
+    send_id: int
     token: str
     to_address: str
     context: dict[str, str]
     skip: SkipReason | None
 
 
-def _pending(email_id: int, after_id: int) -> list[_Pending]:
-    rows = db.session.execute(
-        select(
-            EmailSend.id,
-            EmailSend.token,
-            Contact.first_name,
-            Contact.last_name,
-            Contact.email,
-            Contact.unsubscribed_at,
-            Company.name,
-        )
-        .join(Contact, Contact.id == EmailSend.contact_id)
-        .outerjoin(Company, Company.id == Contact.company_id)
-        .where(
-            EmailSend.email_id == email_id,
-            EmailSend.status.in_([SendStatus.QUEUED.value, SendStatus.FAILED.value]),
-            EmailSend.id > after_id,
-        )
-        .order_by(EmailSend.id)
-        .limit(BATCH)
-    ).all()
-    return [
-        _Pending(
-            id=row[0],
-            token=row[1],
+class Writer:
+    """Writes campaign sends' messages for the worker, each e-mail's templates and links
+    read once."""
+
+    def __init__(self, sender: str) -> None:
+        self.sender = sender
+        self._emails: dict[int, tuple[Templates, dict[str, int]]] = {}
+
+    def _email(self, email_id: int) -> tuple[Templates, dict[str, int]]:
+        if email_id not in self._emails:
+            email = db.session.get(CampaignEmail, email_id)
+            assert email is not None
+            links = {
+                url: position
+                for url, position in db.session.execute(
+                    select(CampaignEmailLink.url, CampaignEmailLink.position).where(
+                        CampaignEmailLink.email_id == email_id
+                    )
+                )
+            }
+            templates = compile_email(email.subject, email.body_text, email.body_html)
+            self._emails[email_id] = (templates, links)
+        return self._emails[email_id]
+
+    def reader(self, send_id: int) -> tuple[int, Reader] | None:
+        row = db.session.execute(
+            select(
+                EmailSend.email_id,
+                EmailSend.token,
+                Contact.first_name,
+                Contact.last_name,
+                Contact.email,
+                Contact.unsubscribed_at,
+                Company.name,
+            )
+            .join(Contact, Contact.id == EmailSend.contact_id)
+            .outerjoin(Company, Company.id == Contact.company_id)
+            .where(EmailSend.id == send_id)
+        ).first()
+        if row is None:
+            return None
+        return row.email_id, Reader(
+            send_id=send_id,
+            token=row.token,
             to_address=(row.email or "").strip(),
             context=context_for(row.first_name, row.last_name, row.email, row.name),
             skip=skip_reason(row),
         )
-        for row in rows
-    ]
 
-
-def _set(send_id: int, **values: Any) -> None:
-    db.session.execute(update(EmailSend).where(EmailSend.id == send_id).values(**values))
-
-
-def deliver(
-    email: CampaignEmail,
-    *,
-    mailer: Mailer,
-    base: str,
-    sender: str,
-    checkpoint: Callable[[], None],
-    report: SendReport | None = None,
-) -> SendReport:
-    """Hand this e-mail's queued (and earlier failed) sends to the mailer, recording each.
-    A server that cannot take mail stops the run (``report.stopped``); the rest stays
-    queued for the next run."""
-    report = report or SendReport()
-    templates = compile_email(email.subject, email.body_text, email.body_html)
-    email_id = email.id
-    links = {
-        url: position
-        for url, position in db.session.execute(
-            select(CampaignEmailLink.url, CampaignEmailLink.position).where(
-                CampaignEmailLink.email_id == email_id
-            )
+    def message(self, email_id: int, reader: Reader, *, base: str, message_id: str) -> EmailMessage:
+        templates, links = self._email(email_id)
+        return build_message(
+            templates,
+            send=SimpleNamespace(id=reader.send_id, token=reader.token),
+            to=reader.to_address,
+            context=reader.context,
+            links=links,
+            base=base,
+            sender=self.sender,
+            message_id=message_id,
         )
-    }
-    after_id = 0
-    while batch := _pending(email_id, after_id):
-        checkpoint()  # no transaction (nor SQLite's write lock) is held while the server talks
-        for pending in batch:
-            after_id = pending.id
-            if pending.skip is not None:
-                _set(pending.id, status=STATUS_FOR_SKIP[pending.skip].value)
-                report.skipped += 1
-                checkpoint()
-                continue
-            message = build_message(
-                templates,
-                send=pending,
-                context=pending.context,
-                links=links,
-                base=base,
-                sender=sender,
-            )
-            try:
-                mailer.send(message)
-            except MessageRefused as error:
-                _set(pending.id, status=SendStatus.FAILED.value, error=str(error)[:500])
-                report.failed += 1
-            except MailError as error:
-                report.stopped = str(error) or "the mail server is not available"
-                checkpoint()
-                report.totals = status_counts(email_id)
-                return report
-            else:
-                _set(
-                    pending.id,
-                    status=SendStatus.SENT.value,
-                    to_address=pending.to_address,
-                    sent_at=datetime.now(UTC),
-                    error="",
-                )
-                report.sent += 1
-            checkpoint()
-    report.totals = status_counts(email_id)
-    return report
 
 
-def send_campaign_email(
-    email: CampaignEmail,
-    *,
-    list_id: int | None,
-    mailer: Mailer,
-    base: str,
-    sender: str,
-    checkpoint: Callable[[], None],
-) -> SendReport:
-    """Queue the group's contacts (when a group is given), then send what is queued."""
-    report = SendReport()
-    if list_id is not None:
-        report.queued = queue_sends(email, list_id)
-        checkpoint()
-    return deliver(
-        email, mailer=mailer, base=base, sender=sender, checkpoint=checkpoint, report=report
-    )
+def record_outcome(
+    send_id: int, status: SendStatus, *, error: str = "", to_address: str = ""
+) -> None:
+    """The worker's word on one send: sent (when), failed (why) or skipped."""
+    values: dict[str, Any] = {"status": status.value, "error": error[:500]}
+    if status == SendStatus.SENT:
+        values["sent_at"] = utcnow()
+    if to_address:
+        values["to_address"] = to_address
+    db.session.execute(update(EmailSend).where(EmailSend.id == send_id).values(**values))

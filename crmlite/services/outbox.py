@@ -25,11 +25,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
-from crmlite.database import utcnow
+from crmlite.database import dialect_insert, utcnow
 from crmlite.extensions import db
 from crmlite.models import OutboxKind, OutboxMessage, OutboxStatus
 
@@ -67,10 +65,8 @@ def insert_new(rows: list[dict[str, Any]]) -> int:
     """Insert outbox rows, leaving out those whose key is queued already: how many went in."""
     if not rows:
         return 0
-    dialect = db.engine.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(OutboxMessage).values(rows).on_conflict_do_nothing()
-    result = db.session.execute(statement)
+    insert = dialect_insert(OutboxMessage, db.engine.dialect.name)
+    result = db.session.execute(insert.values(rows).on_conflict_do_nothing())
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -18,10 +18,11 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from crmlite.extensions import db
-from crmlite.models import Member
-from crmlite.services import events
-from crmlite.services.mailer import compose, open_mailer
+from crmlite.models import Member, OutboxKind
+from crmlite.services import events, outbox
+from crmlite.services.mailer import sender_domain
 from crmlite.services.members import PasswordRefused, password_refusal, set_password
+from crmlite.services.outbox import Outgoing
 
 LINK_LIFETIME = timedelta(hours=1)
 SALT = "crmlite.password-reset"
@@ -82,8 +83,8 @@ def mail_is_configured() -> bool:
     return bool(current_app.config.get("MAIL_SERVER"))
 
 
-def send_reset_link(member: Member, url: str, *, team_name: str) -> None:
-    """E-mail the link to the member (MailError when the server refuses)."""
+def queue_reset_link(member: Member, url: str, *, team_name: str, now: datetime) -> None:
+    """Put the e-mail with the link in the outbox; the worker sends it."""
     minutes = int(LINK_LIFETIME.total_seconds() // 60)
     text = (
         f"Hello {member.name},\n\n"
@@ -91,11 +92,15 @@ def send_reset_link(member: Member, url: str, *, team_name: str) -> None:
         f"{url}\n\n"
         f"It works once, within {minutes} minutes. If you did not ask for it, tell your admin.\n"
     )
-    message = compose(
-        to=member.email,
-        subject=f"Set your {team_name} password",
-        text=text,
-        sender=current_app.config["MAIL_FROM"],
+    outbox.enqueue(
+        Outgoing(
+            key=f"password-reset:{member.id}:{now.timestamp():.6f}",
+            kind=OutboxKind.ACCOUNT,
+            to_address=member.email,
+            to_name=member.name,
+            subject=f"Set your {team_name} password",
+            body_text=text,
+        ),
+        domain=sender_domain(current_app.config["MAIL_FROM"]),
+        now=now,
     )
-    with open_mailer() as mailer:
-        mailer.send(message)

@@ -663,6 +663,9 @@ ROUTES: dict[str, Route] = {
     "email_campaigns.email": route("email_campaign.manage"),
     "email_campaigns.preview": route("email_campaign.manage"),
     "email_campaigns.send": route("email_campaign.manage"),
+    "email_campaigns.send_progress": route("email_campaign.manage"),
+    "email_campaigns.send_test": route("email_campaign.manage"),
+    "email_campaigns.cancel_send": route("email_campaign.manage"),
     "email_campaigns.delete_email": route("email_campaign.manage"),
     # tracks and enrolments
     "tracks.index": route("track.read"),

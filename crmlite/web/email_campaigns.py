@@ -9,23 +9,23 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from crmlite import links
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import Campaign, CampaignEmail, Contact, MarketingList, SendStatus
 from crmlite.services import campaign_emails as emails
 from crmlite.services import marketing_lists as lists
-from crmlite.services import tracking
+from crmlite.services import outbox, tracking
 from crmlite.services.campaign_emails import EmailRefused
-from crmlite.services.mailer import open_mailer
+from crmlite.services.mailer import sender_domain
 from crmlite.services.marketing_lists import ListRefused
 from crmlite.services.pagination import page_number
-from crmlite.services.parsing import clean_line, parse_id, parse_ids
+from crmlite.services.parsing import clean_line, parse_ids
 from crmlite.services.team import local_today
 from crmlite.web import get_or_404
-from crmlite.web.email_campaigns_forms import CsvForm, EmailForm, FilterForm, GroupForm
+from crmlite.web.email_campaigns_forms import CsvForm, EmailForm, FilterForm, GroupForm, SendForm
 
 bp = Blueprint("email_campaigns", __name__, url_prefix="/marketing")
 
@@ -204,9 +204,7 @@ def edit_email(email_id: int) -> Any:
     return _save_email(EmailForm(obj=email), campaign, email)
 
 
-@bp.get("/emails/<int:email_id>")
-def email(email_id: int) -> str:
-    email = get_or_404(CampaignEmail, email_id)
+def _email_page(email: CampaignEmail, form: SendForm | None = None) -> str:
     campaign = get_or_404(Campaign, email.campaign_id)
     counts = emails.send_counts(email.id)
     return render_template(
@@ -214,12 +212,31 @@ def email(email_id: int) -> str:
         email=email,
         campaign=campaign,
         links=emails.links_of(email.id),
+        clicks=emails.clicks_per_link(email.id),
         sends=emails.recent_sends(email.id, RECENT_SENDS),
         counts=counts,
+        scheduled=emails.scheduled_for(email.id),
         preview=emails.preview(email),
-        summaries=lists.summaries(),
+        form=form or SendForm(waiting=emails.not_in_outbox(email.id)),
         statuses={s.value: s.label for s in SendStatus},
         locked=counts.total > 0,  # sent to anyone: it can no longer change
+    )
+
+
+@bp.get("/emails/<int:email_id>")
+def email(email_id: int) -> str:
+    return _email_page(get_or_404(CampaignEmail, email_id))
+
+
+@bp.get("/emails/<int:email_id>/progress")
+def send_progress(email_id: int) -> str:
+    """The send's figures, for the page to refresh while messages wait (htmx polls it)."""
+    email = get_or_404(CampaignEmail, email_id)
+    return render_template(
+        "email_campaigns/_send_progress.html",
+        email=email,
+        counts=emails.send_counts(email.id),
+        scheduled=emails.scheduled_for(email.id),
     )
 
 
@@ -238,56 +255,63 @@ def preview(email_id: int) -> Response:
 
 
 @bp.post("/emails/<int:email_id>/send")
-def send(email_id: int) -> Response:
-    """Send to a group (or continue an interrupted send), here in the request: fine for
-    groups up to MAIL_REQUEST_SEND_LIMIT; larger ones with ``flask crm send-campaign-email``."""
+def send(email_id: int) -> str | Response | tuple[str, int]:
+    """Queue the e-mail for a group, now or from a later moment, and return at once: the
+    worker sends it, and the page shows its progress. Pressed twice, it queues once."""
     email = get_or_404(CampaignEmail, email_id)
-    back = redirect(url_for("email_campaigns.email", email_id=email.id))
-    chosen = request.form.get("list_id", "").strip()  # empty: continue what is waiting
-    list_id = parse_id(chosen)
-    group = db.session.get(MarketingList, list_id) if list_id else None
-    if chosen and group is None:
-        flash("Choose a contact group.", "error")
-        return back
-    limit = current_app.config["MAIL_REQUEST_SEND_LIMIT"]
-    to_send = emails.to_send(email.id, group.id if group else None)
-    if to_send > limit:
-        flash(
-            f"{to_send:,} e-mails are more than a page can send ({limit:,}). Run "
-            f"“flask --app wsgi crm send-campaign-email {email.id}"
-            f"{' --group ' + str(group.id) if group else ''}” on the server instead.",
-            "error",
-        )
-        return back
-    base = links.base_url()
-    try:
-        with open_mailer() as mailer:
-            report = emails.send_campaign_email(
-                email,
-                list_id=group.id if group else None,
-                mailer=mailer,
-                base=base,
-                sender=current_app.config["MAIL_FROM"],
-                checkpoint=db.session.commit,
-            )
-    except IntegrityError:
-        db.session.rollback()
-        flash("This e-mail is being sent to that group already. Reload in a moment.", "error")
-        return back
-    parts = [f"{report.sent} sent"]
-    if report.skipped or report.queued:
-        parts.append(f"{report.counts.skipped} skipped in all (unsubscribed or no address)")
-    if report.failed:
-        parts.append(f"{report.failed} refused by the mail server")
-    if report.stopped:
-        flash(
-            f"Sending stopped: {report.stopped}. {', '.join(parts)}. "
-            "Send again to continue where it stopped.",
-            "error",
-        )
+    form = SendForm(waiting=emails.not_in_outbox(email.id))
+    starts_at = form.starts_at(g.tz, utcnow()) if form.validate_on_submit() else None
+    if form.errors or form.send_on.errors or form.send_at.errors:
+        return _email_page(email, form), 422
+    group = db.session.get(MarketingList, form.list_id.data) if form.list_id.data else None
+    if form.list_id.data and group is None:
+        form.list_id.errors = [form.list_id.refusal]
+        return _email_page(email, form), 422
+    queued = emails.queue_for_delivery(
+        email,
+        group.id if group else None,
+        base=links.base_url(),
+        sender=current_app.config["MAIL_FROM"],
+        not_before=starts_at,
+    )
+    db.session.commit()
+    if not queued.queued:
+        flash("Nothing new to send: everyone in that group has it already or is waiting.", "info")
+    elif starts_at is not None:
+        flash(f"{queued.queued:,} e-mails scheduled for {starts_at:%a %Y-%m-%d %H:%M}.", "success")
     else:
-        flash(f"{', '.join(parts).capitalize()}.", "success")
-    return back
+        flash(f"{queued.queued:,} e-mails queued: they go out now, at the mail rate.", "success")
+    return redirect(url_for("email_campaigns.email", email_id=email.id))
+
+
+@bp.post("/emails/<int:email_id>/test")
+def send_test(email_id: int) -> Response:
+    """ "Send a test to me": the e-mail, as the member would read it, to their own address."""
+    email = get_or_404(CampaignEmail, email_id)
+    now = utcnow()
+    outbox.enqueue(
+        emails.test_message(email, current_user, now=now),
+        domain=sender_domain(current_app.config["MAIL_FROM"]),
+        now=now,
+    )
+    db.session.commit()
+    flash(f"A test is on its way to {current_user.email}.", "success")
+    return redirect(url_for("email_campaigns.email", email_id=email.id))
+
+
+@bp.post("/emails/<int:email_id>/cancel")
+def cancel_send(email_id: int) -> Response:
+    """Take back what has not gone yet (a scheduled send, or the rest of a running one)."""
+    email = get_or_404(CampaignEmail, email_id)
+    taken = emails.cancel_waiting(email.id)
+    db.session.commit()
+    flash(
+        f"{taken:,} e-mails taken back; nobody who got it already is affected."
+        if taken
+        else "Nothing was waiting: it has all gone out.",
+        "success" if taken else "info",
+    )
+    return redirect(url_for("email_campaigns.email", email_id=email.id))
 
 
 @bp.post("/emails/<int:email_id>/delete")

@@ -3,16 +3,18 @@ file, and writing a campaign e-mail."""
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, TextAreaField, TimeField
+from wtforms.validators import DataRequired, Length, Optional
 
 from crmlite.services import campaign_emails as emails
 from crmlite.services import marketing_lists as lists
-from crmlite.web.fields import LineField
+from crmlite.web.fields import IdSelectField, LineField
 
 PLACEHOLDER_HINT = (
     "Placeholders: {{ first_name }}, {{ last_name }}, {{ name }}, {{ company }}, {{ email }}; "
@@ -73,3 +75,39 @@ class EmailForm(FlaskForm):
         "text. Links are tracked; an unsubscribe link is added at the end.",
         render_kw={"rows": 12, "spellcheck": "false"},
     )
+
+
+class SendForm(FlaskForm):
+    """Send to a group (or queue what waits), now or from a later moment."""
+
+    list_id = IdSelectField("Contact group")
+    later = BooleanField("Send later")
+    send_on = DateField("Day to send", validators=[Optional()])
+    send_at = TimeField("Time", validators=[Optional()])
+
+    def __init__(self, *args: Any, waiting: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.list_id.choices = [
+            SelectChoice(
+                s.group.id, f"{s.group.name} ({s.reachable:,} reachable of {s.contacts:,})"
+            )
+            for s in lists.summaries()
+        ]
+        if waiting:
+            self.list_id.choices.insert(
+                0, SelectChoice(0, f"(the {waiting:,} recorded but not queued yet)")
+            )
+
+    def starts_at(self, tz: ZoneInfo, now: datetime) -> datetime | None:
+        """When sending may start: None for now; a later local moment, else an error on
+        the field at fault (and None)."""
+        if not self.later.data:
+            return None
+        if self.send_on.data is None:
+            self.send_on.errors = ["Choose the day to send on."]
+            return None
+        moment = datetime.combine(self.send_on.data, self.send_at.data or time(9, 0), tz)
+        if moment <= now:
+            self.send_at.errors = ["Choose a moment in the future, or send now."]
+            return None
+        return moment

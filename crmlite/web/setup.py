@@ -13,7 +13,6 @@ from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import ActivityGroup, ActivityType, Member, Role
 from crmlite.services import members, password_resets, points, reference, sessions
-from crmlite.services.mailer import MailError
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team, local_today, update_team
 from crmlite.web import get_or_404, is_htmx
@@ -147,13 +146,9 @@ def member_reset_link(member_id: int) -> str | Response:
         return redirect(url_for("setup.member_edit", member_id=member.id))
     token = password_resets.issue_reset_token(member, by=current_user, now=utcnow())
     link = links.absolute_url("auth.reset_password", token=token)
-    mailed, mail_error = False, ""
-    if password_resets.mail_is_configured():
-        try:
-            password_resets.send_reset_link(member, link, team_name=get_team().name)
-            mailed = True
-        except MailError as error:
-            mail_error = str(error)
+    mailed = password_resets.mail_is_configured()
+    if mailed:
+        password_resets.queue_reset_link(member, link, team_name=get_team().name, now=utcnow())
     db.session.commit()
     return render_template(
         "setup/member.html",
@@ -162,7 +157,6 @@ def member_reset_link(member_id: int) -> str | Response:
         reset_link=link,
         reset_minutes=int(password_resets.LINK_LIFETIME.total_seconds() // 60),
         mailed=mailed,
-        mail_error=mail_error,
     )
 
 

@@ -1,0 +1,79 @@
+"""The worker: ``flask crm worker`` runs this loop next to the web server. It sends what
+the outbox holds (services/delivery.py) and runs the track steps that have come due
+(services/tracks.py), again and again, until it is told to stop (SIGTERM, Ctrl-C).
+
+Several workers may run at once (on several machines, against PostgreSQL): each message
+and each step is taken by one of them only. When the mail server is down, the messages
+wait in the outbox and are retried with a growing pause; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from crmlite.extensions import db
+from crmlite.services import delivery, tracks
+from crmlite.services.mailer import open_mailer
+from crmlite.services.team import get_team, local_today
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class WorkerSettings:
+    poll_seconds: float = 5.0  # a pause when there was nothing to do
+    tracks_every_seconds: float = 60.0
+    base: str | None = None  # where unsubscribe links in track e-mails point
+    once: bool = False  # one round, then stop (cron, tests)
+
+
+@dataclass
+class Round:
+    delivered: delivery.Delivered = field(default_factory=delivery.Delivered)
+    tracks: tracks.RunSummary | None = None
+
+
+def run_round(settings: WorkerSettings, *, run_tracks: bool) -> Round:
+    """Track steps (when their time has come), then the outbox."""
+    done = Round()
+    if run_tracks:
+        tz = ZoneInfo(get_team().time_zone)
+        db.session.commit()
+        done.tracks = tracks.run_due_steps(local_today(tz), tz, base=settings.base)
+    with open_mailer() as mailer:
+        done.delivered = delivery.deliver(mailer, sender=current_app.config["MAIL_FROM"])
+    db.session.commit()
+    return done
+
+
+def run(settings: WorkerSettings, *, stop: threading.Event, log: Log) -> None:
+    """Rounds until ``stop`` is set; a round that fails is logged and the loop goes on."""
+    last_tracks = float("-inf")
+    while not stop.is_set():
+        now = time.monotonic()
+        run_tracks = now - last_tracks >= settings.tracks_every_seconds
+        try:
+            done = run_round(settings, run_tracks=run_tracks)
+        except Exception as error:  # the loop must outlive a bad round; it is logged
+            db.session.rollback()
+            log(f"round failed: {type(error).__name__}: {error}")
+            done = Round()
+        else:
+            if run_tracks:
+                last_tracks = now
+            if done.tracks is not None and done.tracks.steps:
+                log(f"tracks: {done.tracks.line()}")
+            if done.delivered.handled:
+                log(f"outbox: {done.delivered.line()}")
+        finally:
+            db.session.remove()
+        if settings.once:
+            return
+        busy = done.delivered.handled and not done.delivered.stopped
+        stop.wait(0 if busy else settings.poll_seconds)
