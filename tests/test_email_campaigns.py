@@ -8,10 +8,12 @@ import io
 import re
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -20,6 +22,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import (
     Campaign,
@@ -32,12 +35,13 @@ from crmlite.models import (
     MarketingList,
     MarketingListMember,
     Member,
+    OutboxMessage,
     Role,
     SendStatus,
 )
-from crmlite.services import campaign_emails, marketing_lists, tracking
+from crmlite.services import campaign_emails, delivery, marketing_lists, tracking
 from crmlite.services.campaigns import save_campaign
-from crmlite.services.mailer import Mailer, MailSettings
+from crmlite.services.mailer import Mailer, MailSettings, open_mailer
 from tests.conftest import page_token
 
 BASE = "http://crm.test"
@@ -109,15 +113,48 @@ def write_email(campaign: Campaign, **fields: str) -> CampaignEmail:
     return email
 
 
-def send(email: CampaignEmail, group: MarketingList | None, mailer: Mailer):
-    return campaign_emails.send_campaign_email(
-        email,
-        list_id=group.id if group else None,
-        mailer=mailer,
-        base=BASE,
-        sender="Spring <crm@example.com>",
-        checkpoint=db.session.commit,
+SENDER = "Spring <crm@example.com>"
+
+
+@dataclass
+class Sent:
+    """What pressing Send and one worker run did, and the e-mail's totals after."""
+
+    queued: int  # contacts newly recorded
+    sent: int
+    failed: int
+    skipped: int
+    stopped: str
+    totals: dict[str, int]
+
+
+def send(
+    email: CampaignEmail,
+    group: MarketingList | None,
+    mailer: Mailer,
+    *,
+    later: timedelta = timedelta(0),
+) -> Sent:
+    """Queue (as the Send button does), then one worker run ``later`` from now."""
+    queued = campaign_emails.queue_for_delivery(
+        email, group.id if group else None, base=BASE, sender=SENDER
     )
+    db.session.commit()
+    done = delivery.deliver(mailer, sender=SENDER, now=lambda: utcnow() + later)
+    return Sent(
+        queued.recorded,
+        done.sent,
+        done.failed,
+        done.skipped,
+        done.stopped,
+        campaign_emails.status_counts(email.id),
+    )
+
+
+def work(app, mailer: Mailer | None = None) -> delivery.Delivered:
+    """One run of the worker's delivery, with the app's mail settings."""
+    with mailer or open_mailer() as chosen:
+        return delivery.deliver(chosen, sender=app.config["MAIL_FROM"])
 
 
 def sends_by_status(email_id: int) -> dict[str, int]:
@@ -302,7 +339,8 @@ def test_write_an_email_and_see_its_preview_and_links(client, manager, campaign)
     email = db.session.scalars(select(CampaignEmail)).one()
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Hello Shane, see https://example.com/a" in page
-    assert "<li>https://example.com/a</li>" in page
+    link = re.search(r'<tr id="link-0">(.*?)</tr>', page, re.S)
+    assert link and "https://example.com/a" in link.group(1)
     preview = client.get(f"/marketing/emails/{email.id}/preview")
     assert "sandbox" in preview.headers["Content-Security-Policy"]
     assert preview.headers["X-Frame-Options"] == "SAMEORIGIN"
@@ -371,14 +409,21 @@ def read_outbox(outbox: Path) -> list[EmailMessage]:
     ]
 
 
-def test_send_from_the_page_to_the_outbox(client, manager, campaign, group, outbox) -> None:
+def test_send_from_the_page_queues_and_the_worker_sends(
+    app, client, manager, campaign, group, outbox
+) -> None:
     email = write_email(campaign)
     url = f"/marketing/emails/{email.id}"
     token = page_token(client, url)
     response = client.post(f"{url}/send", data={"list_id": str(group.id), "csrf_token": token})
     assert response.status_code == 302
     page = client.get(url).get_data(as_text=True)
-    assert "2 sent, 2 skipped in all (unsubscribed or no address)." in page
+    assert "2 e-mails queued: they go out now, at the mail rate." in page
+    assert 'id="count-waiting">2<' in page and 'id="count-skipped">2<' in page
+    assert 'hx-trigger="every 2s"' in page  # the figures refresh themselves while waiting
+    assert not list(outbox.glob("*.eml"))  # nothing was sent inside the request
+
+    assert work(app).sent == 2
     messages = read_outbox(outbox)
     assert sorted(m["To"].addresses[0].addr_spec for m in messages) == [
         "al@example.com",
@@ -387,26 +432,114 @@ def test_send_from_the_page_to_the_outbox(client, manager, campaign, group, outb
     # The request's own address is used for the links.
     html = messages[0].get_body(("html",)).get_content()
     assert "http://localhost/t/o/" in html and "http://localhost/t/c/" in html
+    progress = client.get(f"{url}/progress").get_data(as_text=True)
+    assert 'id="count-sent">2<' in progress and "every 2s" not in progress
+    assert 'id="send-done">Done.' in progress
     # Sending again mails nobody twice.
     client.post(f"{url}/send", data={"list_id": str(group.id), "csrf_token": token})
+    assert "Nothing new to send" in client.get(url).get_data(as_text=True)
+    assert work(app).handled == 0
     assert len(read_outbox(outbox)) == 2
     assert sends_by_status(email.id)[SendStatus.SENT.value] == 2
 
 
-def test_a_group_too_large_for_a_page_is_sent_by_the_command(
-    client, manager, campaign, group, outbox, monkeypatch, app
+def test_a_bad_group_or_moment_is_refused_next_to_its_field(
+    client, manager, campaign, group, outbox
 ) -> None:
-    monkeypatch.setitem(app.config, "MAIL_REQUEST_SEND_LIMIT", 3)
     email = write_email(campaign)
     url = f"/marketing/emails/{email.id}"
     token = page_token(client, url)
-    client.post(f"{url}/send", data={"list_id": str(group.id), "csrf_token": token})
+    cases = [
+        ({"list_id": "999"}, "Contact group: choose one from the list."),
+        ({"list_id": "abc"}, "Contact group: choose one from the list."),
+        ({"list_id": str(group.id), "later": "y"}, "Choose the day to send on."),
+        (
+            {"list_id": str(group.id), "later": "y", "send_on": "2020-01-01"},
+            "Choose a moment in the future, or send now.",
+        ),
+        ({"list_id": str(group.id), "later": "y", "send_on": "31/12"}, "Not a valid date value"),
+    ]
+    for data, message in cases:
+        response = client.post(f"{url}/send", data={**data, "csrf_token": token})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422, data
+        assert re.search(r'class="field-error"[^>]*>' + re.escape(message), html), data
+        for value in data.values():
+            assert f'value="{value}"' in html or value in ("y", "999", "abc"), data
+    assert sends_by_status(email.id) == {status.value: 0 for status in SendStatus}
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+
+
+def test_a_scheduled_send_waits_for_its_moment_and_can_be_taken_back(
+    app, client, manager, campaign, group, outbox
+) -> None:
+    email = write_email(campaign)
+    url = f"/marketing/emails/{email.id}"
+    token = page_token(client, url)
+    tomorrow = (datetime.now(ZoneInfo("America/Los_Angeles")) + timedelta(days=1)).date()
+    client.post(
+        f"{url}/send",
+        data={
+            "list_id": str(group.id),
+            "later": "y",
+            "send_on": tomorrow.isoformat(),
+            "send_at": "07:30",
+            "csrf_token": token,
+        },
+    )
     page = client.get(url).get_data(as_text=True)
-    assert f"crm send-campaign-email {email.id} --group {group.id}" in page
-    assert not list(outbox.glob("*.eml"))
-    bad = client.post(f"{url}/send", data={"list_id": "999", "csrf_token": token})
-    assert bad.status_code == 302
-    assert "Choose a contact group." in client.get(url).get_data(as_text=True)
+    assert f"2 e-mails scheduled for {tomorrow:%a %Y-%m-%d} 07:30." in page
+    assert 'id="send-scheduled"' in page
+    assert work(app).handled == 0  # not yet
+    starts = campaign_emails.scheduled_for(email.id)
+    assert starts is not None
+    local = starts.astimezone(ZoneInfo("America/Los_Angeles"))
+    assert (local.date(), local.hour, local.minute) == (tomorrow, 7, 30)
+
+    client.post(f"{url}/cancel", data={"csrf_token": token})
+    assert "2 e-mails taken back" in client.get(url).get_data(as_text=True)
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+    assert sends_by_status(email.id)[SendStatus.QUEUED.value] == 0
+    # Taken back, they can be sent again (now).
+    client.post(f"{url}/send", data={"list_id": str(group.id), "csrf_token": token})
+    assert work(app).sent == 2
+
+
+def test_send_a_test_to_me(app, client, manager, campaign, group, outbox) -> None:
+    email = write_email(campaign)
+    url = f"/marketing/emails/{email.id}"
+    client.post(f"{url}/test", data={"csrf_token": page_token(client, url)})
+    assert f"A test is on its way to {manager.email}" in client.get(url).get_data(as_text=True)
+    assert work(app).sent == 1
+    (message,) = read_outbox(outbox)
+    assert message["To"].addresses[0].addr_spec == manager.email
+    assert message["Subject"] == "[Test] Spring offer for Cory"
+    assert "Hello Cory Ferguson of Your company" in message.get_body(("html",)).get_content()
+    assert sends_by_status(email.id)[SendStatus.SENT.value] == 0  # not a send to anyone
+    assert f"/marketing/emails/{email.id}/edit" in client.get(url).get_data(as_text=True)
+
+
+def test_clicks_are_counted_per_link(client, manager, campaign, group, outbox) -> None:
+    email = write_email(campaign)
+    with Mailer(MailSettings(outbox=outbox, rate_per_second=0)) as mailer:
+        send(email, group, mailer)
+    al, cy = (
+        db.session.scalars(
+            select(EmailSend).where(EmailSend.to_address == f"{n}@example.com")
+        ).one()
+        for n in ("al", "cy")
+    )
+    for who, position in ((al, 0), (al, 0), (cy, 0), (al, 1)):
+        client.get(f"/t/c/{tracking.send_token(who, tracking.CLICK)}/{position}")
+    page = client.get(f"/marketing/emails/{email.id}").get_data(as_text=True)
+
+    def cells(position: int) -> list[str]:
+        row = re.search(rf'<tr id="link-{position}">(.*?)</tr>', page, re.S)
+        assert row
+        return re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+
+    assert cells(0) == ["3", "2"]  # three clicks, two people
+    assert cells(1) == ["1", "1"]
 
 
 def test_sending_is_for_managers(client, signed_in, campaign, group) -> None:
@@ -418,7 +551,7 @@ def test_sending_is_for_managers(client, signed_in, campaign, group) -> None:
     assert sends_by_status(email.id)[SendStatus.SENT.value] == 0
 
 
-def test_the_command_sends_and_continues(app, campaign, group, outbox, monkeypatch) -> None:
+def test_the_command_queues_for_the_worker(app, campaign, group, outbox, monkeypatch) -> None:
     email = write_email(campaign)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["crm", "send-campaign-email", str(email.id)])
@@ -428,11 +561,15 @@ def test_the_command_sends_and_continues(app, campaign, group, outbox, monkeypat
         args=["crm", "send-campaign-email", str(email.id), "--group", str(group.id)]
     )
     assert result.exit_code == 0, result.output
-    assert "Queued 4; sent 2" in result.output and "skipped" in result.output
+    assert "Queued 2 message(s) for the worker (4 contact(s) newly recorded)" in result.output
+    assert "2 waiting, 0 sent, 0 failed, 2 skipped" in result.output
+    worker = runner.invoke(args=["crm", "worker", "--once"])
+    assert worker.exit_code == 0, worker.output
+    assert "outbox: 2 sent, 0 failed, 0 skipped, 0 to retry" in worker.output
     html = read_outbox(outbox)[0].get_body(("html",)).get_content()
     assert "https://crm.example.com/t/o/" in html
     again = runner.invoke(args=["crm", "send-campaign-email", str(email.id)])
-    assert "Queued 0; sent 0" in again.output
+    assert "Queued 0 message(s)" in again.output and "0 waiting, 2 sent" in again.output
     missing = runner.invoke(args=["crm", "send-campaign-email", "999"])
     assert missing.exit_code != 0 and "No campaign e-mail" in missing.output
 
@@ -542,12 +679,16 @@ def test_a_send_stopped_by_the_server_continues_where_it_stopped(
     assert report.stopped and report.sent == 0
     assert sends_by_status(email.id)[SendStatus.QUEUED.value] == 2
     assert not handler.envelopes
+    with smtp_mailer(port) as mailer:
+        # The message that met the closed port waits its backoff; the one handed back
+        # untried goes at once.
+        assert send(email, None, mailer).sent == 1
 
     with smtp_mailer(port) as mailer:
-        report = send(email, None, mailer)  # continue: nothing is queued again
-    assert (report.queued, report.sent, report.stopped) == (0, 2, "")
+        report = send(email, None, mailer, later=timedelta(minutes=2))  # nothing queued again
+    assert (report.queued, report.sent, report.stopped) == (0, 1, "")
     with smtp_mailer(port) as mailer:
-        send(email, group, mailer)
+        send(email, group, mailer, later=timedelta(hours=1))
     assert len(handler.envelopes) == 2  # nobody twice
 
 
@@ -613,7 +754,8 @@ def test_send_counts_add_up_waiting_skipped_and_sent() -> None:
     counts = campaign_emails.SendCounts(
         {"queued": 2, "sent": 5, "failed": 1, "skipped_unsubscribed": 3, "skipped_no_address": 4}
     )
-    assert (counts.waiting, counts.skipped, counts.sent, counts.total) == (3, 7, 5, 15)
+    assert (counts.waiting, counts.failed, counts.skipped, counts.sent) == (2, 1, 7, 5)
+    assert counts.total == 15
     assert counts["failed"] == 1 and counts["unknown"] == 0
     assert campaign_emails.SendCounts({}).total == 0
 
@@ -629,8 +771,8 @@ def test_each_email_shows_its_sent_skipped_and_waiting_counts(
     row = re.search(r'<table class="table" id="campaign-emails">.*?</table>', page, re.S)
     assert row and re.findall(r'<td class="num">(\d+)</td>', row.group(0)) == ["0", "2", "2"]
     email_page = client.get(f"/marketing/emails/{email.id}").get_data(as_text=True)
-    assert "(continue: the 2 not sent yet)" in email_page
-    assert 'id="count-queued">2<' in email_page
+    assert "(the 2 recorded but not queued yet)" in email_page
+    assert 'id="count-waiting">2<' in email_page
     assert f"/marketing/emails/{email.id}/edit" not in email_page  # queued: it is locked
 
 
@@ -710,7 +852,7 @@ def test_the_mailer_logs_in_when_configured(app, campaign, group) -> None:
             report = send(email, group, wrong)
         assert report.stopped.startswith("535") and report.sent == 0
         with mailer("s3cret") as right:
-            report = send(email, None, right)
+            report = send(email, None, right, later=timedelta(minutes=2))
         assert report.sent == 2 and len(handler.envelopes) == 2
     finally:
         controller.stop()

@@ -23,6 +23,7 @@ from crmlite.services.mailer import open_mailer
 from crmlite.services.team import get_team, local_today
 
 Log = Callable[[str], None]
+MAX_PAUSE = 300.0  # seconds between rounds at most, while the mail server is down
 
 
 @dataclass
@@ -52,9 +53,16 @@ def run_round(settings: WorkerSettings, *, run_tracks: bool) -> Round:
     return done
 
 
+def pause_after(stops: int, poll: float) -> float:
+    """The wait before the next round: ``poll`` when there was nothing to do; growing
+    (2, 4, 8 … times ``poll``, at most MAX_PAUSE) while the mail server stays down."""
+    return min(poll * 2**stops, MAX_PAUSE) if stops else poll
+
+
 def run(settings: WorkerSettings, *, stop: threading.Event, log: Log) -> None:
     """Rounds until ``stop`` is set; a round that fails is logged and the loop goes on."""
     last_tracks = float("-inf")
+    stops = 0  # rounds in a row that the mail server stopped
     while not stop.is_set():
         now = time.monotonic()
         run_tracks = now - last_tracks >= settings.tracks_every_seconds
@@ -71,9 +79,8 @@ def run(settings: WorkerSettings, *, stop: threading.Event, log: Log) -> None:
                 log(f"tracks: {done.tracks.line()}")
             if done.delivered.handled:
                 log(f"outbox: {done.delivered.line()}")
-        finally:
-            db.session.remove()
         if settings.once:
             return
-        busy = done.delivered.handled and not done.delivered.stopped
-        stop.wait(0 if busy else settings.poll_seconds)
+        stops = stops + 1 if done.delivered.stopped else 0
+        busy = done.delivered.handled and not stops
+        stop.wait(0 if busy else pause_after(stops, settings.poll_seconds))
