@@ -223,9 +223,12 @@ def worker_command(once: bool, poll: float) -> None:
         click.echo("worker: stopping after this message", err=True)
         stop.set()
 
-    signal.signal(signal.SIGTERM, ask_to_stop)
-    signal.signal(signal.SIGINT, ask_to_stop)
+    previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     settings = worker.WorkerSettings(poll_seconds=poll, base=base, once=once)
     click.echo("worker: started" + (" (one round)" if once else ""), err=True)
-    worker.run(settings, stop=stop, log=lambda line: click.echo(f"worker: {line}", err=True))
+    try:
+        worker.run(settings, stop=stop, log=lambda line: click.echo(f"worker: {line}", err=True))
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     click.echo("worker: stopped", err=True)

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from crmlite import config, links
 from crmlite.extensions import db
 from crmlite.models import Campaign, CampaignType, Member, Role, Track, TrackStepRun
-from crmlite.services import calendar, tracking, tracks
+from crmlite.services import calendar, delivery, tracking, tracks
 from crmlite.services.campaigns import save_campaign
+from crmlite.services.mailer import open_mailer
 from crmlite.services.team import get_team, local_today
 from tests.conftest import page_token, sign_in
 
@@ -156,10 +157,17 @@ def test_the_track_runner_refuses_to_send_without_public_url(
     assert "Set PUBLIC_URL" in result.output
     assert step_runs() == 0 and not list(outbox.glob("*.eml"))
 
+    result = app.test_cli_runner().invoke(args=["crm", "worker", "--once"])
+    assert result.exit_code != 0 and "Set PUBLIC_URL" in result.output
+    assert step_runs() == 0
+
     monkeypatch.setitem(app.config, "PUBLIC_URL", PUBLIC)
     result = app.test_cli_runner().invoke(args=["crm", "tracks", "run"])
     assert result.exit_code == 0, result.output
     assert step_runs() >= 1
+    assert not list(outbox.glob("*.eml"))  # queued: the worker sends it
+    result = app.test_cli_runner().invoke(args=["crm", "worker", "--once"])
+    assert result.exit_code == 0, result.output
     (file,) = outbox.glob("*.eml")
     message = message_from_bytes(file.read_bytes(), policy=policy.default)
     assert message["List-Unsubscribe"].startswith(f"<{PUBLIC}/t/u/")
@@ -178,6 +186,8 @@ def test_track_emails_sent_from_a_request_without_public_url_use_its_address(
         headers={"Referer": "https://localhost:8443/tracks/"},  # checked over https
     )
     assert response.status_code == 302
+    with open_mailer() as mailer:
+        assert delivery.deliver(mailer, sender="crm@example.com").sent == 1
     (file,) = outbox.glob("*.eml")
     message = message_from_bytes(file.read_bytes(), policy=policy.default)
     assert message["List-Unsubscribe"].startswith("<https://localhost:8443/t/u/")

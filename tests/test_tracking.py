@@ -20,20 +20,21 @@ from crmlite.models import (
     Contact,
     EmailEvent,
     EmailSend,
+    OutboxKind,
+    OutboxMessage,
     Role,
     SendStatus,
 )
-from crmlite.services import campaign_emails, marketing_lists, members, tracking
+from crmlite.services import campaign_emails, delivery, marketing_lists, members, tracking
+from crmlite.services import outbox as outbox_service
 from crmlite.services.campaigns import save_campaign
 from crmlite.services.mailer import (
     Mailer,
     MailSettings,
-    MessageRefused,
     RateBound,
     SkipReason,
     skip_reason,
 )
-from crmlite.services.tracking import send_plain
 
 BASE = "http://crm.test"
 HTML = (
@@ -76,16 +77,16 @@ def sent(app, outbox: Path):
         by=owner,
     )
     db.session.commit()
-    with Mailer(MailSettings(outbox=outbox, rate_per_second=0)) as mailer:
-        campaign_emails.send_campaign_email(
-            email,
-            list_id=group.id,
-            mailer=mailer,
-            base=BASE,
-            sender="crm@example.com",
-            checkpoint=db.session.commit,
-        )
+    send_now(email, group.id, outbox)
     return db.session.scalars(select(EmailSend).where(EmailSend.contact_id == al.id)).one()
+
+
+def send_now(email: CampaignEmail, list_id: int, outbox: Path) -> delivery.Delivered:
+    """Send as the page and the worker do: queue, then deliver into the outbox folder."""
+    campaign_emails.queue_for_delivery(email, list_id, base=BASE, sender="crm@example.com")
+    db.session.commit()
+    with Mailer(MailSettings(outbox=outbox, rate_per_second=0)) as mailer:
+        return delivery.deliver(mailer, sender="crm@example.com")
 
 
 def token_signed_days_ago(send: EmailSend, purpose: str, days: int, monkeypatch) -> str:
@@ -226,7 +227,7 @@ def test_the_rate_bound_spaces_messages() -> None:
 
 
 def test_the_mailer_waits_between_messages(tmp_path: Path) -> None:
-    from crmlite.services.mailer import compose
+    from crmlite.services.mailer import compose, recipient
 
     clock = [0.0]
     slept: list[float] = []
@@ -238,42 +239,68 @@ def test_the_mailer_waits_between_messages(tmp_path: Path) -> None:
     settings = MailSettings(outbox=tmp_path, rate_per_second=4)
     mailer = Mailer(settings, rate=RateBound(4, clock=lambda: clock[0], sleep=sleep))
     for n in range(3):
-        mailer.send(compose(to=f"p{n}@x.org", subject="S", text="T", sender="crm@x.org"))
+        mailer.send(compose(to=recipient(f"p{n}@x.org"), subject="S", text="T", sender="crm@x.org"))
     assert slept == [0.25, 0.25]
     assert len(list(tmp_path.glob("*.eml"))) == 3
 
 
-def test_send_plain_for_tracks_honours_unsubscribe_and_writes_the_outbox(
+def test_track_emails_carry_the_unsubscribe_link_and_skip_who_left(
     app, outbox: Path, monkeypatch
 ) -> None:
     monkeypatch.setitem(app.config, "PUBLIC_URL", BASE)
-    contact = Contact(first_name="Al", email="al@example.com")
+    contact = Contact(first_name="Al", last_name="O'Brien, Jr.", email="al@example.com")
     db.session.add(contact)
     db.session.commit()
-    send_plain("al@example.com", "Welcome", "Hello Al", contact)
+
+    def queue(key: str) -> None:
+        outbox_service.enqueue(
+            tracking.contact_email(
+                key=key, kind=OutboxKind.TRACK, contact=contact, subject="Welcome", body="Hi Al"
+            ),
+            domain="example.com",
+        )
+        db.session.commit()
+
+    def deliver() -> delivery.Delivered:
+        with Mailer(MailSettings(outbox=outbox, rate_per_second=0)) as mailer:
+            return delivery.deliver(mailer, sender="crm@example.com")
+
+    queue("track:1:1")
+    queue("track:1:1")  # the same step again: queued once
+    assert deliver().sent == 1
     (file,) = outbox.glob("*.eml")
     message = message_from_bytes(file.read_bytes(), policy=policy.default)
-    assert message["To"] == "al@example.com"
+    (to,) = message["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Al O'Brien, Jr.", "al@example.com")
     unsubscribe = message["List-Unsubscribe"].strip("<>")
     assert unsubscribe.startswith(f"{BASE}/t/u/")
     assert unsubscribe in message.get_content()
     assert tracking.load_contact_token(unsubscribe.rsplit("/", 1)[1]) == contact
 
-    contact.unsubscribed_at = datetime.now(UTC)
+    queue("track:1:2")
+    contact.unsubscribed_at = datetime.now(UTC)  # after queueing, before the worker
     db.session.commit()
-    with pytest.raises(MessageRefused):
-        send_plain("al@example.com", "Again", "Hello", contact)
+    assert deliver().skipped == 1
     assert len(list(outbox.glob("*.eml"))) == 1
+    row = db.session.scalars(select(OutboxMessage).where(OutboxMessage.key == "track:1:2")).one()
+    assert (row.status, row.last_error) == ("skipped", "unsubscribed")
 
 
 def test_header_injection_through_a_name_is_impossible(app, outbox: Path) -> None:
-    from crmlite.services.mailer import compose
+    from crmlite.services.mailer import compose, recipient
 
     message = compose(
-        to="x@y.org", subject="Hi\r\nBcc: victim@example.com", text="T", sender="crm@x.org"
+        to=recipient("x@y.org", "Eve\r\nBcc: victim@example.com"),
+        subject="Hi\r\nBcc: victim@example.com",
+        text="T",
+        sender="crm@x.org",
     )
     assert message["Bcc"] is None
     assert message["Subject"] == "Hi Bcc: victim@example.com"
+    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert parsed["Bcc"] is None
+    (to,) = parsed["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Eve Bcc: victim@example.com", "x@y.org")
 
 
 # ------------------------------------------------------------------------- request tests
@@ -419,17 +446,10 @@ def test_an_unsubscribed_contact_is_skipped_by_every_later_send(
     )
     db.session.commit()
     group_id = sent.list_id
-    with Mailer(MailSettings(outbox=outbox, rate_per_second=0)) as mailer:
-        report = campaign_emails.send_campaign_email(
-            second,
-            list_id=group_id,
-            mailer=mailer,
-            base=BASE,
-            sender="crm@example.com",
-            checkpoint=db.session.commit,
-        )
+    report = send_now(second, group_id, outbox)
     assert report.sent == 0
-    assert report.totals[SendStatus.SKIPPED_UNSUBSCRIBED.value] == 2
+    totals = campaign_emails.status_counts(second.id)
+    assert totals[SendStatus.SKIPPED_UNSUBSCRIBED.value] == 2
 
 
 @pytest.mark.parametrize("method", ["get", "post"])

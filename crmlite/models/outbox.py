@@ -58,7 +58,6 @@ class OutboxMessage(Model):
     status: Mapped[str] = mapped_column(String(12), default=OutboxStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)
-    claim: Mapped[str] = mapped_column(String(32), default="")
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = created_at_column()
@@ -71,5 +70,4 @@ class OutboxMessage(Model):
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         Index("ix_outbox_messages_due", "status", "not_before", "id"),
         Index("ix_outbox_messages_contact", "contact_id", "id"),
-        Index("ix_outbox_messages_claim", "claim"),
     )

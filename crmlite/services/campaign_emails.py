@@ -352,8 +352,8 @@ def queue_sends(email: CampaignEmail, list_id: int, *, now: datetime | None = No
     # Another Send of the same e-mail may be recording the same contacts right now: each
     # (e-mail, contact) is recorded once, by whichever comes first.
     insert = dialect_insert(EmailSend, db.engine.dialect.name)
-    result = db.session.execute(insert.values(values).on_conflict_do_nothing())
-    return int(getattr(result, "rowcount", 0) or 0)
+    statement = insert.values(values).on_conflict_do_nothing().returning(EmailSend.id)
+    return len(db.session.scalars(statement).all())
 
 
 def build_message(
@@ -462,8 +462,9 @@ def queue_for_delivery(
         "created_at",
     ]
     insert = dialect_insert(OutboxMessage, db.engine.dialect.name)
-    result = db.session.execute(insert.from_select(columns, waiting).on_conflict_do_nothing())
-    return Queued(recorded=recorded, queued=int(getattr(result, "rowcount", 0) or 0))
+    statement = insert.from_select(columns, waiting).on_conflict_do_nothing()
+    queued = len(db.session.scalars(statement.returning(OutboxMessage.id)).all())
+    return Queued(recorded=recorded, queued=queued)
 
 
 def not_in_outbox(email_id: int) -> int:

@@ -66,8 +66,8 @@ def insert_new(rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     insert = dialect_insert(OutboxMessage, db.engine.dialect.name)
-    result = db.session.execute(insert.values(rows).on_conflict_do_nothing())
-    return int(getattr(result, "rowcount", 0) or 0)
+    statement = insert.values(rows).on_conflict_do_nothing().returning(OutboxMessage.id)
+    return len(db.session.scalars(statement).all())
 
 
 def row_for(outgoing: Outgoing, *, domain: str, now: datetime) -> dict[str, Any]:
@@ -87,7 +87,6 @@ def row_for(outgoing: Outgoing, *, domain: str, now: datetime) -> dict[str, Any]
         "status": OutboxStatus.QUEUED.value,
         "attempts": 0,
         "not_before": outgoing.not_before or now,
-        "claim": "",
         "last_error": "",
         "created_at": now,
     }
@@ -142,24 +141,23 @@ def claim(limit: int, *, now: datetime | None = None, lease: timedelta = LEASE) 
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    token = secrets.token_hex(16)
-    db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _claimable(now))
-        .values(
-            status=OutboxStatus.SENDING.value,
-            claim=token,
-            claimed_until=now + lease,
-            attempts=OutboxMessage.attempts + 1,
+    # Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT): PostgreSQL may run such a
+    # subquery again and take more rows than asked. The SELECT locks what it returns
+    # (SQLite: the transaction's write lock), so the UPDATE takes exactly those.
+    ids = list(db.session.scalars(candidates))
+    if ids:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(
+                status=OutboxStatus.SENDING.value,
+                claimed_until=now + lease,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
     db.session.commit()
-    return list(
-        db.session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.claim == token).order_by(OutboxMessage.id)
-        )
-    )
+    return ids
 
 
 def backoff(attempts: int) -> timedelta:
@@ -170,21 +168,18 @@ def backoff(attempts: int) -> timedelta:
 def mark_sent(row: OutboxMessage, *, now: datetime) -> None:
     row.status = OutboxStatus.SENT.value
     row.sent_at = now
-    row.claim = ""
     row.claimed_until = None
     row.last_error = ""
 
 
 def mark_failed(row: OutboxMessage, error: str) -> None:
     row.status = OutboxStatus.FAILED.value
-    row.claim = ""
     row.claimed_until = None
     row.last_error = error[:500]
 
 
 def mark_skipped(row: OutboxMessage, reason: str) -> None:
     row.status = OutboxStatus.SKIPPED.value
-    row.claim = ""
     row.claimed_until = None
     row.last_error = reason[:500]
 
@@ -197,7 +192,6 @@ def mark_retry(row: OutboxMessage, error: str, *, now: datetime) -> bool:
         return False
     row.status = OutboxStatus.QUEUED.value
     row.not_before = now + backoff(row.attempts)
-    row.claim = ""
     row.claimed_until = None
     row.last_error = error[:500]
     return True
@@ -211,7 +205,6 @@ def release(ids: list[int]) -> None:
             .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING.value)
             .values(
                 status=OutboxStatus.QUEUED.value,
-                claim="",
                 claimed_until=None,
                 attempts=OutboxMessage.attempts - 1,  # claimed: at least 1
             )

@@ -40,7 +40,6 @@ def upgrade():
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('not_before', crmlite.database.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claim', sa.String(length=32), nullable=False),
     sa.Column('claimed_until', crmlite.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=500), nullable=False),
     sa.Column('created_at', crmlite.database.UTCDateTime(timezone=True), nullable=False),
@@ -55,7 +54,6 @@ def upgrade():
     sa.UniqueConstraint('key', name=op.f('uq_outbox_messages_key'))
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_messages_claim', ['claim'], unique=False)
         batch_op.create_index('ix_outbox_messages_contact', ['contact_id', 'id'], unique=False)
         batch_op.create_index('ix_outbox_messages_due', ['status', 'not_before', 'id'], unique=False)
 
@@ -67,7 +65,6 @@ def downgrade():
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_messages_due')
         batch_op.drop_index('ix_outbox_messages_contact')
-        batch_op.drop_index('ix_outbox_messages_claim')
 
     op.drop_table('outbox_messages')
     # ### end Alembic commands ###
