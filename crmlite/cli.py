@@ -87,9 +87,9 @@ def capture_command(message_file: BinaryIO, member_email: str | None) -> None:
     from crmlite.services import capture, email_reading
     from crmlite.services.team import get_team
 
-    raw = message_file.read(email_reading.MAX_MESSAGE_BYTES + 1)
+    raw, size = email_reading.read_message(message_file)
     try:
-        parsed = email_reading.parse_email(raw)
+        parsed = email_reading.parse_email(raw, size=size)
         if member_email:
             member = members.find_by_email(member_email)
             if member is None or not member.active:

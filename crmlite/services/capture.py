@@ -204,11 +204,17 @@ def member_to_capture_as(parsed: ParsedEmail) -> Member | None:
 
 
 def capture_email(
-    raw: bytes, *, captured_by: Member, tz: ZoneInfo, now: datetime | None = None
+    raw: bytes,
+    *,
+    captured_by: Member,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+    size: int | None = None,
 ) -> CaptureResult:
     """Capture a raw e-mail as a closed "E-mail" activity (see the module's docstring).
-    Raises CaptureError, creating nothing, when the input is not a readable e-mail."""
-    return capture_parsed(parse_email(raw), captured_by=captured_by, tz=tz, now=now)
+    ``size``: the message's real size when ``raw`` is its beginning only. Raises
+    CaptureError, creating nothing, when the input is not a readable e-mail."""
+    return capture_parsed(parse_email(raw, size=size), captured_by=captured_by, tz=tz, now=now)
 
 
 def capture_parsed(
