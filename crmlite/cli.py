@@ -103,6 +103,11 @@ def capture_command(message_file: BinaryIO, member_email: str | None) -> None:
     except email_reading.CaptureError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
+    if isinstance(result, capture.BounceReport):
+        db.session.commit()
+        for report_line in result.lines:
+            click.echo(report_line)
+        return
     line = f"as activity {result.activity.id}: {result.summary}"
     db.session.commit()
     click.echo(f"Already captured {line}" if result.already_captured else f"Captured {line}")

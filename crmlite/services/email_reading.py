@@ -22,6 +22,8 @@ from typing import IO, Any
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 from bs4.element import PreformattedString
 
+from crmlite.services.delivery_reports import Bounce, is_delivery_report, permanent_failures
+
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 NO_SUBJECT = "(no subject)"
 
@@ -76,6 +78,10 @@ class ParsedEmail:
     message_id: str | None
     text: str
     attachments: tuple[Attachment, ...]
+    # A delivery status notification (a bounce report), and the addresses it says failed
+    # for good (see services/delivery_reports.py).
+    delivery_report: bool = False
+    bounces: tuple[Bounce, ...] = ()
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -157,6 +163,8 @@ def parse_email(raw: bytes, *, size: int | None = None) -> ParsedEmail:
         message_id=_clean(_header_text(msg, "Message-ID"))[:255] or None,
         text="\n\n".join(reading.texts),
         attachments=tuple(reading.attachments),
+        delivery_report=is_delivery_report(msg),
+        bounces=permanent_failures(msg) if is_delivery_report(msg) else (),
     )
 
 

@@ -41,11 +41,19 @@ from crmlite.models import (
 )
 from crmlite.services import tracking
 from crmlite.services.activities import schedule_activity
+from crmlite.services.mailer import SkipReason, skip_reason
 
 RUNNING = (EnrollmentStatus.ACTIVE.value, EnrollmentStatus.PAUSED.value)
 
 # send_email(to_address, subject, text, contact) -> None; raises on failure.
 SendEmail = Callable[[str, str, str, Contact], None]
+
+# What the enrolment's history says when an e-mail step is not sent.
+SKIPPED_STEP = {
+    SkipReason.UNSUBSCRIBED: "skipped: unsubscribed",
+    SkipReason.NO_ADDRESS: "skipped: no e-mail address",
+    SkipReason.BOUNCED: "skipped: the address bounces",
+}
 
 
 class TrackRefused(ValueError):
@@ -359,11 +367,10 @@ def _act(
         summary.activities += 1
         return "activity scheduled", activity
     if step.action == StepAction.EMAIL.value:
-        if contact.unsubscribed_at is not None or not contact.email:
+        skip = skip_reason(contact)
+        if skip is not None:
             summary.emails_skipped += 1
-            return (
-                "skipped: unsubscribed" if contact.unsubscribed_at else "skipped: no e-mail address"
-            ), None
+            return SKIPPED_STEP[skip], None
         if send_email is None:
             raise TrackRefused("E-mail sending is not set up.")
         subject = step.subject.replace("{name}", contact.first_name)

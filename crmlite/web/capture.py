@@ -63,6 +63,8 @@ def new() -> str:
         source.errors = [*source.errors, str(error)]
         return render_template("capture/new.html", form=form)
     db.session.commit()
+    if isinstance(result, service.BounceReport):
+        return render_template("capture/bounces.html", report=result)
     return render_template("capture/result.html", result=result)
 
 
