@@ -89,9 +89,9 @@ def capture_command(message_file: BinaryIO, member_email: str | None) -> None:
     from crmlite.services import capture, email_reading
     from crmlite.services.team import get_team
 
-    raw = message_file.read(email_reading.MAX_MESSAGE_BYTES + 1)
+    raw, size = email_reading.read_message(message_file)
     try:
-        parsed = email_reading.parse_email(raw)
+        parsed = email_reading.parse_email(raw, size=size)
         if member_email:
             member = members.find_by_email(member_email)
             if member is None or not member.active:
@@ -105,6 +105,11 @@ def capture_command(message_file: BinaryIO, member_email: str | None) -> None:
     except email_reading.CaptureError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
+    if isinstance(result, capture.BounceReport):
+        db.session.commit()
+        for report_line in result.lines:
+            click.echo(report_line)
+        return
     line = f"as activity {result.activity.id}: {result.summary}"
     db.session.commit()
     click.echo(f"Already captured {line}" if result.already_captured else f"Captured {line}")

@@ -634,6 +634,7 @@ def test_a_campaign_email_reaches_a_real_smtp_server(
         "failed": 1,
         "skipped_unsubscribed": 1,
         "skipped_no_address": 1,
+        "skipped_bounced": 0,
     }
     received = {tuple(e.rcpt_tos): e for e in handler.envelopes}
     assert set(received) == {("al@example.com",), ("dee@example.com",)}  # not un@, not cy@

@@ -195,6 +195,7 @@ class SendStatus(StrEnum):
     FAILED = "failed"
     SKIPPED_UNSUBSCRIBED = "skipped_unsubscribed"
     SKIPPED_NO_ADDRESS = "skipped_no_address"
+    SKIPPED_BOUNCED = "skipped_bounced"
 
     @property
     def label(self) -> str:
@@ -204,6 +205,7 @@ class SendStatus(StrEnum):
             "failed": "Failed",
             "skipped_unsubscribed": "Skipped: unsubscribed",
             "skipped_no_address": "Skipped: no e-mail address",
+            "skipped_bounced": "Skipped: address bounces",
         }[self.value]
 
 
@@ -231,7 +233,8 @@ class EmailSend(Model):
     __table_args__ = (
         UniqueConstraint("email_id", "contact_id"),
         CheckConstraint(
-            "status IN ('queued', 'sent', 'failed', 'skipped_unsubscribed', 'skipped_no_address')",
+            "status IN ('queued', 'sent', 'failed', 'skipped_unsubscribed', "
+            "'skipped_no_address', 'skipped_bounced')",
             name="status_values",
         ),
         Index("ix_email_sends_email_status", "email_id", "status"),

@@ -194,6 +194,11 @@ class Contact(AddressMixin, Model):
     phone: Mapped[str] = mapped_column(String(40), default="")
     mobile: Mapped[str] = mapped_column(String(40), default="")
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Since when mail to the address bounces for good (a delivery status notification was
+    # captured) and why; nobody is mailed while it is set. Cleared by "Mail again" or a new
+    # address.
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounce_reason: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -69,7 +69,9 @@ STATUS_FOR_SKIP = {
     None: SendStatus.QUEUED,
     SkipReason.UNSUBSCRIBED: SendStatus.SKIPPED_UNSUBSCRIBED,
     SkipReason.NO_ADDRESS: SendStatus.SKIPPED_NO_ADDRESS,
+    SkipReason.BOUNCED: SendStatus.SKIPPED_BOUNCED,
 }
+SKIPPED = tuple(status for status in STATUS_FOR_SKIP.values() if status != SendStatus.QUEUED)
 
 _HTML = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 _TEXT = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
@@ -276,9 +278,7 @@ class SendCounts:
 
     @property
     def skipped(self) -> int:
-        return (
-            self[SendStatus.SKIPPED_UNSUBSCRIBED.value] + self[SendStatus.SKIPPED_NO_ADDRESS.value]
-        )
+        return sum(self[status.value] for status in SKIPPED)
 
     @property
     def total(self) -> int:
@@ -323,10 +323,10 @@ def campaign_email_rows(campaign_id: int) -> list[tuple[CampaignEmail, SendCount
 
 def queue_sends(email: CampaignEmail, list_id: int, *, now: datetime | None = None) -> int:
     """One row per contact of the group not yet queued for this e-mail: queued, or skipped
-    (unsubscribed, no address) and counted. Returns how many rows were added."""
+    (unsubscribed, no address, bouncing) and counted. Returns how many rows were added."""
     now = now or datetime.now(UTC)
     rows = db.session.execute(
-        select(Contact.id, Contact.email, Contact.unsubscribed_at)
+        select(Contact.id, Contact.email, Contact.unsubscribed_at, Contact.bounced_at)
         .join(MarketingListMember, MarketingListMember.contact_id == Contact.id)
         .where(
             MarketingListMember.list_id == list_id,
@@ -618,6 +618,7 @@ class Writer:
                 Contact.last_name,
                 Contact.email,
                 Contact.unsubscribed_at,
+                Contact.bounced_at,
                 Company.name,
             )
             .join(Contact, Contact.id == EmailSend.contact_id)

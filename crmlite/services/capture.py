@@ -6,6 +6,10 @@ contact by e-mail address, with the contact's company and phone, and to their op
 opportunity when there is exactly one. An e-mail that matches no contact (or several) waits
 in the inbox until someone assigns it. A message captured twice (same Message-ID) is not
 duplicated.
+
+A delivery status notification (a bounce report) makes no activity: every contact whose
+address it says failed for good is marked as bouncing (services/bounces.py) and the result
+says so, one line per address.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from crmlite.models import (
 )
 from crmlite.services import permissions
 from crmlite.services.activities import add_note, close_activity
+from crmlite.services.bounces import BounceMark, mark_bouncing
 from crmlite.services.email_reading import (
     CaptureError,
     ParsedEmail,
@@ -63,6 +68,24 @@ class CaptureResult:
         """ "matched Shane Swanson (Tows R Us)" or "waiting in the inbox"."""
         match = Match(self.contact, self.company, self.opportunity)
         return f"matched {match.description}" if self.contact else "waiting in the inbox"
+
+
+@dataclass(frozen=True)
+class BounceReport:
+    """A captured delivery status notification: no activity, the addresses marked."""
+
+    message: ParsedEmail
+    marks: tuple[BounceMark, ...]
+
+    @property
+    def lines(self) -> list[str]:
+        if not self.marks:
+            return ["Delivery report without a permanent failure (e.g. delayed): nothing marked"]
+        return [mark.line for mark in self.marks]
+
+    @property
+    def summary(self) -> str:
+        return "; ".join(self.lines)
 
 
 @dataclass(frozen=True)
@@ -204,16 +227,25 @@ def member_to_capture_as(parsed: ParsedEmail) -> Member | None:
 
 
 def capture_email(
-    raw: bytes, *, captured_by: Member, tz: ZoneInfo, now: datetime | None = None
-) -> CaptureResult:
+    raw: bytes,
+    *,
+    captured_by: Member,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+    size: int | None = None,
+) -> CaptureResult | BounceReport:
     """Capture a raw e-mail as a closed "E-mail" activity (see the module's docstring).
-    Raises CaptureError, creating nothing, when the input is not a readable e-mail."""
-    return capture_parsed(parse_email(raw), captured_by=captured_by, tz=tz, now=now)
+    ``size``: the message's real size when ``raw`` is its beginning only. Raises
+    CaptureError, creating nothing, when the input is not a readable e-mail. A delivery
+    status notification marks the addresses that bounce instead (a BounceReport)."""
+    return capture_parsed(parse_email(raw, size=size), captured_by=captured_by, tz=tz, now=now)
 
 
 def capture_parsed(
     parsed: ParsedEmail, *, captured_by: Member, tz: ZoneInfo, now: datetime | None = None
-) -> CaptureResult:
+) -> CaptureResult | BounceReport:
+    if parsed.delivery_report:
+        return BounceReport(parsed, tuple(mark_bouncing(parsed.bounces, now=now)))
     existing = _already_captured(parsed.message_id)
     if existing is not None:
         return _result(existing, parsed, already_captured=True)

@@ -235,7 +235,8 @@ def save_company(company: Company | None, values: CompanyValues) -> Company:
 
 def save_contact(contact: Contact | None, values: ContactValues) -> Contact:
     """Create (``contact`` None) or update a contact. The first name is required; the
-    e-mail is kept lower-cased, because e-mail capture and campaign tracking match by it."""
+    e-mail is kept lower-cased, because e-mail capture and campaign tracking match by it.
+    A changed e-mail address is no longer marked as bouncing."""
     if not values.first_name.strip():
         raise CompanyRefused("Enter the first name.", "first_name")
     if values.company_id and db.session.get(Company, values.company_id) is None:
@@ -249,7 +250,12 @@ def save_contact(contact: Contact | None, values: ContactValues) -> Contact:
     contact.first_name = values.first_name.strip()
     contact.last_name = values.last_name.strip()
     contact.title = values.title.strip()
-    contact.email = values.email.strip().lower()
+    email = values.email.strip().lower()
+    if email != contact.email:
+        # A new address has not bounced: mail may go to it again.
+        contact.bounced_at = None
+        contact.bounce_reason = ""
+    contact.email = email
     contact.phone = values.phone.strip()
     contact.mobile = values.mobile.strip()
     contact.company_id = values.company_id

@@ -44,6 +44,7 @@ BATCH = 50
 SEND_SKIPPED = {
     SkipReason.UNSUBSCRIBED: SendStatus.SKIPPED_UNSUBSCRIBED,
     SkipReason.NO_ADDRESS: SendStatus.SKIPPED_NO_ADDRESS,
+    SkipReason.BOUNCED: SendStatus.SKIPPED_BOUNCED,
 }
 
 

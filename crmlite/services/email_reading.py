@@ -13,14 +13,16 @@ import email
 import email.errors
 import email.policy
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
-from typing import Any
+from typing import IO, Any
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 from bs4.element import PreformattedString
+
+from crmlite.services.delivery_reports import Bounce, is_delivery_report, permanent_failures
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 NO_SUBJECT = "(no subject)"
@@ -76,6 +78,10 @@ class ParsedEmail:
     message_id: str | None
     text: str
     attachments: tuple[Attachment, ...]
+    # A delivery status notification (a bounce report), and the addresses it says failed
+    # for good (see services/delivery_reports.py).
+    delivery_report: bool = False
+    bounces: tuple[Bounce, ...] = ()
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -102,16 +108,36 @@ def size_label(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def parse_email(raw: bytes) -> ParsedEmail:
+def too_large(size: int) -> str:
+    """The refusal of a message of ``size`` bytes, over the limit: the limit and the size."""
+    limit = f"{MAX_MESSAGE_BYTES // (1024 * 1024)} MB"
+    return (
+        f"The message is larger than {limit}: it is {size_label(size)} ({size:,} bytes). "
+        "Capture it without its attachments."
+    )
+
+
+def read_message(stream: IO[bytes]) -> tuple[bytes, int]:
+    """A message from a file or standard input: its first MAX_MESSAGE_BYTES + 1 bytes (one
+    more than allowed, so that parse_email refuses it) and its real size, the rest counted,
+    not kept."""
+    raw = stream.read(MAX_MESSAGE_BYTES + 1)
+    size = len(raw)
+    if size > MAX_MESSAGE_BYTES:
+        while chunk := stream.read(1024 * 1024):
+            size += len(chunk)
+    return raw, size
+
+
+def parse_email(raw: bytes, *, size: int | None = None) -> ParsedEmail:
     """Read a raw message (RFC 5322, as in an .eml file) with Python's ``email`` package.
+    ``size``: the message's real size when ``raw`` is its beginning only (read_message).
 
     Refused with a CaptureError: empty input, more than 10 MB, no headers, a badly broken
     structure (e.g. no blank line between headers and body), no readable From address."""
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise CaptureError(
-            f"The message is larger than 10 MB ({size_label(len(raw))}); "
-            "capture it without its attachments."
-        )
+    size = max(len(raw), size or 0)
+    if size > MAX_MESSAGE_BYTES:
+        raise CaptureError(too_large(size))
     raw = raw.lstrip(b"\r\n")
     if not raw.strip():
         raise CaptureError("The message is empty.")
@@ -126,7 +152,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
     _refuse_broken(msg)
 
     sender = _sender(msg)
-    body_part = msg.get_body(preferencelist=("plain", "html"))
+    reading = _Reading()
+    _read_parts(msg, reading)
     return ParsedEmail(
         sender=sender,
         to=_addresses(msg, "To"),
@@ -134,8 +161,10 @@ def parse_email(raw: bytes) -> ParsedEmail:
         subject=_clean(_header_text(msg, "Subject"))[:200] or NO_SUBJECT,
         sent_at=_sent_at(msg),
         message_id=_clean(_header_text(msg, "Message-ID"))[:255] or None,
-        text=_body_text(body_part) if body_part is not None else "",
-        attachments=tuple(_attachments(msg, body_part)),
+        text="\n\n".join(reading.texts),
+        attachments=tuple(reading.attachments),
+        delivery_report=is_delivery_report(msg),
+        bounces=permanent_failures(msg) if is_delivery_report(msg) else (),
     )
 
 
@@ -302,29 +331,73 @@ def html_to_text(html: str) -> str:
     return _collapse_blank_runs([line.rstrip() for line in text.split("\n")])
 
 
-def _attachments(msg: EmailMessage, body_part: MIMEPart | None) -> list[Attachment]:
-    """Files attached to the message (also inline images and attached messages): name and
-    size. Alternative renderings of the body (the HTML beside the text) are not files."""
-    found: list[Attachment] = []
+@dataclass
+class _Reading:
+    """What the walk over a message's parts found, in order."""
 
-    def visit(part: MIMEPart) -> None:
-        if part is body_part:
-            return
-        if part.get_content_maintype() == "multipart":
-            for sub in part.iter_parts():
-                visit(sub)
-            return
-        is_file = (
-            part.get_filename()
-            or part.is_attachment()
-            or part.get_content_type() == "message/rfc822"
-        )
-        if not is_file and part.get_content_maintype() == "text":
-            return
-        found.append(Attachment(_file_name(part), _part_size(part)))
+    texts: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
-    visit(msg)
-    return found
+
+def _is_body_text(part: MIMEPart) -> bool:
+    """A text/plain or text/html part meant to be read, not a file."""
+    return (
+        part.get_content_type() in ("text/plain", "text/html")
+        and not part.is_attachment()
+        and not part.get_filename()
+    )
+
+
+def _has_body_text(part: MIMEPart, subtype: str) -> bool:
+    return any(
+        _is_body_text(leaf) and leaf.get_content_subtype() == subtype for leaf in _leaves(part)
+    )
+
+
+def _leaves(part: MIMEPart) -> list[MIMEPart]:
+    """The parts of a multipart (not descending into attached messages), or the part."""
+    if part.get_content_maintype() != "multipart" or not part.is_multipart():
+        return [part]
+    return [leaf for sub in part.iter_parts() for leaf in _leaves(sub)]
+
+
+def _chosen_alternative(alternatives: list[MIMEPart]) -> MIMEPart | None:
+    """The one rendering of a multipart/alternative that is read: plain text, else HTML (a
+    part of that type, else a multipart holding one), else the last (the sender's
+    favourite, RFC 2046)."""
+    for subtype in ("plain", "html"):
+        for part in alternatives:
+            if _is_body_text(part) and part.get_content_subtype() == subtype:
+                return part
+        for part in alternatives:
+            if part.get_content_maintype() == "multipart" and _has_body_text(part, subtype):
+                return part
+    return alternatives[-1] if alternatives else None
+
+
+def _read_parts(part: MIMEPart, reading: _Reading, *, read_text: bool = True) -> None:
+    """Every part in order: text/plain and text/html parts give their text (HTML turned
+    into text), anything else (files, inline images, attached messages, other text types)
+    is listed. Of a multipart/alternative one rendering is read (``read_text`` is False
+    in the others, whose text is the same message again; their files are still listed)."""
+    if part.get_content_maintype() == "multipart" and part.is_multipart():
+        subparts = list(part.iter_parts())
+        chosen = None
+        if part.get_content_subtype() == "alternative":
+            chosen = _chosen_alternative(subparts)
+        for sub in subparts:
+            wanted = read_text and (chosen is None or sub is chosen)
+            _read_parts(sub, reading, read_text=wanted)
+        return
+    # A multipart without parts (its boundary never found) is read as the text it is.
+    if _is_body_text(part) or part.get_content_maintype() == "multipart":
+        if read_text and (text := _body_text(part)):
+            reading.texts.append(text)
+        return
+    is_file = part.is_attachment() or bool(part.get_filename())
+    if not read_text and part.get_content_maintype() == "text" and not is_file:
+        return  # another rendering of the text read (text/enriched, text/calendar…)
+    reading.attachments.append(Attachment(_file_name(part), _part_size(part)))
 
 
 def _file_name(part: MIMEPart) -> str:

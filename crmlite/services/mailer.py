@@ -54,14 +54,19 @@ class MessageRefused(MailError):
 class SkipReason(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     NO_ADDRESS = "no_address"
+    BOUNCED = "bounced"
 
 
 # How a skip reads in a step's outcome or an outbox row.
-SKIPPED = {SkipReason.UNSUBSCRIBED: "unsubscribed", SkipReason.NO_ADDRESS: "no e-mail address"}
+SKIPPED = {
+    SkipReason.UNSUBSCRIBED: "unsubscribed",
+    SkipReason.NO_ADDRESS: "no e-mail address",
+    SkipReason.BOUNCED: "the address bounces",
+}
 
 
 class Addressee(Protocol):
-    """A contact, or a row with a contact's address and unsubscribe stamp."""
+    """A contact, or a row with a contact's address, unsubscribe and bounce stamps."""
 
     @property
     def email(self) -> str: ...
@@ -69,14 +74,20 @@ class Addressee(Protocol):
     @property
     def unsubscribed_at(self) -> datetime | None: ...
 
+    @property
+    def bounced_at(self) -> datetime | None: ...
+
 
 def skip_reason(contact: Addressee) -> SkipReason | None:
     """Why this contact must not be sent e-mail, or None: unsubscribed contacts never get
-    any, wherever it comes from, and a contact without an address cannot."""
+    any, wherever it comes from, a contact without an address cannot, and mail to an
+    address that bounces for good is not sent again (until someone chooses "Mail again")."""
     if contact.unsubscribed_at is not None:
         return SkipReason.UNSUBSCRIBED
     if not (contact.email or "").strip():
         return SkipReason.NO_ADDRESS
+    if contact.bounced_at is not None:
+        return SkipReason.BOUNCED
     return None
 
 

@@ -58,7 +58,7 @@ class ListRefused(ValueError):
 class ListSummary:
     group: MarketingList
     contacts: int
-    reachable: int  # with an address and not unsubscribed
+    reachable: int  # with an address, not unsubscribed, not bouncing
 
     @property
     def not_reachable(self) -> int:
@@ -66,7 +66,9 @@ class ListSummary:
 
 
 def _reachable() -> ColumnElement[bool]:
-    return and_(Contact.email != "", Contact.unsubscribed_at.is_(None))
+    return and_(
+        Contact.email != "", Contact.unsubscribed_at.is_(None), Contact.bounced_at.is_(None)
+    )
 
 
 def summaries(list_ids: list[int] | None = None) -> list[ListSummary]:

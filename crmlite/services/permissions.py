@@ -422,6 +422,12 @@ PERMISSIONS = _table(
         managers(),
         everyone(CONTACT_OF_THEIR_ACCOUNT, CONTACT_OF_NOBODYS_COMPANY),
     ),
+    may(
+        "contact.mail_again",
+        "“Mail again”: clear the bounce of a contact’s address",
+        managers(),
+        everyone(CONTACT_OF_THEIR_ACCOUNT),
+    ),
     # -- tracks
     may("track.read", "See tracks, their steps and enrolments", everyone()),
     may("track.change", "Set up tracks and their steps; run the due steps now", managers()),
@@ -635,6 +641,7 @@ ROUTES: dict[str, Route] = {
     "companies.contact_detail": route("contact.read", "contact_id"),
     "companies.contact_new": route("contact.create"),
     "companies.contact_edit": route("contact.change", "contact_id"),
+    "companies.contact_mail_again": route("contact.mail_again", "contact_id"),
     # campaigns and e-mail campaigns
     "campaigns.index": route("campaign.read"),
     "campaigns.detail": route("campaign.read", "campaign_id"),

@@ -348,6 +348,7 @@ class EmailFigures:
     queued: int = 0
     skipped_unsubscribed: int = 0
     skipped_no_address: int = 0
+    skipped_bounced: int = 0
     opened: int = 0
     opens: int = 0
     clicked: int = 0
@@ -359,7 +360,7 @@ class EmailFigures:
 
     @property
     def skipped(self) -> int:
-        return self.skipped_unsubscribed + self.skipped_no_address
+        return self.skipped_unsubscribed + self.skipped_no_address + self.skipped_bounced
 
     @property
     def open_rate(self) -> Decimal | None:
@@ -395,6 +396,7 @@ def email_figures(campaign_id: int) -> EmailFigures:
             count_status(SendStatus.QUEUED),
             count_status(SendStatus.SKIPPED_UNSUBSCRIBED),
             count_status(SendStatus.SKIPPED_NO_ADDRESS),
+            count_status(SendStatus.SKIPPED_BOUNCED),
             func.count(case((sent & EmailSend.opened_at.is_not(None), 1))),
             func.count(case((sent & EmailSend.clicked_at.is_not(None), 1))),
         )
@@ -412,6 +414,7 @@ def email_figures(campaign_id: int) -> EmailFigures:
                     "queued",
                     "skipped_unsubscribed",
                     "skipped_no_address",
+                    "skipped_bounced",
                     "opened",
                     "clicked",
                 ),

@@ -16,6 +16,7 @@ from crmlite.models import Activity
 from crmlite.services import capture as service
 from crmlite.services.companies import contact_list, load_contact
 from crmlite.services.email_reading import MAX_MESSAGE_BYTES, CaptureError
+from crmlite.services.email_reading import too_large as too_large_message
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team
 from crmlite.web import is_htmx, require
@@ -24,7 +25,6 @@ from crmlite.web.capture_forms import AssignForm, CaptureForm
 bp = Blueprint("capture", __name__, url_prefix="/capture")
 
 CONTACT_CHOICES = 50
-TOO_LARGE = "The message is larger than 10 MB; capture it without its attachments."
 # Room for the form's other fields and the multipart framing around a 10 MB message.
 REQUEST_LIMIT = MAX_MESSAGE_BYTES + 1024 * 1024
 
@@ -44,7 +44,8 @@ def too_large(_error: RequestEntityTooLarge) -> str:
     if "tz" not in g:  # refused before the team's settings were read
         g.tz = ZoneInfo(get_team().time_zone)
     form = CaptureForm(formdata=None)
-    form.message_file.errors = [TOO_LARGE]
+    # The upload's size: the message and the form around it (a few hundred bytes).
+    form.message_file.errors = [too_large_message(request.content_length or REQUEST_LIMIT + 1)]
     return render_template("capture/new.html", form=form)
 
 
@@ -54,14 +55,16 @@ def new() -> str:
     form = CaptureForm()
     if not form.validate_on_submit():
         return render_template("capture/new.html", form=form)
-    raw, source = form.message()
+    raw, size, source = form.message()
     try:
-        result = service.capture_email(raw, captured_by=current_user, tz=g.tz)
+        result = service.capture_email(raw, size=size, captured_by=current_user, tz=g.tz)
     except CaptureError as error:
         db.session.rollback()
         source.errors = [*source.errors, str(error)]
         return render_template("capture/new.html", form=form)
     db.session.commit()
+    if isinstance(result, service.BounceReport):
+        return render_template("capture/bounces.html", report=result)
     return render_template("capture/result.html", result=result)
 
 

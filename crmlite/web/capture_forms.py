@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from crmlite.models import Contact
-from crmlite.services.email_reading import MAX_MESSAGE_BYTES
+from crmlite.services.email_reading import read_message
 from crmlite.web.fields import IdSelectField
 
 
@@ -38,13 +38,14 @@ class CaptureForm(FlaskForm):
         if self.has_file() and has_text:
             raise ValidationError("Upload a file or paste a message, not both.")
 
-    def message(self) -> tuple[bytes, Field]:
-        """The raw message, and the field it came from (where its error goes)."""
+    def message(self) -> tuple[bytes, int, Field]:
+        """The raw message (its beginning when it is too large), its size, and the field it
+        came from (where its error goes)."""
         if self.has_file():
-            # One byte more than allowed, so that the service can tell it is too large.
-            data = self.message_file.data.read(MAX_MESSAGE_BYTES + 1)
-            return data, self.message_file
-        return (self.raw_message.data or "").encode("utf-8"), self.raw_message
+            data, size = read_message(self.message_file.data.stream)
+            return data, size, self.message_file
+        data = (self.raw_message.data or "").encode("utf-8")
+        return data, len(data), self.raw_message
 
 
 class AssignForm(FlaskForm):

@@ -3,12 +3,13 @@ activities, and simple edit pages. Serves /companies/… and /contacts/…."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import Company, Contact, Member
+from crmlite.services import bounces
 from crmlite.services import companies as service
 from crmlite.services.companies import CompanyRefused
 from crmlite.services.pagination import page_number
@@ -125,6 +126,17 @@ def contact_detail(contact_id: int) -> str:
         opportunities=service.contact_opportunities(contact.id),
         activities=service.recent_contact_activities(contact.id, current_user),
     )
+
+
+@bp.post("/contacts/<int:contact_id>/mail-again")
+def contact_mail_again(contact_id: int) -> Response:
+    """Clear the contact's bounce: their address may be mailed again."""
+    contact = get_or_404(Contact, contact_id)
+    require("contact.mail_again", contact)
+    if bounces.mail_again(contact):
+        db.session.commit()
+        flash(f"{contact.email} will be mailed again.", "success")
+    return redirect(url_for(".contact_detail", contact_id=contact.id))
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
