@@ -1,5 +1,6 @@
 """The private calendar feed: created, reset and revoked by its member; fetched without
-signing in, as Outlook, Google Calendar or Apple Calendar do; valid iCalendar (RFC 5545)."""
+signing in, as Outlook, Google Calendar or Apple Calendar do; valid iCalendar (RFC 5545), in
+the team's time zone; done activities and captured e-mails as the member chooses."""
 
 from __future__ import annotations
 
@@ -107,14 +108,18 @@ def test_subscribe_then_fetch_without_signing_in(
     assert str(calendar["PRODID"]) == cal.FEED_PRODID
     assert "Nick Points" in str(calendar["X-WR-CALNAME"])
     found = events(response.data)
-    assert set(found) == {"1st Appointment with Jason", "Thank you postcard", "Met Shane"}
+    assert set(found) == {"1st Appointment with Jason", "Thank you postcard", "✓ Done: Met Shane"}
 
     event = found["1st Appointment with Jason"]
     assert str(event["UID"]) == f"activity-{meeting.id}@crmlite"
-    # Stored and sent in UTC: the local 10:00 to 11:00 of that Monday.
-    assert event["DTSTART"].dt == at(monday, 10) and event["DTSTART"].dt.utcoffset() == timedelta(0)
-    assert event["DTEND"].dt == at(monday, 11)
-    assert b"DTSTART:" + at(monday, 10).strftime("%Y%m%dT%H%M%SZ").encode() in response.data
+    # Stored in UTC, sent in the team's zone: the local 10:00 to 11:00 of that Monday.
+    assert event["DTSTART"].params["TZID"] == "America/Los_Angeles"
+    assert event["DTSTART"].dt == at(monday, 10) and event["DTEND"].dt == at(monday, 11)
+    assert event["DTSTART"].dt.replace(tzinfo=None) == datetime.combine(monday, time(10))
+    assert b"DTSTART;TZID=America/Los_Angeles:" + f"{monday:%Y%m%d}T100000".encode() in (
+        response.data
+    )
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["America/Los_Angeles"]
     assert str(event["LOCATION"]) == "On-Site"
     description = str(event["DESCRIPTION"])
     assert "Company: CharTec" in description and "Phone: (866) 544-2772" in description
@@ -136,7 +141,7 @@ def test_subscribe_then_fetch_without_signing_in(
     assert not all_day.walk("VALARM")
 
     # Closed: still there (it happened), marked so, and no longer rings.
-    closed = found["Met Shane"]
+    closed = found["✓ Done: Met Shane"]
     assert str(closed["UID"]) == f"activity-{done.id}@crmlite"
     assert str(closed["X-CRMLITE-STATUS"]) == "Closed"
     assert "Status: Closed" in str(closed["DESCRIPTION"])
@@ -168,9 +173,10 @@ def test_the_product_example_in_the_feed(app, make_member, make_company, make_co
     db.session.add(activity)
     db.session.commit()
 
-    body = cal.feed(nick, today=date(2013, 12, 1), calendar_name="Nick Points")
+    body = cal.feed(nick, today=date(2013, 12, 1), calendar_name="Nick Points", tz=LA)
 
-    assert b"DTSTART:20131209T180000Z" in body and b"DTEND:20131209T190000Z" in body
+    assert b"DTSTART;TZID=America/Los_Angeles:20131209T100000" in body
+    assert b"DTEND;TZID=America/Los_Angeles:20131209T110000" in body
     event = events(body)["1st Appointment with Jason"]
     assert event["DTSTART"].dt == datetime(2013, 12, 9, 18, 0, tzinfo=UTC)
     description = str(event["DESCRIPTION"])
