@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
@@ -521,7 +521,8 @@ def _feed_window(member: Member, today: date) -> tuple[Any, ...]:
     if not member.feed_include_captured:
         conditions += (~is_captured(),)
     if not member.feed_include_done:
-        conditions += (Activity.status == ActivityStatus.OPEN.value,)
+        # Captured e-mails are closed as they are captured: asked for, they show anyway.
+        conditions += (or_(Activity.status == ActivityStatus.OPEN.value, is_captured()),)
     return conditions
 
 
