@@ -546,6 +546,7 @@ def feed_version(member: Member, *, today: date, calendar_name: str, tz: ZoneInf
         select(func.count(ActivityNote.id))
         .join(Activity, Activity.id == ActivityNote.activity_id)
         .where(*window)
+        .correlate(None)  # its own count of the window's notes, not tied to the outer rows
         .scalar_subquery()
     )
     count, last_change, versions, note_count = db.session.execute(
