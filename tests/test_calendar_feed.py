@@ -1,10 +1,12 @@
 """The private calendar feed: created, reset and revoked by its member; fetched without
-signing in, as Outlook, Google Calendar or Apple Calendar do; valid iCalendar (RFC 5545)."""
+signing in, as Outlook, Google Calendar or Apple Calendar do; valid iCalendar (RFC 5545), in
+the team's time zone; done activities and captured e-mails as the member chooses."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -13,9 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from crmlite.extensions import db
-from crmlite.models import Member, Role
+from crmlite.models import Activity, Member, Role
 from crmlite.services import calendar as cal
-from crmlite.services.team import local_today
+from crmlite.services import capture
+from crmlite.services.activities import add_note
+from crmlite.services.team import get_team, local_today
 from tests.conftest import page_token
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -107,14 +111,18 @@ def test_subscribe_then_fetch_without_signing_in(
     assert str(calendar["PRODID"]) == cal.FEED_PRODID
     assert "Nick Points" in str(calendar["X-WR-CALNAME"])
     found = events(response.data)
-    assert set(found) == {"1st Appointment with Jason", "Thank you postcard", "Met Shane"}
+    assert set(found) == {"1st Appointment with Jason", "Thank you postcard", "✓ Done: Met Shane"}
 
     event = found["1st Appointment with Jason"]
     assert str(event["UID"]) == f"activity-{meeting.id}@crmlite"
-    # Stored and sent in UTC: the local 10:00 to 11:00 of that Monday.
-    assert event["DTSTART"].dt == at(monday, 10) and event["DTSTART"].dt.utcoffset() == timedelta(0)
-    assert event["DTEND"].dt == at(monday, 11)
-    assert b"DTSTART:" + at(monday, 10).strftime("%Y%m%dT%H%M%SZ").encode() in response.data
+    # Stored in UTC, sent in the team's zone: the local 10:00 to 11:00 of that Monday.
+    assert event["DTSTART"].params["TZID"] == "America/Los_Angeles"
+    assert event["DTSTART"].dt == at(monday, 10) and event["DTEND"].dt == at(monday, 11)
+    assert event["DTSTART"].dt.replace(tzinfo=None) == datetime.combine(monday, time(10))
+    assert b"DTSTART;TZID=America/Los_Angeles:" + f"{monday:%Y%m%d}T100000".encode() in (
+        response.data
+    )
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["America/Los_Angeles"]
     assert str(event["LOCATION"]) == "On-Site"
     description = str(event["DESCRIPTION"])
     assert "Company: CharTec" in description and "Phone: (866) 544-2772" in description
@@ -136,7 +144,7 @@ def test_subscribe_then_fetch_without_signing_in(
     assert not all_day.walk("VALARM")
 
     # Closed: still there (it happened), marked so, and no longer rings.
-    closed = found["Met Shane"]
+    closed = found["✓ Done: Met Shane"]
     assert str(closed["UID"]) == f"activity-{done.id}@crmlite"
     assert str(closed["X-CRMLITE-STATUS"]) == "Closed"
     assert "Status: Closed" in str(closed["DESCRIPTION"])
@@ -150,8 +158,6 @@ def test_the_product_example_in_the_feed(app, make_member, make_company, make_co
     nick = make_member(name="Nick Points")
     chartec = make_company(name="CharTec")
     jason = make_contact(first_name="Jason", last_name="Rivas", company_id=chartec.id)
-    from crmlite.models import Activity
-
     activity = Activity(
         subject="1st Appointment with Jason",
         type_id=activity_type("SA").id,
@@ -168,9 +174,10 @@ def test_the_product_example_in_the_feed(app, make_member, make_company, make_co
     db.session.add(activity)
     db.session.commit()
 
-    body = cal.feed(nick, today=date(2013, 12, 1), calendar_name="Nick Points")
+    body = cal.feed(nick, today=date(2013, 12, 1), calendar_name="Nick Points", tz=LA)
 
-    assert b"DTSTART:20131209T180000Z" in body and b"DTEND:20131209T190000Z" in body
+    assert b"DTSTART;TZID=America/Los_Angeles:20131209T100000" in body
+    assert b"DTEND;TZID=America/Los_Angeles:20131209T110000" in body
     event = events(body)["1st Appointment with Jason"]
     assert event["DTSTART"].dt == datetime(2013, 12, 9, 18, 0, tzinfo=UTC)
     description = str(event["DESCRIPTION"])
@@ -254,3 +261,266 @@ def test_unchanged_feed_answers_304_and_changes_show(
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
     event = events(changed.data)["Demo"]
     assert event["DTSTART"].dt == at(day, 15) and int(event["SEQUENCE"]) == 2
+
+
+# -- issue #15: always valid, in the team's zone; what the feed shows ------------------------------
+
+
+def captured_email(member: Member, subject: str, sent: datetime) -> Activity:
+    """An e-mail captured as crmlite captures them: a closed E-mail activity with a note."""
+    raw = (
+        f"From: Pat Doe <pat@unknown.example>\r\nTo: {member.email}\r\nSubject: {subject}\r\n"
+        f"Date: {format_datetime(sent)}\r\nMessage-ID: <{subject.replace(' ', '.')}@x>\r\n\r\n"
+        "The e-mail's text.\r\n"
+    ).encode()
+    result = capture.capture_email(raw, captured_by=member, tz=LA, now=sent + timedelta(hours=1))
+    db.session.commit()
+    return result.activity
+
+
+def checkbox(html: str, name: str) -> str:
+    match = re.search(rf'<input[^>]*name="{name}"[^>]*>', html)
+    assert match, html
+    return match.group(0)
+
+
+def test_an_empty_feed_is_valid_with_the_team_zone(app, make_member) -> None:
+    """RFC 5545 wants at least one component: the zone's VTIMEZONE is always there."""
+    nobody = make_member(name="New Hire")
+    body = cal.feed(nobody, today=date(2026, 6, 15), calendar_name="New Hire", tz=LA)
+
+    calendar = icalendar.Calendar.from_ical(body)
+    assert not calendar.walk("VEVENT")
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "America/Los_Angeles"
+    # Its rules cover the window (30 days back, 180 ahead): summer and winter time both.
+    assert {str(rule["TZNAME"]) for rule in zone.subcomponents} == {"PST", "PDT"}
+    assert str(calendar["X-WR-TIMEZONE"]) == "America/Los_Angeles"
+    assert str(calendar["X-WR-CALNAME"]) == "New Hire"
+    assert body.startswith(b"BEGIN:VCALENDAR\r\n") and b"BEGIN:VTIMEZONE\r\n" in body
+
+
+def test_times_are_in_the_team_zone_set_in_setup(
+    client, signed_in, anonymous, make_activity
+) -> None:
+    """The team in Berlin: events carry DTSTART;TZID=Europe/Berlin and Berlin wall times,
+    and the VTIMEZONE that TZID names is in the feed."""
+    team = get_team()
+    team.time_zone = "Europe/Berlin"
+    db.session.commit()
+    berlin = ZoneInfo("Europe/Berlin")
+    me = signed_in(Role.REP)
+    url = subscribe(client).removeprefix("http://localhost")
+    day = local_today(berlin) + timedelta(days=3)
+    make_activity(
+        me,
+        "Kick-off",
+        due_on=day,
+        starts_at=datetime.combine(day, time(9, 30), berlin).astimezone(UTC),
+        ends_at=datetime.combine(day, time(10, 15), berlin).astimezone(UTC),
+    )
+
+    body = anonymous.get(url).data
+    calendar = icalendar.Calendar.from_ical(body)
+    assert [str(zone["TZID"]) for zone in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    assert str(calendar["X-WR-TIMEZONE"]) == "Europe/Berlin"
+    event = events(body)["Kick-off"]
+    assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert event["DTSTART"].dt.replace(tzinfo=None) == datetime.combine(day, time(9, 30))
+    assert event["DTEND"].dt.replace(tzinfo=None) == datetime.combine(day, time(10, 15))
+    assert f"DTSTART;TZID=Europe/Berlin:{day:%Y%m%d}T093000".encode() in body
+
+
+def test_captured_emails_only_when_asked_for(app, make_member, make_activity) -> None:
+    me = make_member()
+    today = local_today(LA)
+    make_activity(me, "Call Jason", due_on=today)
+    captured_email(me, "Re: the quote", datetime.now(UTC) - timedelta(days=2))
+
+    by_default = events(cal.feed(me, today=today, calendar_name="Me", tz=LA))
+    assert set(by_default) == {"Call Jason"}
+
+    cal.update_feed_settings(me, include_captured=True, include_done=True)
+    db.session.commit()
+    found = events(cal.feed(me, today=today, calendar_name="Me", tz=LA))
+    assert set(found) == {"Call Jason", "✓ Done: Re: the quote"}
+    # Its text (the capture's note) is in the description.
+    assert "The e-mail's text." in str(found["✓ Done: Re: the quote"]["DESCRIPTION"])
+
+
+def test_done_activities_marked_without_alarm_or_left_out(app, make_member, make_activity) -> None:
+    me = make_member()
+    today = local_today(LA)
+    yesterday = today - timedelta(days=1)
+    make_activity(
+        me,
+        "Demo at CharTec",
+        due_on=yesterday,
+        closed=True,
+        starts_at=at(yesterday, 14),
+        ends_at=at(yesterday, 15),
+        reminder_minutes=30,
+    )
+    make_activity(
+        me, "Follow-up call", due_on=today, starts_at=at(today, 16), ends_at=at(today, 16, 30)
+    )
+
+    found = events(cal.feed(me, today=today, calendar_name="Me", tz=LA))
+    done = found["✓ Done: Demo at CharTec"]
+    # A VEVENT's STATUS may only be TENTATIVE, CONFIRMED or CANCELLED (RFC 5545 3.8.1.11):
+    # the subject and crmlite's own status say it is done.
+    assert str(done["STATUS"]) == "CONFIRMED"
+    assert str(done["X-CRMLITE-STATUS"]) == "Closed"
+    assert not done.walk("VALARM")
+    assert str(found["Follow-up call"]["X-CRMLITE-STATUS"]) == "Open"
+
+    cal.update_feed_settings(me, include_captured=False, include_done=False)
+    db.session.commit()
+    assert set(events(cal.feed(me, today=today, calendar_name="Me", tz=LA))) == {"Follow-up call"}
+
+
+def test_alarms_only_on_timed_open_activities(app, make_member, make_activity) -> None:
+    """An all-day event's alarm would ring the evening before (its day starts at midnight)."""
+    me = make_member()
+    day = local_today(LA) + timedelta(days=1)
+    make_activity(me, "Send the proposal", due_on=day, reminder_minutes=60)
+    make_activity(
+        me,
+        "Call Shane",
+        due_on=day,
+        starts_at=at(day, 9),
+        ends_at=at(day, 9, 15),
+        reminder_minutes=10,
+    )
+    found = events(cal.feed(me, today=local_today(LA), calendar_name="Me", tz=LA))
+    assert not found["Send the proposal"].walk("VALARM")
+    (alarm,) = found["Call Shane"].walk("VALARM")
+    assert alarm["TRIGGER"].dt == timedelta(minutes=-10)
+
+
+def test_notes_in_the_description_cut_when_long(app, make_member, make_activity) -> None:
+    me = make_member(name="Nick Points")
+    day = local_today(LA)
+    short = make_activity(me, "Call Jason", due_on=day)
+    add_note(short, by=me, body="Asked for the price list.", now=at(day, 8))
+    add_note(short, by=me, body="Wants a demo on Tuesday.", now=at(day, 9, 5))
+    long = make_activity(me, "Long story", due_on=day)
+    add_note(long, by=me, body="word " * 3_000)
+    db.session.commit()
+
+    found = events(cal.feed(me, today=day, calendar_name="Me", tz=LA))
+    description = str(found["Call Jason"]["DESCRIPTION"])
+    assert description.startswith("Type: ") and "Status: Open" in description
+    # Newest first, each stamped in the team's time with its author.
+    newest = description.index(
+        f"Note, {day:%Y-%m-%d} 09:05, Nick Points:\nWants a demo on Tuesday."
+    )
+    assert newest < description.index("Asked for the price list.")
+    cut = str(found["Long story"]["DESCRIPTION"])
+    assert cut.endswith("…") and len(cut) == cal.DESCRIPTION_LIMIT
+    assert len(str(found["Call Jason"]["DESCRIPTION"])) < 300
+
+
+def test_feed_statements_do_not_grow_with_activities_or_notes(
+    app, make_member, make_activity, queries
+) -> None:
+    me = make_member()
+    day = local_today(LA)
+    first = make_activity(me, "Only one", due_on=day)
+    add_note(first, by=me, body="A note.")
+    db.session.commit()
+    with queries() as few:
+        cal.feed(me, today=day, calendar_name="Me", tz=LA)
+    for n in range(6):
+        activity = make_activity(me, f"Call {n}", due_on=day + timedelta(days=n))
+        for k in range(3):
+            add_note(activity, by=me, body=f"Note {k} of {n}.")
+    db.session.commit()
+    db.session.expire_all()
+    with queries() as many:
+        body = cal.feed(me, today=day, calendar_name="Me", tz=LA)
+    assert many.count == few.count, many.statements
+    assert len(events(body)) == 7
+    assert "Note 2 of 5." in str(events(body)["Call 5"]["DESCRIPTION"])
+
+
+def test_a_note_added_changes_the_etag(client, signed_in, anonymous, make_activity) -> None:
+    me = signed_in(Role.REP)
+    url = subscribe(client).removeprefix("http://localhost")
+    meeting = make_activity(me, "Demo", due_on=local_today(LA))
+    etag = anonymous.get(url).headers["ETag"]
+    add_note(meeting, by=me, body="Bring the contract.")
+    db.session.commit()
+    changed = anonymous.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert "Bring the contract." in str(events(changed.data)["Demo"]["DESCRIPTION"])
+
+
+def test_the_settings_form_changes_only_my_own_feed(
+    client, signed_in, anonymous, make_member, make_activity
+) -> None:
+    me = signed_in(Role.MANAGER)
+    other = make_member()
+    url = subscribe(client).removeprefix("http://localhost")
+    today = local_today(LA)
+    make_activity(me, "Done call", due_on=today, closed=True)
+    captured_email(me, "Quote request", datetime.now(UTC) - timedelta(days=1))
+    before = anonymous.get(url)
+    assert set(events(before.data)) == {"✓ Done: Done call"}
+
+    page = client.get("/calendar/subscription").text
+    assert "checked" in checkbox(page, "include_done")
+    assert "checked" not in checkbox(page, "include_captured")
+
+    # Without the CSRF token: refused, nothing changed.
+    refused = client.post(
+        "/calendar/subscription/settings",
+        data={"include_captured": "y"},
+        headers={"HX-Request": "true"},
+    )
+    assert refused.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Member, me.id).feed_include_captured is False
+
+    token = page_token(client, "/calendar/subscription")
+    response = client.post(
+        "/calendar/subscription/settings",
+        # Naming another member changes nothing of theirs: the form is about my own feed.
+        data={"include_captured": "y", "csrf_token": token, "member_id": str(other.id)},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    html = response.text
+    assert html.lstrip().startswith('<section class="panel cal-subscription"')
+    assert "Saved" in html
+    assert "checked" in checkbox(html, "include_captured")
+    assert "checked" not in checkbox(html, "include_done")
+    db.session.expire_all()
+    mine, theirs = db.session.get(Member, me.id), db.session.get(Member, other.id)
+    assert (mine.feed_include_captured, mine.feed_include_done) == (True, False)
+    assert (theirs.feed_include_captured, theirs.feed_include_done) == (False, True)
+
+    after = anonymous.get(url, headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
+    # Captured e-mails are closed when captured: asked for, they show with done ones left out.
+    assert set(events(after.data)) == {"✓ Done: Quote request"}
+
+    # Without htmx: back to the page, which says it saved.
+    response = client.post(
+        "/calendar/subscription/settings", data={"include_done": "y", "csrf_token": token}
+    )
+    assert response.status_code == 302
+    assert "Saved" in client.get("/calendar/subscription").text
+    db.session.expire_all()
+    mine = db.session.get(Member, me.id)
+    assert (mine.feed_include_captured, mine.feed_include_done) == (False, True)
+
+
+def test_the_settings_form_is_not_public(anonymous) -> None:
+    assert anonymous.post("/calendar/subscription/settings").status_code == 400  # no CSRF token
+    # With a valid token (the sign-in page gives one): still sent to sign in first.
+    token = page_token(anonymous, "/sign-in")
+    response = anonymous.post(
+        "/calendar/subscription/settings", data={"include_done": "y", "csrf_token": token}
+    )
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]

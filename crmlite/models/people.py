@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime
@@ -97,6 +97,12 @@ class Member(SignedInUser, Model):
     points_quota: Mapped[int | None] = mapped_column(Integer)
     # Secret of the private calendar subscription URL; None when revoked.
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # What the feed shows besides open activities (the member chooses, on the feed's page):
+    # captured e-mails are many and rarely wanted in a calendar, done activities usually are.
+    feed_include_captured: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    feed_include_done: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
 

@@ -573,6 +573,7 @@ ROUTES: dict[str, Route] = {
     "activities.due_soon": route("home.use"),
     "activities.dismiss": route("home.use"),
     "calendar.subscription": route("home.use"),
+    "calendar.feed_settings": route("home.use"),  # one's own feed's settings
     # the board and opportunities
     "board.index": route("opportunity.read"),
     "board.more": route("opportunity.read"),

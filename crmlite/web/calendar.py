@@ -34,7 +34,7 @@ from crmlite.services.parsing import parse_id
 from crmlite.services.periods import FIRST_DAY, FIRST_YEAR, LAST_DAY, LAST_YEAR, Month
 from crmlite.services.team import local_today
 from crmlite.web import get_or_404, is_htmx, may, public, require
-from crmlite.web.calendar_forms import MoveForm, SubscriptionForm
+from crmlite.web.calendar_forms import FeedSettingsForm, MoveForm, SubscriptionForm
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
@@ -387,15 +387,45 @@ def subscription() -> Any:
             if notice:
                 flash(notice, "error" if form.action.errors else "success")
             return redirect(url_for("calendar.subscription"))
+    return _subscription_page(notice)
+
+
+def _subscription_page(notice: str = "", settings_form: FeedSettingsForm | None = None) -> str:
     template = "calendar/_subscription.html" if is_htmx() else "calendar/subscription.html"
     url = feed_url(current_user.calendar_token)
+    if settings_form is None:
+        settings_form = FeedSettingsForm(
+            formdata=None,
+            include_done=current_user.feed_include_done,
+            include_captured=current_user.feed_include_captured,
+        )
     return render_template(
         template,
         feed_url=url,
         # Calendar apps open webcal: addresses as subscriptions.
         webcal_url="webcal://" + url.split("://", 1)[1] if url else None,
         notice=notice,
+        settings_form=settings_form,
     )
+
+
+@bp.post("/subscription/settings")
+def feed_settings() -> Any:
+    """What my own feed shows: done activities, captured e-mails."""
+    form = FeedSettingsForm()
+    if not form.validate():
+        return _subscription_page("Nothing was changed; try again.", form)
+    cal.update_feed_settings(
+        current_user,
+        include_captured=bool(form.include_captured.data),
+        include_done=bool(form.include_done.data),
+    )
+    db.session.commit()
+    notice = "Saved: calendar apps show the change when they next look (about every hour)."
+    if not is_htmx():
+        flash(notice, "success")
+        return redirect(url_for("calendar.subscription"))
+    return _subscription_page(notice)
 
 
 class FeedCache:
@@ -437,7 +467,7 @@ def feed(token: str) -> Response:
     if member is None:
         abort(404)
     today, name = _today(), f"{member.name} · {g.team_name}"
-    version = cal.feed_version(member, today=today, calendar_name=name)
+    version = cal.feed_version(member, today=today, calendar_name=name, tz=g.tz)
     headers = {
         "Content-Disposition": 'inline; filename="crmlite.ics"',
         # The address is the secret: keep it out of shared caches and search engines.
@@ -449,6 +479,6 @@ def feed(token: str) -> Response:
         return Response(status=304, headers=headers)
     body = feeds.get(version)
     if body is None:
-        body = cal.feed(member, today=today, calendar_name=name)
+        body = cal.feed(member, today=today, calendar_name=name, tz=g.tz)
         feeds.put(version, body)
     return Response(body, content_type="text/calendar; charset=utf-8", headers=headers)

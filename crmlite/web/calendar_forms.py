@@ -1,10 +1,10 @@
 """The calendar's forms: a block dropped on another day or time, and the private feed's
-subscription (create, reset, revoke)."""
+subscription (create, reset, revoke) and what it shows."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, StringField, TimeField
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Optional
 
 from crmlite.web.fields import WholeNumberField
@@ -26,3 +26,10 @@ class SubscriptionForm(FlaskForm):
         choices=[SelectChoice(action, action) for action in ("create", "reset", "revoke")],
         validators=[InputRequired()],
     )
+
+
+class FeedSettingsForm(FlaskForm):
+    """What my feed shows besides my open activities. An unticked box is not sent: off."""
+
+    include_done = BooleanField("Show done activities (marked “✓ Done”)")
+    include_captured = BooleanField("Show captured e-mails")
