@@ -3,7 +3,7 @@ with a unique key, claimed and sent by the worker (services/outbox.py, services/
 Campaign sends queued before this migration are queued into it when Send is pressed again.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-03 22:25:33.293210
 
 """
@@ -15,7 +15,7 @@ import crmlite.database
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
