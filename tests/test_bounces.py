@@ -24,22 +24,23 @@ from crmlite.models import (
     Contact,
     EmailSend,
     Member,
+    OutboxKind,
+    OutboxMessage,
     Role,
     SendStatus,
 )
-from crmlite.services import campaign_emails, capture, marketing_lists, tracking
+from crmlite.services import campaign_emails, capture, delivery, marketing_lists, outbox, tracking
 from crmlite.services.campaigns import save_campaign
 from crmlite.services.companies import ContactValues, save_contact
 from crmlite.services.delivery_reports import Bounce
 from crmlite.services.email_reading import parse_email
 from crmlite.services.mailer import (
+    SKIPPED,
     Mailer,
     MailSettings,
-    MessageRefused,
     SkipReason,
     skip_reason,
 )
-from crmlite.services.tracks import SKIPPED_STEP
 from tests.conftest import page_token
 from tests.test_capture import counts, post_capture, run_capture
 from tests.test_email_campaigns import send, write_email
@@ -231,12 +232,30 @@ def _make_campaign(owner: Member) -> Campaign:
     return campaign
 
 
-def test_a_track_e_mail_step_is_not_sent_to_a_bouncing_contact() -> None:
-    assert SKIPPED_STEP[SkipReason.BOUNCED] == "skipped: the address bounces"
-    with pytest.raises(MessageRefused, match="not sent: bounced"):
-        tracking.send_plain(
-            "a@x.org", "Hi", "Hello", Contact(first_name="A", email="a@x.org", bounced_at=NOW)
-        )
+def test_a_track_e_mail_is_not_sent_to_a_bouncing_contact(
+    app, make_contact, tmp_path: Path
+) -> None:
+    contact = make_contact("A", email="a@x.org")
+    outbox.enqueue(
+        tracking.contact_email(
+            key="track:1:1",
+            kind=OutboxKind.TRACK,
+            contact=contact,
+            subject="Hi",
+            body="Hello",
+            base="https://crm.example.com",
+        ),
+        domain="x.org",
+    )
+    contact.bounced_at = NOW  # starts bouncing after the step was queued
+    db.session.commit()
+    with Mailer(MailSettings(outbox=tmp_path / "outbox", rate_per_second=0)) as mailer:
+        done = delivery.deliver(mailer, sender="crm@x.org")
+    assert (done.sent, done.skipped) == (0, 1)
+    row = db.session.scalars(select(OutboxMessage)).one()
+    assert (row.status, row.last_error) == ("skipped", "the address bounces")
+    assert SKIPPED[SkipReason.BOUNCED] == "the address bounces"
+    assert not (tmp_path / "outbox").exists()
 
 
 # ---------------------------------------------------------------- the contact's page
