@@ -5,6 +5,7 @@ contact's messages arrive in order, and hostile names round-trip in the To heade
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -415,3 +416,49 @@ def test_the_worker_loop_sends_then_stops_when_asked(app, mailing, smtp, monkeyp
     assert any(line.startswith("outbox: ") and "sent" in line for line in lines)
     statuses = set(db.session.scalars(select(OutboxMessage.status)))
     assert statuses == {OutboxStatus.SENT.value}
+
+
+def test_the_outbox_page_shows_failures_and_a_failed_message_can_be_tried_again(
+    app, client, signed_in, mailing, smtp
+) -> None:
+    sink, port = smtp
+    email, group = mailing
+    sink.refuse["lead3@example.com"] = "550 5.1.1 No such user here"
+    campaign_emails.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
+    db.session.commit()
+    with mailer(port) as chosen:
+        delivery.deliver(chosen, sender=SENDER)
+    failed = db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == "failed")).one()
+
+    signed_in(Role.MANAGER)  # reps are refused: see test_permissions_matrix
+    page = client.get("/marketing/outbox").get_data(as_text=True)
+    row = re.search(rf'<tr id="message-{failed.id}">(.*?)</tr>', page, re.S)
+    assert row and "lead3@example.com" in row.group(1) and "550" in row.group(1)
+    campaign_row = re.search(r'<tr id="kind-campaign">(.*?)</tr>', page, re.S)
+    assert campaign_row
+    # Queued, Sending, Sent, Failed, Skipped
+    assert re.findall(r'<td class="num">([^<]*)</td>', campaign_row.group(1)) == [
+        "0",
+        "0",
+        "20",
+        "1",
+        "0",
+    ]
+
+    del sink.refuse["lead3@example.com"]  # the address was sorted out
+    token = page_token(client, "/marketing/outbox")
+    client.post(f"/marketing/outbox/{failed.id}/retry", data={"csrf_token": token})
+    db.session.refresh(failed)
+    assert (failed.status, failed.attempts, failed.last_error) == ("queued", 0, "")
+    assert campaign_emails.send_counts(email.id).failed == 0
+    with mailer(port) as chosen:
+        assert delivery.deliver(chosen, sender=SENDER).sent == 1
+    assert sink.to().count("lead3@example.com") == 1
+    again = client.post(f"/marketing/outbox/{failed.id}/retry", data={"csrf_token": token})
+    assert again.status_code == 302
+    assert "Only a failed message can be tried again." in client.get("/marketing/outbox").get_data(
+        as_text=True
+    )
+    assert (
+        client.post("/marketing/outbox/999999/retry", data={"csrf_token": token}).status_code == 404
+    )

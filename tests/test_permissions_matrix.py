@@ -30,6 +30,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
@@ -47,6 +48,7 @@ from crmlite.models import (
     Opportunity,
     OpportunityContact,
     OpportunityTeamMember,
+    OutboxMessage,
     Role,
     SalesStage,
     Track,
@@ -202,6 +204,16 @@ def build_world(role: str) -> World:
     campaign = _add(Campaign(name=f"Matrix campaign {n}", type_id=kind.id))
     email = _add(CampaignEmail(campaign_id=campaign.id, subject="Hello", body_text="Hi"))
     group = _add(MarketingList(name=f"Matrix group {n}"))
+    message = _add(
+        OutboxMessage(
+            key=f"matrix:{n}",
+            kind="test",
+            to_address="matrix@example.com",
+            message_id=f"<matrix.{n}@example.com>",
+            status="failed",
+            not_before=utcnow(),
+        )
+    )
     own_contact = sides["own"].records["contact_id"]
     _add(MarketingListMember(list_id=group.id, contact_id=own_contact.id))
     unused_type = _add(
@@ -215,6 +227,7 @@ def build_world(role: str) -> World:
     shared = {
         "campaign_id": campaign.id,
         "email_id": email.id,
+        "message_id": message.id,
         "list_id": group.id,
         "track_id": track.id,
         "step_id": step.id,

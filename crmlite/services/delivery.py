@@ -83,12 +83,15 @@ class Unwritable(Exception):
 
 
 def _stored(row: OutboxMessage, sender: str) -> EmailMessage:
+    address = row.to_address
     if row.contact_id is not None:
         contact = db.session.get(Contact, row.contact_id)
         if contact is not None and (reason := skip_reason(contact)) is not None:
             raise Skip(reason)
+        if contact is not None:
+            address = contact.email  # corrected since it was queued: the address today
     try:
-        to = recipient(row.to_address, row.to_name)
+        to = recipient(address, row.to_name)
     except ValueError as error:
         raise Unwritable(str(error)) from error
     return compose(
@@ -130,6 +133,7 @@ def _record(row: OutboxMessage, status: SendStatus, *, error: str = "") -> None:
         outcome = {
             SendStatus.SENT: "e-mail sent",
             SendStatus.FAILED: f"e-mail failed: {error}",
+            SendStatus.QUEUED: "e-mail queued again",
         }.get(status, f"skipped: {error}")
         db.session.execute(
             update(TrackStepRun)
@@ -213,6 +217,13 @@ def _deliver_one(
         done.sent += 1
     db.session.commit()
     return True
+
+
+def try_again(row: OutboxMessage, *, now: datetime) -> None:
+    """A failed message back in the queue (``outbox.try_again``), and its campaign send
+    counted as waiting again."""
+    outbox.try_again(row, now=now)
+    _record(row, SendStatus.QUEUED)
 
 
 def waiting() -> int:

@@ -245,3 +245,33 @@ def recent_problems(limit: int = 20) -> list[OutboxMessage]:
             .limit(limit)
         )
     )
+
+
+def kind_counts() -> dict[str, dict[str, int]]:
+    """Rows by kind and status (every status, 0 when none): one query."""
+    counts: dict[str, dict[str, int]] = {
+        kind.value: {status.value: 0 for status in OutboxStatus} for kind in OutboxKind
+    }
+    for kind, status, number in db.session.execute(
+        select(OutboxMessage.kind, OutboxMessage.status, func.count(OutboxMessage.id)).group_by(
+            OutboxMessage.kind, OutboxMessage.status
+        )
+    ):
+        counts.setdefault(kind, {s.value: 0 for s in OutboxStatus})[status] = number
+    return counts
+
+
+class NotFailed(ValueError):
+    """Only a failed message can be tried again."""
+
+
+def try_again(row: OutboxMessage, *, now: datetime) -> None:
+    """A failed message back in the queue, its attempts counted from zero (e.g. after the
+    address was corrected or the server's refusal was sorted out). The campaign send or
+    track step it belongs to waits again too."""
+    if row.status != OutboxStatus.FAILED.value:
+        raise NotFailed("Only a failed message can be tried again.")
+    row.status = OutboxStatus.QUEUED.value
+    row.attempts = 0
+    row.not_before = now
+    row.last_error = ""

@@ -471,6 +471,8 @@ PERMISSIONS = _table(
     may("member.change", "Add and edit members: roles, active, points quotas", admins()),
     may("team.change", "Team settings: name, time zone, points quota", admins()),
     may("audit.read", "Read the audit log", admins()),
+    may("outbox.read", "See the outbox: messages waiting, retried and failed", managers()),
+    may("outbox.retry", "Try a failed message again", managers()),
 )
 
 
@@ -674,6 +676,8 @@ ROUTES: dict[str, Route] = {
     "email_campaigns.send_progress": route("email_campaign.manage"),
     "email_campaigns.send_test": route("email_campaign.manage"),
     "email_campaigns.cancel_send": route("email_campaign.manage"),
+    "email_campaigns.outbox_page": route("outbox.read"),
+    "email_campaigns.retry_message": route("outbox.retry"),
     "email_campaigns.delete_email": route("email_campaign.manage"),
     # tracks and enrolments
     "tracks.index": route("track.read"),

@@ -14,10 +14,18 @@ from werkzeug.wrappers import Response
 from crmlite import links
 from crmlite.database import utcnow
 from crmlite.extensions import db
-from crmlite.models import Campaign, CampaignEmail, Contact, MarketingList, SendStatus
+from crmlite.models import (
+    Campaign,
+    CampaignEmail,
+    Contact,
+    MarketingList,
+    OutboxMessage,
+    OutboxStatus,
+    SendStatus,
+)
 from crmlite.services import campaign_emails as emails
+from crmlite.services import delivery, outbox, tracking
 from crmlite.services import marketing_lists as lists
-from crmlite.services import outbox, tracking
 from crmlite.services.campaign_emails import EmailRefused
 from crmlite.services.mailer import sender_domain
 from crmlite.services.marketing_lists import ListRefused
@@ -30,6 +38,7 @@ from crmlite.web.email_campaigns_forms import CsvForm, EmailForm, FilterForm, Gr
 bp = Blueprint("email_campaigns", __name__, url_prefix="/marketing")
 
 RECENT_SENDS = 200
+OUTBOX_PROBLEMS = 100
 # A CSV of 20,000 addresses is well under 1 MB; room for the multipart framing.
 CSV_REQUEST_LIMIT = lists.MAX_CSV_BYTES + 64 * 1024
 
@@ -337,3 +346,31 @@ def campaign_panel(campaign: Campaign) -> dict[str, Any]:
         "form_url": links.absolute_url("public.form", token=tracking.form_token(campaign)),
         "form_closed": tracking.form_closed_reason(campaign, local_today(g.tz)),
     }
+
+
+# ------------------------------------------------------------------------------ the outbox
+
+
+@bp.get("/outbox")
+def outbox_page() -> str:
+    """What the worker has to send, by kind and status, and the messages that failed or
+    wait for a retry, with the mail server's reason."""
+    return render_template(
+        "email_campaigns/outbox.html",
+        counts=outbox.kind_counts(),
+        problems=outbox.recent_problems(OUTBOX_PROBLEMS),
+        statuses=list(OutboxStatus),
+    )
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+def retry_message(message_id: int) -> Response:
+    row = get_or_404(OutboxMessage, message_id)
+    try:
+        delivery.try_again(row, now=utcnow())
+        db.session.commit()
+        flash(f"The message to {row.to_address} is queued again.", "success")
+    except outbox.NotFailed as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    return redirect(url_for("email_campaigns.outbox_page"))
