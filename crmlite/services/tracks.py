@@ -35,6 +35,8 @@ from crmlite.models import (
 from crmlite.services.business_days import first_business_day_from
 
 RUNNING = (EnrollmentStatus.ACTIVE.value, EnrollmentStatus.PAUSED.value)
+# A reply's time comes from its Date header: whole seconds, from the sender's clock.
+REPLY_CLOCK_SLACK = timedelta(minutes=5)
 
 
 class TrackRefused(ValueError):
@@ -264,7 +266,7 @@ def on_reply(contact_id: int, at: datetime) -> list[TrackEnrollment]:
                 TrackEnrollment.contact_id == contact_id,
                 TrackEnrollment.status.in_(RUNNING),
                 TrackEnrollment.replied_at.is_(None),
-                TrackEnrollment.created_at <= at,
+                TrackEnrollment.created_at <= at + REPLY_CLOCK_SLACK,
             )
         )
     )
