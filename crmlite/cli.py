@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import datetime
 from typing import BinaryIO
 
 import click
@@ -120,15 +121,33 @@ crm.add_command(tracks_group)
 
 
 @tracks_group.command("run")
-def tracks_run_command() -> None:
+@click.option(
+    "--date",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Run (or preview) as of this day, YYYY-MM-DD, in the team's zone (default: today).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="List the due steps and what each would do; change nothing."
+)
+def tracks_run_command(as_of: datetime | None, dry_run: bool) -> None:
     """Execute every track step that has come due, exactly once (for cron or a timer)."""
     from zoneinfo import ZoneInfo
 
-    from crmlite.services import tracks
+    from crmlite.services import track_runner
     from crmlite.services.team import get_team, local_today
 
     tz = ZoneInfo(get_team().time_zone)
+    today = as_of.date() if as_of else local_today(tz)
     db.session.commit()
+    if dry_run:
+        planned = track_runner.preview_due_steps(today, tz)
+        for step in planned:
+            when = f"{step.due_on:%Y-%m-%d}"
+            click.echo(f"{when}  {step.contact}  {step.track}  {step.step}  →  {step.would}")
+        steps = sum(1 for step in planned if step.step != track_runner.LAST_STEP)
+        click.echo(f"Dry run as of {today:%Y-%m-%d}: {steps} steps due; nothing was changed.")
+        return
     try:
         base = links.base_url()  # track e-mails carry unsubscribe links: settled first
     except links.PublicUrlMissing as missing:
@@ -137,7 +156,7 @@ def tracks_run_command() -> None:
     def show(done: int, total: int) -> None:
         click.echo(f"  {done:,} of {total:,} due steps", err=True)
 
-    summary = tracks.run_due_steps(local_today(tz), tz, base=base, progress=show)
+    summary = track_runner.run_due_steps(today, tz, base=base, progress=show)
     click.echo(summary.line())
     for message in summary.messages:
         click.echo(f"  {message}", err=True)

@@ -10,8 +10,9 @@ import os
 import re
 import secrets
 import tempfile
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 INSTANCE_DIR = Path(os.environ.get("CRMLITE_INSTANCE", Path(__file__).parent.parent / "instance"))
 
@@ -80,6 +81,34 @@ def _public_url(value: str) -> str:
     return value.rstrip("/")
 
 
+class SendWindow(NamedTuple):
+    """The team-local hours track e-mails go out in, on business days."""
+
+    opens: time
+    closes: time
+
+
+SEND_WINDOW_RE = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", re.ASCII)
+
+
+def parse_send_window(value: str) -> SendWindow:
+    """Read "08:00-18:00" as SendWindow(08:00, 18:00); a clear error for anything else."""
+    match = SEND_WINDOW_RE.fullmatch(value)
+    problem = f"TRACK_SEND_WINDOW must be two times of day, e.g. 08:00-18:00, not {value!r}."
+    if match is None:
+        raise RuntimeError(problem)
+    hours_1, minutes_1, hours_2, minutes_2 = (int(part) for part in match.groups())
+    if max(hours_1, hours_2) > 23 or max(minutes_1, minutes_2) > 59:
+        raise RuntimeError(problem)
+    window = SendWindow(time(hours_1, minutes_1), time(hours_2, minutes_2))
+    if window.opens >= window.closes:
+        raise RuntimeError(
+            f"TRACK_SEND_WINDOW must open before it closes on the same day (e.g. 08:00-18:00), "
+            f"not {value!r}."
+        )
+    return window
+
+
 class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SESSION_COOKIE_HTTPONLY = True
@@ -123,6 +152,9 @@ class Config:
     TRACKING_MAX_AGE_DAYS = int(os.environ.get("TRACKING_MAX_AGE_DAYS", "365"))
     # Days the audit log keeps an entry; `flask crm audit prune` deletes older ones.
     AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "730"))
+    # Track e-mails are queued to go out on business days within this window, team-local
+    # ("08:00-18:00"; parsed in __init__ into a SendWindow, a bad value a clear error).
+    TRACK_SEND_WINDOW = SendWindow(time(8), time(18))
     # Public web form posts per client address.
     PUBLIC_FORM_RATE_LIMIT = os.environ.get("PUBLIC_FORM_RATE_LIMIT", "5 per minute;50 per day")
 
@@ -170,6 +202,9 @@ class Config:
             self.TRUSTED_PROXY_HEADERS = _proxy_headers(os.environ["TRUSTED_PROXY_HEADERS"])
         self.TRUSTED_HOSTS = _names(os.environ.get("TRUSTED_HOSTS", "")) or None
         self.PUBLIC_URL = _public_url(os.environ.get("PUBLIC_URL", ""))
+        self.TRACK_SEND_WINDOW = parse_send_window(
+            os.environ.get("TRACK_SEND_WINDOW", "08:00-18:00")
+        )
 
     def _missing_secret_key(self) -> str:
         raise RuntimeError(

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,6 +43,9 @@ class EnrollmentStatus(StrEnum):
     PAUSED = "paused"
     COMPLETED = "completed"
     REMOVED = "removed"
+    # Ended by the rules, not by a person: the contact joined another nurture track
+    # (only one runs at a time unless a track runs alongside others).
+    ENDED = "ended"
 
 
 class TrackKind(Model):
@@ -65,6 +69,9 @@ class Track(Model):
     industry: Mapped[str] = mapped_column(String(100), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # False: a nurture track; joining it ends the contact's other nurture tracks (one at a
+    # time), e.g. Lost Sale ends General Interest. True: runs beside them (services/tracks).
+    runs_alongside: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # What a contact joins when they finish this track (e.g. Industry → General Interest).
     on_complete_track_id: Mapped[int | None] = fk("tracks.id", ondelete="SET NULL")
     created_at: Mapped[datetime] = created_at_column()
@@ -122,6 +129,9 @@ class TrackEnrollment(Model):
     # Days spent paused so far; due dates of later steps move by this much.
     paused_days: Mapped[int] = mapped_column(Integer, default=0)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the contact first wrote to us while on the track (a captured e-mail from them):
+    # its e-mail steps stop, its activities go on.
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (

@@ -32,6 +32,7 @@ from crmlite.models import (
     Member,
     Opportunity,
     OpportunityStatus,
+    Track,
 )
 from crmlite.services import events
 from crmlite.services.members import assignment_refusal
@@ -188,8 +189,9 @@ def delete_sub_type(sub_type: CampaignSubType, *, by: Member) -> None:
 def save_campaign(campaign: Campaign | None, **values: Any) -> Campaign:
     """Create or change a campaign after checking the rules the database also enforces:
     the sub-type belongs to the type, costs are not negative, the owner is an active member
-    (or the one it has), the location exists, the end is not before the start, the name is
-    unique (proposed from type, sub-type and year when left empty)."""
+    (or the one it has), the location exists, its tracks are active (or the ones it has),
+    the end is not before the start, the name is unique (proposed from type, sub-type and
+    year when left empty)."""
     campaign_type = db.session.get(CampaignType, values["type_id"])
     if campaign_type is None:
         raise CampaignRefused("Choose a campaign type.", "type_id")
@@ -213,6 +215,16 @@ def save_campaign(campaign: Campaign | None, **values: Any) -> Campaign:
     location_id = values.get("location_id")
     if location_id and db.session.get(Location, location_id) is None:
         raise CampaignRefused("Location: choose one from the list.", "location_id")
+    for name, label in (
+        ("contact_track_id", "Track for its contacts"),
+        ("opportunity_track_id", "Track for its opportunities"),
+    ):
+        if (track_id := values.get(name)) is None:
+            continue
+        track = db.session.get(Track, track_id)
+        kept = campaign is not None and getattr(campaign, name) == track_id
+        if track is None or not (track.active or kept):
+            raise CampaignRefused(f"{label}: choose an active track from the list.", name)
     starts_on, ends_on = values.get("starts_on"), values.get("ends_on")
     if starts_on and ends_on and ends_on < starts_on:
         raise CampaignRefused("The end cannot be before the start.", "ends_on")
@@ -431,6 +443,17 @@ def statuses() -> list[str]:
 
 
 # ---------------------------------------------------------------- a campaign's page
+
+
+def tracks_of(campaign: Campaign) -> dict[str, Track | None]:
+    """The tracks a campaign names: for its contacts and for its opportunities."""
+    return {
+        name: db.session.get(Track, track_id) if track_id else None
+        for name, track_id in (
+            ("contacts", campaign.contact_track_id),
+            ("opportunities", campaign.opportunity_track_id),
+        )
+    }
 
 
 def load_campaign(campaign_id: int) -> Campaign | None:

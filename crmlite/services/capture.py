@@ -5,7 +5,8 @@ attachments, which are never stored) goes in a stamped note. The activity is mat
 contact by e-mail address, with the contact's company and phone, and to their open
 opportunity when there is exactly one. An e-mail that matches no contact (or several) waits
 in the inbox until someone assigns it. A message captured twice (same Message-ID) is not
-duplicated.
+duplicated. A message *from* a contact (their address in From) is published as
+``EmailFromContact``: they replied, so their tracks stop e-mailing them.
 
 A delivery status notification (a bounce report) makes no activity: every contact whose
 address it says failed for good is marked as bouncing (services/bounces.py) and the result
@@ -34,7 +35,7 @@ from crmlite.models import (
     OpportunityContact,
     Role,
 )
-from crmlite.services import permissions
+from crmlite.services import events, permissions
 from crmlite.services.activities import add_note, close_activity
 from crmlite.services.bounces import BounceMark, mark_bouncing
 from crmlite.services.email_reading import (
@@ -179,7 +180,15 @@ def link_contact(activity: Activity, contact: Contact) -> Match:
     opportunity = single_open_opportunity(contact)
     _apply(activity, Match(contact, company, opportunity))
     db.session.flush()
+    if activity.email_from and activity.closed_at is not None:
+        _published_if_from(contact, activity.email_from, activity.closed_at)
     return Match(contact, company, opportunity)
+
+
+def _published_if_from(contact: Contact, sender: str, at: datetime) -> None:
+    """The contact wrote this e-mail (not just received it): tell whoever reacts."""
+    if contact.email and contact.email.strip().lower() == sender.strip().lower():
+        events.publish(events.EmailFromContact(contact_id=contact.id, at=at))
 
 
 def _apply(activity: Activity, match: Match) -> None:
@@ -285,6 +294,8 @@ def capture_parsed(
     close_activity(activity, by=captured_by, now=sent_at)
     if parsed.note:
         add_note(activity, by=captured_by, body=parsed.note, now=now)
+    if match.contact is not None:
+        _published_if_from(match.contact, parsed.sender, sent_at)
     return CaptureResult(activity, parsed, False, match.contact, match.company, match.opportunity)
 
 

@@ -174,6 +174,14 @@ def _monthly_touches(first_day: int = 0) -> list[StepDefault]:
     return touches
 
 
+# Kinds whose tracks run alongside a contact's nurture track (General Interest, Industry
+# Specific, Lost Sale: one of those at a time). Value-Add is account work with current
+# clients that a seller starts on purpose, not nurture: it must not end (or be ended by)
+# General Interest. Event Specific is a few touches about one event, and leads back to
+# General Interest: ending General Interest for it would restart that year-long track
+# from its first e-mail when the event track ends.
+RUNS_ALONGSIDE_KINDS = frozenset({"value_add", "event_specific"})
+
 # name, kind code, industry, steps, the track to join on completion
 EXAMPLE_TRACKS: list[tuple[str, str, str, list[StepDefault], str | None]] = [
     ("General Interest", "general_interest", "", _monthly_touches(), None),
@@ -285,7 +293,12 @@ def _load_example_tracks() -> None:
     for name, kind, industry, steps, _ in EXAMPLE_TRACKS:
         if name in tracks:
             continue
-        track = Track(name=name, kind_id=kinds[kind], industry=industry)
+        track = Track(
+            name=name,
+            kind_id=kinds[kind],
+            industry=industry,
+            runs_alongside=kind in RUNS_ALONGSIDE_KINDS,
+        )
         db.session.add(track)
         db.session.flush()
         tracks[name] = track

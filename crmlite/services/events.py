@@ -69,6 +69,14 @@ class ActivityDone(Event):
     at: datetime
 
 
+@dataclass(frozen=True)
+class EmailFromContact(Event):
+    """A captured e-mail was sent by a known contact (they wrote to us) at ``at``."""
+
+    contact_id: int
+    at: datetime
+
+
 # ---------------------------------------------------------------- access and records
 # Published for the audit log (issue #14): who signed in, what changed rights, points, quotas
 # or closed deals, and what was deleted. ``by`` is who did it (None: nobody signed in, e.g.

@@ -59,16 +59,20 @@ def create_opportunity(
     campaign_id: int | None = None,
     now: datetime | None = None,
     tz: ZoneInfo | None = None,
+    company: Company | None = None,
+    contact: Contact | None = None,
 ) -> Opportunity:
     """A new opportunity in the first stage (Prospect), with its first history row.
 
-    The company and contact are matched by name, or created. Publishes ``NewProspect``
-    (its reaction puts the contact on General Interest, or on the track the campaign
-    names: see services/reactions.py)."""
+    The company and contact are the ones given, else matched by name, or created. Publishes
+    ``NewProspect`` with them attached (its reaction puts the contact on General Interest,
+    or on the track the campaign names: see services/reactions.py)."""
     now = now or datetime.now(UTC)
     stage = funnel.open_stages()[0]
-    company = find_or_create_company(company_name) if company_name.strip() else None
-    contact = find_or_create_contact(company, contact_name) if contact_name.strip() else None
+    if company is None and company_name.strip():
+        company = find_or_create_company(company_name)
+    if contact is None and contact_name.strip():
+        contact = find_or_create_contact(company, contact_name)
     manager = db.session.get(Member, account_manager_id) if account_manager_id else by
     opportunity = Opportunity(
         name=name.strip(),

@@ -6,6 +6,7 @@ at the top of the services, so no service that changes things imports one that r
 - a new Prospect's contact joins General Interest, or the track its campaign names;
 - a lost sale's contact goes on the Lost Sale track;
 - a won sale ends the contact's Lost Sale enrollments;
+- a contact who writes to us (a captured e-mail from them) gets no more track e-mails;
 - the audit log records sign-ins, rights, points, quotas, reopened activities, moved won or
   lost deals and deletions (``services/audit.py``, one handler per event).
 
@@ -31,10 +32,15 @@ def end_lost_sale(event: events.Won) -> None:
     tracks.on_won(event.opportunity, event.at)
 
 
+def stop_emails_on_reply(event: events.EmailFromContact) -> None:
+    tracks.on_reply(event.contact_id, event.at)
+
+
 def register() -> None:
     """Subscribe every reaction (again: no change)."""
     events.subscribe(events.NewProspect, enroll_new_prospect)
     events.subscribe(events.Lost, enroll_lost_sale)
     events.subscribe(events.Won, end_lost_sale)
+    events.subscribe(events.EmailFromContact, stop_emails_on_reply)
     for event_type, record in audit.HANDLERS.items():
         events.subscribe(event_type, record)

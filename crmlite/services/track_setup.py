@@ -63,6 +63,7 @@ class TrackValues:
     description: str = ""
     active: bool = True
     on_complete_track_id: int | None = None
+    runs_alongside: bool = False
 
 
 def name_taken(name: str, *, except_id: int | None = None) -> bool:
@@ -108,6 +109,7 @@ def save_track(track: Track | None, values: TrackValues) -> Track:
     track.description = values.description.strip()
     track.active = values.active
     track.on_complete_track_id = values.on_complete_track_id
+    track.runs_alongside = values.runs_alongside
     db.session.flush()
     return track
 

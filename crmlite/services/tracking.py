@@ -13,8 +13,9 @@ always be able to leave).
 - Unsubscribe: stamps the contact; every sender asks ``mailer.skip_reason`` from then on.
   Track e-mails (``contact_email``) carry the contact's own unsubscribe link.
 - Web form: creates or matches the contact (by e-mail) and company (by name), opens a
-  Prospect opportunity on the campaign, records the submission and schedules a
-  "Lead Follow Up Call" for the campaign's owner, all in the caller's one transaction.
+  Prospect opportunity on the campaign (so the contact joins the campaign's track, else
+  General Interest), records the submission and schedules a "Lead Follow Up Call" for the
+  campaign's owner, all in the caller's one transaction.
   It closes once the campaign is finished or past its end date, or when switched off.
 """
 
@@ -55,6 +56,7 @@ from crmlite.models import (
     SendStatus,
 )
 from crmlite.services.activities import schedule_activity
+from crmlite.services.business_days import first_business_day_from
 from crmlite.services.money import percent
 from crmlite.services.opportunities import create_opportunity, find_or_create_company
 from crmlite.services.outbox import Outgoing
@@ -521,7 +523,7 @@ def follow_up_member(campaign: Campaign) -> Member | None:
 
 def follow_up_day(today: date) -> date:
     """Today on a working day; the next Monday on a weekend."""
-    return today + timedelta(days=(7 - today.weekday()) % 7 if today.weekday() >= 5 else 0)
+    return first_business_day_from(today)
 
 
 def _follow_up_type_id() -> int:
@@ -585,15 +587,18 @@ def submit_web_form(
         if contact.company_id is None and company is not None:
             contact.company_id = company.id
     db.session.flush()
+    # The contact and company go in with the opportunity: the new-prospect reaction puts
+    # that contact on the campaign's track (else General Interest).
     opportunity = create_opportunity(
         name=web_form_opportunity_name(company, lead.name.strip()),
         by=owner,
         account_manager_id=owner.id,
         campaign_id=campaign.id,
         now=now,
+        tz=tz,
+        company=company,
+        contact=contact,
     )
-    opportunity.company_id = company.id if company else None
-    opportunity.contact_id = contact.id
     opportunity.source = WEB_FORM_SOURCE
     opportunity.description = lead.message.strip()
     db.session.flush()

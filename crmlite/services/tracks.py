@@ -1,50 +1,42 @@
-"""Tracks: enrolling contacts, the stop rules, and the runner that executes due steps.
+"""Tracks: enrolling contacts, the stop rules, and what pages show of an enrollment.
 
-A step is due on the enrollment's start day + its day offset + the days the enrollment
-spent paused. The runner executes every due step exactly once, in order, catching up on
-steps missed while it was not running. "Exactly once" is enforced by the database: a step
-run is a row unique per (enrollment, step), claimed and committed *before* the step acts,
-so a second runner (or a second run) finds it taken and moves on. If the process dies
-between claiming and acting, that step is lost rather than repeated: nobody ever gets the
-same e-mail twice.
+- A step is due on the enrollment's start day + its day offset + the days the enrollment
+  spent paused, on a business day: a Saturday or Sunday moves to the Monday after.
+- One nurture track at a time: joining a track that does not run alongside others ends the
+  contact's other such enrollments (joining Lost Sale ends General Interest). Tracks that
+  run alongside (Value-Add, Event Specific by default) neither end others nor are ended.
+- A reply stops the e-mails: once the contact writes to us (a captured e-mail from them),
+  the e-mail steps of the tracks they are on are skipped; their activities still come.
+
+The runner that executes due steps is ``services/track_runner.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
-from sqlalchemy import and_, func, literal, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from crmlite.extensions import db
 from crmlite.models import (
-    Activity,
     Campaign,
-    Company,
     Contact,
     EnrollmentStatus,
     Member,
     Opportunity,
-    OutboxKind,
-    Role,
     StepAction,
-    StepAssignee,
     Track,
     TrackEnrollment,
     TrackKind,
     TrackStep,
     TrackStepRun,
 )
-from crmlite.services import outbox, tracking
-from crmlite.services.activities import schedule_activity
-from crmlite.services.mailer import SKIPPED, sender_domain, skip_reason
+from crmlite.services.business_days import first_business_day_from
 
 RUNNING = (EnrollmentStatus.ACTIVE.value, EnrollmentStatus.PAUSED.value)
+# A reply's time comes from its Date header: whole seconds, from the sender's clock.
+REPLY_CLOCK_SLACK = timedelta(minutes=5)
 
 
 class TrackRefused(ValueError):
@@ -79,7 +71,8 @@ def enroll_many(
 ) -> tuple[list[TrackEnrollment], list[str]]:
     """Put contacts (e.g. a company's) on a track from a day on, by the rules of ``enroll``:
     the enrollments added, and why each contact left off was refused, in the order given.
-    Three queries whatever their number."""
+    A track that does not run alongside others ends the contacts' other such enrollments
+    (one nurture track at a time). Four queries whatever their number."""
     track = db.session.get(Track, track_id)
     if track is None or not track.active:
         return [], ["That track does not exist or is not active."] * len(contact_ids)
@@ -111,9 +104,34 @@ def enroll_many(
                     enrolled_by_id=by.id if by else None,
                 )
             )
+    if added and not track.runs_alongside:
+        end_other_nurture_tracks([e.contact_id for e in added], track_id)
     db.session.add_all(added)
     db.session.flush()
     return added, refused
+
+
+def end_other_nurture_tracks(
+    contact_ids: list[int], track_id: int, now: datetime | None = None
+) -> list[TrackEnrollment]:
+    """The contacts join ``track_id``, a nurture track: their running enrollments on other
+    tracks that do not run alongside end ("ended", not "completed": they did not finish)."""
+    alongside = select(Track.id).where(Track.runs_alongside)
+    ended = list(
+        db.session.scalars(
+            select(TrackEnrollment).where(
+                TrackEnrollment.contact_id.in_(contact_ids),
+                TrackEnrollment.status.in_(RUNNING),
+                TrackEnrollment.track_id != track_id,
+                TrackEnrollment.track_id.not_in(alongside),
+            )
+        )
+    )
+    for enrollment in ended:
+        enrollment.status = EnrollmentStatus.ENDED.value
+        enrollment.ended_at = now or datetime.now(UTC)
+        enrollment.paused_on = None
+    return ended
 
 
 def enroll_if_not_on(
@@ -176,7 +194,10 @@ def remove(enrollment: TrackEnrollment, now: datetime | None = None) -> None:
 
 
 def step_due_on(enrollment: TrackEnrollment, step: TrackStep) -> date:
-    return enrollment.starts_on + timedelta(days=step.day_offset + enrollment.paused_days)
+    """Start + offset + days paused, on a business day (a weekend moves to Monday)."""
+    return first_business_day_from(
+        enrollment.starts_on + timedelta(days=step.day_offset + enrollment.paused_days)
+    )
 
 
 def default_track(kind_code: str) -> Track | None:
@@ -236,230 +257,23 @@ def on_won(opportunity: Opportunity, now: datetime | None = None) -> None:
     db.session.flush()
 
 
-# ---------------------------------------------------------------- the runner
-
-
-@dataclass
-class RunSummary:
-    activities: int = 0
-    emails: int = 0
-    emails_skipped: int = 0
-    enrolled: int = 0
-    taken: int = 0  # claimed by another runner (or an earlier run) first
-    failed: int = 0
-    completed: int = 0
-    messages: list[str] = field(default_factory=list)
-
-    @property
-    def steps(self) -> int:
-        return self.activities + self.emails + self.emails_skipped + self.enrolled + self.failed
-
-    def line(self) -> str:
-        return (
-            f"{self.steps} steps run: {self.activities} activities scheduled, "
-            f"{self.emails} e-mails queued, {self.emails_skipped} e-mails skipped, "
-            f"{self.enrolled} moved to another track, {self.failed} failed; "
-            f"{self.completed} enrollments completed; {self.taken} already taken"
-        )
-
-
-def _days_since(column: Any, today: date) -> Any:
-    """SQL: whole days from a date column to today, on SQLite and PostgreSQL."""
-    if db.engine.dialect.name == "sqlite":
-        return func.julianday(literal(today.isoformat())) - func.julianday(column)
-    return literal(today) - column
-
-
-def due_steps(today: date) -> list[tuple[int, int]]:
-    """(enrollment id, step id) of every step that has come due and not run yet, in order."""
-    run = TrackStepRun
-    query = (
-        select(TrackEnrollment.id, TrackStep.id)
-        .join(TrackStep, TrackStep.track_id == TrackEnrollment.track_id)
-        .outerjoin(run, and_(run.enrollment_id == TrackEnrollment.id, run.step_id == TrackStep.id))
-        .where(
-            TrackEnrollment.status == EnrollmentStatus.ACTIVE.value,
-            run.id.is_(None),
-            TrackStep.day_offset + TrackEnrollment.paused_days
-            <= _days_since(TrackEnrollment.starts_on, today),
-        )
-        .order_by(TrackEnrollment.id, TrackStep.day_offset, TrackStep.position, TrackStep.id)
-    )
-    return [(e, s) for e, s in db.session.execute(query)]
-
-
-def _assignee(
-    step: TrackStep, enrollment: TrackEnrollment, contact: Contact, opportunity: Opportunity | None
-) -> int:
-    if step.assignee_rule == StepAssignee.MEMBER.value and step.assignee_id:
-        return step.assignee_id
-    if step.assignee_rule == StepAssignee.ACCOUNT_MANAGER.value:
-        manager = opportunity.account_manager_id if opportunity else None
-        if manager is None and contact.company_id:
-            manager = db.session.scalar(
-                select(Company.account_manager_id).where(Company.id == contact.company_id)
+def on_reply(contact_id: int, at: datetime) -> list[TrackEnrollment]:
+    """The contact wrote to us at ``at``: the tracks they were on by then stop e-mailing
+    them (as a sales sequence does on a reply); the first reply's time is kept."""
+    stamped = list(
+        db.session.scalars(
+            select(TrackEnrollment).where(
+                TrackEnrollment.contact_id == contact_id,
+                TrackEnrollment.status.in_(RUNNING),
+                TrackEnrollment.replied_at.is_(None),
+                TrackEnrollment.created_at <= at + REPLY_CLOCK_SLACK,
             )
-        if manager:
-            return manager
-    if enrollment.enrolled_by_id:
-        return enrollment.enrolled_by_id
-    admin = db.session.scalar(
-        select(Member.id).where(Member.role == Role.ADMIN.value, Member.active).order_by(Member.id)
+        )
     )
-    if admin is None:
-        raise TrackRefused("No member to give the activity to.")
-    return admin
-
-
-def _claim(enrollment_id: int, step_id: int) -> TrackStepRun | None:
-    """Take the step for this runner, committed, or None when another run has it."""
-    step_run = TrackStepRun(enrollment_id=enrollment_id, step_id=step_id, outcome="claimed")
-    db.session.add(step_run)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return None
-    return step_run
-
-
-def _act(
-    step: TrackStep,
-    enrollment: TrackEnrollment,
-    contact: Contact,
-    today: date,
-    tz: ZoneInfo,
-    base: str | None,
-    step_run_id: int,
-    summary: RunSummary,
-) -> tuple[str, Any]:
-    if step.action == StepAction.ACTIVITY.value:
-        opportunity = (
-            db.session.get(Opportunity, enrollment.opportunity_id)
-            if enrollment.opportunity_id
-            else None
-        )
-        assignee = _assignee(step, enrollment, contact, opportunity)
-        member = db.session.get(Member, assignee)
-        assert member is not None
-        activity = schedule_activity(
-            subject=step.subject or "Track touch",
-            type_id=step.activity_type_id or 0,
-            due_on=max(today, step_due_on(enrollment, step)),
-            assigned_to_id=assignee,
-            by=member,
-            tz=tz,
-            opportunity=opportunity,
-        )
-        activity.contact_id = contact.id
-        activity.company_id = activity.company_id or contact.company_id
-        activity.phone = activity.phone or contact.phone
-        if contact.unsubscribed_at is not None:
-            activity.subject = f"{activity.subject} (contact unsubscribed from e-mail)"[:200]
-        summary.activities += 1
-        return "activity scheduled", activity
-    if step.action == StepAction.EMAIL.value:
-        if (reason := skip_reason(contact)) is not None:
-            summary.emails_skipped += 1
-            return f"skipped: {SKIPPED[reason]}", None
-        outbox.enqueue(
-            tracking.contact_email(
-                key=f"track:{enrollment.id}:{step.id}",
-                kind=OutboxKind.TRACK,
-                contact=contact,
-                subject=step.subject.replace("{name}", contact.first_name),
-                body=step.body.replace("{name}", contact.first_name),
-                base=base,
-                step_run_id=step_run_id,
-            ),
-            domain=sender_domain(current_app.config["MAIL_FROM"]),
-        )
-        summary.emails += 1
-        return "e-mail queued", None
-    target = db.session.get(Track, step.target_track_id) if step.target_track_id else None
-    enroll_if_not_on(contact.id, target, starts_on=today, opportunity_id=enrollment.opportunity_id)
-    summary.enrolled += 1
-    return f"added to {target.name if target else 'no track'}", None
-
-
-def _complete_if_done(enrollment: TrackEnrollment, today: date, summary: RunSummary) -> None:
-    steps = (
-        db.session.scalar(
-            select(func.count(TrackStep.id)).where(TrackStep.track_id == enrollment.track_id)
-        )
-        or 0
-    )
-    done = (
-        db.session.scalar(
-            select(func.count(TrackStepRun.id)).where(TrackStepRun.enrollment_id == enrollment.id)
-        )
-        or 0
-    )
-    if enrollment.status != EnrollmentStatus.ACTIVE.value or done < steps:
-        return
-    enrollment.status = EnrollmentStatus.COMPLETED.value
-    enrollment.ended_at = datetime.now(UTC)
-    track = db.session.get(Track, enrollment.track_id)
-    summary.completed += 1
-    if track and track.on_complete_track_id:
-        enroll_if_not_on(
-            enrollment.contact_id,
-            db.session.get(Track, track.on_complete_track_id),
-            starts_on=today,
-            opportunity_id=enrollment.opportunity_id,
-        )
-    db.session.commit()
-
-
-def run_due_steps(
-    today: date,
-    tz: ZoneInfo,
-    *,
-    base: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> RunSummary:
-    """Execute every due step once, in order, and complete finished enrollments. E-mail
-    steps are queued in the outbox (the worker sends them), their unsubscribe links at
-    ``base`` (else where crmlite.links says)."""
-    summary = RunSummary()
-    due = due_steps(today)
-    db.session.commit()  # end the read: each step below is its own transaction
-    touched: list[int] = []
-    for index, (enrollment_id, step_id) in enumerate(due, start=1):
-        if progress and (index % 500 == 0 or index == len(due)):
-            progress(index, len(due))
-        step_run = _claim(enrollment_id, step_id)
-        if step_run is None:
-            summary.taken += 1
-            continue
-        enrollment = db.session.get(TrackEnrollment, enrollment_id)
-        step = db.session.get(TrackStep, step_id)
-        assert enrollment is not None and step is not None
-        contact = db.session.get(Contact, enrollment.contact_id)
-        assert contact is not None
-        try:
-            outcome, activity = _act(
-                step, enrollment, contact, today, tz, base, step_run.id, summary
-            )
-            step_run.outcome = outcome[:40]
-            step_run.activity_id = activity.id if isinstance(activity, Activity) else None
-            db.session.commit()
-        except Exception as error:  # one bad step must not stop the others
-            db.session.rollback()
-            summary.failed += 1
-            summary.messages.append(f"enrollment {enrollment_id}, step {step_id}: {error}")
-            failed = db.session.get(TrackStepRun, step_run.id)
-            if failed is not None:
-                failed.outcome = f"failed: {error}"[:40]
-                db.session.commit()
-        if not touched or touched[-1] != enrollment_id:
-            touched.append(enrollment_id)
-    for enrollment_id in touched:
-        enrollment = db.session.get(TrackEnrollment, enrollment_id)
-        if enrollment is not None:
-            _complete_if_done(enrollment, today, summary)
-    db.session.commit()
-    return summary
+    for enrollment in stamped:
+        enrollment.replied_at = at
+    db.session.flush()
+    return stamped
 
 
 # ---------------------------------------------------------------- what pages show
@@ -510,7 +324,13 @@ def progress_of(enrollments: list[TrackEnrollment]) -> list[Progress]:
     for enrollment in enrollments:
         track_steps = steps.get(enrollment.track_id, [])
         done = ran.get(enrollment.id, set())
-        upcoming = [s for s in track_steps if s.id not in done]
+        # A contact who replied gets no more e-mails: the next touch is the next activity.
+        upcoming = [
+            s
+            for s in track_steps
+            if s.id not in done
+            and not (enrollment.replied_at and s.action == StepAction.EMAIL.value)
+        ]
         next_step = upcoming[0] if upcoming and enrollment.status in RUNNING else None
         found.append(
             Progress(

@@ -1,6 +1,6 @@
 """The worker: ``flask crm worker`` runs this loop next to the web server. It sends what
 the outbox holds (services/delivery.py) and runs the track steps that have come due
-(services/tracks.py), again and again, until it is told to stop (SIGTERM, Ctrl-C).
+(services/track_runner.py), again and again, until it is told to stop (SIGTERM, Ctrl-C).
 
 Several workers may run at once (on several machines, against PostgreSQL): each message
 and each step is taken by one of them only. When the mail server is down, the messages
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from crmlite.extensions import db
-from crmlite.services import delivery, tracks
+from crmlite.services import delivery, track_runner
 from crmlite.services.mailer import open_mailer
 from crmlite.services.team import get_team, local_today
 
@@ -37,7 +37,7 @@ class WorkerSettings:
 @dataclass
 class Round:
     delivered: delivery.Delivered = field(default_factory=delivery.Delivered)
-    tracks: tracks.RunSummary | None = None
+    tracks: track_runner.RunSummary | None = None
 
 
 def run_round(settings: WorkerSettings, *, run_tracks: bool) -> Round:
@@ -46,7 +46,7 @@ def run_round(settings: WorkerSettings, *, run_tracks: bool) -> Round:
     if run_tracks:
         tz = ZoneInfo(get_team().time_zone)
         db.session.commit()
-        done.tracks = tracks.run_due_steps(local_today(tz), tz, base=settings.base)
+        done.tracks = track_runner.run_due_steps(local_today(tz), tz, base=settings.base)
     with open_mailer() as mailer:
         done.delivered = delivery.deliver(mailer, sender=current_app.config["MAIL_FROM"])
     db.session.commit()

@@ -76,7 +76,12 @@ def new() -> str | Response:
 @bp.route("/<int:campaign_id>/edit", methods=["GET", "POST"])
 def edit(campaign_id: int) -> str | Response:
     campaign = get_or_404(Campaign, campaign_id)
-    return _save(CampaignForm(obj=campaign, keep_owner_id=campaign.owner_id), campaign)
+    form = CampaignForm(
+        obj=campaign,
+        keep_owner_id=campaign.owner_id,
+        keep_track_ids=(campaign.contact_track_id, campaign.opportunity_track_id),
+    )
+    return _save(form, campaign)
 
 
 def _save(form: CampaignForm, campaign: Campaign | None) -> str | Response:
@@ -105,6 +110,7 @@ def detail(campaign_id: int) -> str:
         figures=service.figures([campaign.id]).get(campaign.id, service.Figures()),
         opportunities=service.opportunities_of(campaign.id),
         activities=service.activities_of(campaign.id, current_user),
+        tracks=service.tracks_of(campaign),
         **campaign_panel(campaign),
     )
 

@@ -1,5 +1,5 @@
 """The form of a campaign: its classification (sub-types follow the type), dates, owner,
-location and money; and the switch of its public web form."""
+location, money and the tracks its contacts join; and the switch of its public web form."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from wtforms import DateField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from crmlite.services import campaigns as service
-from crmlite.services import reference
+from crmlite.services import reference, track_setup
 from crmlite.services.money import ZERO
 from crmlite.services.pick_lists import active_members
 from crmlite.web.fields import IdSelectField, LineField, MoneyField
@@ -32,10 +32,31 @@ class CampaignForm(FlaskForm):
     budgeted_cost = MoneyField("Budgeted cost", default=ZERO)
     actual_cost = MoneyField("Actual cost", default=ZERO)
     expected_revenue = MoneyField("Expected revenue", default=ZERO)
+    contact_track_id = IdSelectField(
+        "Track for its contacts",
+        description="Contacts the campaign brings in join it (none: General Interest).",
+    )
+    opportunity_track_id = IdSelectField(
+        "Track for its opportunities",
+        description="A new opportunity's contact joins it (e.g. a web-form lead); "
+        "none: the track for its contacts, else General Interest.",
+    )
     notes = TextAreaField("Notes", validators=[Length(max=10_000)])
 
-    def __init__(self, *args: Any, keep_owner_id: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        keep_owner_id: int | None = None,
+        keep_track_ids: tuple[int | None, ...] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # Active tracks, and the one a campaign has even if it was made inactive since.
+        tracks = [
+            t for t in track_setup.tracks_by_name() if t.active or t.id in set(keep_track_ids)
+        ]
+        self.contact_track_id.set_choices(tracks)
+        self.opportunity_track_id.set_choices(tracks)
         self.type_id.set_choices(service.active_types())
         self.sub_type_id.set_choices(service.sub_types_of(self.type_id.data))
         self.owner_id.set_choices(active_members(keep_ids=(keep_owner_id,)))
@@ -62,6 +83,8 @@ class CampaignForm(FlaskForm):
             "budgeted_cost": self.budgeted_cost.data or ZERO,
             "actual_cost": self.actual_cost.data or ZERO,
             "expected_revenue": self.expected_revenue.data or ZERO,
+            "contact_track_id": self.contact_track_id.data or None,
+            "opportunity_track_id": self.opportunity_track_id.data or None,
             "notes": self.notes.data or "",
         }
 

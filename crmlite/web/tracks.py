@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import Contact, Opportunity, Track, TrackEnrollment, TrackKind, TrackStep
-from crmlite.services import companies, track_setup
+from crmlite.services import companies, track_runner, track_setup
 from crmlite.services import tracks as service
 from crmlite.services.parsing import parse_id, parse_ids
 from crmlite.services.team import local_today
@@ -137,7 +137,7 @@ def remove_step(track_id: int, step_id: int) -> Response:
 def run_now() -> Response:
     """ "Run now": what `flask crm tracks run` does, from the page."""
     db.session.commit()
-    summary = service.run_due_steps(local_today(g.tz), g.tz, base=links.base_url())
+    summary = track_runner.run_due_steps(local_today(g.tz), g.tz, base=links.base_url())
     flash(f"Tracks ran: {summary.line()}.", "error" if summary.failed else "success")
     return redirect(safe_next(request.form.get("next"), url_for("tracks.index")))
 

@@ -44,6 +44,11 @@ class TrackForm(FlaskForm):
     description = TextAreaField("Description", validators=[Length(max=5000)])
     on_complete_track_id = IdSelectField("On completion, join")
     active = BooleanField("Active", default=True)
+    runs_alongside = BooleanField(
+        "Contacts may be on this track and another at once",
+        description="Otherwise joining it ends the contact's other such tracks "
+        "(e.g. Lost Sale ends General Interest).",
+    )
 
     def __init__(self, *args: Any, track_id: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,6 +65,7 @@ class TrackForm(FlaskForm):
             description=self.description.data or "",
             active=bool(self.active.data),
             on_complete_track_id=self.on_complete_track_id.data or None,
+            runs_alongside=bool(self.runs_alongside.data),
         )
 
 
