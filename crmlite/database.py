@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, String, cast, event, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -107,3 +107,11 @@ def dialect_insert(target: Any, dialect: str) -> Any:
     can leave out rows whose unique key is taken: two writers racing insert once."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(target)
+
+
+def random_hex_sql(dialect: str) -> Any:
+    """SQL for 32 random hex characters from the database's strong random source (SQLite's
+    ``randomblob``, PostgreSQL's ``gen_random_uuid``), for tokens made by INSERT … SELECT."""
+    if dialect == "postgresql":
+        return func.replace(cast(func.gen_random_uuid(), String), "-", "")
+    return func.lower(func.hex(func.randomblob(16)))

@@ -27,10 +27,22 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
-from sqlalchemy import String, and_, cast, delete, distinct, exists, func, literal, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    distinct,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import joinedload
 
-from crmlite.database import UTCDateTime, dialect_insert, utcnow
+from crmlite.database import UTCDateTime, dialect_insert, random_hex_sql, utcnow
 from crmlite.extensions import db
 from crmlite.links import absolute_url
 from crmlite.models import (
@@ -49,7 +61,14 @@ from crmlite.models import (
     SendStatus,
 )
 from crmlite.services import events, tracking
-from crmlite.services.mailer import SkipReason, compose, recipient, sender_domain, skip_reason
+from crmlite.services.mailer import (
+    SkipReason,
+    compose,
+    recipient,
+    sender_domain,
+    skip_reason,
+    skip_reason_sql,
+)
 from crmlite.services.outbox import Outgoing
 
 PLACEHOLDERS = ("first_name", "last_name", "name", "company", "email")
@@ -323,36 +342,47 @@ def campaign_email_rows(campaign_id: int) -> list[tuple[CampaignEmail, SendCount
 
 def queue_sends(email: CampaignEmail, list_id: int, *, now: datetime | None = None) -> int:
     """One row per contact of the group not yet queued for this e-mail: queued, or skipped
-    (unsubscribed, no address, bouncing) and counted. Returns how many rows were added."""
+    (unsubscribed, no address, bouncing: ``mailer.skip_reason``'s SQL form) and counted,
+    in one INSERT … SELECT whatever the group's size. Another Send of the same e-mail may
+    be recording the same contacts right now: each (e-mail, contact) is recorded once, by
+    whichever comes first. Returns how many rows were added."""
     now = now or datetime.now(UTC)
-    rows = db.session.execute(
-        select(Contact.id, Contact.email, Contact.unsubscribed_at, Contact.bounced_at)
+    dialect = db.engine.dialect.name
+    reason = skip_reason_sql(Contact)
+    status = case(
+        *((reason == skip.value, STATUS_FOR_SKIP[skip].value) for skip in SkipReason),
+        else_=SendStatus.QUEUED.value,
+    )
+    rows = (
+        select(
+            literal(email.id),
+            Contact.id,
+            literal(list_id),
+            func.trim(func.coalesce(Contact.email, "")),
+            random_hex_sql(dialect),
+            status,
+            literal(""),
+            literal(now, UTCDateTime()),
+        )
         .join(MarketingListMember, MarketingListMember.contact_id == Contact.id)
         .where(
             MarketingListMember.list_id == list_id,
             ~exists().where(EmailSend.email_id == email.id, EmailSend.contact_id == Contact.id),
         )
         .order_by(Contact.id)
-    ).all()
-    values = [
-        {
-            "email_id": email.id,
-            "contact_id": row.id,
-            "list_id": list_id,
-            "to_address": (row.email or "").strip(),
-            "token": tracking.new_send_secret(),
-            "status": STATUS_FOR_SKIP[skip_reason(row)].value,
-            "error": "",
-            "queued_at": now,
-        }
-        for row in rows
+    )
+    columns = [
+        "email_id",
+        "contact_id",
+        "list_id",
+        "to_address",
+        "token",
+        "status",
+        "error",
+        "queued_at",
     ]
-    if not values:
-        return 0
-    # Another Send of the same e-mail may be recording the same contacts right now: each
-    # (e-mail, contact) is recorded once, by whichever comes first.
-    insert = dialect_insert(EmailSend, db.engine.dialect.name)
-    statement = insert.values(values).on_conflict_do_nothing().returning(EmailSend.id)
+    insert = dialect_insert(EmailSend, dialect).from_select(columns, rows)
+    statement = insert.on_conflict_do_nothing().returning(EmailSend.id)
     return len(db.session.scalars(statement).all())
 
 

@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from flask import current_app
+from sqlalchemy import ColumnElement, case, func, null
 
 # Lines up to RFC 5322's limit: a long header (a List-Unsubscribe URL) stays one plain line
 # instead of being folded into encoded words that mail programs would not read as a URL.
@@ -89,6 +90,17 @@ def skip_reason(contact: Addressee) -> SkipReason | None:
     if contact.bounced_at is not None:
         return SkipReason.BOUNCED
     return None
+
+
+def skip_reason_sql(contact: Any) -> ColumnElement[str | None]:
+    """``skip_reason`` in SQL, for a contacts table (or alias): the reason's value or NULL,
+    in the same order. (Addresses are stored trimmed, so a blank one is empty here.)"""
+    return case(
+        (contact.unsubscribed_at.is_not(None), SkipReason.UNSUBSCRIBED.value),
+        (func.trim(func.coalesce(contact.email, "")) == "", SkipReason.NO_ADDRESS.value),
+        (contact.bounced_at.is_not(None), SkipReason.BOUNCED.value),
+        else_=null(),
+    )
 
 
 @dataclass(frozen=True)

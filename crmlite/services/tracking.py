@@ -95,10 +95,6 @@ def _plain(purpose: str) -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_salt(purpose))
 
 
-def new_send_secret() -> str:
-    return secrets.token_urlsafe(16)
-
-
 def send_token(send: EmailSend, purpose: str) -> str:
     """The token of one send for one purpose (open, click, unsubscribe)."""
     if purpose == UNSUBSCRIBE:
