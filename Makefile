@@ -16,11 +16,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-## Migrate, load defaults and (on an empty database) demo data, then serve on :5000.
+## Migrate, load defaults and (on an empty database) demo data, then serve on :5000 with the
+## worker (outbox and track steps) beside it; Ctrl-C stops both.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) crm init
 	$(FLASK) crm demo --if-empty
+	PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:5000} $(FLASK) crm worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 ## The whole suite, browser tests included (on PostgreSQL with DATABASE_URL=postgresql://…).

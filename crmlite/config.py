@@ -141,9 +141,6 @@ class Config:
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
     # Messages per second at most, so a campaign never floods the mail server.
     MAIL_RATE_PER_SECOND = float(os.environ.get("MAIL_RATE_PER_SECOND", "5"))
-    # Largest group a campaign e-mail is sent to within a web request; beyond it, use
-    # ``flask crm send-campaign-email``.
-    MAIL_REQUEST_SEND_LIMIT = int(os.environ.get("MAIL_REQUEST_SEND_LIMIT", "3000"))
     # The address people reach crmlite at (e.g. https://crm.example.com), for every absolute
     # link (crmlite/links.py): required for links made outside a request (the track runner,
     # commands); without it a request's links use the request's own address.
