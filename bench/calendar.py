@@ -24,12 +24,8 @@ from bench.harness import (
 )
 from crmlite.extensions import db
 from crmlite.models import Activity, ActivityStatus, Member
-from crmlite.services.calendar import (
-    FEED_FUTURE_DAYS,
-    FEED_PAST_DAYS,
-    start_subscription,
-    week_start,
-)
+from crmlite.services.calendar import week_start
+from crmlite.services.calendar_feed import FEED_FUTURE_DAYS, FEED_PAST_DAYS, start_subscription
 from crmlite.services.members import find_by_email
 from crmlite.services.team import get_team, local_today
 from crmlite.web.calendar import feeds

@@ -33,7 +33,7 @@ from crmlite.models import (
     OutboxMessage,
     Role,
 )
-from crmlite.services import campaign_emails, delivery
+from crmlite.services import campaign_emails, campaign_sending, delivery
 from crmlite.services.mailer import Mailer, MailSettings
 
 SENDER = "Bench <bench@example.com>"
@@ -142,7 +142,7 @@ def run(engine: str, recipients: int) -> dict[str, object]:
                 drain_seconds = time.perf_counter() - started
                 email = db.session.get(CampaignEmail, email_id)
                 assert email is not None
-                counts = campaign_emails.send_counts(email_id)
+                counts = campaign_sending.send_counts(email_id)
         finally:
             sink.terminate()
             sink.wait(10)

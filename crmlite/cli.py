@@ -15,7 +15,7 @@ from crmlite import links
 from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import CampaignEmail, MarketingList, Opportunity, Role
-from crmlite.services import audit, campaign_emails, members, worker
+from crmlite.services import audit, campaign_sending, members, worker
 from crmlite.services.defaults import load_defaults
 
 crm = click.Group("crm", help="crmlite commands.")
@@ -211,11 +211,11 @@ def send_campaign_email_command(email_id: int, list_id: int | None) -> None:
         base = links.base_url()
     except links.PublicUrlMissing as missing:
         raise click.ClickException(str(missing)) from missing
-    queued = campaign_emails.queue_for_delivery(
+    queued = campaign_sending.queue_for_delivery(
         email, list_id, base=base, sender=current_app.config["MAIL_FROM"]
     )
     db.session.commit()
-    counts = campaign_emails.send_counts(email.id)
+    counts = campaign_sending.send_counts(email.id)
     click.echo(
         f"Queued {queued.queued:,} message(s) for the worker ({queued.recorded:,} contact(s) "
         f"newly recorded). Totals: {counts.waiting:,} waiting, {counts.sent:,} sent, "

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from crmlite import config
 from crmlite.extensions import db
 from crmlite.models import Campaign, CampaignType, FormSubmission, Member, Role
-from crmlite.services import calendar, tracking
+from crmlite.services import calendar_feed, tracking
 from crmlite.services.campaigns import save_campaign
 from tests.conftest import sign_in
 
@@ -149,7 +149,7 @@ def feed_address(client: FlaskClient, headers: dict[str, str]) -> tuple[str, Any
 @pytest.fixture()
 def subscriber(make_member) -> Member:
     member = make_member(role=Role.REP)
-    calendar.start_subscription(member)
+    calendar_feed.start_subscription(member)
     db.session.commit()
     return member
 

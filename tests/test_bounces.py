@@ -29,7 +29,14 @@ from crmlite.models import (
     Role,
     SendStatus,
 )
-from crmlite.services import campaign_emails, capture, delivery, marketing_lists, outbox, tracking
+from crmlite.services import (
+    campaign_sending,
+    capture,
+    delivery,
+    marketing_lists,
+    outbox,
+    tracking,
+)
 from crmlite.services.campaigns import save_campaign
 from crmlite.services.companies import ContactValues, save_contact
 from crmlite.services.delivery_reports import Bounce
@@ -204,7 +211,7 @@ def test_a_campaign_send_skips_a_bouncing_contact(
     marketing_lists.add_contacts(group, [al.id, bo.id, cy.id])
     db.session.commit()
     email = write_email(campaign)
-    campaign_emails.queue_sends(email, group.id)
+    campaign_sending.queue_sends(email, group.id)
     db.session.commit()
     cy.bounced_at = NOW  # bounces after being queued: skipped when the run reaches it
     db.session.commit()
@@ -218,7 +225,7 @@ def test_a_campaign_send_skips_a_bouncing_contact(
         bo.id: SendStatus.SKIPPED_BOUNCED.value,
         cy.id: SendStatus.SKIPPED_BOUNCED.value,
     }
-    counts = campaign_emails.send_counts(email.id)
+    counts = campaign_sending.send_counts(email.id)
     assert (counts.sent, counts.skipped, counts.total) == (1, 2, 3)
     figures = tracking.email_figures(campaign.id)
     assert (figures.skipped_bounced, figures.skipped) == (2, 2)

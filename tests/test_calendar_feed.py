@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from crmlite.extensions import db
 from crmlite.models import Activity, Member, Role
 from crmlite.services import calendar as cal
-from crmlite.services import capture
+from crmlite.services import calendar_feed, capture
 from crmlite.services.activities import add_note
 from crmlite.services.team import get_team, local_today
 from tests.conftest import page_token
@@ -108,7 +108,7 @@ def test_subscribe_then_fetch_without_signing_in(
 
     calendar = icalendar.Calendar.from_ical(response.data)
     assert str(calendar["VERSION"]) == "2.0"
-    assert str(calendar["PRODID"]) == cal.FEED_PRODID
+    assert str(calendar["PRODID"]) == calendar_feed.FEED_PRODID
     assert "Nick Points" in str(calendar["X-WR-CALNAME"])
     found = events(response.data)
     assert set(found) == {"1st Appointment with Jason", "Thank you postcard", "✓ Done: Met Shane"}
@@ -174,7 +174,7 @@ def test_the_product_example_in_the_feed(app, make_member, make_company, make_co
     db.session.add(activity)
     db.session.commit()
 
-    body = cal.feed(nick, today=date(2013, 12, 1), calendar_name="Nick Points", tz=LA)
+    body = calendar_feed.feed(nick, today=date(2013, 12, 1), calendar_name="Nick Points", tz=LA)
 
     assert b"DTSTART;TZID=America/Los_Angeles:20131209T100000" in body
     assert b"DTEND;TZID=America/Los_Angeles:20131209T110000" in body
@@ -287,7 +287,7 @@ def checkbox(html: str, name: str) -> str:
 def test_an_empty_feed_is_valid_with_the_team_zone(app, make_member) -> None:
     """RFC 5545 wants at least one component: the zone's VTIMEZONE is always there."""
     nobody = make_member(name="New Hire")
-    body = cal.feed(nobody, today=date(2026, 6, 15), calendar_name="New Hire", tz=LA)
+    body = calendar_feed.feed(nobody, today=date(2026, 6, 15), calendar_name="New Hire", tz=LA)
 
     calendar = icalendar.Calendar.from_ical(body)
     assert not calendar.walk("VEVENT")
@@ -337,12 +337,12 @@ def test_captured_emails_only_when_asked_for(app, make_member, make_activity) ->
     make_activity(me, "Call Jason", due_on=today)
     captured_email(me, "Re: the quote", datetime.now(UTC) - timedelta(days=2))
 
-    by_default = events(cal.feed(me, today=today, calendar_name="Me", tz=LA))
+    by_default = events(calendar_feed.feed(me, today=today, calendar_name="Me", tz=LA))
     assert set(by_default) == {"Call Jason"}
 
-    cal.update_feed_settings(me, include_captured=True, include_done=True)
+    calendar_feed.update_feed_settings(me, include_captured=True, include_done=True)
     db.session.commit()
-    found = events(cal.feed(me, today=today, calendar_name="Me", tz=LA))
+    found = events(calendar_feed.feed(me, today=today, calendar_name="Me", tz=LA))
     assert set(found) == {"Call Jason", "✓ Done: Re: the quote"}
     # Its text (the capture's note) is in the description.
     assert "The e-mail's text." in str(found["✓ Done: Re: the quote"]["DESCRIPTION"])
@@ -365,7 +365,7 @@ def test_done_activities_marked_without_alarm_or_left_out(app, make_member, make
         me, "Follow-up call", due_on=today, starts_at=at(today, 16), ends_at=at(today, 16, 30)
     )
 
-    found = events(cal.feed(me, today=today, calendar_name="Me", tz=LA))
+    found = events(calendar_feed.feed(me, today=today, calendar_name="Me", tz=LA))
     done = found["✓ Done: Demo at CharTec"]
     # A VEVENT's STATUS may only be TENTATIVE, CONFIRMED or CANCELLED (RFC 5545 3.8.1.11):
     # the subject and crmlite's own status say it is done.
@@ -374,9 +374,10 @@ def test_done_activities_marked_without_alarm_or_left_out(app, make_member, make
     assert not done.walk("VALARM")
     assert str(found["Follow-up call"]["X-CRMLITE-STATUS"]) == "Open"
 
-    cal.update_feed_settings(me, include_captured=False, include_done=False)
+    calendar_feed.update_feed_settings(me, include_captured=False, include_done=False)
     db.session.commit()
-    assert set(events(cal.feed(me, today=today, calendar_name="Me", tz=LA))) == {"Follow-up call"}
+    feed = calendar_feed.feed(me, today=today, calendar_name="Me", tz=LA)
+    assert set(events(feed)) == {"Follow-up call"}
 
 
 def test_alarms_only_on_timed_open_activities(app, make_member, make_activity) -> None:
@@ -392,7 +393,7 @@ def test_alarms_only_on_timed_open_activities(app, make_member, make_activity) -
         ends_at=at(day, 9, 15),
         reminder_minutes=10,
     )
-    found = events(cal.feed(me, today=local_today(LA), calendar_name="Me", tz=LA))
+    found = events(calendar_feed.feed(me, today=local_today(LA), calendar_name="Me", tz=LA))
     assert not found["Send the proposal"].walk("VALARM")
     (alarm,) = found["Call Shane"].walk("VALARM")
     assert alarm["TRIGGER"].dt == timedelta(minutes=-10)
@@ -408,7 +409,7 @@ def test_notes_in_the_description_cut_when_long(app, make_member, make_activity)
     add_note(long, by=me, body="word " * 3_000)
     db.session.commit()
 
-    found = events(cal.feed(me, today=day, calendar_name="Me", tz=LA))
+    found = events(calendar_feed.feed(me, today=day, calendar_name="Me", tz=LA))
     description = str(found["Call Jason"]["DESCRIPTION"])
     assert description.startswith("Type: ") and "Status: Open" in description
     # Newest first, each stamped in the team's time with its author.
@@ -417,7 +418,7 @@ def test_notes_in_the_description_cut_when_long(app, make_member, make_activity)
     )
     assert newest < description.index("Asked for the price list.")
     cut = str(found["Long story"]["DESCRIPTION"])
-    assert cut.endswith("…") and len(cut) == cal.DESCRIPTION_LIMIT
+    assert cut.endswith("…") and len(cut) == calendar_feed.DESCRIPTION_LIMIT
     assert len(str(found["Call Jason"]["DESCRIPTION"])) < 300
 
 
@@ -430,7 +431,7 @@ def test_feed_statements_do_not_grow_with_activities_or_notes(
     add_note(first, by=me, body="A note.")
     db.session.commit()
     with queries() as few:
-        cal.feed(me, today=day, calendar_name="Me", tz=LA)
+        calendar_feed.feed(me, today=day, calendar_name="Me", tz=LA)
     for n in range(6):
         activity = make_activity(me, f"Call {n}", due_on=day + timedelta(days=n))
         for k in range(3):
@@ -438,7 +439,7 @@ def test_feed_statements_do_not_grow_with_activities_or_notes(
     db.session.commit()
     db.session.expire_all()
     with queries() as many:
-        body = cal.feed(me, today=day, calendar_name="Me", tz=LA)
+        body = calendar_feed.feed(me, today=day, calendar_name="Me", tz=LA)
     assert many.count == few.count, many.statements
     assert len(events(body)) == 7
     assert "Note 2 of 5." in str(events(body)["Call 5"]["DESCRIPTION"])

@@ -39,7 +39,7 @@ from crmlite.models import (
     Role,
     SendStatus,
 )
-from crmlite.services import campaign_emails, delivery, marketing_lists, tracking
+from crmlite.services import campaign_emails, campaign_sending, delivery, marketing_lists, tracking
 from crmlite.services.campaigns import save_campaign
 from crmlite.services.mailer import Mailer, MailSettings, open_mailer
 from tests.conftest import page_token
@@ -136,7 +136,7 @@ def send(
     later: timedelta = timedelta(0),
 ) -> Sent:
     """Queue (as the Send button does), then one worker run ``later`` from now."""
-    queued = campaign_emails.queue_for_delivery(
+    queued = campaign_sending.queue_for_delivery(
         email, group.id if group else None, base=BASE, sender=SENDER
     )
     db.session.commit()
@@ -147,7 +147,7 @@ def send(
         done.failed,
         done.skipped,
         done.stopped,
-        campaign_emails.status_counts(email.id),
+        campaign_sending.status_counts(email.id),
     )
 
 
@@ -158,7 +158,7 @@ def work(app, mailer: Mailer | None = None) -> delivery.Delivered:
 
 
 def sends_by_status(email_id: int) -> dict[str, int]:
-    return campaign_emails.status_counts(email_id)
+    return campaign_sending.status_counts(email_id)
 
 
 # --------------------------------------------------------------------------- contact groups
@@ -418,7 +418,7 @@ def test_send_from_the_page_queues_and_the_worker_sends(
     response = client.post(f"{url}/send", data={"list_id": str(group.id), "csrf_token": token})
     assert response.status_code == 302
     page = client.get(url).get_data(as_text=True)
-    assert "2 e-mails queued: they go out now, at the mail rate." in page
+    assert "2 e-mails queued: they go out now." in page
     assert 'id="count-waiting">2<' in page and 'id="count-skipped">2<' in page
     assert 'hx-trigger="every 2s"' in page  # the figures refresh themselves while waiting
     assert not list(outbox.glob("*.eml"))  # nothing was sent inside the request
@@ -491,7 +491,7 @@ def test_a_scheduled_send_waits_for_its_moment_and_can_be_taken_back(
     assert f"2 e-mails scheduled for {tomorrow:%a %Y-%m-%d} 07:30." in page
     assert 'id="send-scheduled"' in page
     assert work(app).handled == 0  # not yet
-    starts = campaign_emails.scheduled_for(email.id)
+    starts = campaign_sending.scheduled_for(email.id)
     assert starts is not None
     local = starts.astimezone(ZoneInfo("America/Los_Angeles"))
     assert (local.date(), local.hour, local.minute) == (tomorrow, 7, 30)
@@ -697,7 +697,7 @@ def test_a_contact_who_unsubscribes_after_queueing_is_skipped(
     app, campaign, people, group, outbox
 ) -> None:
     email = write_email(campaign)
-    campaign_emails.queue_sends(email, group.id)
+    campaign_sending.queue_sends(email, group.id)
     db.session.commit()
     people["cy"].unsubscribed_at = datetime.now(UTC)
     db.session.commit()
@@ -752,13 +752,13 @@ def test_the_campaign_page_counts_sent_opened_clicked_submitted_unsubscribed(
 
 
 def test_send_counts_add_up_waiting_skipped_and_sent() -> None:
-    counts = campaign_emails.SendCounts(
+    counts = campaign_sending.SendCounts(
         {"queued": 2, "sent": 5, "failed": 1, "skipped_unsubscribed": 3, "skipped_no_address": 4}
     )
     assert (counts.waiting, counts.failed, counts.skipped, counts.sent) == (2, 1, 7, 5)
     assert counts.total == 15
     assert counts["failed"] == 1 and counts["unknown"] == 0
-    assert campaign_emails.SendCounts({}).total == 0
+    assert campaign_sending.SendCounts({}).total == 0
 
 
 def test_each_email_shows_its_sent_skipped_and_waiting_counts(
@@ -766,7 +766,7 @@ def test_each_email_shows_its_sent_skipped_and_waiting_counts(
 ) -> None:
     """The campaign page and the e-mail page show the figures the service adds up."""
     email = write_email(campaign)
-    campaign_emails.queue_sends(email, group.id)  # 2 queued, 2 skipped; none sent yet
+    campaign_sending.queue_sends(email, group.id)  # 2 queued, 2 skipped; none sent yet
     db.session.commit()
     page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     row = re.search(r'<table class="table" id="campaign-emails">.*?</table>', page, re.S)

@@ -32,7 +32,14 @@ from crmlite.models import (
     Role,
     SendStatus,
 )
-from crmlite.services import campaign_emails, delivery, marketing_lists, outbox, worker
+from crmlite.services import (
+    campaign_emails,
+    campaign_sending,
+    delivery,
+    marketing_lists,
+    outbox,
+    worker,
+)
 from crmlite.services.campaigns import save_campaign
 from crmlite.services.mailer import Mailer, MailSettings
 from crmlite.services.outbox import Outgoing
@@ -158,7 +165,7 @@ def test_two_sends_at_once_queue_each_contact_once(app, mailing) -> None:
 
     def press_send(_n: int) -> int:
         found = db.session.get(CampaignEmail, email_id)
-        queued = campaign_emails.queue_for_delivery(found, group_id, base=BASE, sender=SENDER)
+        queued = campaign_sending.queue_for_delivery(found, group_id, base=BASE, sender=SENDER)
         db.session.commit()
         return queued.queued
 
@@ -194,7 +201,7 @@ def test_the_send_request_only_queues_in_a_fixed_number_of_statements(
 def test_two_workers_at_once_deliver_each_message_once(app, mailing, smtp) -> None:
     sink, port = smtp
     email, group = mailing
-    campaign_emails.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
+    campaign_sending.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
     db.session.commit()
 
     def work(_n: int) -> int:
@@ -213,7 +220,7 @@ def test_two_workers_at_once_deliver_each_message_once(app, mailing, smtp) -> No
 def test_a_server_that_refuses_then_accepts_gets_every_message_once(app, mailing, smtp) -> None:
     sink, port = smtp
     email, group = mailing
-    campaign_emails.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
+    campaign_sending.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
     db.session.commit()
     sink.busy = 3  # three 421s in a row: each stops a run (and the rest waits its turn)
     moment = utcnow()
@@ -238,7 +245,7 @@ def test_a_temporary_failure_backs_off_and_gives_up_after_the_last_attempt(
 ) -> None:
     sink, port = smtp
     email, group = mailing
-    campaign_emails.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
+    campaign_sending.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
     db.session.commit()
     first = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
     assert first is not None
@@ -264,7 +271,7 @@ def test_a_5xx_is_a_permanent_failure_shown_on_the_page(
     sink, port = smtp
     email, group = mailing
     sink.refuse["lead3@example.com"] = "550 5.1.1 No such user here"
-    campaign_emails.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
+    campaign_sending.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
     db.session.commit()
     with mailer(port) as chosen:
         done = delivery.deliver(chosen, sender=SENDER)
@@ -363,7 +370,7 @@ def test_a_message_whose_worker_died_is_sent_again_with_the_same_message_id(
 ) -> None:
     sink, port = smtp
     email, group = mailing
-    campaign_emails.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
+    campaign_sending.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
     db.session.commit()
     taken = outbox.claim(5)  # a worker claims five, then dies
     assert len(taken) == 5
@@ -395,7 +402,7 @@ def test_the_worker_loop_sends_then_stops_when_asked(app, mailing, smtp, monkeyp
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     monkeypatch.setitem(app.config, "MAIL_PORT", port)
     monkeypatch.setitem(app.config, "MAIL_USE_TLS", False)
-    campaign_emails.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
+    campaign_sending.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
     db.session.commit()
     stop = threading.Event()
     lines: list[str] = []
@@ -424,7 +431,7 @@ def test_the_outbox_page_shows_failures_and_a_failed_message_can_be_tried_again(
     sink, port = smtp
     email, group = mailing
     sink.refuse["lead3@example.com"] = "550 5.1.1 No such user here"
-    campaign_emails.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
+    campaign_sending.queue_for_delivery(email, group.id, base=BASE, sender=SENDER)
     db.session.commit()
     with mailer(port) as chosen:
         delivery.deliver(chosen, sender=SENDER)
@@ -450,7 +457,7 @@ def test_the_outbox_page_shows_failures_and_a_failed_message_can_be_tried_again(
     client.post(f"/marketing/outbox/{failed.id}/retry", data={"csrf_token": token})
     db.session.refresh(failed)
     assert (failed.status, failed.attempts, failed.last_error) == ("queued", 0, "")
-    assert campaign_emails.send_counts(email.id).failed == 0
+    assert campaign_sending.send_counts(email.id).failed == 0
     with mailer(port) as chosen:
         assert delivery.deliver(chosen, sender=SENDER).sent == 1
     assert sink.to().count("lead3@example.com") == 1

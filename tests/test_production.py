@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from crmlite import config, links
 from crmlite.extensions import db
 from crmlite.models import Campaign, CampaignType, Member, OutboxMessage, Role, Track, TrackStepRun
-from crmlite.services import calendar, tracking, tracks
+from crmlite.services import calendar_feed, tracking, tracks
 from crmlite.services import outbox as outbox_service
 from crmlite.services.campaigns import save_campaign
 from crmlite.web import tracks as tracks_web
@@ -35,7 +35,7 @@ def outbox(app, tmp_path: Path, monkeypatch) -> Path:
 @pytest.fixture()
 def subscriber(make_member) -> Member:
     member = make_member(role=Role.REP)
-    calendar.start_subscription(member)
+    calendar_feed.start_subscription(member)
     db.session.commit()
     return member
 

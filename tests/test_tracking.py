@@ -25,7 +25,14 @@ from crmlite.models import (
     Role,
     SendStatus,
 )
-from crmlite.services import campaign_emails, delivery, marketing_lists, members, tracking
+from crmlite.services import (
+    campaign_emails,
+    campaign_sending,
+    delivery,
+    marketing_lists,
+    members,
+    tracking,
+)
 from crmlite.services import outbox as outbox_service
 from crmlite.services.campaigns import save_campaign
 from crmlite.services.mailer import (
@@ -83,7 +90,7 @@ def sent(app, outbox: Path):
 
 def send_now(email: CampaignEmail, list_id: int, outbox: Path) -> delivery.Delivered:
     """Send as the page and the worker do: queue, then deliver into the outbox folder."""
-    campaign_emails.queue_for_delivery(email, list_id, base=BASE, sender="crm@example.com")
+    campaign_sending.queue_for_delivery(email, list_id, base=BASE, sender="crm@example.com")
     db.session.commit()
     with Mailer(MailSettings(outbox=outbox, rate_per_second=0)) as mailer:
         return delivery.deliver(mailer, sender="crm@example.com")
@@ -448,7 +455,7 @@ def test_an_unsubscribed_contact_is_skipped_by_every_later_send(
     group_id = sent.list_id
     report = send_now(second, group_id, outbox)
     assert report.sent == 0
-    totals = campaign_emails.status_counts(second.id)
+    totals = campaign_sending.status_counts(second.id)
     assert totals[SendStatus.SKIPPED_UNSUBSCRIBED.value] == 2
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import func, select, update
 from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import Contact, OutboxKind, OutboxMessage, SendStatus, TrackStepRun
-from crmlite.services import campaign_emails, outbox
+from crmlite.services import campaign_sending, outbox
 from crmlite.services.mailer import (
     SKIPPED,
     Mailer,
@@ -105,7 +105,7 @@ def _stored(row: OutboxMessage, sender: str) -> EmailMessage:
     )
 
 
-def _campaign(row: OutboxMessage, writer: campaign_emails.Writer) -> EmailMessage:
+def _campaign(row: OutboxMessage, writer: campaign_sending.Writer) -> EmailMessage:
     if row.email_send_id is None:
         raise Unwritable("its campaign send is gone")
     found = writer.reader(row.email_send_id)
@@ -123,7 +123,7 @@ def _campaign(row: OutboxMessage, writer: campaign_emails.Writer) -> EmailMessag
 def _record(row: OutboxMessage, status: SendStatus, *, error: str = "") -> None:
     """Tell what produced the message how it went."""
     if row.email_send_id is not None:
-        campaign_emails.record_outcome(
+        campaign_sending.record_outcome(
             row.email_send_id,
             status,
             error=error,
@@ -152,7 +152,7 @@ def deliver(
     """Send what is due in the outbox, batch by batch, until nothing is due, ``limit``
     messages were handled, or the mail server cannot take mail."""
     done = Delivered()
-    writer = campaign_emails.Writer(sender)
+    writer = campaign_sending.Writer(sender)
     while limit is None or done.handled < limit:
         size = BATCH if limit is None else min(BATCH, limit - done.handled)
         claimed = outbox.claim(size, now=now())
@@ -172,7 +172,7 @@ def deliver(
 def _deliver_one(
     row: OutboxMessage,
     mailer: Mailer,
-    writer: campaign_emails.Writer,
+    writer: campaign_sending.Writer,
     sender: str,
     done: Delivered,
     now: Callable[[], datetime],

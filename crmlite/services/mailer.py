@@ -9,7 +9,7 @@ connection for a batch and hands over at most ``MAIL_RATE_PER_SECOND`` messages 
 Nobody who unsubscribed, and nobody without an address, is ever sent anything:
 ``skip_reason`` is that rule, and every sender asks it. What goes in a message (tracked
 links, unsubscribe links) is the business of the senders above this module
-(``campaign_emails``, ``delivery``), not of this one. Nothing calls it inside a web request:
+(``campaign_sending``, ``delivery``), not of this one. Nothing calls it inside a web request:
 messages are queued in the outbox (``outbox``) and the worker sends them (``delivery``).
 
     with open_mailer() as mailer:

@@ -30,6 +30,7 @@ from crmlite.web.auth_forms import (
     ResetPasswordForm,
     SignInForm,
 )
+from crmlite.web.filters import plural
 from crmlite.web.sessions import (
     begin_session,
     current_session,
@@ -95,7 +96,7 @@ def login() -> str | Response | tuple[str, int]:
             minutes = max(1, math.ceil(result.wait_seconds / 60))
             error = (
                 "Too many failed sign-ins for this account. Wait "
-                f"{minutes} minute{'s' if minutes != 1 else ''} and try again, or ask an "
+                f"{plural(minutes, 'minute')} and try again, or ask an "
                 "admin for a password reset link."
             )
             return render_template("auth/login.html", form=form, error=error), 429

@@ -29,6 +29,7 @@ from crmlite import links
 from crmlite.extensions import db
 from crmlite.models import Activity, Member
 from crmlite.services import calendar as cal
+from crmlite.services import calendar_feed
 from crmlite.services.activities import ActivityChangedMeanwhile
 from crmlite.services.parsing import parse_id
 from crmlite.services.periods import FIRST_DAY, FIRST_YEAR, LAST_DAY, LAST_YEAR, Month
@@ -374,13 +375,13 @@ def subscription() -> Any:
             notice = "Choose create, reset or revoke."
         else:
             if form.action.data == "create":
-                cal.start_subscription(current_user)
+                calendar_feed.start_subscription(current_user)
                 notice = "Your calendar feed is ready: subscribe to this address."
             elif form.action.data == "reset":
-                cal.reset_subscription(current_user)
+                calendar_feed.reset_subscription(current_user)
                 notice = "New address made; the old one no longer works."
             else:
-                cal.revoke_subscription(current_user)
+                calendar_feed.revoke_subscription(current_user)
                 notice = "Your calendar feed is switched off; subscribed calendars stop updating."
             db.session.commit()
         if not is_htmx():
@@ -415,7 +416,7 @@ def feed_settings() -> Any:
     form = FeedSettingsForm()
     if not form.validate():
         return _subscription_page("Nothing was changed; try again.", form)
-    cal.update_feed_settings(
+    calendar_feed.update_feed_settings(
         current_user,
         include_captured=bool(form.include_captured.data),
         include_done=bool(form.include_done.data),
@@ -463,11 +464,11 @@ feeds = FeedCache()
 def feed(token: str) -> Response:
     """The iCalendar feed calendars subscribe to: public, opened by its secret token alone.
     Unchanged since the app last asked: 304, or the body built then."""
-    member = cal.subscriber(token)
+    member = calendar_feed.subscriber(token)
     if member is None:
         abort(404)
     today, name = _today(), f"{member.name} · {g.team_name}"
-    version = cal.feed_version(member, today=today, calendar_name=name, tz=g.tz)
+    version = calendar_feed.feed_version(member, today=today, calendar_name=name, tz=g.tz)
     headers = {
         "Content-Disposition": 'inline; filename="crmlite.ics"',
         # The address is the secret: keep it out of shared caches and search engines.
@@ -479,6 +480,6 @@ def feed(token: str) -> Response:
         return Response(status=304, headers=headers)
     body = feeds.get(version)
     if body is None:
-        body = cal.feed(member, today=today, calendar_name=name, tz=g.tz)
+        body = calendar_feed.feed(member, today=today, calendar_name=name, tz=g.tz)
         feeds.put(version, body)
     return Response(body, content_type="text/calendar; charset=utf-8", headers=headers)

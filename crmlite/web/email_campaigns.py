@@ -24,6 +24,7 @@ from crmlite.models import (
     SendStatus,
 )
 from crmlite.services import campaign_emails as emails
+from crmlite.services import campaign_sending as sending
 from crmlite.services import delivery, outbox, tracking
 from crmlite.services import marketing_lists as lists
 from crmlite.services.campaign_emails import EmailRefused
@@ -34,6 +35,7 @@ from crmlite.services.parsing import clean_line, parse_ids
 from crmlite.services.team import local_today
 from crmlite.web import get_or_404
 from crmlite.web.email_campaigns_forms import CsvForm, EmailForm, FilterForm, GroupForm, SendForm
+from crmlite.web.filters import plural
 
 bp = Blueprint("email_campaigns", __name__, url_prefix="/marketing")
 
@@ -105,7 +107,7 @@ def add_contacts(list_id: int) -> Response:
     group = get_or_404(MarketingList, list_id)
     added = lists.add_contacts(group, parse_ids(request.form.getlist("contact_id")))
     db.session.commit()
-    flash(f"{added} contact{'s' if added != 1 else ''} added to {group.name}.", "success")
+    flash(f"{plural(added, 'contact')} added to {group.name}.", "success")
     return redirect(url_for("email_campaigns.group", list_id=group.id))
 
 
@@ -118,7 +120,7 @@ def add_by_filter(list_id: int) -> str | Response:
             added = lists.add_by_filter(group, form.contact_filter())
             db.session.commit()
             flash(
-                f"{added.matched} contact{'s' if added.matched != 1 else ''} matched; "
+                f"{plural(added.matched, 'contact')} matched; "
                 f"{added.added} added to {group.name}, {added.already} were in it already.",
                 "success",
             )
@@ -215,7 +217,7 @@ def edit_email(email_id: int) -> Any:
 
 def _email_page(email: CampaignEmail, form: SendForm | None = None) -> str:
     campaign = get_or_404(Campaign, email.campaign_id)
-    counts = emails.send_counts(email.id)
+    counts = sending.send_counts(email.id)
     return render_template(
         "email_campaigns/email.html",
         email=email,
@@ -224,9 +226,9 @@ def _email_page(email: CampaignEmail, form: SendForm | None = None) -> str:
         clicks=emails.clicks_per_link(email.id),
         sends=emails.recent_sends(email.id, RECENT_SENDS),
         counts=counts,
-        scheduled=emails.scheduled_for(email.id),
+        scheduled=sending.scheduled_for(email.id),
         preview=emails.preview(email),
-        form=form or SendForm(waiting=emails.not_in_outbox(email.id)),
+        form=form or SendForm(waiting=sending.not_in_outbox(email.id)),
         statuses={s.value: s.label for s in SendStatus},
         locked=counts.total > 0,  # sent to anyone: it can no longer change
     )
@@ -244,8 +246,8 @@ def send_progress(email_id: int) -> str:
     return render_template(
         "email_campaigns/_send_progress.html",
         email=email,
-        counts=emails.send_counts(email.id),
-        scheduled=emails.scheduled_for(email.id),
+        counts=sending.send_counts(email.id),
+        scheduled=sending.scheduled_for(email.id),
     )
 
 
@@ -268,7 +270,7 @@ def send(email_id: int) -> str | Response | tuple[str, int]:
     """Queue the e-mail for a group, now or from a later moment, and return at once: the
     worker sends it, and the page shows its progress. Pressed twice, it queues once."""
     email = get_or_404(CampaignEmail, email_id)
-    form = SendForm(waiting=emails.not_in_outbox(email.id))
+    form = SendForm(waiting=sending.not_in_outbox(email.id))
     starts_at = form.starts_at(g.tz, utcnow()) if form.validate_on_submit() else None
     if form.errors or form.send_on.errors or form.send_at.errors:
         return _email_page(email, form), 422
@@ -276,7 +278,7 @@ def send(email_id: int) -> str | Response | tuple[str, int]:
     if form.list_id.data and group is None:
         form.list_id.errors = [form.list_id.refusal]
         return _email_page(email, form), 422
-    queued = emails.queue_for_delivery(
+    queued = sending.queue_for_delivery(
         email,
         group.id if group else None,
         base=links.base_url(),
@@ -287,9 +289,15 @@ def send(email_id: int) -> str | Response | tuple[str, int]:
     if not queued.queued:
         flash("Nothing new to send: everyone in that group has it already or is waiting.", "info")
     elif starts_at is not None:
-        flash(f"{queued.queued:,} e-mails scheduled for {starts_at:%a %Y-%m-%d %H:%M}.", "success")
+        flash(
+            f"{plural(queued.queued, 'e-mail')} scheduled for {starts_at:%a %Y-%m-%d %H:%M}.",
+            "success",
+        )
     else:
-        flash(f"{queued.queued:,} e-mails queued: they go out now, at the mail rate.", "success")
+        flash(
+            f"{plural(queued.queued, 'e-mail')} queued: they go out now.",
+            "success",
+        )
     return redirect(url_for("email_campaigns.email", email_id=email.id))
 
 
@@ -299,7 +307,7 @@ def send_test(email_id: int) -> Response:
     email = get_or_404(CampaignEmail, email_id)
     now = utcnow()
     outbox.enqueue(
-        emails.test_message(email, current_user, now=now),
+        sending.test_message(email, current_user, now=now),
         domain=sender_domain(current_app.config["MAIL_FROM"]),
         now=now,
     )
@@ -312,10 +320,10 @@ def send_test(email_id: int) -> Response:
 def cancel_send(email_id: int) -> Response:
     """Take back what has not gone yet (a scheduled send, or the rest of a running one)."""
     email = get_or_404(CampaignEmail, email_id)
-    taken = emails.cancel_waiting(email.id)
+    taken = sending.cancel_waiting(email.id)
     db.session.commit()
     flash(
-        f"{taken:,} e-mails taken back; nobody who got it already is affected."
+        f"{plural(taken, 'e-mail')} taken back; nobody who got it already is affected."
         if taken
         else "Nothing was waiting: it has all gone out.",
         "success" if taken else "info",
@@ -342,7 +350,7 @@ def campaign_panel(campaign: Campaign) -> dict[str, Any]:
     """What the campaign page shows of its e-mails and form (for campaigns.detail)."""
     return {
         "email_figures": tracking.email_figures(campaign.id),
-        "campaign_emails": emails.campaign_email_rows(campaign.id),
+        "campaign_emails": sending.campaign_email_rows(campaign.id),
         "form_url": links.absolute_url("public.form", token=tracking.form_token(campaign)),
         "form_closed": tracking.form_closed_reason(campaign, local_today(g.tz)),
     }

@@ -30,6 +30,12 @@ def time_label(moment: datetime | None) -> str:
     return f"{moment:%I:%M %p}".lstrip("0").lower()
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 e-mail", "2 e-mails", "1,200 contacts": the count with its noun, in the plural
+    unless it is one."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def register(app: Flask) -> None:
     from crmlite.models import ActivityGroup, Role
 
@@ -44,4 +50,5 @@ def register(app: Flask) -> None:
         datetime=datetime_label,
         date=date_label,
         time=time_label,
+        plural=plural,
     )

@@ -19,6 +19,7 @@ from crmlite.services.parsing import parse_id, parse_ids
 from crmlite.services.team import local_today
 from crmlite.services.track_setup import SetupRefused
 from crmlite.web import get_or_404, require, safe_next
+from crmlite.web.filters import plural
 from crmlite.web.tracks_forms import EnrollForm, StepForm, TrackForm, show_errors
 
 bp = Blueprint("tracks", __name__, url_prefix="/tracks")
@@ -187,7 +188,7 @@ def enroll() -> Response:
     db.session.commit()
     added = len(enrollments)
     track = db.session.get(Track, form.track_id.data)
-    message = f"{added} contact{'s' if added != 1 else ''} put on {track.name if track else ''}."
+    message = f"{plural(added, 'contact')} put on {track.name if track else ''}."
     if skipped:
         message += f" {len(skipped)} skipped: {skipped[0]}"
     flash(message, "success" if added else "error")

@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from crmlite.extensions import db
 from crmlite.models import Activity, Campaign, CampaignType, Opportunity, Role
-from crmlite.services import marketing_lists
+from crmlite.services import delivery, marketing_lists
 from crmlite.services.campaigns import save_campaign
+from crmlite.services.mailer import open_mailer
 from tests.browser.conftest import sign_in_page
 
 EMAIL = "cory@example.com"
@@ -117,6 +118,16 @@ def test_write_preview_and_send_a_campaign_email(
 
     page.get_by_label("Contact group").select_option(label="Towing (1 reachable of 1)")
     page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.locator(".flash-success")).to_contain_text("1 sent")
-    expect(page.locator("#count-sent")).to_have_text("1")
+    expect(page.locator(".flash-success")).to_contain_text("1 e-mail queued")
+    expect(page.locator("#count-waiting")).to_have_text("1")
+    expect(page.locator("#send-running")).to_be_visible()
+    assert not (tmp_path / "outbox").exists()  # nothing is sent inside the request
+
+    # The worker sends it; the page's figures follow by themselves, without a reload.
+    db.session.rollback()  # end the test's read snapshot, taken before the Send
+    with open_mailer() as mailer:
+        assert delivery.deliver(mailer, sender=app.config["MAIL_FROM"]).sent == 1
+    expect(page.locator("#count-sent")).to_have_text("1", timeout=10_000)
+    expect(page.locator("#count-waiting")).to_have_text("0")
+    expect(page.locator("#send-done")).to_have_text("Done.")
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
