@@ -54,12 +54,14 @@ class TeamForm(FlaskForm):
     currency = StringField(
         "Currency",
         filters=[upper_code],
-        description="The ISO 4217 code amounts are shown in, e.g. USD, EUR or GBP.",
-        validators=[DataRequired("Enter a currency code.")],
+        description="The ISO 4217 code amounts are shown in, e.g. USD, EUR or GBP. "
+        "Amounts are not converted.",
+        # Left out: the team keeps its currency.
+        validators=[Optional()],
     )
 
     def validate_currency(self, field: StringField) -> None:
-        if not is_currency(field.data or ""):
+        if field.data and not is_currency(field.data):
             raise ValidationError("Unknown currency. Use an ISO 4217 code like USD, EUR or GBP.")
 
     def validate_time_zone(self, field: StringField) -> None:

@@ -116,7 +116,7 @@ def test_drag_to_1st_appointment_and_to_lost_then_reload(
     expect(cards_of(page, first_appt).locator(f"#card-{deals['first']}")).to_be_visible()
     expect(cards_of(page, lost).locator(f"#card-{deals['second']}")).to_be_visible()
     expect(header_of(page, prospect)).to_contain_text("0 0.00")
-    expect(header_of(page, first_appt)).to_contain_text("1 6,200.00 1,860.00 weighted")
+    expect(header_of(page, first_appt)).to_contain_text("1 deal · $6,200 · $1,860 weighted")
     expect(header_of(page, lost)).to_contain_text("1 1,000.00")
 
     db.session.rollback()
@@ -157,7 +157,7 @@ def test_move_with_the_keyboard_only(page: Page, live_server: str, deals: dict[s
     expect(moved).to_be_visible()
     # Focus stays on the moved card, so the next key press continues from there.
     expect(moved.get_by_label("Move Selma Raisin - Hardware to", exact=True)).to_be_focused()
-    expect(header_of(page, deals["Presentation"])).to_contain_text("1 500.00 350.00 weighted")
+    expect(header_of(page, deals["Presentation"])).to_contain_text("1 deal · $500 · $350 weighted")
 
 
 def test_filters_apply_without_reload_and_stay_in_the_url(
