@@ -132,10 +132,12 @@ def test_0007_repairs_amounts_the_board_cannot_show(empty_database_url: str) -> 
     app = create_app(TestConfig(empty_database_url))
     with app.app_context():
         upgrade(revision="0006")
-        # The example tracks are today's models (e.g. tracks.runs_alongside, 0014), which a
-        # 0006 schema has not got; this test needs the stages and statuses only.
+        # The example tracks and the team row are today's models (e.g. tracks.runs_alongside,
+        # 0014; team.currency, 0016), which a 0006 schema has not got; this test needs the
+        # stages and statuses only (the team row is made on the first request).
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(defaults, "_load_example_tracks", lambda: None)
+            patch.setattr(defaults, "_load_team", lambda _name: None)
             load_defaults()
         db.session.commit()
         sqlite = db.engine.dialect.name == "sqlite"

@@ -31,12 +31,14 @@ def test_admin_changes_team_settings(client: FlaskClient, signed_in) -> None:
             "name": "ARRC Sales",
             "time_zone": "America/Chicago",
             "points_quota": "450",
+            "currency": " eur ",
             "csrf_token": token,
         },
     )
     assert response.status_code == 302
     team = get_team()
     assert (team.name, team.time_zone, team.points_quota) == ("ARRC Sales", "America/Chicago", 450)
+    assert team.currency == "EUR"
     assert "ARRC Sales" in client.get("/").get_data(as_text=True)
 
 
@@ -47,16 +49,24 @@ def test_bad_team_settings_keep_the_input_and_change_nothing(
     token = page_token(client, "/setup/team")
     response = client.post(
         "/setup/team",
-        data={"name": "", "time_zone": "Mars/Olympus", "points_quota": "-3", "csrf_token": token},
+        data={
+            "name": "",
+            "time_zone": "Mars/Olympus",
+            "points_quota": "-3",
+            "currency": "EURO",
+            "csrf_token": token,
+        },
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'id="name-error">Enter the team&#39;s name.' in html
     assert 'id="time_zone-error">Unknown time zone.' in html
     assert 'id="points_quota-error">The monthly points quota must be from 1 to 100,000.' in html
-    assert 'value="Mars/Olympus"' in html and 'value="-3"' in html
+    assert 'id="currency-error">Unknown currency.' in html
+    assert 'value="Mars/Olympus"' in html and 'value="-3"' in html and 'value="EURO"' in html
     team = get_team()
     assert (team.name, team.time_zone, team.points_quota) == ("crmlite", "America/Los_Angeles", 500)
+    assert team.currency == "USD"
 
 
 def test_non_numeric_quota_is_a_message_not_a_500(client: FlaskClient, signed_in) -> None:

@@ -37,8 +37,12 @@ class ActivityGroup(StrEnum):
 
 
 class ActivityStatus(StrEnum):
+    """Open: to do. Closed: done, it earned its points. Cancelled: left undone because its
+    opportunity was won or lost; it earns no points and stays in the history."""
+
     OPEN = "Open"
     CLOSED = "Closed"
+    CANCELLED = "Cancelled"
 
 
 PLACES = ("On-Site", "Phone", "Remote", "Office", "E-mail")
@@ -109,7 +113,7 @@ class Activity(Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        CheckConstraint("status IN ('Open', 'Closed')", name="status_values"),
+        CheckConstraint("status IN ('Open', 'Closed', 'Cancelled')", name="status_values"),
         CheckConstraint(
             "ends_at IS NULL OR starts_at IS NULL OR ends_at >= starts_at", name="ends_after_start"
         ),
@@ -155,6 +159,10 @@ class Activity(Model):
     @property
     def is_open(self) -> bool:
         return self.status == ActivityStatus.OPEN
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == ActivityStatus.CANCELLED
 
     def is_overdue(self, today: date) -> bool:
         """Still open after the day it was due."""

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TIME_ZONE = "America/Los_Angeles"
 DEFAULT_POINTS_QUOTA = 500
+DEFAULT_CURRENCY = "USD"
 MAX_POINTS_QUOTA = 100_000
 
 
@@ -40,6 +41,10 @@ class Team(Model):
     name: Mapped[str] = mapped_column(String(120))
     time_zone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE)
     points_quota: Mapped[int] = mapped_column(Integer, default=DEFAULT_POINTS_QUOTA)
+    # The ISO 4217 code amounts are shown in (one currency for the whole team).
+    currency: Mapped[str] = mapped_column(
+        String(3), default=DEFAULT_CURRENCY, server_default=DEFAULT_CURRENCY
+    )
 
     __table_args__ = (
         CheckConstraint(

@@ -329,6 +329,8 @@ class StageChange(Model):
     from_stage_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     advanced_later: Mapped[bool] = mapped_column(Boolean, default=False)
     won_later: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Leaving Won or Lost: the amount won (or lost) it had, which the move cleared.
+    former_amount: Mapped[Decimal | None] = mapped_column(Money)
 
     __table_args__ = (
         # An opportunity's path, in order, covering what the funnel reads of a member's moves.

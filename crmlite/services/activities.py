@@ -38,6 +38,19 @@ def upcoming_for(member_id: int, limit: int = 10) -> list[Activity]:
     return list(db.session.scalars(query))
 
 
+def open_count(opportunity_id: int) -> int:
+    """How many open activities an opportunity has (what closing it would leave undone)."""
+    return (
+        db.session.scalar(
+            select(func.count(Activity.id)).where(
+                Activity.opportunity_id == opportunity_id,
+                Activity.status == ActivityStatus.OPEN.value,
+            )
+        )
+        or 0
+    )
+
+
 def overdue_count(member_id: int, today: date) -> int:
     return (
         db.session.scalar(
@@ -189,8 +202,8 @@ def schedule_next_step(
 def close_activity(activity: Activity, *, by: Member, now: datetime | None = None) -> Activity:
     """Done: closed now, by this member. It earns its type's points as they are at this
     moment; the figure is stored, so a later change of the type's value rewrites nothing.
-    Publishes ``ActivityDone``."""
-    if not activity.is_open:
+    Publishes ``ActivityDone``. A cancelled one (its deal closed) may still be done."""
+    if activity.status == ActivityStatus.CLOSED.value:
         return activity
     points = db.session.scalar(
         select(ActivityType.points).where(ActivityType.id == activity.type_id)
@@ -203,6 +216,31 @@ def close_activity(activity: Activity, *, by: Member, now: datetime | None = Non
     db.session.flush()
     events.publish(events.ActivityDone(activity, by=by, at=closed_at))
     return activity
+
+
+def cancel_open_activities(
+    opportunity: Opportunity, *, by: Member, why: str, now: datetime | None = None
+) -> int:
+    """A deal won or lost leaves no loose ends: its open activities (the remaining next
+    steps) are cancelled. They earn no points, are kept with a stamped note saying why
+    (``why``, e.g. "the deal was won"), and may still be opened or marked done later.
+    Returns how many were cancelled."""
+    at = now or datetime.now(UTC)
+    open_ones = db.session.scalars(
+        select(Activity).where(
+            Activity.opportunity_id == opportunity.id,
+            Activity.status == ActivityStatus.OPEN.value,
+        )
+    ).all()
+    for activity in open_ones:
+        activity.status = ActivityStatus.CANCELLED.value
+        db.session.add(
+            ActivityNote(
+                activity_id=activity.id, author_id=by.id, body=f"Cancelled: {why}.", created_at=at
+            )
+        )
+    db.session.flush()
+    return len(open_ones)
 
 
 def reopen_activity(activity: Activity, *, by: Member, now: datetime | None = None) -> Activity:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -22,7 +22,7 @@ from crmlite.models import (
     SalesStage,
 )
 from crmlite.services import reference
-from crmlite.services.money import cents
+from crmlite.services.money import ZERO, cents
 from crmlite.services.next_steps import has_next_step, has_next_step_on, stalled
 from crmlite.services.periods import quarter_start
 from crmlite.services.statuses import is_open
@@ -54,9 +54,13 @@ class BoardFilters:
 
 @dataclass
 class ColumnTotals:
+    """A column header's figures, one rule for all: an open stage shows its deals' revenue
+    and probability-weighted revenue; Won the amounts won (not their revenue), Lost the
+    amounts lost; neither has a weighted figure (None)."""
+
     count: int = 0
-    revenue: Decimal = Decimal("0.00")
-    weighted_revenue: Decimal = Decimal("0.00")
+    amount: Decimal = Decimal("0.00")
+    weighted_revenue: Decimal | None = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -139,17 +143,32 @@ def _filtered(query: Any, filters: BoardFilters, today: date) -> Any:
 def column_totals(
     stage_list: list[SalesStage], filters: BoardFilters, today: date, tz: ZoneInfo
 ) -> dict[int, ColumnTotals]:
-    """Count, revenue and probability-weighted revenue per stage, in one grouped query."""
+    """Per stage, in one grouped query: how many deals and their amount (revenue in an open
+    stage, the amounts won in Won, the amounts lost in Lost); the probability-weighted
+    revenue in open stages only."""
+    won_ids = [s.id for s in stage_list if s.is_won]
+    lost_ids = [s.id for s in stage_list if s.is_lost]
+    amount = case(
+        (Opportunity.stage_id.in_(won_ids), func.coalesce(Opportunity.won_amount, 0)),
+        (Opportunity.stage_id.in_(lost_ids), func.coalesce(Opportunity.lost_amount, 0)),
+        else_=Opportunity.revenue,
+    )
     query = select(
         Opportunity.stage_id,
         func.count(Opportunity.id),
-        func.coalesce(func.sum(Opportunity.revenue), 0),
+        func.coalesce(func.sum(amount), 0),
         func.coalesce(func.sum(Opportunity.revenue * Opportunity.probability / 100), 0),
     ).where(_visible(stage_list, quarter_start(today, tz)))
     query = _filtered(query, filters, today).group_by(Opportunity.stage_id)
-    totals = {s.id: ColumnTotals() for s in stage_list}
-    for stage_id, count, revenue, weighted in db.session.execute(query):
-        totals[stage_id] = ColumnTotals(count, cents(revenue), cents(weighted))
+    closed_ids = {s.id for s in stage_list if s.is_closed}
+    totals = {
+        s.id: ColumnTotals(weighted_revenue=None if s.id in closed_ids else ZERO)
+        for s in stage_list
+    }
+    for stage_id, count, amount_sum, weighted in db.session.execute(query):
+        totals[stage_id] = ColumnTotals(
+            count, cents(amount_sum), None if stage_id in closed_ids else cents(weighted)
+        )
     return totals
 
 

@@ -114,6 +114,10 @@ class Block:
     def is_open(self) -> bool:
         return self.status == ActivityStatus.OPEN.value
 
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == ActivityStatus.CANCELLED.value
+
     def is_overdue(self, today: date) -> bool:
         """As ``Activity.is_overdue``: still open after the day it was due."""
         return self.is_open and self.due_on < today

@@ -320,14 +320,18 @@ def _load_example_tracks() -> None:
             tracks[name].on_complete_track_id = tracks[then].id
 
 
-def load_defaults(team_name: str = "crmlite") -> None:
-    """Create whatever default is missing; never change or duplicate what exists."""
+def _load_team(team_name: str) -> None:
     if db.session.get(Team, 1) is None:
         db.session.add(
             Team(
                 id=1, name=team_name, time_zone=DEFAULT_TIME_ZONE, points_quota=DEFAULT_POINTS_QUOTA
             )
         )
+
+
+def load_defaults(team_name: str = "crmlite") -> None:
+    """Create whatever default is missing; never change or duplicate what exists."""
+    _load_team(team_name)
 
     stages = set(db.session.scalars(select(SalesStage.name)))
     for position, (name, probability, is_won, is_lost) in enumerate(STAGES, start=1):

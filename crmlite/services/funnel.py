@@ -20,7 +20,7 @@ from crmlite.models import (
     SalesStage,
     StageChange,
 )
-from crmlite.services import events
+from crmlite.services import activities, events
 from crmlite.services.money import cents
 from crmlite.services.next_steps import next_step, stalled
 from crmlite.services.statuses import is_open, status
@@ -126,6 +126,7 @@ def move_to_stage(
     lost_reason: str = "",
     won_amount: Decimal | None = None,
     won_on: date | None = None,
+    cancel_open_activities: bool = True,
     now: datetime | None = None,
 ) -> StageChange | None:
     """Move an opportunity to a stage and record it in the history (from, to, who, when).
@@ -133,7 +134,11 @@ def move_to_stage(
     - The probability follows the new stage's default unless a person overrode it.
     - Lost needs the reason the prospect gave; the lost amount is the revenue.
     - Won closes it with the won amount (default: its revenue) on a date (default: today).
-    - Moving a won or lost opportunity back to an open stage reopens it.
+    - Won and Lost cancel its open activities (the remaining next steps: no points, kept in
+      the history) unless ``cancel_open_activities`` is False (the person kept them).
+    - Moving a won or lost opportunity back to an open stage reopens it (the board asks
+      first); the amount won or lost it had is cleared from the opportunity and kept on
+      the stage change (``former_amount``).
     - A move based on an outdated view (another version) is refused: nothing is overwritten.
     - Lost and Won are published (``events.Lost``, ``events.Won``) once the move is
       recorded, in the same transaction: the reactions put a lost sale's contact on the
@@ -151,6 +156,14 @@ def move_to_stage(
         now = now or datetime.now(UTC)
         today = now.astimezone(tz).date()
         from_stage_id = opportunity.stage_id
+        # Leaving Won or Lost: the amount it was won or lost for, which this move clears.
+        former_amount = None
+        if opportunity.closed_at is not None:
+            former_amount = (
+                opportunity.won_amount
+                if opportunity.won_amount is not None
+                else opportunity.lost_amount
+            )
 
         if to_stage.is_lost:
             if not lost_reason.strip():
@@ -195,9 +208,14 @@ def move_to_stage(
         to_stage_id=to_stage.id,
         changed_by_id=by_id,
         changed_at=now,
+        former_amount=former_amount,
     )
     db.session.add(change)
     db.session.flush()
+    if to_stage.is_closed and cancel_open_activities:
+        activities.cancel_open_activities(
+            opportunity, by=by, why=f"the deal was {to_stage.name.lower()}", now=now
+        )
     if to_stage.is_lost:
         events.publish(events.Lost(opportunity, by=by, at=now, today=today))
     elif to_stage.is_won:

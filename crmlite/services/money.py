@@ -20,6 +20,8 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from babel.numbers import format_currency, list_currencies
+
 from crmlite.models.base import AMOUNT_LIMIT, ZERO
 
 CENTS = Decimal("0.01")
@@ -152,6 +154,31 @@ def format_amount(value: Decimal | int | None, places: int = 2) -> str:
     if not number.is_finite():
         return INVALID_MARKER
     return f"{half_up(number, places):,.{places}f}"
+
+
+# Figures are written the US way ("$1,234.50", "€1,234.50"); the currency is the team's.
+LOCALE = "en_US"
+
+
+def is_currency(code: str) -> bool:
+    """An ISO 4217 code Babel knows, e.g. "USD", "EUR", "GBP"."""
+    return code in list_currencies()
+
+
+def format_money(value: Decimal | int | None, currency: str, *, whole: bool = False) -> str:
+    """An amount with its currency, formatted by Babel: 1234.5 in USD → "$1,234.50", in EUR
+    → "€1,234.50"; ``whole`` rounds half up to whole units ("$1,235"), as column headers
+    show; None → "—"."""
+    if value is None:
+        return "—"
+    number = Decimal(value)
+    if not number.is_finite():
+        return INVALID_MARKER
+    if whole:
+        return format_currency(
+            half_up(number, 0), currency, "¤#,##0", locale=LOCALE, currency_digits=False
+        )
+    return format_currency(half_up(number, 2), currency, locale=LOCALE)
 
 
 def format_percent(value: Decimal | int | float | None, places: int = 0) -> str:

@@ -1,4 +1,4 @@
-"""Team-wide settings: name, time zone, default points quota."""
+"""Team-wide settings: name, time zone, default points quota, currency."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from crmlite.extensions import db
 from crmlite.models import Member, Team
 from crmlite.services import points
+from crmlite.services.money import is_currency
 
 SETTINGS_ID = 1
 
@@ -27,16 +28,28 @@ def is_valid_time_zone(name: str) -> bool:
 
 
 def update_team(
-    team: Team, *, name: str, time_zone: str, points_quota: int, today: date, by: Member
+    team: Team,
+    *,
+    name: str,
+    time_zone: str,
+    points_quota: int,
+    today: date,
+    by: Member,
+    currency: str | None = None,
 ) -> Team:
     """Save the settings; months before this one keep the points quota they had (a change
-    of it is published for the audit log)."""
+    of it is published for the audit log). The currency (an ISO 4217 code) is only how
+    amounts are shown: no amount is converted."""
     if not is_valid_time_zone(time_zone):
         raise ValueError(f"unknown time zone {time_zone!r}")
+    if currency is not None and not is_currency(currency):
+        raise ValueError(f"unknown currency {currency!r}")
     points.record_quota_change(member=None, team=team, new_quota=points_quota, today=today, by=by)
     team.name = name
     team.time_zone = time_zone
     team.points_quota = points_quota
+    if currency is not None:
+        team.currency = currency
     db.session.flush()
     return team
 

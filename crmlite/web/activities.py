@@ -202,6 +202,8 @@ def _changeable(activity_id: int) -> Activity:
 
 def _edit_form(activity: Activity) -> ActivityForm:
     form = ActivityForm(formdata=None, obj=activity)
+    if activity.is_cancelled:
+        form.keep_cancelled()
     form.start.data = activity.starts_at.astimezone(g.tz).time() if activity.starts_at else None
     form.end.data = activity.ends_at.astimezone(g.tz).time() if activity.ends_at else None
     for key in CONTEXT_FIELDS:
@@ -225,6 +227,8 @@ def show(activity_id: int) -> str:
 def update(activity_id: int) -> Any:
     activity = _changeable(activity_id)
     form = ActivityForm()
+    if activity.is_cancelled:
+        form.keep_cancelled()
     if not form.validate():
         return _render_form(form, activity)
     refusal = _refusal(activity, form)
@@ -249,7 +253,7 @@ def update(activity_id: int) -> Any:
                 form.status.errors = [NOT_YOURS_TO_COMPLETE]
                 return _render_form(form, get_or_404(Activity, activity_id))
             service.close_activity(activity, by=_me())
-        elif not activity.is_open:
+        elif form.status.data == ActivityStatus.OPEN.value and not activity.is_open:
             service.reopen_activity(activity, by=_me())
         db.session.commit()
     except (service.ActivityChangedMeanwhile, StaleDataError):
@@ -268,7 +272,8 @@ def _refusal(activity: Activity, form: ActivityForm) -> tuple[str, str] | None:
     closing = form.status.data == ActivityStatus.CLOSED.value
     if closing and activity.is_open and not may("activity.complete", activity):
         return "status", NOT_YOURS_TO_COMPLETE
-    if not closing and not activity.is_open and not may("activity.reopen", activity):
+    reopening = form.status.data == ActivityStatus.OPEN.value and not activity.is_open
+    if reopening and not may("activity.reopen", activity):
         if activity.assigned_to_id == current_user.id:
             return "status", NOT_YOURS_TO_REOPEN
         return "status", "Only its assignee or a manager can reopen it."

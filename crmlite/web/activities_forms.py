@@ -45,7 +45,14 @@ class ActivityForm(FlaskForm):
         what="The reminder",
         maximum=activities.LONGEST_REMINDER,
     )
-    status = SelectField("Status", choices=[SelectChoice(s.value, s.value) for s in ActivityStatus])
+    # Cancelled is not chosen here: closing a deal cancels its open activities (see
+    # ``keep_cancelled`` for editing one of them).
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice(s.value, s.value) for s in (ActivityStatus.OPEN, ActivityStatus.CLOSED)
+        ],
+    )
     note = TextAreaField("Add a note", filters=[strip], validators=[Length(max=10_000)])
     # Where it was logged from, carried along; anything that is not an id is ignored.
     opportunity_id = HiddenField()
@@ -71,6 +78,11 @@ class ActivityForm(FlaskForm):
                 self[name].errors.append(message)
             return False
         return ok
+
+    def keep_cancelled(self) -> None:
+        """Editing a cancelled activity: it may stay cancelled (or be opened or marked done)."""
+        cancelled = ActivityStatus.CANCELLED.value
+        self.status.choices = [*self.status.choices, SelectChoice(cancelled, cancelled)]
 
     def details(self) -> dict[str, Any]:
         """What was entered, as services.activities' schedule_activity and update_activity

@@ -136,8 +136,15 @@ def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: Mov
         form.won_on.data = _today()
     if kind == "next_step" and not form.step_subject.data:
         form.step_subject.data = f"Next step: {opportunity.name}"[:200]
+    open_count = activities.open_count(opportunity.id) if kind in ("won", "lost") else 0
     return render_template(
-        "board/_prompt.html", kind=kind, form=form, opportunity=opportunity, to_stage=to_stage
+        "board/_prompt.html",
+        kind=kind,
+        form=form,
+        opportunity=opportunity,
+        to_stage=to_stage,
+        from_stage=db.session.get(SalesStage, opportunity.stage_id),
+        open_count=open_count,
     )
 
 
@@ -190,8 +197,10 @@ def move_form(opportunity_id: int) -> str:
 
 @bp.post("/opportunities/<int:opportunity_id>/move")
 def move(opportunity_id: int) -> str:
-    """Move a card. Lost asks for the reason, Won for the amount and date, and a move
-    forward without a next step asks to schedule one (or skip) before anything changes."""
+    """Move a card. Lost asks for the reason, Won for the amount and date (both: what to do
+    with its open activities), reopening a won or lost deal asks for a confirmation, and a
+    move forward without a next step asks to schedule one (or skip) before anything
+    changes."""
     opportunity = get_or_404(Opportunity, opportunity_id)
     require("opportunity.change", opportunity)
     form = MoveForm()
@@ -207,6 +216,8 @@ def move(opportunity_id: int) -> str:
     from_stage = db.session.get(SalesStage, opportunity.stage_id)
     assert from_stage is not None
 
+    if from_stage.is_closed and not to_stage.is_closed and form.prompt.data != "reopen":
+        return _prompt("reopen", opportunity, to_stage, form)
     if to_stage.is_lost and form.prompt.data != "lost":
         return _prompt("lost", opportunity, to_stage, form)
     if to_stage.is_won and form.prompt.data != "won":
@@ -227,6 +238,7 @@ def move(opportunity_id: int) -> str:
             lost_reason=form.lost_reason.data or "",
             won_amount=form.won_amount.data,
             won_on=form.won_on.data,
+            cancel_open_activities=form.open_activities.data != "keep",
             now=datetime.now(UTC),
         )
         db.session.commit()

@@ -1,5 +1,6 @@
 """The board's forms: a card's move (with the question the move asks first: why it was
-lost, what was won, or the next step) and the new opportunity added in place."""
+lost, what was won and what becomes of its open activities, the next step, or whether to
+reopen a closed deal) and the new opportunity added in place."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from wtforms import (
     BooleanField,
     DateField,
     HiddenField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -36,13 +38,24 @@ class MoveForm(FlaskForm):
     # along hidden while a question is answered.
     stage_id = IdSelectField(validators=[InputRequired()], widget=HiddenInput())
     version = WholeNumberField(validators=[InputRequired()])
-    # Which inline question the person answered: "lost", "won" or "next_step".
+    # Which inline question the person answered: "lost", "won", "next_step" or "reopen"
+    # (reopening a won or lost deal was confirmed).
     prompt = HiddenField()
     lost_reason = TextAreaField(
         "Why did they say no?", filters=[strip], validators=[Optional(), Length(max=2000)]
     )
     won_amount = MoneyField("Won amount")
     won_on = DateField("Won on", validators=[Optional()])
+    # Won or Lost: what becomes of the deal's open activities (its remaining next steps).
+    open_activities = RadioField(
+        "Its open activities",
+        choices=[
+            SelectChoice("cancel", "Cancel them (no points; they stay in the history)"),
+            SelectChoice("keep", "Keep them open"),
+        ],
+        default="cancel",
+        validators=[Optional()],
+    )
     skip_next_step = BooleanField()
     step_type_id = IdSelectField("Next step")
     step_subject = StringField("Subject", filters=[strip], validators=[Length(max=200)])

@@ -1,12 +1,15 @@
-"""Jinja filters: money, percentages, and stored UTC moments shown in the team's time zone."""
+"""Jinja filters: money (bare or in the team's currency), percentages, and stored UTC
+moments shown in the team's time zone."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from flask import Flask, g
 
-from crmlite.services.money import format_amount, format_percent
+from crmlite.models.people import DEFAULT_CURRENCY
+from crmlite.services.money import format_amount, format_money, format_percent
 
 
 def local(moment: datetime | None) -> datetime | None:
@@ -30,6 +33,12 @@ def time_label(moment: datetime | None) -> str:
     return f"{moment:%I:%M %p}".lstrip("0").lower()
 
 
+def currency(value: Decimal | int | None, whole: bool = False) -> str:
+    """An amount in the team's currency: "$1,234.50", or "$1,235" with ``whole``."""
+    team = g.get("team")
+    return format_money(value, team.currency if team else DEFAULT_CURRENCY, whole=whole)
+
+
 def plural(count: int, noun: str) -> str:
     """ "1 e-mail", "2 e-mails", "1,200 contacts": the count with its noun, in the plural
     unless it is one."""
@@ -45,6 +54,7 @@ def register(app: Flask) -> None:
     )
     app.jinja_env.filters.update(
         money=format_amount,
+        currency=currency,
         percent=format_percent,
         local=local,
         datetime=datetime_label,

@@ -57,6 +57,7 @@ def team() -> str | Response:
             name=(form.name.data or "").strip(),
             time_zone=(form.time_zone.data or "").strip(),
             points_quota=form.points_quota.data or 0,
+            currency=form.currency.data or None,
             today=local_today(g.tz),
             by=current_user,
         )

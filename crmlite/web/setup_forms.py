@@ -19,12 +19,18 @@ from wtforms.validators import (
 from crmlite.models import ActivityGroup, Role
 from crmlite.services import members, points, reference
 from crmlite.services.members import PASSWORD_HINT
+from crmlite.services.money import is_currency
 from crmlite.services.team import is_valid_time_zone
 from crmlite.web import strip
 from crmlite.web.fields import EmailAddress, IdSelectField, WholeNumberField
 
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
 MAX_POINTS_QUOTA = 100_000
+
+
+def upper_code(value: str | None) -> str:
+    """WTForms filter: " eur " means "EUR"."""
+    return (value or "").strip().upper()
 
 
 class TeamForm(FlaskForm):
@@ -44,6 +50,19 @@ class TeamForm(FlaskForm):
         description="Each member's default; 500 in the method.",
         validators=[InputRequired("Enter the monthly points quota.")],
     )
+
+    currency = StringField(
+        "Currency",
+        filters=[upper_code],
+        description="The ISO 4217 code amounts are shown in, e.g. USD, EUR or GBP. "
+        "Amounts are not converted.",
+        # Left out: the team keeps its currency.
+        validators=[Optional()],
+    )
+
+    def validate_currency(self, field: StringField) -> None:
+        if field.data and not is_currency(field.data):
+            raise ValidationError("Unknown currency. Use an ISO 4217 code like USD, EUR or GBP.")
 
     def validate_time_zone(self, field: StringField) -> None:
         if not is_valid_time_zone((field.data or "").strip()):

@@ -89,7 +89,7 @@ def test_drag_to_1st_appointment_and_to_lost_then_reload(
 ) -> None:
     open_board(page, live_server)
     prospect, first_appt, lost = deals["Prospect"], deals["1st Appointment"], deals["Lost"]
-    expect(header_of(page, prospect)).to_contain_text("2 7,200.00")
+    expect(header_of(page, prospect)).to_contain_text("2 deals · $7,200")
 
     # No next step yet: the card asks for one; skipping leaves it stalled but moves it.
     drag(page, page.locator(f"#card-{deals['first']}"), cards_of(page, first_appt))
@@ -97,8 +97,8 @@ def test_drag_to_1st_appointment_and_to_lost_then_reload(
     expect(prompt).to_contain_text("Schedule the next step?")
     prompt.get_by_role("button", name="Skip (leave it stalled)").click()
     expect(cards_of(page, first_appt).locator(f"#card-{deals['first']}")).to_contain_text("Stalled")
-    expect(header_of(page, first_appt)).to_contain_text("1 6,200.00")
-    expect(header_of(page, prospect)).to_contain_text("1 1,000.00")
+    expect(header_of(page, first_appt)).to_contain_text("1 deal · $6,200")
+    expect(header_of(page, prospect)).to_contain_text("1 deal · $1,000")
 
     # Lost needs the reason before it counts.
     drag(page, page.locator(f"#card-{deals['second']}"), cards_of(page, lost))
@@ -115,9 +115,9 @@ def test_drag_to_1st_appointment_and_to_lost_then_reload(
     page.reload()
     expect(cards_of(page, first_appt).locator(f"#card-{deals['first']}")).to_be_visible()
     expect(cards_of(page, lost).locator(f"#card-{deals['second']}")).to_be_visible()
-    expect(header_of(page, prospect)).to_contain_text("0 0.00")
-    expect(header_of(page, first_appt)).to_contain_text("1 6,200.00 1,860.00 weighted")
-    expect(header_of(page, lost)).to_contain_text("1 1,000.00")
+    expect(header_of(page, prospect)).to_contain_text("0 deals · $0 · $0 weighted")
+    expect(header_of(page, first_appt)).to_contain_text("1 deal · $6,200 · $1,860 weighted")
+    expect(header_of(page, lost)).to_contain_text("1 deal · $1,000 lost")
 
     db.session.rollback()
     assert db.session.get(Opportunity, deals["second"]).lost_reason == "Chose the incumbent"
@@ -157,7 +157,7 @@ def test_move_with_the_keyboard_only(page: Page, live_server: str, deals: dict[s
     expect(moved).to_be_visible()
     # Focus stays on the moved card, so the next key press continues from there.
     expect(moved.get_by_label("Move Selma Raisin - Hardware to", exact=True)).to_be_focused()
-    expect(header_of(page, deals["Presentation"])).to_contain_text("1 500.00 350.00 weighted")
+    expect(header_of(page, deals["Presentation"])).to_contain_text("1 deal · $500 · $350 weighted")
 
 
 def test_filters_apply_without_reload_and_stay_in_the_url(
@@ -193,4 +193,4 @@ def test_new_opportunity_from_the_board(
     expect(cards_of(page, deals["Prospect"]).locator(".board-card").first).to_contain_text(
         "CharTec - Managed Services - Phone System"
     )
-    expect(header_of(page, deals["Prospect"])).to_contain_text("3 23,400.00")
+    expect(header_of(page, deals["Prospect"])).to_contain_text("3 deals · $23,400")
