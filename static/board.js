@@ -1,11 +1,20 @@
 /* crmlite board: drag cards between stage columns (SortableJS), the server decides.
-   A drop posts the move through htmx; the answer replaces the card (a question for Lost,
-   Won or a missing next step) or moves it and updates the column headers. */
+   Only the cards the person may move are draggable ("[data-movable]"). A drop posts the move
+   through htmx; the answer replaces the card where it was dropped (a question for Lost, Won
+   or a missing next step, or the moved card) and updates the column headers. Any refusal
+   (403, a change meanwhile, a bad stage, an error, no network) puts the card back where it
+   was, with the reason on it. */
 (function () {
   "use strict";
 
-  // Where each dragged card came from, so "Cancel" can put it back.
+  // Where each dragged card came from, so a refusal or "Cancel" can put it back.
   var origins = {};
+  // The live board's state: a drag in progress, the board on its way.
+  var board = { dragging: false, fetching: false };
+  var REFUSALS = {
+    403: "You may not move this opportunity; it is back where it was.",
+    404: "This opportunity no longer exists."
+  };
 
   function putBack(card, list, index) {
     list.insertBefore(card, list.children[index] || null);
@@ -20,8 +29,24 @@
     return values;
   }
 
+  function boardVersion() {
+    var live = document.getElementById("board-live");
+    return live ? live.dataset.version : "";
+  }
+
+  function showNotice(card, message) {
+    var old = card.querySelector(".card-notice");
+    if (old) old.remove();
+    var notice = document.createElement("p");
+    notice.className = "card-notice";
+    notice.setAttribute("role", "status");
+    notice.textContent = message;
+    card.insertBefore(notice, card.firstChild);
+  }
+
   function onDrop(evt) {
     var card = evt.item;
+    board.dragging = false;
     if (evt.from === evt.to) {
       // The order inside a column is the server's (stalled first, then by next step).
       putBack(card, evt.from, evt.oldIndex);
@@ -31,6 +56,8 @@
     var values = filterValues();
     values.stage_id = evt.to.dataset.stageId;
     values.version = card.dataset.version;
+    values.via = "drag";
+    values.board_version = boardVersion();
     htmx.ajax("POST", card.dataset.moveUrl, {
       source: card, target: card, swap: "outerHTML", values: values
     });
@@ -44,15 +71,72 @@
       Sortable.create(list, {
         group: "board",
         draggable: ".board-card",
-        filter: "input, select, textarea, button, .board-prompt",
+        // Cards the person may not move, and open questions, stay put.
+        filter: "input, select, textarea, button, .board-prompt, .board-card:not([data-movable])",
         preventOnFilter: false,
         forceFallback: true,
         fallbackTolerance: 4,
         animation: 120,
+        onStart: function () { board.dragging = true; },
         onEnd: onDrop
       });
     });
   }
+
+  // The card of a request started from a dropped card (the drop, or its question's form).
+  function droppedCard(evt) {
+    var elt = evt.detail && evt.detail.elt;
+    var card = elt instanceof Element ? elt.closest(".board-card") : null;
+    return card && origins[card.dataset.opportunityId] ? card : null;
+  }
+
+  // Every move says which board version the page shows; answers to a dropped card's
+  // question keep it where it was dropped, like the drop itself.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (!(elt instanceof Element) || !elt.closest(".board-card")) return;
+    if (evt.detail.verb !== "post") return;
+    evt.detail.parameters.board_version = boardVersion();
+    if (droppedCard(evt)) evt.detail.parameters.via = "drag";
+  });
+
+  // After the answer is in: a moved card stays where it was dropped; a refused one goes
+  // back to where it was (or, when someone else moved it meanwhile, to the top of the
+  // column it is really in).
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    var target = evt.target;  // each element the answer brought in
+    if (!(target instanceof Element) || !target.classList.contains("board-card")) return;
+    var id = target.dataset.opportunityId;
+    var card = id && document.getElementById("card-" + id);
+    var origin = id && origins[id];
+    if (!card || !origin || card.classList.contains("board-prompt")) return;
+    delete origins[id];
+    if (!card.hasAttribute("data-refused")) return;
+    if (origin.list.dataset.stageId === card.dataset.stageId) {
+      putBack(card, origin.list, origin.index);
+    } else {
+      var list = document.getElementById("stage-" + card.dataset.stageId + "-cards");
+      if (list) list.insertBefore(card, list.firstChild);
+    }
+  });
+
+  function refused(evt, message) {
+    var card = droppedCard(evt);
+    if (!card) return;
+    var origin = origins[card.dataset.opportunityId];
+    delete origins[card.dataset.opportunityId];
+    putBack(card, origin.list, origin.index);
+    showNotice(card, message);
+  }
+
+  document.addEventListener("htmx:responseError", function (evt) {
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    refused(evt, REFUSALS[status] ||
+      "Something went wrong (HTTP " + status + "); nothing moved. It is back where it was.");
+  });
+  document.addEventListener("htmx:sendError", function (evt) {
+    refused(evt, "The server could not be reached; nothing moved. It is back where it was.");
+  });
 
   // Capture phase: put the card back before htmx fetches its plain version.
   document.addEventListener("click", function (evt) {
@@ -67,6 +151,54 @@
   }, true);
 
   document.addEventListener("htmx:load", function (evt) { setUp(evt.detail.elt); });
+
+  /* The live board: #board-live asks every few seconds whether anything changed; when it
+     did ("board-changed"), the board is fetched again with the filters kept and swapped in,
+     unless the person is busy with it (a drag, a question, a "Move to…" list, a form in the
+     panel, a move on its way); then the next poll asks again. Notices on cards stay. */
+  function busy() {
+    if (board.dragging || Object.keys(origins).length) return true;
+    if (document.querySelector(
+      "#board .board-prompt, #board .card-move form, #board .board-card.htmx-request")) {
+      return true;
+    }
+    var panel = document.getElementById("board-panel");
+    return Boolean(panel && panel.children.length);
+  }
+
+  function notices() {
+    var kept = {};
+    document.querySelectorAll("#board .board-card .card-notice").forEach(function (notice) {
+      kept[notice.closest(".board-card").id] = notice.textContent;
+    });
+    return kept;
+  }
+
+  document.addEventListener("board-changed", function () {
+    var current = document.getElementById("board");
+    if (!current || board.fetching || busy()) return;
+    var kept = notices();
+    var values = filterValues();
+    values.live = "1";
+    board.fetching = true;
+    htmx.ajax("GET", current.dataset.url, {
+      source: current, target: current, swap: "outerHTML", values: values
+    }).then(function () {
+      board.fetching = false;
+      Object.keys(kept).forEach(function (cardId) {
+        var card = document.getElementById(cardId);
+        if (card && !card.querySelector(".card-notice")) showNotice(card, kept[cardId]);
+      });
+    }, function () { board.fetching = false; });
+  });
+
+  // A drag or a question that began while the board was on its way: keep what is there.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (board.fetching && target instanceof Element && target.id === "board" && busy()) {
+      evt.detail.shouldSwap = false;
+    }
+  });
 })();
 
 /* When an activity is saved or closed anywhere on the board page, its opportunity's card

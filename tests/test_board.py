@@ -366,7 +366,13 @@ def test_a_stale_move_is_refused_and_shows_where_it_is(
         f"/board/opportunities/{deal.id}/move",
         {"stage_id": stage("Presentation").id, "version": stale_version},
     )
-    assert "Someone changed this opportunity meanwhile" in html
+    # It names who moved it where, and when (the stage history says).
+    assert re.search(
+        rf"{re.escape(me.name)} moved it to Discovery "
+        r"on \w{3} \d{4}-\d\d-\d\d \d+:\d\d [ap]m\. "
+        "This is where it is now; nothing was overwritten.",
+        html,
+    ), html
     assert f"afterbegin:#stage-{stage('Discovery').id}-cards" in html
     assert reload(deal).stage_id == stage("Discovery").id
 

@@ -163,6 +163,8 @@ class Opportunity(Model):
             "cost",
             "probability",
         ),
+        # The live board asks for the latest change (services/board_live.py).
+        Index("ix_opportunities_updated_at", "updated_at"),
         Index(
             "ix_opportunities_wins",
             "status_id",

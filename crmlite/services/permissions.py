@@ -192,6 +192,7 @@ THEMSELVES = Relation("their own", lambda m, other: isinstance(other, Member) an
 ON_THE_DEAL = Relation(
     "they are on the deal (account manager, sales associate or team member)",
     lambda m, o: isinstance(o, Opportunity) and _on_deal(m, o.id),
+    lambda m: Opportunity.id.in_(_deals_of(m)),
 )
 
 # Activities
@@ -580,6 +581,7 @@ ROUTES: dict[str, Route] = {
     "board.index": route("opportunity.read"),
     "board.more": route("opportunity.read"),
     "board.card": route("opportunity.read", "opportunity_id"),
+    "board.changes": route("opportunity.read"),
     "board.move_form": route("opportunity.change", "opportunity_id"),
     "board.move": route("opportunity.change", "opportunity_id"),
     "board.new": route("opportunity.create"),

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, g, render_template, request, url_for
+from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,7 +23,7 @@ from crmlite.models import (
     OpportunityType,
     SalesStage,
 )
-from crmlite.services import activities, funnel, reference
+from crmlite.services import activities, board_live, funnel, reference
 from crmlite.services import board as board_service
 from crmlite.services.board import BoardFilters, ColumnTotals
 from crmlite.services.money import ZERO
@@ -32,6 +32,7 @@ from crmlite.services.parsing import parse_id
 from crmlite.services.team import local_today
 from crmlite.web import get_or_404, is_htmx, may, offset_arg, require
 from crmlite.web.board_forms import RATINGS, MoveForm, NewOpportunityForm
+from crmlite.web.filters import datetime_label
 
 bp = Blueprint("board", __name__, url_prefix="/board")
 
@@ -57,8 +58,9 @@ class CardUrls:
 
 
 @bp.context_processor
-def card_urls() -> dict[str, CardUrls]:
-    return {"urls": CardUrls()}
+def card_urls() -> dict[str, Any]:
+    # ``movable``: the cards the member may move (drag, "Move to…"), read once if asked.
+    return {"urls": CardUrls(), "movable": board_live.Movable(current_user)}
 
 
 def filters_from(args: MultiDict[str, str]) -> BoardFilters:
@@ -97,13 +99,32 @@ def _today() -> date:
 @bp.get("/")
 def index() -> str | tuple[str, dict[str, str]]:
     filters = filters_from(request.args)
+    # Read first: a change while the board is read shows on the next poll, never missed.
+    live = {"board_version": board_live.version(), "poll_seconds": _poll_seconds()}
     columns = board_service.board(filters, _today(), g.tz)
-    context = {"columns": columns, "filters": filters}
+    context = {"columns": columns, "filters": filters, **live}
     if is_htmx() and request.headers.get("HX-Target") == "board":
+        if request.args.get("live"):  # the live board catching up: the address stays
+            return render_template("board/_board.html", **context)
         # The address bar keeps the filters (only those set), so the view can be shared.
         url = url_for("board.index", **filters.query_args())
         return render_template("board/_board.html", **context), {"HX-Push-Url": url}
     return render_template("board/page.html", choices=_filter_choices(), **context)
+
+
+def _poll_seconds() -> str:
+    """How often an open board asks what changed (``BOARD_POLL_SECONDS``, 10 by default)."""
+    return f"{float(current_app.config.get('BOARD_POLL_SECONDS', 10)):g}"
+
+
+@bp.get("/changes")
+def changes() -> tuple[str, int, dict[str, str]]:
+    """Whether any opportunity changed since the board's version ``since``: 204 when
+    nothing did; else 200 with the "board-changed" event, and the page fetches the board
+    again (unless a drag, a question or a form is open). One query."""
+    if request.args.get("since") == board_live.version():
+        return "", 204, {"Cache-Control": "no-store"}
+    return "", 200, {"HX-Trigger": "board-changed", "Cache-Control": "no-store"}
 
 
 @bp.get("/stages/<int:stage_id>/cards")
@@ -158,27 +179,41 @@ def _headers(
 
 
 def _moved(opportunity_id: int, stage_ids: Collection[int] | None, notice: str = "") -> str:
-    """The changed fragments only: the card in its column, its "Move to…" control open,
-    and the headers of the columns in ``stage_ids`` (every one when None)."""
+    """The changed fragments only: the card and the headers of the columns in ``stage_ids``
+    (every one when None). A mouse drop (``via=drag``) keeps the card where it was dropped
+    (refused, the page puts it back); a keyboard move puts it at the top of its column, its
+    "Move to…" control open. When the board was current but for this move, its version
+    moves on, so the next poll does not fetch the board again for the person's own move."""
     stage_list = reference.stages()
+    since = request.form.get("board_version")
     return render_template(
         "board/_moved.html",
         card=board_service.card(opportunity_id, _today()),
         headers=_headers(stage_list, stage_ids),
         stages=stage_list,
         notice=notice,
+        in_place=request.form.get("via") == "drag",
+        board_version=None if notice else board_live.caught_up(since, opportunity_id),
+        poll_seconds=_poll_seconds(),
     )
 
 
 def _changed_meanwhile(opportunity_id: int) -> str:
-    """Someone else moved or edited it: show it where it really is now, with every header."""
+    """Someone else moved or edited it: show it where it really is now, saying who changed
+    it and when, with every header."""
     db.session.rollback()
     opportunity = get_or_404(Opportunity, opportunity_id)
+    change = board_live.last_change(opportunity.id)
+    if change is None:
+        what = "Someone changed this opportunity meanwhile."
+    elif change.moved_to:
+        what = f"{change.by} moved it to {change.moved_to} on {datetime_label(change.at)}."
+    else:
+        what = f"{change.by} changed it on {datetime_label(change.at)}."
     return _moved(
         opportunity.id,
         None,
-        notice="Someone changed this opportunity meanwhile. This is where it is now; "
-        "nothing was overwritten.",
+        notice=f"{what} This is where it is now; nothing was overwritten.",
     )
 
 

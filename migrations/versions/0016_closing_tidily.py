@@ -4,7 +4,7 @@ stage_changes.former_amount keeps the amount won or lost a reopened deal had; te
 is the ISO 4217 code amounts are shown in (default USD).
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-10 10:00:00.000000
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

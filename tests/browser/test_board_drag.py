@@ -8,7 +8,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
+from sqlalchemy import select
 
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity, Role
@@ -194,3 +195,139 @@ def test_new_opportunity_from_the_board(
         "CharTec - Managed Services - Phone System"
     )
     expect(header_of(page, deals["Prospect"])).to_contain_text("3 deals · $23,400")
+
+
+# ---------------------------------------------------------------- honest drops, live board
+
+
+def test_a_rep_cannot_drag_a_colleagues_card(
+    page: Page, live_server: str, make_member, make_opportunity
+) -> None:
+    rep: Member = make_member(name="Manny Rep", email="manny@example.com", role=Role.REP)
+    make_opportunity(name="Manny's deal", account_manager_id=rep.id)
+    theirs = make_opportunity(name="Cory's deal", account_manager_id=make_member().id)
+    db.session.commit()
+    prospect, discovery = stage("Prospect").id, stage("Discovery").id
+    sign_in_page(page, live_server, "manny@example.com")
+    page.goto("/board/")
+    card = page.locator(f"#card-{theirs.id}")
+    expect(card).to_contain_text("View only: not your deal")
+    expect(card.get_by_role("button", name="Move Cory's deal to another stage")).to_have_count(0)
+    mine_move = page.get_by_role("button", name="Move Manny's deal to another stage")
+    expect(mine_move).to_be_visible()
+    drag(page, card, cards_of(page, discovery))
+    page.wait_for_timeout(300)
+    expect(cards_of(page, prospect).locator(f"#card-{theirs.id}")).to_be_visible()
+    expect(cards_of(page, discovery).locator(".board-card")).to_have_count(0)
+    expect(page.locator("#error-banner")).to_be_hidden()
+
+
+def test_a_drop_refused_as_changed_meanwhile_goes_back_with_who_and_when(
+    page: Page, live_server: str, deals: dict[str, int]
+) -> None:
+    open_board(page, live_server)
+    # Another session edits it first (not a move): the drop's version is stale.
+    third = db.session.get(Opportunity, deals["third"])
+    third.description = "Edited elsewhere"
+    third.updated_by_id = db.session.scalar(select(Member.id).where(Member.email == EMAIL))
+    db.session.commit()
+    card = page.locator(f"#card-{deals['third']}")
+    drag(page, card, cards_of(page, deals["Presentation"]))
+    back = cards_of(page, deals["Discovery"]).locator(f"#card-{deals['third']}")
+    expect(back.locator(".card-notice")).to_contain_text("Cory Ferguson changed it on")
+    expect(back.locator(".card-notice")).to_contain_text("nothing was overwritten")
+    expect(cards_of(page, deals["Presentation"]).locator(".board-card")).to_have_count(0)
+    db.session.rollback()
+    assert db.session.get(Opportunity, deals["third"]).stage_id == deals["Discovery"]
+
+
+def test_a_drop_refused_by_the_server_goes_back(
+    live_server: str, deals: dict[str, int], browser: Browser
+) -> None:
+    # Its own context: the browser reports the 403 on the console, as it must.
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(5_000)
+    try:
+        page = context.new_page()
+        open_board(page, live_server)
+        # Cory stops being a manager (and is not on the deal) while the board is open.
+        other = db.session.get(Opportunity, deals["second"])
+        other.account_manager_id = None
+        db.session.scalar(select(Member).where(Member.email == EMAIL)).role = Role.REP.value
+        db.session.commit()
+        card = page.locator(f"#card-{deals['second']}")
+        drag(page, card, cards_of(page, deals["Discovery"]))
+        expect(card.locator(".card-notice")).to_contain_text("You may not move this opportunity")
+        prospect, discovery = cards_of(page, deals["Prospect"]), cards_of(page, deals["Discovery"])
+        expect(prospect.locator(f"#card-{deals['second']}")).to_be_visible()
+        expect(discovery.locator(f"#card-{deals['second']}")).to_have_count(0)
+    finally:
+        context.close()
+
+
+def test_a_mouse_drop_stays_where_dropped_without_a_jump(
+    page: Page, live_server: str, deals: dict[str, int]
+) -> None:
+    open_board(page, live_server)
+    page.evaluate("window.scrollTo(0, 120)")
+    scrolled = page.evaluate("window.scrollY")
+    # Selma has a next step: the move needs no question. Drop it below Presentation's top.
+    drag(page, page.locator(f"#card-{deals['third']}"), cards_of(page, deals["Presentation"]))
+    moved = cards_of(page, deals["Presentation"]).locator(f"#card-{deals['third']}")
+    expect(moved).to_contain_text("in Presentation")
+    expect(header_of(page, deals["Presentation"])).to_contain_text("1 deal · $500")
+    expect(page.locator(".card-move select")).to_have_count(0)
+    expect(
+        moved.get_by_role("button", name="Move Selma Raisin - Hardware to another stage")
+    ).to_be_visible()
+    assert page.evaluate("window.scrollY") == scrolled
+    # Dropped between the two Prospect cards, a card stays between them.
+    drag(page, moved, cards_of(page, deals["Prospect"]).locator(f"#card-{deals['second']}"))
+    order = cards_of(page, deals["Prospect"]).locator(".board-card")
+    expect(order).to_have_count(3)
+    expect(order.nth(1)).to_have_id(f"card-{deals['third']}")  # or where the mouse left it
+    expect(page.locator(".card-move select")).to_have_count(0)
+    assert page.evaluate("window.scrollY") == scrolled
+
+
+def test_a_colleagues_move_shows_without_reloading(
+    page: Page, live_server: str, deals: dict[str, int], base_app, browser
+) -> None:
+    base_app.config["BOARD_POLL_SECONDS"] = 0.5
+    other = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
+    try:
+        open_board(page, live_server)
+        page.evaluate("window.notReloaded = true")
+        theirs = other.new_page()
+        open_board(theirs, live_server)
+        drag(
+            theirs,
+            theirs.locator(f"#card-{deals['third']}"),
+            cards_of(theirs, deals["Presentation"]),
+        )
+        expect(
+            cards_of(theirs, deals["Presentation"]).locator(f"#card-{deals['third']}")
+        ).to_be_visible()
+        expect(
+            cards_of(page, deals["Presentation"]).locator(f"#card-{deals['third']}")
+        ).to_be_visible()
+        expect(header_of(page, deals["Presentation"])).to_contain_text("1 500.00")
+        assert page.evaluate("window.notReloaded") is True
+        # While this page drags a card, nothing is swapped under it.
+        card = page.locator(f"#card-{deals['first']}")
+        box = card.bounding_box()
+        assert box
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 12)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + 20, box["y"] + 40, steps=5)
+        page.evaluate("document.getElementById('board').dataset.marker = 'same'")
+        theirs.get_by_role("button", name="New opportunity").click()
+        theirs.get_by_label("Opportunity").fill("Added by a colleague")
+        theirs.get_by_role("button", name="Add to Prospect").click()
+        page.wait_for_timeout(1500)
+        assert page.evaluate("document.getElementById('board').dataset.marker") == "same"
+        page.mouse.up()
+        expect(page.get_by_text("Added by a colleague")).to_be_visible()
+    finally:
+        other.close()
+        base_app.config.pop("BOARD_POLL_SECONDS", None)
