@@ -141,6 +141,8 @@ class Config:
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
     # Messages per second at most, so a campaign never floods the mail server.
     MAIL_RATE_PER_SECOND = float(os.environ.get("MAIL_RATE_PER_SECOND", "5"))
+    # How often an open board asks what changed, in seconds (the live board).
+    BOARD_POLL_SECONDS = float(os.environ.get("BOARD_POLL_SECONDS", "10"))
     # The address people reach crmlite at (e.g. https://crm.example.com), for every absolute
     # link (crmlite/links.py): required for links made outside a request (the track runner,
     # commands); without it a request's links use the request's own address.

@@ -114,7 +114,7 @@ def index() -> str | tuple[str, dict[str, str]]:
 
 def _poll_seconds() -> str:
     """How often an open board asks what changed (``BOARD_POLL_SECONDS``, 10 by default)."""
-    return f"{float(current_app.config.get('BOARD_POLL_SECONDS', 10)):g}"
+    return f"{float(current_app.config['BOARD_POLL_SECONDS']):g}"
 
 
 @bp.get("/changes")
