@@ -125,6 +125,23 @@ def test_0006_backfills_the_stage_history_as_the_app_keeps_it(empty_database_url
         db.engine.dispose()
 
 
+def _load_stages_as_in_0006() -> None:
+    for position, (name, probability, is_won, is_lost) in enumerate(defaults.STAGES, start=1):
+        db.session.execute(
+            text(
+                "INSERT INTO sales_stages (name, position, default_probability, is_won, is_lost)"
+                " VALUES (:name, :position, :probability, :is_won, :is_lost)"
+            ),
+            {
+                "name": name,
+                "position": position,
+                "probability": probability,
+                "is_won": is_won,
+                "is_lost": is_lost,
+            },
+        )
+
+
 def test_0007_repairs_amounts_the_board_cannot_show(empty_database_url: str) -> None:
     """A database holding an Infinity revenue (SQLite) or a NaN (PostgreSQL), an amount of a
     hundred billion and a fraction of a cent is repaired by 0007, which then refuses such
@@ -138,6 +155,8 @@ def test_0007_repairs_amounts_the_board_cannot_show(empty_database_url: str) -> 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(defaults, "_load_example_tracks", lambda: None)
             patch.setattr(defaults, "_load_team", lambda _name: None)
+            # Stages as a 0006 schema has them (no next_step_type_id, 0017).
+            patch.setattr(defaults, "_load_stages", _load_stages_as_in_0006)
             load_defaults()
         db.session.commit()
         sqlite = db.engine.dialect.name == "sqlite"
