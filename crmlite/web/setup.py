@@ -287,7 +287,7 @@ def activity_type_delete(type_id: int) -> str | Response:
 
 
 def _stage_form(stage: SalesStage, **kwargs: Any) -> StageNextStepForm:
-    return StageNextStepForm(prefix=f"stage-{stage.id}", **kwargs)
+    return StageNextStepForm(stage_id=stage.id, **kwargs)
 
 
 def _stages_context(failed: StageNextStepForm | None, message: str) -> dict[str, Any]:
@@ -299,7 +299,7 @@ def _stages_context(failed: StageNextStepForm | None, message: str) -> dict[str,
         for stage in stage_list:
             if stage.is_closed:
                 continue
-            if failed is not None and failed.prefix == f"stage-{stage.id}-":
+            if failed is not None and failed.stage_id == stage.id:
                 forms[stage.id] = failed
             else:
                 forms[stage.id] = _stage_form(stage, formdata=None, obj=stage)

@@ -171,6 +171,7 @@ class StageNextStepForm(FlaskForm):
 
     next_step_type_id = IdSelectField("Next-step type", validate_choice=True)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, stage_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, prefix=f"stage-{stage_id}", **kwargs)
+        self.stage_id = stage_id
         self.next_step_type_id.set_choices(reference.active_activity_types(), label="label")
