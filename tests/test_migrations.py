@@ -220,3 +220,44 @@ def test_0007_repairs_amounts_the_board_cannot_show(empty_database_url: str) -> 
         assert "Odd" in page and "1,200.50" in page
         db.session.remove()
         db.engine.dispose()
+
+
+def test_0017_gives_the_standard_stages_their_next_step_type(empty_database_url: str) -> None:
+    """Stages made before 0017 get the standard next-step types (1st Appointment: SA); a
+    stage the team added keeps none; downgrading drops the column."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0016")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(defaults, "_load_example_tracks", lambda: None)
+            patch.setattr(defaults, "_load_stages", _load_stages_as_in_0006)
+            load_defaults()
+        db.session.execute(
+            text(
+                "INSERT INTO sales_stages (name, position, default_probability, is_won, is_lost)"
+                " VALUES ('Negotiation', 99, 85, false, false)"
+            )
+        )
+        db.session.commit()
+        upgrade(revision="0017")
+        found = dict(
+            db.session.execute(
+                text(
+                    "SELECT s.name, t.code FROM sales_stages s"
+                    " LEFT JOIN activity_types t ON t.id = s.next_step_type_id"
+                )
+            ).all()
+        )
+        assert found == {
+            **defaults.STAGE_NEXT_STEP_TYPES,
+            "Won": None,
+            "Lost": None,
+            "Negotiation": None,
+        }
+        assert found["1st Appointment"] == "SA"
+        db.session.commit()
+        downgrade(revision="0016")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("sales_stages")}
+        assert "next_step_type_id" not in columns
+        db.session.remove()
+        db.engine.dispose()
