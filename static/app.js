@@ -47,6 +47,32 @@
     document.addEventListener("click", function (evt) {
       if (evt.target instanceof Element && evt.target.closest("#error-banner")) hide();
     });
+
+    // Dialogs (e.g. the board's next-step question) come open, so they show without
+    // script; here they become modal: focus stays inside, the page behind waits.
+    document.addEventListener("htmx:load", function (evt) { openDialogs(evt.detail.elt); });
+    openDialogs(document);
+  }
+
+  function openDialogs(root) {
+    if (!root || !root.querySelectorAll) return;
+    var found = Array.prototype.slice.call(root.querySelectorAll("dialog[data-modal]"));
+    if (root.matches && root.matches("dialog[data-modal]")) found.push(root);
+    found.forEach(function (dialog) {
+      if (typeof dialog.showModal !== "function" || dialog.dataset.modalOn) return;
+      dialog.dataset.modalOn = "1";
+      if (dialog.open) dialog.close();
+      dialog.showModal();
+      var first = dialog.querySelector("[autofocus]");
+      if (first) first.focus();
+      // Escape does what the dialog's Cancel button does (e.g. puts the card back).
+      dialog.addEventListener("cancel", function (e) {
+        var cancel = dialog.querySelector("[data-dialog-cancel]");
+        if (!cancel) return;
+        e.preventDefault();
+        cancel.click();
+      });
+    });
   }
 
   if (document.readyState === "loading") {

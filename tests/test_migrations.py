@@ -125,6 +125,23 @@ def test_0006_backfills_the_stage_history_as_the_app_keeps_it(empty_database_url
         db.engine.dispose()
 
 
+def _load_stages_as_in_0006() -> None:
+    for position, (name, probability, is_won, is_lost) in enumerate(defaults.STAGES, start=1):
+        db.session.execute(
+            text(
+                "INSERT INTO sales_stages (name, position, default_probability, is_won, is_lost)"
+                " VALUES (:name, :position, :probability, :is_won, :is_lost)"
+            ),
+            {
+                "name": name,
+                "position": position,
+                "probability": probability,
+                "is_won": is_won,
+                "is_lost": is_lost,
+            },
+        )
+
+
 def test_0007_repairs_amounts_the_board_cannot_show(empty_database_url: str) -> None:
     """A database holding an Infinity revenue (SQLite) or a NaN (PostgreSQL), an amount of a
     hundred billion and a fraction of a cent is repaired by 0007, which then refuses such
@@ -138,6 +155,8 @@ def test_0007_repairs_amounts_the_board_cannot_show(empty_database_url: str) -> 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(defaults, "_load_example_tracks", lambda: None)
             patch.setattr(defaults, "_load_team", lambda _name: None)
+            # Stages as a 0006 schema has them (no next_step_type_id, 0017).
+            patch.setattr(defaults, "_load_stages", _load_stages_as_in_0006)
             load_defaults()
         db.session.commit()
         sqlite = db.engine.dialect.name == "sqlite"
@@ -199,5 +218,46 @@ def test_0007_repairs_amounts_the_board_cannot_show(empty_database_url: str) -> 
         assert board.status_code == 200
         page = board.get_data(as_text=True)
         assert "Odd" in page and "1,200.50" in page
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0017_gives_the_standard_stages_their_next_step_type(empty_database_url: str) -> None:
+    """Stages made before 0017 get the standard next-step types (1st Appointment: SA); a
+    stage the team added keeps none; downgrading drops the column."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0016")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(defaults, "_load_example_tracks", lambda: None)
+            patch.setattr(defaults, "_load_stages", _load_stages_as_in_0006)
+            load_defaults()
+        db.session.execute(
+            text(
+                "INSERT INTO sales_stages (name, position, default_probability, is_won, is_lost)"
+                " VALUES ('Negotiation', 99, 85, false, false)"
+            )
+        )
+        db.session.commit()
+        upgrade(revision="0017")
+        found = dict(
+            db.session.execute(
+                text(
+                    "SELECT s.name, t.code FROM sales_stages s"
+                    " LEFT JOIN activity_types t ON t.id = s.next_step_type_id"
+                )
+            ).all()
+        )
+        assert found == {
+            **defaults.STAGE_NEXT_STEP_TYPES,
+            "Won": None,
+            "Lost": None,
+            "Negotiation": None,
+        }
+        assert found["1st Appointment"] == "SA"
+        db.session.commit()
+        downgrade(revision="0016")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("sales_stages")}
+        assert "next_step_type_id" not in columns
         db.session.remove()
         db.engine.dispose()

@@ -57,6 +57,9 @@ class SalesStage(Model):
     default_probability: Mapped[int] = mapped_column(Integer)
     is_won: Mapped[bool] = mapped_column(Boolean, default=False)
     is_lost: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The kind of activity the next-step question offers first when a card moves here
+    # (e.g. 1st Appointment: "SA"); None: the first in the points table.
+    next_step_type_id: Mapped[int | None] = fk("activity_types.id", ondelete="SET NULL")
 
     __table_args__ = (
         CheckConstraint("default_probability BETWEEN 0 AND 100", name="probability_range"),

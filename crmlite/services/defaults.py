@@ -32,6 +32,17 @@ STAGES: list[tuple[str, int, bool, bool]] = [
     ("Lost", 0, False, True),
 ]
 
+# The kind of activity each standard stage's next-step question offers first: moving to 1st
+# Appointment means scheduling that appointment (SA), and so on. Won and Lost ask none.
+STAGE_NEXT_STEP_TYPES: dict[str, str] = {
+    "Prospect": "SE",
+    "1st Appointment": "SA",
+    "Discovery": "DM",
+    "Presentation": "PA",
+    "Follow-Up": "FC",
+    "Commitment": "FC",
+}
+
 # name, is_closed, is_won, is_lost
 STATUSES: list[tuple[str, bool, bool, bool]] = [
     ("Open", False, False, False),
@@ -329,13 +340,15 @@ def _load_team(team_name: str) -> None:
         )
 
 
-def load_defaults(team_name: str = "crmlite") -> None:
-    """Create whatever default is missing; never change or duplicate what exists."""
-    _load_team(team_name)
-
+def _load_stages() -> None:
+    """The stages missing, each with its next-step type (the activity types are loaded)."""
     stages = set(db.session.scalars(select(SalesStage.name)))
+    type_ids = {
+        code: id_ for code, id_ in db.session.execute(select(ActivityType.code, ActivityType.id))
+    }
     for position, (name, probability, is_won, is_lost) in enumerate(STAGES, start=1):
         if name not in stages:
+            code = STAGE_NEXT_STEP_TYPES.get(name)
             db.session.add(
                 SalesStage(
                     name=name,
@@ -343,8 +356,14 @@ def load_defaults(team_name: str = "crmlite") -> None:
                     default_probability=probability,
                     is_won=is_won,
                     is_lost=is_lost,
+                    next_step_type_id=type_ids.get(code) if code else None,
                 )
             )
+
+
+def load_defaults(team_name: str = "crmlite") -> None:
+    """Create whatever default is missing; never change or duplicate what exists."""
+    _load_team(team_name)
 
     statuses = set(db.session.scalars(select(OpportunityStatus.name)))
     for position, (name, is_closed, is_won, is_lost) in enumerate(STATUSES, start=1):
@@ -375,6 +394,9 @@ def load_defaults(team_name: str = "crmlite") -> None:
                     position=position,
                 )
             )
+
+    db.session.flush()
+    _load_stages()
 
     _load_campaign_types()
 

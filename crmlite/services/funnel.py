@@ -7,7 +7,7 @@ A move reports what happened as an event (``events.Won``, ``events.Lost``); the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,12 +15,14 @@ from sqlalchemy import and_, func, select
 
 from crmlite.extensions import db
 from crmlite.models import (
+    ActivityType,
     Member,
     Opportunity,
     SalesStage,
     StageChange,
 )
 from crmlite.services import activities, events
+from crmlite.services.business_days import first_business_day_from
 from crmlite.services.money import cents
 from crmlite.services.next_steps import next_step, stalled
 from crmlite.services.statuses import is_open, status
@@ -114,6 +116,48 @@ def needs_next_step(
 ) -> bool:
     """Moving forward with no next step scheduled: the person should schedule one (or skip)."""
     return is_forward(from_stage, to_stage) and next_step(opportunity.id, today) is None
+
+
+# The next step's time when nothing else is known: mid-morning, half an hour.
+NEXT_STEP_START = time(10, 0)
+NEXT_STEP_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class NextStepDefaults:
+    """What the next-step question offers first, all editable."""
+
+    type_id: int | None  # the stage's next-step type; None: the first in the list
+    due_on: date
+    start: time
+    end: time
+
+
+def next_step_defaults(to_stage: SalesStage, today: date) -> NextStepDefaults:
+    """For a move to ``to_stage``: the stage's next-step type (when it is still offered:
+    active), the next business day after today, 10:00-10:30."""
+    type_id = to_stage.next_step_type_id
+    if type_id is not None:
+        chosen = db.session.get(ActivityType, type_id)
+        type_id = chosen.id if chosen is not None and chosen.active else None
+    start = datetime.combine(today, NEXT_STEP_START)
+    return NextStepDefaults(
+        type_id=type_id,
+        due_on=first_business_day_from(today + timedelta(days=1)),
+        start=NEXT_STEP_START,
+        end=(start + timedelta(minutes=NEXT_STEP_MINUTES)).time(),
+    )
+
+
+def set_next_step_type(stage: SalesStage, type_id: int | None) -> None:
+    """Setup: the kind of activity a move to ``stage`` offers first (None: none chosen).
+    Only an active type may be chosen; ValueError otherwise, nothing changed."""
+    if type_id is not None:
+        chosen = db.session.get(ActivityType, type_id)
+        if chosen is None or not chosen.active:
+            raise ValueError("Choose an active activity type from the list.")
+    stage.next_step_type_id = type_id
+    db.session.flush()
 
 
 def move_to_stage(

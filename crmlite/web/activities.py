@@ -179,7 +179,17 @@ def create() -> Any:
             return _render_form(form)
         service.close_activity(activity, by=_me())
     db.session.commit()
-    return _triggered(_item(activity.id), "activity-saved", activity)
+    return _triggered(
+        _item(activity.id, prompt=_left_stalled(activity)), "activity-saved", activity
+    )
+
+
+def _left_stalled(activity: Activity) -> Opportunity | None:
+    """Saved as done: its opportunity when that now has no next step, so the person is
+    asked for one as "Done" asks."""
+    if activity.is_open:
+        return None
+    return service.opportunity_left_without_next_step(activity, local_today(g.tz))
 
 
 NOT_YOURS_TO_COMPLETE = (
@@ -236,6 +246,7 @@ def update(activity_id: int) -> Any:
         field, message = refusal
         form[field].errors = [message]
         return _render_form(form, activity)
+    closing = activity.is_open and form.status.data == ActivityStatus.CLOSED.value
     try:
         service.update_activity(
             activity,
@@ -259,7 +270,8 @@ def update(activity_id: int) -> Any:
     except (service.ActivityChangedMeanwhile, StaleDataError):
         db.session.rollback()
         return edit_with_notice(activity_id)
-    return _triggered(_item(activity.id), "activity-saved", activity)
+    prompt = _left_stalled(activity) if closing else None
+    return _triggered(_item(activity.id, prompt=prompt), "activity-saved", activity)
 
 
 def _refusal(activity: Activity, form: ActivityForm) -> tuple[str, str] | None:

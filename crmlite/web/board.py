@@ -155,8 +155,8 @@ def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: Mov
         form.won_amount.data = opportunity.revenue
     if kind == "won" and form.won_on.data is None and not form.won_on.errors:
         form.won_on.data = _today()
-    if kind == "next_step" and not form.step_subject.data:
-        form.step_subject.data = f"Next step: {opportunity.name}"[:200]
+    if kind == "next_step":
+        _offer_next_step(form, opportunity, to_stage)
     open_count = activities.open_count(opportunity.id) if kind in ("won", "lost") else 0
     return render_template(
         "board/_prompt.html",
@@ -167,6 +167,24 @@ def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: Mov
         from_stage=db.session.get(SalesStage, opportunity.stage_id),
         open_count=open_count,
     )
+
+
+def _offer_next_step(form: MoveForm, opportunity: Opportunity, to_stage: SalesStage) -> None:
+    """The next-step question's first answers, all editable: the target stage's type, the
+    next business day, 10:00-10:30. Once asked, what the person entered (or cleared) stays."""
+    if request.form.get("prompt") == "next_step":
+        return
+    defaults = funnel.next_step_defaults(to_stage, _today())
+    if not form.step_subject.data:
+        form.step_subject.data = f"Next step: {opportunity.name}"[:200]
+    if not form.step_type_id.data and defaults.type_id is not None:
+        form.step_type_id.data = defaults.type_id
+    if form.step_date.data is None:
+        form.step_date.data = defaults.due_on
+    if form.step_start.data is None:
+        form.step_start.data = defaults.start
+    if form.step_end.data is None:
+        form.step_end.data = defaults.end
 
 
 def _headers(

@@ -11,13 +11,19 @@ from werkzeug.wrappers import Response
 from crmlite import links
 from crmlite.database import utcnow
 from crmlite.extensions import db
-from crmlite.models import ActivityGroup, ActivityType, Member, Role
-from crmlite.services import members, password_resets, points, reference, sessions
+from crmlite.models import ActivityGroup, ActivityType, Member, Role, SalesStage
+from crmlite.services import funnel, members, password_resets, points, reference, sessions
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team, local_today, update_team
-from crmlite.web import get_or_404, is_htmx
+from crmlite.web import get_or_404, is_htmx, may
 from crmlite.web.sessions import ask_for_fresh_password
-from crmlite.web.setup_forms import ActivityTypeForm, MemberForm, NewMemberForm, TeamForm
+from crmlite.web.setup_forms import (
+    ActivityTypeForm,
+    MemberForm,
+    NewMemberForm,
+    StageNextStepForm,
+    TeamForm,
+)
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
 
@@ -35,11 +41,15 @@ def confirm_password_before_changes() -> Response | None:
 
 @bp.get("/")
 def index() -> str:
+    return _index()
+
+
+def _index(failed: StageNextStepForm | None = None, message: str = "") -> str:
     types = reference.activity_types()
     return render_template(
         "setup/index.html",
         team=get_team(),
-        stages=reference.stages(),
+        **_stages_context(failed, message),
         activity_types=types,
         monthly_points_total=points.monthly_target(types),
         campaign_types=reference.campaign_types(),
@@ -271,3 +281,61 @@ def activity_type_delete(type_id: int) -> str | Response:
         return redirect(url_for("setup.activity_types"))
     db.session.commit()
     return _saved(f"{label} deleted.")
+
+
+# -- stages: each one's next-step type ------------------------------------------------------
+
+
+def _stage_form(stage: SalesStage, **kwargs: Any) -> StageNextStepForm:
+    return StageNextStepForm(stage_id=stage.id, **kwargs)
+
+
+def _stages_context(failed: StageNextStepForm | None, message: str) -> dict[str, Any]:
+    """The stages with, for whoever may change them, a form per open stage (``failed``: the
+    one sent with a mistake, shown with its message)."""
+    stage_list = reference.stages()
+    forms: dict[int, StageNextStepForm] = {}
+    if may("setup.points_table"):
+        for stage in stage_list:
+            if stage.is_closed:
+                continue
+            if failed is not None and failed.stage_id == stage.id:
+                forms[stage.id] = failed
+            else:
+                forms[stage.id] = _stage_form(stage, formdata=None, obj=stage)
+    type_names = {t.id: t.label for t in reference.activity_types()}
+    return {
+        "stages": stage_list,
+        "stage_forms": forms,
+        "type_names": type_names,
+        "stages_message": message,
+    }
+
+
+def _stages(failed: StageNextStepForm | None = None, message: str = "") -> str:
+    if is_htmx():
+        return render_template("setup/_stages.html", **_stages_context(failed, message))
+    return _index(failed, message)
+
+
+@bp.post("/stages/<int:stage_id>/next-step-type")
+def stage_next_step_type(stage_id: int) -> str | Response:
+    """The kind of activity a move to this stage offers first in its next-step question."""
+    stage = get_or_404(SalesStage, stage_id)
+    form = _stage_form(stage)
+    if stage.is_closed:
+        return _stages(message=f"{stage.name} asks for no next step; nothing changed.")
+    if not form.validate():
+        return _stages(form)
+    try:
+        funnel.set_next_step_type(stage, form.next_step_type_id.data or None)
+    except ValueError as refused:
+        db.session.rollback()
+        form.next_step_type_id.errors = [str(refused)]
+        return _stages(form)
+    db.session.commit()
+    message = f"{stage.name}: next-step type saved."
+    if is_htmx():
+        return _stages(message=message)
+    flash(message, "success")
+    return redirect(url_for("setup.index", _anchor="stages"))

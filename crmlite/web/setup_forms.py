@@ -164,3 +164,14 @@ class ActivityTypeForm(FlaskForm):
     def validate_name(self, field: StringField) -> None:
         if points.name_taken(field.data or "", except_id=self.type_id):
             raise ValidationError("Another activity type has this name.")
+
+
+class StageNextStepForm(FlaskForm):
+    """A stage's next-step type: the kind of activity a move there offers first."""
+
+    next_step_type_id = IdSelectField("Next-step type", validate_choice=True)
+
+    def __init__(self, *args: Any, stage_id: int, **kwargs: Any) -> None:
+        super().__init__(*args, prefix=f"stage-{stage_id}", **kwargs)
+        self.stage_id = stage_id
+        self.next_step_type_id.set_choices(reference.active_activity_types(), label="label")
