@@ -205,8 +205,9 @@ def test_an_own_move_on_a_current_board_moves_its_version_on(
 def test_the_poll_interval_is_the_setting(app, client, signed_in) -> None:
     signed_in(Role.REP)
     assert 'hx-trigger="every 10s"' in client.get("/board/").get_data(as_text=True)
+    poll = app.config["BOARD_POLL_SECONDS"]
     app.config["BOARD_POLL_SECONDS"] = 0.5
     try:
         assert 'hx-trigger="every 0.5s"' in client.get("/board/").get_data(as_text=True)
     finally:
-        del app.config["BOARD_POLL_SECONDS"]
+        app.config["BOARD_POLL_SECONDS"] = poll  # the setting (config.py), for the next tests
