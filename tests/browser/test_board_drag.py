@@ -298,6 +298,8 @@ def test_a_mouse_drop_stays_where_dropped_without_a_jump(
     order = cards_of(page, deals["Prospect"]).locator(".board-card")
     expect(order).to_have_count(3)
     expect(order.nth(1)).to_have_id(f"card-{deals['third']}")  # or where the mouse left it
+    # The move is in once the headers say so (the test must not end with it in flight).
+    expect(header_of(page, deals["Prospect"])).to_contain_text("3 deals")
     expect(page.locator(".card-move select")).to_have_count(0)
     assert page.evaluate("window.scrollY") == scrolled
 
