@@ -16,6 +16,11 @@
     404: "This opportunity no longer exists."
   };
 
+  // A card's opportunity id: "card-12" (a question card also says data-opportunity-id).
+  function cardId(card) {
+    return card.dataset.opportunityId || card.id.replace("card-", "");
+  }
+
   function putBack(card, list, index) {
     list.insertBefore(card, list.children[index] || null);
   }
@@ -52,7 +57,7 @@
       putBack(card, evt.from, evt.oldIndex);
       return;
     }
-    origins[card.dataset.opportunityId] = { list: evt.from, index: evt.oldIndex };
+    origins[cardId(card)] = { list: evt.from, index: evt.oldIndex };
     var values = filterValues();
     values.stage_id = evt.to.dataset.stageId;
     values.version = card.dataset.version;
@@ -87,7 +92,7 @@
   function droppedCard(evt) {
     var elt = evt.detail && evt.detail.elt;
     var card = elt instanceof Element ? elt.closest(".board-card") : null;
-    return card && origins[card.dataset.opportunityId] ? card : null;
+    return card && origins[cardId(card)] ? card : null;
   }
 
   // Every move says which board version the page shows; answers to a dropped card's
@@ -106,7 +111,7 @@
   document.addEventListener("htmx:afterSettle", function (evt) {
     var target = evt.target;  // each element the answer brought in
     if (!(target instanceof Element) || !target.classList.contains("board-card")) return;
-    var id = target.dataset.opportunityId;
+    var id = cardId(target);
     var card = id && document.getElementById("card-" + id);
     var origin = id && origins[id];
     if (!card || !origin || card.classList.contains("board-prompt")) return;
@@ -123,8 +128,8 @@
   function refused(evt, message) {
     var card = droppedCard(evt);
     if (!card) return;
-    var origin = origins[card.dataset.opportunityId];
-    delete origins[card.dataset.opportunityId];
+    var origin = origins[cardId(card)];
+    delete origins[cardId(card)];
     putBack(card, origin.list, origin.index);
     showNotice(card, message);
   }
@@ -143,10 +148,10 @@
     var button = evt.target instanceof Element && evt.target.closest("[data-cancel-move]");
     if (!button) return;
     var card = button.closest(".board-card");
-    var origin = card && origins[card.dataset.opportunityId];
+    var origin = card && origins[cardId(card)];
     if (origin) {
       putBack(card, origin.list, origin.index);
-      delete origins[card.dataset.opportunityId];
+      delete origins[cardId(card)];
     }
   }, true);
 
@@ -215,4 +220,110 @@
   }
   document.body.addEventListener("activity-saved", refreshCard);
   document.body.addEventListener("activity-closed", refreshCard);
+})();
+
+/* The dense board (issue #16): the board fills the window below the filters (each column
+   scrolls on its own); on a phone one stage at a time, chosen with the stage switcher; and
+   Alt+→ / Alt+← move the focus to the next or previous column's first card. */
+(function () {
+  "use strict";
+  var current = null;  // the stage shown on a phone, kept when the board is fetched again
+
+  function fit() {
+    var board = document.getElementById("board");
+    if (!board) return;
+    var top = board.getBoundingClientRect().top + window.scrollY;
+    document.documentElement.style.setProperty("--board-top", Math.round(top) + "px");
+  }
+
+  function show(stageId) {
+    var board = document.getElementById("board");
+    if (!board || !document.getElementById("stage-" + stageId)) return;
+    current = String(stageId);
+    board.querySelectorAll(".board-column").forEach(function (column) {
+      column.classList.toggle("is-current", column.id === "stage-" + current);
+    });
+    board.querySelectorAll(".stage-switcher [data-stage]").forEach(function (button) {
+      button.setAttribute("aria-pressed", String(button.dataset.stage === current));
+    });
+  }
+
+  // The switcher's counts follow the column headers (a move replaces those).
+  function counts() {
+    document.querySelectorAll("#board .stage-switcher [data-stage]").forEach(function (button) {
+      var count = document.querySelector("#stage-" + button.dataset.stage + "-header .column-count");
+      var shown = button.querySelector(".switcher-count");
+      if (count && shown) shown.textContent = count.textContent;
+    });
+  }
+
+  function button(label, text, attributes) {
+    var element = document.createElement("button");
+    element.type = "button";
+    element.className = "btn btn-small";
+    element.setAttribute("aria-label", label);
+    element.textContent = text;
+    Object.keys(attributes).forEach(function (name) { element.setAttribute(name, attributes[name]); });
+    return element;
+  }
+
+  /* A card's "⋯" menu is filled when it opens: "+ Activity" (the form in the panel) and, on a
+     card the person may move, "Move to…" (the stage list in the menu); else "View only". */
+  document.addEventListener("toggle", function (evt) {
+    var menu = evt.target;
+    if (!(menu instanceof Element) || !menu.matches(".board-card .card-menu") || !menu.open) return;
+    if (menu.querySelector(".card-move")) return;
+    var card = menu.closest(".board-card");
+    var board = document.getElementById("board");
+    var name = card.querySelector(".card-title").textContent;
+    var id = card.id.replace("card-", "");
+    var actions = document.createElement("div");
+    actions.className = "card-move";
+    actions.appendChild(button("Log an activity for " + name, "+ Activity", {
+      "hx-get": board.dataset.logUrl.replace("__ID__", id), "hx-target": "#board-panel"
+    }));
+    if (card.hasAttribute("data-movable")) {
+      actions.appendChild(button("Move " + name + " to another stage", "Move to…", {
+        "hx-get": card.dataset.moveUrl, "hx-target": "closest .card-move"
+      }));
+    } else {
+      var note = document.createElement("small");
+      note.textContent = "View only: not your deal";
+      actions.appendChild(note);
+    }
+    menu.appendChild(actions);
+    htmx.process(actions);
+    var first = actions.querySelector("button");
+    if (first) first.focus();
+  }, true);
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target instanceof Element && evt.target.closest(".stage-switcher [data-stage]");
+    if (button) show(button.dataset.stage);
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    if (!evt.altKey || (evt.key !== "ArrowRight" && evt.key !== "ArrowLeft")) return;
+    var from = evt.target instanceof Element && evt.target.closest("#board .board-column");
+    var columns = Array.prototype.slice.call(document.querySelectorAll("#board .board-column"));
+    if (!columns.length) return;
+    var index = columns.indexOf(from);
+    var step = evt.key === "ArrowRight" ? 1 : -1;
+    var next = columns[index < 0 ? 0 : (index + step + columns.length) % columns.length];
+    evt.preventDefault();
+    show(next.id.replace("stage-", ""));
+    var target = next.querySelector(".board-card .card-title") || next.querySelector("h2");
+    if (target.tagName === "H2") target.setAttribute("tabindex", "-1");
+    target.focus();
+    target.scrollIntoView({ block: "nearest", inline: "nearest" });
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (current) show(current);
+    counts();
+    fit();
+  });
+  window.addEventListener("resize", fit);
+  document.addEventListener("DOMContentLoaded", fit);
+  if (document.readyState !== "loading") fit();
 })();

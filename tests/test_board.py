@@ -94,7 +94,9 @@ def test_columns_show_totals_and_cards(
     cards = column(html, "Discovery")
     # Stalled first, then by next step.
     assert cards.index("Second") < cards.index("Tows R Us - Managed")
-    assert "Tows R Us</p>" in cards and "Cory Ferguson" in cards and "6,200.00" in cards
+    # The name starts with its company: the card does not repeat it (issue #16).
+    assert "Tows R Us</p>" not in cards and 'title="Cory Ferguson">CF</abbr>' in cards
+    assert "6,200.00" in cards
     assert "Discovery meeting" in cards and "state-scheduled" in cards and "state-stalled" in cards
 
 
@@ -423,11 +425,14 @@ def test_each_card_has_a_keyboard_move_control(
     me = signed_in(Role.REP)
     deal = make_opportunity(name="Tows R Us", account_manager_id=me.id)
     html = client.get("/board/").get_data(as_text=True)
+    # The card's "⋯" menu (board.js fills it: "Move Tows R Us to another stage") asks for
+    # the stage list at the card's move URL.
     assert re.search(
-        rf'<button type="button" class="btn btn-small" hx-get="/board/opportunities/{deal.id}/move"'
-        r'[^>]*aria-label="Move Tows R Us to another stage">Move to…</button>',
+        rf'id="card-{deal.id}"[^>]*data-movable'
+        rf' data-move-url="/board/opportunities/{deal.id}/move"',
         html,
     )
+    assert '<summary aria-label="Actions">⋯</summary>' in html
     form = client.get(f"/board/opportunities/{deal.id}/move").get_data(as_text=True)
     assert f'<label class="visually-hidden" for="move-{deal.id}">Move Tows R Us to</label>' in form
     assert re.search(rf'<select id="move-{deal.id}" name="stage_id" autofocus>', form)

@@ -92,6 +92,35 @@ def _filter_choices() -> dict[str, Any]:
     }
 
 
+_FILTER_LABELS = {
+    "account_manager_id": ("Account manager", "members"),
+    "type_id": ("Type", "types"),
+    "campaign_id": ("Campaign", "campaigns"),
+    "location_id": ("Location", "locations"),
+    "business_unit_id": ("Business unit", "units"),
+}
+
+
+def _chips(filters: BoardFilters, choices: dict[str, Any]) -> list[dict[str, str]]:
+    """The active filters as chips: a label and the board's URL without that one filter."""
+    args = filters.query_args()
+    chips = []
+    for name, value in args.items():
+        if name == "q":
+            label = f"Search: \u201c{value}\u201d"
+        elif name == "stalled_only":
+            label = "Stalled only"
+        elif name == "rating":
+            label = f"Rating: {value}"
+        else:
+            title, key = _FILTER_LABELS[name]
+            names = {option.id: option.name for option in choices[key]}
+            label = f"{title}: {names.get(value, f'#{value}')}"
+        rest = {k: v for k, v in args.items() if k != name}
+        chips.append({"label": label, "url": url_for("board.index", **rest)})
+    return chips
+
+
 def _today() -> date:
     return local_today(g.tz)
 
@@ -106,10 +135,16 @@ def index() -> str | tuple[str, dict[str, str]]:
     if is_htmx() and request.headers.get("HX-Target") == "board":
         if request.args.get("live"):  # the live board catching up: the address stays
             return render_template("board/_board.html", **context)
-        # The address bar keeps the filters (only those set), so the view can be shared.
+        # The address bar keeps the filters (only those set), so the view can be shared;
+        # the chips of the active filters come along out of band.
         url = url_for("board.index", **filters.query_args())
-        return render_template("board/_board.html", **context), {"HX-Push-Url": url}
-    return render_template("board/page.html", choices=_filter_choices(), **context)
+        chips = _chips(filters, _filter_choices())
+        html = render_template("board/_board.html", chips=chips, chips_oob=True, **context)
+        return html, {"HX-Push-Url": url}
+    choices = _filter_choices()
+    return render_template(
+        "board/page.html", choices=choices, chips=_chips(filters, choices), **context
+    )
 
 
 def _poll_seconds() -> str:
