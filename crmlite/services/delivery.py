@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from crmlite.database import utcnow
 from crmlite.extensions import db
@@ -224,13 +224,3 @@ def try_again(row: OutboxMessage, *, now: datetime) -> None:
     counted as waiting again."""
     outbox.try_again(row, now=now)
     _record(row, SendStatus.QUEUED)
-
-
-def waiting() -> int:
-    """Messages due now or later that have not gone yet (for the worker's log)."""
-    return (
-        db.session.scalar(
-            select(func.count(OutboxMessage.id)).where(OutboxMessage.status.in_(outbox.WAITING))
-        )
-        or 0
-    )

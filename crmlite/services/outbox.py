@@ -215,18 +215,6 @@ def release(ids: list[int]) -> None:
 # ----------------------------------------------------------------------------- what pages show
 
 
-def status_counts(*conditions: ColumnElement[bool]) -> dict[str, int]:
-    """Rows by status (every status, 0 when none) among those matching the conditions."""
-    counts = {status.value: 0 for status in OutboxStatus}
-    for status, count in db.session.execute(
-        select(OutboxMessage.status, func.count(OutboxMessage.id))
-        .where(*conditions)
-        .group_by(OutboxMessage.status)
-    ):
-        counts[status] = count
-    return counts
-
-
 def recent_problems(limit: int = 20) -> list[OutboxMessage]:
     """Failed rows and rows waiting for a retry, newest first (for the admin's view)."""
     return list(
