@@ -12,10 +12,10 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from crmlite import links
-from crmlite.database import utcnow
+from crmlite.database import analyze, utcnow
 from crmlite.extensions import db
 from crmlite.models import CampaignEmail, MarketingList, Opportunity, Role
-from crmlite.services import audit, campaign_sending, members, worker
+from crmlite.services import audit, board, campaign_sending, members, worker
 from crmlite.services.defaults import load_defaults
 
 crm = click.Group("crm", help="crmlite commands.")
@@ -50,12 +50,21 @@ def demo_command(if_empty: bool) -> None:
         except DemoAlreadyLoaded as error:
             db.session.rollback()
             raise click.ClickException("The demo data is loaded already.") from error
-        db.session.commit()
+        analyze(db.session)
         click.echo(summary)
     click.echo(
         f"Sign in as nick@example.com (admin), cory@example.com (manager) or "
         f"manny@example.com (rep), password {DEMO_PASSWORD}"
     )
+
+
+@crm.command("rebuild-board-totals")
+def rebuild_board_totals_command() -> None:
+    """Recompute the board's kept column totals from the opportunities (the database keeps
+    them with every change; this is for a database restored from elsewhere)."""
+    board.rebuild_totals()
+    db.session.commit()
+    click.echo("Board totals rebuilt.")
 
 
 @crm.command("add-member")

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, cast, event, func
+from sqlalchemy import DateTime, String, cast, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -115,3 +115,12 @@ def random_hex_sql(dialect: str) -> Any:
     if dialect == "postgresql":
         return func.replace(cast(func.gen_random_uuid(), String), "-", "")
     return func.lower(func.hex(func.randomblob(16)))
+
+
+def analyze(session: Any) -> None:
+    """Refresh the query planner's statistics after a bulk load (demo, bench data, an
+    import): without them a freshly loaded database is planned as if empty (PostgreSQL
+    until autovacuum gets to it, SQLite until someone runs ANALYZE)."""
+    session.commit()
+    session.execute(text("ANALYZE"))
+    session.commit()

@@ -261,3 +261,67 @@ def test_0017_gives_the_standard_stages_their_next_step_type(empty_database_url:
         assert "next_step_type_id" not in columns
         db.session.remove()
         db.engine.dispose()
+
+
+def test_0018_fills_the_board_totals_and_keeps_them_with_triggers(empty_database_url: str) -> None:
+    """Deals made before 0018 are counted in board_totals; after it, the triggers keep the
+    totals with every insert, update and delete (also in the last migration's schema: a later
+    migration that rebuilds the table must not lose them); downgrading removes both."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0017")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(defaults, "_load_example_tracks", lambda: None)
+            load_defaults()
+        stage_id, status_id = db.session.execute(
+            text(
+                "SELECT s.id, t.id FROM sales_stages s, opportunity_statuses t"
+                " WHERE s.name = 'Prospect' AND t.name = 'Open'"
+            )
+        ).one()
+
+        def add(name: str, revenue: str, probability: int) -> None:
+            db.session.execute(
+                text(
+                    "INSERT INTO opportunities (name, description, status_id, stage_id, revenue,"
+                    " cost, lost_reason, rating, probability, probability_overridden, source,"
+                    " stage_entered_at, created_at, updated_at, version)"
+                    " VALUES (:name, '', :status, :stage, :revenue, 0, '', 'Medium', :p, false,"
+                    " '', :now, :now, :now, 1)"
+                ),
+                {
+                    "name": name,
+                    "status": status_id,
+                    "stage": stage_id,
+                    "revenue": Decimal(revenue),
+                    "p": probability,
+                    "now": datetime.now(UTC),
+                },
+            )
+
+        def totals() -> tuple[int, int, int]:
+            row = db.session.execute(
+                text(
+                    "SELECT deals, revenue_cents, weighted_cent_percents FROM board_totals"
+                    " WHERE stage_id = :stage AND status_id = :status"
+                ),
+                {"stage": stage_id, "status": status_id},
+            ).one()
+            return int(row[0]), int(row[1]), int(row[2])
+
+        add("Before", "1000.50", 10)
+        add("Also before", "99.99", 25)
+        db.session.commit()
+        upgrade()
+        assert totals() == (2, 110049, 100050 * 10 + 9999 * 25)
+        add("After", "0.01", 100)
+        db.session.execute(text("UPDATE opportunities SET probability = 50 WHERE name = 'Before'"))
+        db.session.execute(text("DELETE FROM opportunities WHERE name = 'Also before'"))
+        db.session.commit()
+        assert totals() == (2, 100051, 100050 * 50 + 1 * 100)
+
+        downgrade(revision="0017")
+        assert "board_totals" not in inspect(db.engine).get_table_names()
+        add("After the downgrade", "5.00", 10)
+        db.session.commit()
+        db.engine.dispose()

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from bench.data import accounts, deals, work
 from bench.data.context import BENCH_PASSWORD, Bench, Echo, Progress, table_of
-from crmlite.database import utcnow
+from crmlite.database import analyze, utcnow
 from crmlite.extensions import db
 from crmlite.services import next_steps as next_step_days
 from crmlite.services import stage_history
@@ -64,10 +64,10 @@ def generate(*, opportunities: int, activities: int, members: int, seed: int, ec
 
 def _derived_columns(bench: Bench) -> None:
     """Core inserts bypass the ORM hooks that keep next steps and the stage history's derived
-    columns in step: refresh them all."""
+    columns in step: refresh them all; then the planner's statistics (a fresh load)."""
     next_step_days.refresh(bench.session)
     stage_history.refresh(bench.session)
-    bench.session.commit()
+    analyze(bench.session)
 
 
 # In this order: each draws from the one seeded generator and needs the ids made before it.

@@ -9,6 +9,7 @@ from crmlite.models.activities import (
     ActivityType,
 )
 from crmlite.models.audit import AuditEntry, AuditKind
+from crmlite.models.board_totals import BoardTotal
 from crmlite.models.marketing import (
     Campaign,
     CampaignEmail,
@@ -69,6 +70,7 @@ __all__ = [
     "ActivityType",
     "AuditEntry",
     "AuditKind",
+    "BoardTotal",
     "BusinessUnit",
     "Campaign",
     "CampaignEmail",

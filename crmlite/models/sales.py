@@ -140,18 +140,19 @@ class Opportunity(Model):
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
         CheckConstraint("rating IN ('Hot', 'Medium', 'Cold')", name="rating_values"),
         amounts_in_range("revenue", "cost", "won_amount", "lost_amount"),
-        # Covers the board: its columns' totals and the order of their cards.
+        # The board reads each open column's cards in this order from its first row
+        # (services/board.py), and Won's and Lost's newest first; their totals are kept in
+        # board_totals (models/board_totals.py).
         Index(
-            "ix_opportunities_board",
+            "ix_opportunities_board_order",
             "stage_id",
-            "status_id",
-            "closed_at",
-            "last_open_activity_on",
             "first_open_activity_on",
             "stage_entered_at",
-            "revenue",
-            "probability",
+            "id",
+            "last_open_activity_on",
+            "status_id",
         ),
+        Index("ix_opportunities_board_closed", "stage_id", "closed_at"),
         # Cover the dashboard (services/hygiene.py, forecast.py, attainment.py): the open
         # opportunities per account manager and stage, and the wins by month, each read
         # from an index alone.

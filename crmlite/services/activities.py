@@ -413,8 +413,9 @@ def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
     query reads only what the strip shows, and only activities that could qualify."""
     today = now.astimezone(tz).date()
     week_ahead = now + timedelta(minutes=LONGEST_REMINDER)
-    candidates = db.session.scalars(
-        select(Activity)
+    # The candidates as plain rows first (most are not due yet); only those due are loaded.
+    candidates = db.session.execute(
+        select(Activity.id, Activity.starts_at, Activity.reminder_minutes)
         .where(
             Activity.assigned_to_id == member_id,
             Activity.due_on.between(today - timedelta(days=1), today + timedelta(days=8)),
@@ -428,6 +429,19 @@ def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
                 ),
             ),
         )
+        .order_by(Activity.due_on, Activity.starts_at)
+    ).all()
+    due_ids = [
+        row.id
+        for row in candidates
+        if row.starts_at is None
+        or row.starts_at - timedelta(minutes=row.reminder_minutes or 0) <= now
+    ]
+    if not due_ids:
+        return []
+    loaded = db.session.scalars(
+        select(Activity)
+        .where(Activity.id.in_(due_ids))
         .options(
             load_only(
                 Activity.subject,
@@ -440,16 +454,9 @@ def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
             ),
             joinedload(Activity.company).load_only(Company.name, raiseload=True),
         )
-        .order_by(Activity.due_on, Activity.starts_at)
     )
-    found = []
-    for activity in candidates:
-        if (
-            activity.starts_at is None
-            or activity.starts_at - timedelta(minutes=activity.reminder_minutes or 0) <= now
-        ):
-            found.append(activity)
-    return found
+    by_id = {activity.id: activity for activity in loaded}
+    return [by_id[i] for i in due_ids if i in by_id]
 
 
 WHEN_CHOICES = {

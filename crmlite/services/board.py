@@ -3,29 +3,48 @@ of queries whatever the number of opportunities."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
     ActivityStatus,
+    BoardTotal,
     Company,
     Contact,
     Member,
     Opportunity,
     SalesStage,
+    board_totals,
 )
 from crmlite.services import reference
 from crmlite.services.money import ZERO, cents
 from crmlite.services.next_steps import has_next_step, has_next_step_on, stalled
 from crmlite.services.periods import quarter_start
-from crmlite.services.statuses import is_open
+from crmlite.services.statuses import is_open, is_open_status
 
 CARDS_PER_COLUMN = 25
 
@@ -63,16 +82,15 @@ class ColumnTotals:
     weighted_revenue: Decimal | None = Decimal("0.00")
 
 
-@dataclass(frozen=True)
-class OpenActivity:
+class OpenActivity(NamedTuple):
     subject: str
     due_on: date
     starts_at: datetime | None
 
 
-@dataclass(frozen=True)
-class Card:
-    """What a board card shows: read straight from SQL rows, no ORM objects."""
+class Card(NamedTuple):
+    """What a board card shows: read straight from SQL rows, no ORM objects. A value (a
+    tuple): made fast, and the same card is equal to itself, so its HTML can be kept."""
 
     id: int
     name: str
@@ -91,6 +109,25 @@ class Card:
     state: str  # "stalled", "overdue", "today", "scheduled", "won" or "lost"
     days_in_stage: int
 
+    @property
+    def company_shown(self) -> str:
+        """The company, unless the name already starts with it (it would add nothing)."""
+        company = self.company_name or ""
+        return "" if self.name.lower().startswith(company.lower()) else company
+
+    @property
+    def next_label(self) -> str:
+        """The next step's word for a card with one: Overdue, Today or Next."""
+        return _NEXT_LABELS.get(self.state, "Next")
+
+    @property
+    def owner_initials(self) -> str:
+        """The account manager's initials (at most two), or a dash when there is none."""
+        return "".join(part[0] for part in (self.account_manager_name or "").split()[:2]) or "–"
+
+
+_NEXT_LABELS = {"overdue": "Overdue", "today": "Today"}
+
 
 @dataclass
 class Column:
@@ -106,10 +143,13 @@ def _visible(stage_list: list[SalesStage], since: datetime) -> ColumnElement[boo
     the start of this quarter in the team's zone (periods.quarter_start)."""
     open_ids = [s.id for s in stage_list if not s.is_closed]
     closed_ids = [s.id for s in stage_list if s.is_closed]
-    return or_(
-        and_(Opportunity.stage_id.in_(open_ids), is_open()),
-        and_(Opportunity.stage_id.in_(closed_ids), Opportunity.closed_at >= since),
-    )
+    # Only the kinds of stage asked for, so each reads its own index.
+    visible = []
+    if open_ids:
+        visible.append(and_(Opportunity.stage_id.in_(open_ids), is_open()))
+    if closed_ids:
+        visible.append(and_(Opportunity.stage_id.in_(closed_ids), Opportunity.closed_at >= since))
+    return or_(false(), *visible)
 
 
 def _filtered(query: Any, filters: BoardFilters, today: date) -> Any:
@@ -143,9 +183,23 @@ def _filtered(query: Any, filters: BoardFilters, today: date) -> Any:
 def column_totals(
     stage_list: list[SalesStage], filters: BoardFilters, today: date, tz: ZoneInfo
 ) -> dict[int, ColumnTotals]:
-    """Per stage, in one grouped query: how many deals and their amount (revenue in an open
-    stage, the amounts won in Won, the amounts lost in Lost); the probability-weighted
-    revenue in open stages only."""
+    """Per stage: how many deals and their amount (revenue in an open stage, the amounts won
+    in Won, the amounts lost in Lost); the probability-weighted revenue in open stages only.
+
+    The whole board's open columns read the totals the database keeps (``BoardTotal``: a few
+    rows, whatever the number of deals); a filtered board adds up its matching deals, and
+    Won and Lost add up this quarter's, in one grouped query each."""
+    closed_ids = {s.id for s in stage_list if s.is_closed}
+    totals = {
+        s.id: ColumnTotals(weighted_revenue=None if s.id in closed_ids else ZERO)
+        for s in stage_list
+    }
+    unfiltered = filters == BoardFilters()
+    counted = [s for s in stage_list if s.is_closed] if unfiltered else stage_list
+    if unfiltered:
+        totals.update(_kept_open_totals(stage_list))
+    if not counted:
+        return totals
     won_ids = [s.id for s in stage_list if s.is_won]
     lost_ids = [s.id for s in stage_list if s.is_lost]
     amount = case(
@@ -158,18 +212,36 @@ def column_totals(
         func.count(Opportunity.id),
         func.coalesce(func.sum(amount), 0),
         func.coalesce(func.sum(Opportunity.revenue * Opportunity.probability / 100), 0),
-    ).where(_visible(stage_list, quarter_start(today, tz)))
+    ).where(_visible(counted, quarter_start(today, tz)))
     query = _filtered(query, filters, today).group_by(Opportunity.stage_id)
-    closed_ids = {s.id for s in stage_list if s.is_closed}
-    totals = {
-        s.id: ColumnTotals(weighted_revenue=None if s.id in closed_ids else ZERO)
-        for s in stage_list
-    }
     for stage_id, count, amount_sum, weighted in db.session.execute(query):
         totals[stage_id] = ColumnTotals(
             count, cents(amount_sum), None if stage_id in closed_ids else cents(weighted)
         )
     return totals
+
+
+def _kept_open_totals(stage_list: list[SalesStage]) -> dict[int, ColumnTotals]:
+    """The open stages' totals from ``BoardTotal``: its open statuses' rows, one query."""
+    open_ids = [s.id for s in stage_list if not s.is_closed]
+    rows = db.session.execute(
+        select(
+            BoardTotal.stage_id,
+            func.sum(BoardTotal.deals),
+            func.sum(BoardTotal.revenue_cents),
+            func.sum(BoardTotal.weighted_cent_percents),
+        )
+        .where(BoardTotal.stage_id.in_(open_ids), is_open_status(BoardTotal.status_id))
+        .group_by(BoardTotal.stage_id)
+    )
+    return {
+        stage_id: ColumnTotals(
+            int(count or 0),
+            cents(Decimal(int(revenue or 0)) / 100),
+            cents(Decimal(int(weighted or 0)) / 10_000),
+        )
+        for stage_id, count, revenue, weighted in rows
+    }
 
 
 def _card_ids(
@@ -213,72 +285,91 @@ def _card_ids(
         )
         return [(stage_id, opportunity_id) for stage_id, opportunity_id in rows]
 
-    closed_order = [Opportunity.closed_at.desc(), Opportunity.id]
-    found: list[tuple[int, int]] = []
-    for stage in stage_list:
-        query = (
-            select(Opportunity.id)
-            .where(_visible([stage], since))
-            .order_by(*(closed_order if stage.is_closed else open_order))
-            .offset(offset)
-            .limit(limit + 1)
-        )
-        found += [(stage.id, i) for i in db.session.scalars(_filtered(query, filters, today))]
-    return found
+    shape = tuple((stage.id, stage.is_closed) for stage in stage_list)
+    rows = db.session.execute(
+        _columns_statement(shape, filters),
+        {"today": today, "since": since, "offset": offset, "take": offset + limit + 1},
+    )
+    return [(stage_id, opportunity_id) for stage_id, opportunity_id in rows]
+
+
+def _none(column: Any) -> Any:
+    """NULL typed and named as ``column``, so the parts of a UNION line up on every engine."""
+    return cast(null(), column.type).label(column.key)
+
+
+@functools.lru_cache(maxsize=64)
+def _columns_statement(shape: tuple[tuple[int, bool], ...], filters: BoardFilters) -> Any:
+    """The unsearched board's cards in one statement, built once per set of stages and
+    filters (the day and the page are parameters). Each column comes in up to three parts,
+    each read in the order of an index from its first row, never sorting a whole column:
+    open deals without any open activity, longest in the stage first; those stalled on
+    overdue activities, oldest first; those with a next step, by its day. Won and Lost:
+    newest first. The parts are ranked per column and the page's rows kept."""
+    today: Any = bindparam("today", type_=Date)  # stands for the day, a date
+    take = bindparam("take", type_=Integer)
+    order = [Opportunity.first_open_activity_on, Opportunity.stage_entered_at, Opportunity.id]
+    parts: list[Any] = []
+    for position, (stage_id, is_closed) in enumerate(shape):
+        if is_closed:
+            since = bindparam("since", type_=Opportunity.closed_at.type)
+            where = [Opportunity.stage_id == stage_id, Opportunity.closed_at >= since]
+            ordered: list[tuple[list[Any], list[Any]]] = [
+                (where, [Opportunity.closed_at.desc(), Opportunity.id])
+            ]
+        else:
+            planned = Opportunity.first_open_activity_on.is_not(None)
+            where = [Opportunity.stage_id == stage_id, is_open()]
+            ordered = [
+                ([*where, Opportunity.first_open_activity_on.is_(None)], order),
+                ([*where, planned, ~has_next_step(today)], order),
+                ([*where, planned, has_next_step(today)], order),
+            ]
+        for conditions, part_order in ordered:
+            # Won and Lost sort on closed_at alone (newest first), open deals on the others.
+            query = select(
+                Opportunity.id,
+                *(
+                    (_none(Opportunity.first_open_activity_on), _none(Opportunity.stage_entered_at))
+                    if is_closed
+                    else (Opportunity.first_open_activity_on, Opportunity.stage_entered_at)
+                ),
+                Opportunity.closed_at if is_closed else _none(Opportunity.closed_at),
+            )
+            query = query.where(*conditions).order_by(*part_order).limit(take)
+            part = _filtered(query, filters, today).subquery()
+            parts.append(
+                select(
+                    literal(position).label("position"),
+                    literal(stage_id).label("stage_id"),
+                    literal(len(parts)).label("part"),
+                    *part.c,
+                )
+            )
+    both = union_all(*parts).subquery()
+    rank = func.row_number().over(
+        partition_by=both.c.position,
+        order_by=[
+            both.c.part,
+            both.c.first_open_activity_on,
+            both.c.stage_entered_at,
+            both.c.closed_at.desc(),
+            both.c.id,
+        ],
+    )
+    ranked = select(both.c.position, both.c.stage_id, both.c.id, rank.label("rank")).subquery()
+    return (
+        select(ranked.c.stage_id, ranked.c.id)
+        .where(ranked.c.rank > bindparam("offset", type_=Integer), ranked.c.rank <= take)
+        .order_by(ranked.c.position, ranked.c.rank)
+    )
 
 
 def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, Card]:
-    """Cards for these opportunities: 2 queries whatever their number."""
+    """Cards for these opportunities: one query whatever their number."""
     if not opportunity_ids:
         return {}
-    rows = db.session.execute(
-        select(
-            Opportunity.id,
-            Opportunity.name,
-            Opportunity.version,
-            Opportunity.stage_id,
-            SalesStage.name.label("stage_name"),
-            SalesStage.is_won,
-            SalesStage.is_lost,
-            Opportunity.revenue,
-            Opportunity.rating,
-            Opportunity.expected_close_on,
-            Company.name.label("company_name"),
-            Member.name.label("account_manager_name"),
-            Opportunity.won_amount,
-            Opportunity.lost_reason,
-            Opportunity.first_open_activity_on,
-            Opportunity.last_open_activity_on,
-            Opportunity.stage_entered_at,
-        )
-        .join(SalesStage, SalesStage.id == Opportunity.stage_id)
-        .outerjoin(Company, Company.id == Opportunity.company_id)
-        .outerjoin(Member, Member.id == Opportunity.account_manager_id)
-        .where(Opportunity.id.in_(opportunity_ids))
-    ).all()
-    # What each card shows: its earliest open activity (its next step, or an overdue one).
-    order = func.row_number().over(
-        partition_by=Activity.opportunity_id,
-        order_by=[Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id],
-    )
-    ranked = (
-        select(
-            Activity.opportunity_id,
-            Activity.subject,
-            Activity.due_on,
-            Activity.starts_at,
-            order.label("rank"),
-        )
-        .where(
-            Activity.opportunity_id.in_(opportunity_ids),
-            Activity.status == ActivityStatus.OPEN.value,
-        )
-        .subquery()
-    )
-    earliest = {
-        row.opportunity_id: OpenActivity(row.subject, row.due_on, row.starts_at)
-        for row in db.session.execute(select(ranked).where(ranked.c.rank == 1))
-    }
+    rows = db.session.execute(_CARDS, {"ids": opportunity_ids}).all()
     return {
         row.id: Card(
             id=row.id,
@@ -293,7 +384,11 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
             account_manager_name=row.account_manager_name,
             won_amount=row.won_amount,
             lost_reason=row.lost_reason,
-            earliest_open=earliest.get(row.id),
+            earliest_open=(
+                OpenActivity(row.subject, row.due_on, row.starts_at)
+                if row.due_on is not None
+                else None
+            ),
             state=card_state(
                 row.is_won,
                 row.is_lost,
@@ -305,6 +400,50 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
         )
         for row in rows
     }
+
+
+# What each card shows: its earliest open activity (its next step, or an overdue one),
+# found per card on the activities' (opportunity, status, due day) index.
+_EARLIEST_OPEN = (
+    select(Activity.id)
+    .where(
+        Activity.opportunity_id == Opportunity.id,
+        Activity.status == ActivityStatus.OPEN.value,
+    )
+    .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
+    .limit(1)
+    .correlate(Opportunity)
+    .scalar_subquery()
+)
+_CARDS = (
+    select(
+        Opportunity.id,
+        Opportunity.name,
+        Opportunity.version,
+        Opportunity.stage_id,
+        SalesStage.name.label("stage_name"),
+        SalesStage.is_won,
+        SalesStage.is_lost,
+        Opportunity.revenue,
+        Opportunity.rating,
+        Opportunity.expected_close_on,
+        Company.name.label("company_name"),
+        Member.name.label("account_manager_name"),
+        Opportunity.won_amount,
+        Opportunity.lost_reason,
+        Opportunity.first_open_activity_on,
+        Opportunity.last_open_activity_on,
+        Opportunity.stage_entered_at,
+        Activity.subject,
+        Activity.due_on,
+        Activity.starts_at,
+    )
+    .join(SalesStage, SalesStage.id == Opportunity.stage_id)
+    .outerjoin(Company, Company.id == Opportunity.company_id)
+    .outerjoin(Member, Member.id == Opportunity.account_manager_id)
+    .outerjoin(Activity, Activity.id == _EARLIEST_OPEN)
+    .where(Opportunity.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def card_state(
@@ -381,3 +520,10 @@ def more_cards(
 def card(opportunity_id: int, today: date, now: datetime | None = None) -> Card | None:
     """One card, e.g. after it moved."""
     return _cards([opportunity_id], today, now or datetime.now(UTC)).get(opportunity_id)
+
+
+def rebuild_totals() -> None:
+    """Recompute the kept column totals (``BoardTotal``) from the opportunities: after a
+    restore from an old backup, or to check them (the triggers keep them otherwise)."""
+    for statement in board_totals.rebuild_sql(db.engine.dialect.name):
+        db.session.execute(text(statement))

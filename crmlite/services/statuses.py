@@ -8,6 +8,8 @@ models and nothing else.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, select
 
 from crmlite.extensions import db
@@ -16,9 +18,12 @@ from crmlite.models import Opportunity, OpportunityStatus
 
 def is_open() -> ColumnElement[bool]:
     """SQL on Opportunity: its status is not a closed one (not Won, Lost…)."""
-    return Opportunity.status_id.in_(
-        select(OpportunityStatus.id).where(~OpportunityStatus.is_closed)
-    )
+    return is_open_status(Opportunity.status_id)
+
+
+def is_open_status(status_id: Any) -> ColumnElement[bool]:
+    """SQL: this status id column names an open status."""
+    return status_id.in_(select(OpportunityStatus.id).where(~OpportunityStatus.is_closed))
 
 
 def status(*, won: bool = False, lost: bool = False) -> OpportunityStatus:

@@ -3,13 +3,15 @@ between them, filters kept in the URL."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from markupsafe import Markup
+from sqlalchemy import literal, select, text, true, union_all
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
@@ -25,7 +27,7 @@ from crmlite.models import (
 )
 from crmlite.services import activities, board_live, funnel, reference
 from crmlite.services import board as board_service
-from crmlite.services.board import BoardFilters, ColumnTotals
+from crmlite.services.board import BoardFilters, Card, ColumnTotals
 from crmlite.services.money import ZERO
 from crmlite.services.opportunities import create_opportunity
 from crmlite.services.parsing import parse_id
@@ -60,7 +62,25 @@ class CardUrls:
 @bp.context_processor
 def card_urls() -> dict[str, Any]:
     # ``movable``: the cards the member may move (drag, "Move to…"), read once if asked.
-    return {"urls": CardUrls(), "movable": board_live.Movable(current_user)}
+    urls, movable = CardUrls(), board_live.Movable(current_user)
+
+    def card_list(cards: list[Card]) -> Markup:
+        """A column's cards, each as ``_cards.html`` renders it (see ``_rendered_card``)."""
+        place = (urls.detail(0), str(g.tz))
+        return Markup("").join(_rendered_card(card, card.id in movable, place) for card in cards)
+
+    return {"urls": urls, "movable": movable, "card_list": card_list}
+
+
+@functools.lru_cache(maxsize=4096)
+def _rendered_card(card: Card, movable: bool, place: tuple[str, str]) -> Markup:
+    """One card's HTML, remembered: a card is a frozen value of everything it shows, so the
+    same card (asked again by every board load and every colleague's poll until it changes)
+    is rendered once. ``place`` holds what else the HTML depends on: the links' prefix
+    (behind a proxy it may differ) and the team's zone (times of day)."""
+    template = current_app.jinja_env.get_template("board/_cards.html")
+    movable_ids = {card.id} if movable else set()
+    return Markup(template.render(cards=[card], urls=CardUrls(), movable=movable_ids))
 
 
 def filters_from(args: MultiDict[str, str]) -> BoardFilters:
@@ -79,17 +99,24 @@ def filters_from(args: MultiDict[str, str]) -> BoardFilters:
 
 
 def _filter_choices() -> dict[str, Any]:
-    def named(model: Any, *where: Any) -> list[Any]:
-        return list(db.session.scalars(select(model).where(*where).order_by(model.name)))
-
-    return {
-        "members": named(Member, Member.active),
-        "types": named(OpportunityType, OpportunityType.active),
-        "campaigns": named(Campaign),
-        "locations": named(Location, Location.active),
-        "units": named(BusinessUnit, BusinessUnit.active),
-        "ratings": RATINGS,
+    """The filter bar's options (id and name), every list in one statement."""
+    lists: dict[str, tuple[Any, Any]] = {
+        "members": (Member, Member.active),
+        "types": (OpportunityType, OpportunityType.active),
+        "campaigns": (Campaign, true()),
+        "locations": (Location, Location.active),
+        "units": (BusinessUnit, BusinessUnit.active),
     }
+    named = union_all(
+        *(
+            select(literal(key).label("kind"), model.id, model.name.label("name")).where(active)
+            for key, (model, active) in lists.items()
+        )
+    ).order_by(text("kind"), text("name"))
+    choices: dict[str, Any] = {key: [] for key in lists}
+    for row in db.session.execute(named):
+        choices[row.kind].append(row)
+    return {**choices, "ratings": RATINGS}
 
 
 _FILTER_LABELS = {
