@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import Numeric, bindparam, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -288,7 +288,7 @@ def test_0018_fills_the_board_totals_and_keeps_them_with_triggers(empty_database
                     " stage_entered_at, created_at, updated_at, version)"
                     " VALUES (:name, '', :status, :stage, :revenue, 0, '', 'Medium', :p, false,"
                     " '', :now, :now, :now, 1)"
-                ),
+                ).bindparams(bindparam("revenue", type_=Numeric(14, 2))),
                 {
                     "name": name,
                     "status": status_id,
@@ -319,6 +319,7 @@ def test_0018_fills_the_board_totals_and_keeps_them_with_triggers(empty_database
         db.session.execute(text("DELETE FROM opportunities WHERE name = 'Also before'"))
         db.session.commit()
         assert totals() == (2, 100051, 100050 * 50 + 1 * 100)
+        db.session.rollback()
 
         downgrade(revision="0017")
         assert "board_totals" not in inspect(db.engine).get_table_names()
