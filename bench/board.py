@@ -1,18 +1,24 @@
-"""Benchmark: the funnel board and a card move.
+"""Benchmark: the funnel board beside its floor, the change poll, and a card move.
 
-Targets (issue #3): the board with 10,000 open opportunities under 50 ms p95 on SQLite on a
-2-core machine, a move under 20 ms; a constant number of SQL statements per request.
+Targets (issue #16), on both engines, with 10,000 and 100,000 open opportunities: the board
+at most 1.3 × the floor measured in the same run (``bench/board_floor.py``: a minimal Flask +
+SQLAlchemy + Jinja page of 300 cards from the same database), p95 under 30 ms, at most 600
+bytes of HTML per card; the change poll under 3 ms; a card move under 15 ms p50; a constant
+number of SQL statements per request. Under load: ``bench/board_load.py``.
 
-    .venv/bin/python -m bench.board [--engines sqlite,postgresql] [--sizes 1000,10000]
+    .venv/bin/python -m bench.board [--engines sqlite,postgresql] [--sizes 10000,100000]
 """
 
 from __future__ import annotations
 
 import itertools
+import re
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from bench.board_floor import floor_app
 from bench.harness import (
     Result,
     bench_database,
@@ -24,11 +30,23 @@ from bench.harness import (
 )
 from crmlite.extensions import db
 from crmlite.models import Opportunity
-from crmlite.services import funnel, next_steps, statuses
+from crmlite.services import board_live, funnel, next_steps, statuses
 from crmlite.services.team import get_team, local_today
 
+CARD = re.compile(rb'<li class="board-card.*?</li>', re.S)
 
-def run(engine: str, size: int) -> list[Result]:
+
+def card_bytes(html: bytes) -> dict[str, Any]:
+    """How many cards the page holds, and their HTML's bytes per card."""
+    cards = CARD.findall(html)
+    return {
+        "cards": len(cards),
+        "bytes_per_card": round(sum(len(card) for card in cards) / max(1, len(cards))),
+        "page_bytes": len(html),
+    }
+
+
+def run(engine: str, size: int) -> list[Result | dict[str, Any]]:
     print(f"board benchmark: {engine}, {size:,} open opportunities", flush=True)
     # bench.data makes most opportunities open; ask for enough to have `size` open ones.
     total = int(size * 1.4)
@@ -50,7 +68,35 @@ def run(engine: str, size: int) -> list[Result]:
                 )
             )
         data = f"{open_count:,} open opportunities"
-        results = [measure(app, "board", engine, data, lambda _i: client.get("/board/"))]
+        floor = floor_app(url).test_client()
+        results: list[Result | dict[str, Any]] = []
+        board = measure(app, "board", engine, data, lambda _i: client.get("/board/"))
+        floor_result = measure(
+            app, "floor (minimal page, 300 cards)", engine, data, lambda _i: floor.get("/")
+        )
+        results += [board, floor_result]
+        html = client.get("/board/").data
+        results.append(
+            {
+                "name": "board size",
+                "engine": engine,
+                "data": data,
+                "times_floor_p50": round(board.p50_ms / floor_result.p50_ms, 2),
+                **card_bytes(html),
+            }
+        )
+        print(f"  board / floor: {board.p50_ms / floor_result.p50_ms:.2f} ×; {card_bytes(html)}")
+        with app.app_context():
+            version = board_live.version()
+        results.append(
+            measure(
+                app,
+                "change poll (nothing changed)",
+                engine,
+                data,
+                lambda _i: client.get(f"/board/changes?since={version}"),
+            )
+        )
         results.append(
             measure(
                 app,
@@ -90,7 +136,7 @@ def main() -> None:
             result for size in args.sizes.split(",") for result in run(engine, int(size))
         ],
         engines="sqlite,postgresql",
-        sizes="1000,10000",
+        sizes="10000,100000",
     )
 
 

@@ -21,6 +21,11 @@
     return card.dataset.opportunityId || card.id.replace("card-", "");
   }
 
+  /* A card's move URL: the board's pattern with the card's id (kept once, not per card). */
+  function moveUrl(card) {
+    return document.getElementById("board").dataset.moveUrl.replace("__ID__", cardId(card));
+  }
+
   function putBack(card, list, index) {
     list.insertBefore(card, list.children[index] || null);
   }
@@ -63,7 +68,7 @@
     values.version = card.dataset.version;
     values.via = "drag";
     values.board_version = boardVersion();
-    htmx.ajax("POST", card.dataset.moveUrl, {
+    htmx.ajax("POST", moveUrl(card), {
       source: card, target: card, swap: "outerHTML", values: values
     });
   }
@@ -284,7 +289,7 @@
     }));
     if (card.hasAttribute("data-movable")) {
       actions.appendChild(button("Move " + name + " to another stage", "Move to…", {
-        "hx-get": card.dataset.moveUrl, "hx-target": "closest .card-move"
+        "hx-get": board.dataset.moveUrl.replace("__ID__", id), "hx-target": "closest .card-move"
       }));
     } else {
       var note = document.createElement("small");
