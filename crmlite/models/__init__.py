@@ -24,6 +24,15 @@ from crmlite.models.marketing import (
     MarketingListMember,
     SendStatus,
 )
+from crmlite.models.imports import (
+    DuplicateMode,
+    ImportChange,
+    ImportJob,
+    ImportKind,
+    ImportMapping,
+    ImportProblem,
+    ImportStatus,
+)
 from crmlite.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from crmlite.models.people import (
     BusinessUnit,
@@ -81,9 +90,16 @@ __all__ = [
     "EmailEvent",
     "EmailEventKind",
     "EmailSend",
+    "DuplicateMode",
     "EnrollmentStatus",
     "ForecastLine",
     "FormSubmission",
+    "ImportChange",
+    "ImportJob",
+    "ImportKind",
+    "ImportMapping",
+    "ImportProblem",
+    "ImportStatus",
     "Location",
     "MarketingList",
     "MarketingListMember",
