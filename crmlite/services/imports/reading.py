@@ -67,9 +67,13 @@ def detect_encoding(content: bytes) -> str:
     else:
         return "utf-8"
     best = from_bytes(content[: SNIFF_BYTES * 4]).best()
-    encoding = best.encoding if best is not None else "cp1252"
-    # Latin-1 and Windows-1252 differ where Windows puts “quotes”, € and dashes: prefer it.
-    return "cp1252" if encoding in ("latin_1", "iso8859_1", "ascii") else encoding
+    if best is None:
+        return "cp1252"
+    # Several code pages often read the same bytes the same way (a short sample of Western
+    # text is as good Windows-1250 as Windows-1252): prefer Excel's usual Windows-1252 then.
+    if "cp1252" in best.could_be_from_charset or best.encoding in ("latin_1", "ascii"):
+        return "cp1252"
+    return best.encoding
 
 
 def detect_delimiter(sample: str) -> str:

@@ -89,7 +89,6 @@ class Writer:
         self.now = now or datetime.now(UTC)
         self.tally = Tally()
         self._rows: list[dict[str, Any]] = []  # waiting to be inserted
-        self._keys_of_rows: list[list[str]] = []
         self._pending_keys: set[str] = set()
         self._changes: list[dict[str, Any]] = []
         self._problems: list[dict[str, Any]] = []
@@ -266,7 +265,6 @@ class Writer:
     def _buffer(self, row: dict[str, Any], keys: list[str]) -> None:
         self._rows.append(row)
         self._pending_keys.update(keys)
-        self._keys_of_rows.append(keys)
         self.tally.created += 1
 
     def _duplicate(
@@ -298,41 +296,44 @@ class Writer:
 
     def _flush_rows(self) -> None:
         if self._rows:
-            model = {
-                ImportKind.COMPANIES.value: Company,
-                ImportKind.CONTACTS.value: Contact,
-                ImportKind.OPPORTUNITIES.value: Opportunity,
-            }[self.kind]
-            ids = list(
-                db.session.scalars(
-                    insert(model).returning(model.id, sort_by_parameter_order=True), self._rows
-                )
-            )
-            for record_id, keys in zip(ids, self._keys_of_rows, strict=True):
-                for key in keys:
-                    kind, _, value = key.partition(":")
-                    {
-                        "name": self.lookups.companies,
-                        "domain": self.lookups.domains,
-                        "email": self.lookups.contacts,
-                    }[kind].setdefault(value, record_id)
-            if model is Opportunity:
+            # RETURNING what the lookups need, not in any order: SQLite batches a thousand
+            # rows into one INSERT only when the order of the returned rows is left free.
+            if self.kind == ImportKind.COMPANIES.value:
+                returned = db.session.execute(
+                    insert(Company).returning(Company.id, Company.name, Company.website, Company.email),
+                    self._rows,
+                ).all()
+                for company_id, name, website, email in returned:
+                    self.lookups.companies.setdefault(name.lower(), company_id)
+                    domain = domain_of(website) or domain_of(email)
+                    if domain:
+                        self.lookups.domains.setdefault(domain, company_id)
+            elif self.kind == ImportKind.CONTACTS.value:
+                returned = db.session.execute(
+                    insert(Contact).returning(Contact.id, Contact.email), self._rows
+                ).all()
+                for contact_id, email in returned:
+                    if email:
+                        self.lookups.contacts.setdefault(email, contact_id)
+            else:
+                returned = db.session.execute(
+                    insert(Opportunity).returning(Opportunity.id, Opportunity.stage_id), self._rows
+                ).all()
                 db.session.execute(
                     insert(StageChange),
                     [
                         {
-                            "opportunity_id": record_id,
+                            "opportunity_id": opportunity_id,
                             "from_stage_id": None,
-                            "to_stage_id": row["stage_id"],
+                            "to_stage_id": stage_id,
                             "changed_by_id": self.by.id,
                             "changed_at": self.now,
                         }
-                        for record_id, row in zip(ids, self._rows, strict=True)
+                        for opportunity_id, stage_id in returned
                     ],
                 )
-            self._changes.extend(self._change(i) for i in ids)
+            self._changes.extend(self._change(row[0]) for row in returned)
             self._rows.clear()
-            self._keys_of_rows.clear()
             self._pending_keys.clear()
         if self._changes:
             db.session.execute(insert(ImportChange), self._changes)
