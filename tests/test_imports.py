@@ -247,11 +247,12 @@ def test_open_imported_opportunities_without_next_step_are_stalled(
     assert lost.lost_reason == "Went with a cheaper shop" and lost.stage_id == stage("Lost").id
     report = list(jobs.problems_csv(job.id))
     assert report[0] == "row,field,value,problem\r\n"
-    assert any(line.startswith("6,amount,\"12,34\"") for line in report)
+    assert any(line.startswith('6,amount,"12,34"') for line in report)
 
 
 def test_windows_1252_semicolon_companies(run_import: Callable[..., ImportJob]) -> None:
     job = run_import(data("companies_windows1252_semicolon.csv"), "companies")
+    assert job.status == ImportStatus.DONE, job.message
     assert job.created_count == 2
     cafe = db.session.scalars(select(Company).where(Company.city == "Köln")).one()
     assert cafe.name == "Café Müller" and cafe.notes == "“Best” espresso – 5 €"
@@ -297,7 +298,9 @@ def test_duplicate_modes(
     # Shane, created by the first import, has nothing new: skipped; Jason is updated
     assert (update.created_count, update.updated_count, update.skipped_count) == (0, 1, 1)
     jason = db.session.scalars(select(Contact).where(Contact.email == "jason@chartec.net")).all()
-    assert [(c.first_name, c.last_name, c.title) for c in jason] == [("Jason", "Rivas", "IT Director")]
+    assert [(c.first_name, c.last_name, c.title) for c in jason] == [
+        ("Jason", "Rivas", "IT Director")
+    ]
     create = run_import(data("pipedrive_persons.csv"), "contacts", duplicates="create")
     assert create.created_count == 2
     assert db.session.query(Contact).filter(Contact.email == "jason@chartec.net").count() == 2

@@ -9,6 +9,15 @@ from crmlite.models.activities import (
     ActivityType,
 )
 from crmlite.models.audit import AuditEntry, AuditKind
+from crmlite.models.imports import (
+    DuplicateMode,
+    ImportChange,
+    ImportJob,
+    ImportKind,
+    ImportMapping,
+    ImportProblem,
+    ImportStatus,
+)
 from crmlite.models.marketing import (
     Campaign,
     CampaignEmail,
@@ -23,15 +32,6 @@ from crmlite.models.marketing import (
     MarketingList,
     MarketingListMember,
     SendStatus,
-)
-from crmlite.models.imports import (
-    DuplicateMode,
-    ImportChange,
-    ImportJob,
-    ImportKind,
-    ImportMapping,
-    ImportProblem,
-    ImportStatus,
 )
 from crmlite.models.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from crmlite.models.people import (
@@ -87,10 +87,10 @@ __all__ = [
     "CampaignType",
     "Company",
     "Contact",
+    "DuplicateMode",
     "EmailEvent",
     "EmailEventKind",
     "EmailSend",
-    "DuplicateMode",
     "EnrollmentStatus",
     "ForecastLine",
     "FormSubmission",

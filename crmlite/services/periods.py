@@ -194,7 +194,9 @@ def parse_day(text: str, *, label: str = "The date") -> date:
 
 # What spreadsheets and other CRMs' exports write after the day: a time of day, perhaps
 # with seconds, fractions and a UTC offset ("2026-11-28 10:00:00", "2026-11-28T10:00Z").
-_TIME_AFTER_DAY = re.compile(r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?")
+_TIME_AFTER_DAY = re.compile(
+    r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+)
 
 
 def parse_exported_day(value: object, *, label: str = "The date") -> date:

@@ -186,7 +186,9 @@ class _Row:
 
     def set(self, key: str, value: Any, shown: str | None = None) -> None:
         self.checked.values[key] = value
-        self.checked.shown[key] = shown if shown is not None else ("" if value is None else str(value))
+        self.checked.shown[key] = (
+            shown if shown is not None else ("" if value is None else str(value))
+        )
 
     @property
     def problems(self) -> dict[str, str]:
@@ -212,7 +214,9 @@ class _Row:
             return None
         member_id = lookups.members.get(raw.lower())
         if member_id is None:
-            self.problems[key] = f"No member is called “{raw[:60]}” ({label}): use a member's e-mail or name."
+            self.problems[key] = (
+                f"No member is called “{raw[:60]}” ({label}): use a member's e-mail or name."
+            )
         self.set(key, member_id, raw)
         return member_id
 

@@ -153,7 +153,9 @@ def queue(job: ImportJob) -> None:
 # ---------------------------------------------------------------- running
 
 
-def run(job: ImportJob, *, by: Member, tz: ZoneInfo, progress: Callable[[int], None] | None = None) -> None:
+def run(
+    job: ImportJob, *, by: Member, tz: ZoneInfo, progress: Callable[[int], None] | None = None
+) -> None:
     """Import every row in the caller's transaction (nothing committed here); the job's
     counts say what happened. Rows with problems are stored as ``ImportProblem`` rows."""
     columns = columns_of(job)
@@ -180,6 +182,19 @@ def run(job: ImportJob, *, by: Member, tz: ZoneInfo, progress: Callable[[int], N
     job.skipped_count = tally.skipped
     job.error_count = tally.errors
     db.session.flush()
+
+
+def finish(job: ImportJob) -> None:
+    """The import ran: done, and its file no longer kept (its report and changes are)."""
+    job.status = ImportStatus.DONE.value
+    job.content = b""
+    job.finished_at = datetime.now(UTC)
+    db.session.flush()
+
+
+def is_large(job: ImportJob) -> bool:
+    """Large enough to change what the query planner should know."""
+    return job.created_count + job.updated_count >= ANALYZE_FROM
 
 
 def analyze() -> None:
@@ -232,10 +247,7 @@ def run_queued(tz: ZoneInfo, log: Log | None = None) -> int:
             if by is None:
                 raise ImportRefused("The member who started the import is gone.")
             run(job, by=by, tz=tz, progress=_progress_writer(job.id))
-            job = db.session.get(ImportJob, job.id) or job
-            job.status = ImportStatus.DONE.value
-            job.content = b""  # done with: the report and the changes are what is kept
-            job.finished_at = datetime.now(UTC)
+            finish(job)
             db.session.commit()
         except Exception as error:  # reported on the job's page; the loop goes on
             db.session.rollback()
@@ -245,7 +257,7 @@ def run_queued(tz: ZoneInfo, log: Log | None = None) -> int:
             continue
         if log:
             log(f"import {job.id}: {report_line(job)}")
-        if job.created_count + job.updated_count >= ANALYZE_FROM:
+        if is_large(job):
             analyze()
     while (job := _claim(ImportStatus.UNDO_QUEUED, ImportStatus.UNDO_QUEUED)) is not None:
         handled += 1
@@ -260,7 +272,9 @@ def _failed(job_id: int, message: str) -> None:
     db.session.execute(
         update(ImportJob)
         .where(ImportJob.id == job_id)
-        .values(status=ImportStatus.FAILED.value, message=message[:500], finished_at=datetime.now(UTC))
+        .values(
+            status=ImportStatus.FAILED.value, message=message[:500], finished_at=datetime.now(UTC)
+        )
     )
     db.session.commit()
 
@@ -282,7 +296,9 @@ def undo_until(job: ImportJob) -> datetime | None:
 def can_undo(job: ImportJob, now: datetime | None = None) -> bool:
     """A finished import may be undone for a week."""
     until = undo_until(job)
-    return job.status == ImportStatus.DONE and until is not None and (now or datetime.now(UTC)) < until
+    return (
+        job.status == ImportStatus.DONE and until is not None and (now or datetime.now(UTC)) < until
+    )
 
 
 def ask_undo(job: ImportJob, now: datetime | None = None) -> None:
@@ -338,11 +354,14 @@ def undo(job: ImportJob) -> None:
     for change in db.session.scalars(
         select(ImportChange).where(ImportChange.job_id == job.id, ~ImportChange.created)
     ):
-        table = (Contact if change.record_kind == ImportKind.CONTACTS else Company).__table__
+        model = Contact if change.record_kind == ImportKind.CONTACTS else Company
         previous = json.loads(change.previous or "{}")
         previous["updated_at"] = datetime.fromisoformat(previous["updated_at"])
-        db.session.execute(update(table).where(table.c.id == change.record_id).values(**previous))
-    next_steps.refresh(db.session, touched)
+        db.session.execute(
+            update(model).where(model.id == change.record_id).values(**previous),
+            execution_options={"synchronize_session": False},
+        )
+    next_steps.refresh(db.session(), touched)
     db.session.execute(delete(ImportChange).where(ImportChange.job_id == job.id))
     job.status = ImportStatus.UNDONE.value
     job.undone_at = datetime.now(UTC)
@@ -368,7 +387,12 @@ def problems_csv(job_id: int) -> Iterator[str]:
     out.writerow(["row", "field", "value", "problem"])
     yield buffer.getvalue()
     query = (
-        select(ImportProblem.row_number, ImportProblem.field, ImportProblem.value, ImportProblem.message)
+        select(
+            ImportProblem.row_number,
+            ImportProblem.field,
+            ImportProblem.value,
+            ImportProblem.message,
+        )
         .where(ImportProblem.job_id == job_id)
         .order_by(ImportProblem.row_number, ImportProblem.id)
     )

@@ -46,7 +46,7 @@ COMPANY_FIELDS = (
     Field("region", "State / region", False, ("state", "region", "state/region", "province",
                                               "organization - state", "organization - region")),
     Field("postal_code", "Postal code", False, ("postal code", "zip", "zip code", "postcode",
-                                                "organization - postal code", "organization - zip")),
+                                                "organization - postal code")),
     Field("country", "Country", False, ("country", "country/region", "organization - country")),
     Field("notes", "Notes", False, ("notes", "description", "about", "organization - notes")),
     Field("account_manager", "Account manager", False, ("account manager", "owner",
@@ -160,10 +160,10 @@ def guess(kind: str, headers: list[str]) -> dict[str, str]:
     columns: dict[str, str] = {}
     for field in FIELDS[kind]:
         for alias in (field.key.replace("_", " "), field.label, *field.aliases):
-            header = by_squashed.get(_squash(alias))
-            if header is not None and header not in used:
-                columns[field.key] = header
-                used.add(header)
+            found = by_squashed.get(_squash(alias))
+            if found is not None and found not in used:
+                columns[field.key] = found
+                used.add(found)
                 break
     return columns
 

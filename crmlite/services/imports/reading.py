@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, cast
 
 from charset_normalizer import from_bytes
 
@@ -97,15 +97,13 @@ def inspect_file(content: bytes) -> FileShape:
     if _is_xlsx(content):
         shape = FileShape("xlsx", "", "", [])
     else:
-        if content.startswith(b"PK\x03\x04") or b"\x00" in content[:SNIFF_BYTES].replace(
-            b"\x00\x00", b""
-        ):
-            # UTF-16 text has NULs too; a byte-order mark tells it apart.
-            if not content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                raise UnreadableFile(
-                    "This is not a CSV or Excel (.xlsx) file. Export the spreadsheet as CSV "
-                    "or .xlsx and upload that."
-                )
+        binary = content.startswith(b"PK\x03\x04") or b"\x00" in content[:SNIFF_BYTES]
+        # UTF-16 text has NULs too; its byte-order mark tells it apart.
+        if binary and not content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise UnreadableFile(
+                "This is not a CSV or Excel (.xlsx) file. Export the spreadsheet as CSV "
+                "or .xlsx and upload that."
+            )
         encoding = detect_encoding(content)
         sample = content[:SNIFF_BYTES].decode(encoding, errors="replace")
         shape = FileShape("csv", encoding, detect_delimiter(sample), [])
@@ -147,7 +145,7 @@ def iter_rows(
         rows = _xlsx_rows(content)
     else:
         text = io.TextIOWrapper(io.BytesIO(content), encoding=shape.encoding, errors="replace")
-        rows = iter(csv.reader(text, delimiter=shape.delimiter))
+        rows = cast(Iterator[list[Cell]], csv.reader(text, delimiter=shape.delimiter))
     header_seen = False
     for number, row in enumerate(rows, start=1):
         if _is_blank(row):

@@ -142,7 +142,9 @@ class Writer:
         if existing is not None and self.duplicates != DuplicateMode.CREATE:
             self._duplicate(Company, existing, values, COMPANY_COLUMNS)
             return
-        row = {c: values.get(c) or ("" if c != "account_manager_id" else None) for c in COMPANY_COLUMNS}
+        row = {
+            c: values.get(c) or ("" if c != "account_manager_id" else None) for c in COMPANY_COLUMNS
+        }
         if row["account_manager_id"] is None:
             row["account_manager_id"] = self.by.id
         self._buffer(row, keys)
@@ -268,7 +270,11 @@ class Writer:
         self.tally.created += 1
 
     def _duplicate(
-        self, model: type[Company] | type[Contact], record_id: int, values: dict[str, Any], columns: tuple[str, ...]
+        self,
+        model: type[Company] | type[Contact],
+        record_id: int,
+        values: dict[str, Any],
+        columns: tuple[str, ...],
     ) -> None:
         if self.duplicates == DuplicateMode.SKIP:
             self.tally.skipped += 1
@@ -282,15 +288,16 @@ class Writer:
         if not changes:
             self.tally.skipped += 1
             return
-        table = model.__table__
-        current = db.session.execute(
-            select(*[table.c[c] for c in (*changes, "updated_at")]).where(table.c.id == record_id)
-        ).one()._mapping
+        read = [getattr(model, c) for c in (*changes, "updated_at")]
+        current = db.session.execute(select(*read).where(model.id == record_id)).one()._mapping
         previous = {c: _jsonable(current[c]) for c in (*changes, "updated_at")}
         if all(previous[c] == changes[c] for c in changes):
             self.tally.skipped += 1  # nothing to change
             return
-        db.session.execute(update(table).where(table.c.id == record_id).values(**changes))
+        db.session.execute(
+            update(model).where(model.id == record_id).values(**changes),
+            execution_options={"synchronize_session": False},
+        )
         self._changes.append(self._change(record_id, previous=previous))
         self.tally.updated += 1
 
@@ -299,26 +306,31 @@ class Writer:
             # RETURNING what the lookups need, not in any order: SQLite batches a thousand
             # rows into one INSERT only when the order of the returned rows is left free.
             if self.kind == ImportKind.COMPANIES.value:
-                returned = db.session.execute(
-                    insert(Company).returning(Company.id, Company.name, Company.website, Company.email),
+                companies = db.session.execute(
+                    insert(Company).returning(
+                        Company.id, Company.name, Company.website, Company.email
+                    ),
                     self._rows,
                 ).all()
-                for company_id, name, website, email in returned:
+                ids = [row[0] for row in companies]
+                for company_id, name, website, email in companies:
                     self.lookups.companies.setdefault(name.lower(), company_id)
                     domain = domain_of(website) or domain_of(email)
                     if domain:
                         self.lookups.domains.setdefault(domain, company_id)
             elif self.kind == ImportKind.CONTACTS.value:
-                returned = db.session.execute(
+                contacts = db.session.execute(
                     insert(Contact).returning(Contact.id, Contact.email), self._rows
                 ).all()
-                for contact_id, email in returned:
+                ids = [row[0] for row in contacts]
+                for contact_id, email in contacts:
                     if email:
                         self.lookups.contacts.setdefault(email, contact_id)
             else:
-                returned = db.session.execute(
+                opportunities = db.session.execute(
                     insert(Opportunity).returning(Opportunity.id, Opportunity.stage_id), self._rows
                 ).all()
+                ids = [row[0] for row in opportunities]
                 db.session.execute(
                     insert(StageChange),
                     [
@@ -329,10 +341,10 @@ class Writer:
                             "changed_by_id": self.by.id,
                             "changed_at": self.now,
                         }
-                        for opportunity_id, stage_id in returned
+                        for opportunity_id, stage_id in opportunities
                     ],
                 )
-            self._changes.extend(self._change(row[0]) for row in returned)
+            self._changes.extend(self._change(i) for i in ids)
             self._rows.clear()
             self._pending_keys.clear()
         if self._changes:
