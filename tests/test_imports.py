@@ -245,7 +245,7 @@ def test_open_imported_opportunities_without_next_step_are_stalled(
     assert is_stalled(tows, date(2026, 12, 4))
     lost = db.session.scalars(select(Opportunity).where(Opportunity.name == "Old Deal Lost")).one()
     assert lost.lost_reason == "Went with a cheaper shop" and lost.stage_id == stage("Lost").id
-    report = list(jobs.problems_csv(job.id))
+    report = jobs.problems_csv(job.id).splitlines(keepends=True)
     assert report[0] == "row,field,value,problem\r\n"
     assert any(line.startswith('6,amount,"12,34"') for line in report)
 

@@ -477,13 +477,13 @@ PERMISSIONS = _table(
     may("team.change", "Team settings: name, time zone, points quota", admins()),
     may("audit.read", "Read the audit log", admins()),
     may("outbox.read", "See the outbox: messages waiting, retried and failed", managers()),
+    may("outbox.retry", "Try a failed message again", managers()),
     may(
         "import.run",
         "Import companies, contacts, opportunities and activities from CSV or Excel files; "
         "undo an import for a week",
         managers(),
     ),
-    may("outbox.retry", "Try a failed message again", managers()),
 )
 
 

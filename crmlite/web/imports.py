@@ -10,12 +10,10 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -84,17 +82,23 @@ def upload() -> str | Response:
     return _index(form)
 
 
-def _job(job_id: int, *statuses: ImportStatus) -> ImportJob:
+def _job(job_id: int) -> ImportJob:
     job: ImportJob = get_or_404(ImportJob, job_id)
-    if statuses and job.status not in statuses:
-        abort(409) if request.method == "POST" else abort(404)
     return job
+
+
+def _to_its_page(job: ImportJob) -> Response:
+    """Mapping and preview are over once an import has started: its page shows where it is."""
+    flash("This import has started already: here is where it stands.", "info")
+    return redirect(url_for("imports.detail", job_id=job.id))
 
 
 @bp.route("/<int:job_id>/columns", methods=["GET", "POST"])
 def columns(job_id: int) -> str | Response:
     """Which column feeds which field. ``?mapping=<id>`` starts from a saved mapping."""
-    job = _job(job_id, ImportStatus.UPLOADED)
+    job = _job(job_id)
+    if job.status != ImportStatus.UPLOADED:
+        return _to_its_page(job)
     headers = jobs.headers_of(job)
     preset = jobs.columns_of(job)
     saved = mapping.saved_mappings(job.kind)
@@ -123,8 +127,10 @@ def columns(job_id: int) -> str | Response:
 
 
 @bp.get("/<int:job_id>/preview")
-def preview(job_id: int) -> str:
-    job = _job(job_id, ImportStatus.UPLOADED)
+def preview(job_id: int) -> str | Response:
+    job = _job(job_id)
+    if job.status != ImportStatus.UPLOADED:
+        return _to_its_page(job)
     try:
         shown = jobs.preview(job)
     except UnreadableFile as error:
@@ -135,7 +141,9 @@ def preview(job_id: int) -> str:
 
 @bp.post("/<int:job_id>/start")
 def start(job_id: int) -> Response:
-    job = _job(job_id, ImportStatus.UPLOADED)
+    job = _job(job_id)
+    if job.status != ImportStatus.UPLOADED:
+        return _to_its_page(job)
     jobs.queue(job)
     db.session.commit()
     return redirect(url_for("imports.detail", job_id=job.id))
@@ -173,7 +181,7 @@ def progress(job_id: int) -> str | tuple[str, int, dict[str, str]]:
 def problems_csv(job_id: int) -> Response:
     job = _job(job_id)
     return Response(
-        stream_with_context(jobs.problems_csv(job.id)),
+        jobs.problems_csv(job.id),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="import-{job.id}-errors.csv"'},
     )

@@ -7,18 +7,18 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import SelectField
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import Length, Optional
 
 from crmlite.models import DuplicateMode, ImportKind
 from crmlite.services.imports.mapping import FIELDS
 from crmlite.web.fields import LineField
 
-KIND_CHOICES = [(kind.value, kind.label) for kind in ImportKind]
+KIND_CHOICES = [SelectChoice(kind.value, kind.label) for kind in ImportKind]
 DUPLICATE_CHOICES = [
-    (DuplicateMode.SKIP.value, "Skip them: keep what crmlite has"),
-    (DuplicateMode.UPDATE.value, "Update them with the file's non-empty cells"),
-    (DuplicateMode.CREATE.value, "Create them anyway"),
+    SelectChoice(DuplicateMode.SKIP.value, "Skip them: keep what crmlite has"),
+    SelectChoice(DuplicateMode.UPDATE.value, "Update them with the file's non-empty cells"),
+    SelectChoice(DuplicateMode.CREATE.value, "Create them anyway"),
 ]
 NOT_IMPORTED = ""
 
@@ -75,7 +75,9 @@ def columns_form(
     class Form(ColumnsForm):
         pass
 
-    choices = [(NOT_IMPORTED, "— not imported —")] + [(h, h) for h in headers]
+    choices = [SelectChoice(NOT_IMPORTED, "— not imported —")] + [
+        SelectChoice(h, h) for h in headers
+    ]
     for field in FIELDS[kind]:
         setattr(
             Form,

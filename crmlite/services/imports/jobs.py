@@ -380,12 +380,11 @@ def problems(job_id: int, limit: int | None = None) -> list[ImportProblem]:
     return list(db.session.scalars(query.limit(limit) if limit else query))
 
 
-def problems_csv(job_id: int) -> Iterator[str]:
-    """The refused rows as CSV (row, field, value, problem), streamed a row at a time."""
+def problems_csv(job_id: int) -> str:
+    """The refused rows as CSV: row, field, value, problem."""
     buffer = io.StringIO()
     out = csv.writer(buffer)
     out.writerow(["row", "field", "value", "problem"])
-    yield buffer.getvalue()
     query = (
         select(
             ImportProblem.row_number,
@@ -396,13 +395,11 @@ def problems_csv(job_id: int) -> Iterator[str]:
         .where(ImportProblem.job_id == job_id)
         .order_by(ImportProblem.row_number, ImportProblem.id)
     )
-    for row in db.session.execute(query.execution_options(yield_per=1000)):
-        buffer.seek(0)
-        buffer.truncate()
+    for row in db.session.execute(query):
         # A value starting with = + - @ would be a formula in a spreadsheet: quote it.
         value = "'" + row.value if row.value[:1] in ("=", "+", "-", "@") else row.value
         out.writerow([row.row_number, row.field, value, row.message])
-        yield buffer.getvalue()
+    return buffer.getvalue()
 
 
 def recent_jobs(limit: int = 30) -> list[ImportJob]:
