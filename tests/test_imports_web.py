@@ -222,6 +222,18 @@ def test_reps_may_not_import(
     assert "/imports/" not in client.get("/setup/").get_data(as_text=True)
 
 
+def test_another_manager_sees_an_import_and_its_author(
+    client: FlaskClient, manager: Member, make_member: Callable[..., Member]
+) -> None:
+    other = make_member(name="Manny Martinez", role=Role.ADMIN)
+    job = jobs.start(b"Email\nann@example.com\n", "x.csv", "contacts", by=other)
+    jobs.queue(job)
+    db.session.commit()
+    page = client.get(f"/imports/{job.id}").get_data(as_text=True)
+    assert "started by Manny Martinez" in page
+    assert "Manny Martinez" in client.get("/imports/").get_data(as_text=True)
+
+
 def test_unknown_import_is_404(client: FlaskClient, manager: Member) -> None:
     assert client.get("/imports/999").status_code == 404
     assert client.get("/imports/999/errors.csv").status_code == 404

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     flash,
     redirect,
     render_template,
@@ -25,7 +26,7 @@ from crmlite.models import ImportJob, ImportStatus
 from crmlite.services.imports import jobs, mapping
 from crmlite.services.imports.reading import MAX_FILE_BYTES, UnreadableFile
 from crmlite.services.parsing import parse_id
-from crmlite.web import get_or_404, is_htmx
+from crmlite.web import is_htmx
 from crmlite.web.imports_forms import UploadForm, columns_form
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -83,7 +84,9 @@ def upload() -> str | Response:
 
 
 def _job(job_id: int) -> ImportJob:
-    job: ImportJob = get_or_404(ImportJob, job_id)
+    job = jobs.load_job(job_id) if parse_id(job_id) is not None else None
+    if job is None:
+        abort(404)
     return job
 
 

@@ -23,6 +23,7 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import defer, joinedload
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -402,9 +403,15 @@ def problems_csv(job_id: int) -> str:
     return buffer.getvalue()
 
 
-def recent_jobs(limit: int = 30) -> list[ImportJob]:
-    from sqlalchemy.orm import defer, joinedload
+def load_job(job_id: int) -> ImportJob | None:
+    """An import with who started it."""
+    return db.session.scalars(
+        select(ImportJob).options(joinedload(ImportJob.created_by)).where(ImportJob.id == job_id)
+    ).first()
 
+
+def recent_jobs(limit: int = 30) -> list[ImportJob]:
+    """The latest imports, newest first, without their files."""
     return list(
         db.session.scalars(
             select(ImportJob)
