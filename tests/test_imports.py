@@ -269,6 +269,25 @@ def test_empty_and_duplicated_rows(run_import: Callable[..., ImportJob]) -> None
     assert db.session.query(Contact).filter(Contact.email == "cid@example.com").count() == 1
 
 
+def test_duplicates_across_batches(
+    run_import: Callable[..., ImportJob], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmlite.services.imports import writing
+
+    monkeypatch.setattr(writing, "BATCH", 2)  # rows 2-3, 4-5, 6-7 are looked up together
+    content = b"First name,Email\nA,a@example.com\nB,b@example.com\nC,c@example.com\n"
+    content += b"A again,A@example.com\nD,d@example.com\nB again,b@example.com\n"
+    job = run_import(content, "contacts", duplicates="update")
+    assert (job.created_count, job.updated_count) == (4, 2)
+    names = {e: n for e, n in db.session.execute(select(Contact.email, Contact.first_name))}
+    assert names == {
+        "a@example.com": "A again",
+        "b@example.com": "B again",
+        "c@example.com": "C",
+        "d@example.com": "D",
+    }
+
+
 def test_xlsx_with_excel_dates(
     run_import: Callable[..., ImportJob], make_member: Callable[..., Member]
 ) -> None:

@@ -119,7 +119,8 @@ class Lookups:
             for domain in (domain_of(website), domain_of(email)):
                 if domain:
                     found.domains.setdefault(domain, company_id)
-        if kind != ImportKind.COMPANIES.value:
+        # A contacts import looks its own addresses up a thousand at a time (writing.py).
+        if kind not in (ImportKind.COMPANIES.value, ImportKind.CONTACTS.value):
             for contact_id, email in db.session.execute(
                 select(Contact.id, Contact.email).where(Contact.email != "").order_by(Contact.id)
             ):

@@ -60,6 +60,10 @@ class Tally:
     errors: int = 0  # rows refused
 
 
+def _chunks(values: list[str], size: int) -> list[list[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
 def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
@@ -90,6 +94,7 @@ class Writer:
         self.tally = Tally()
         self._rows: list[dict[str, Any]] = []  # waiting to be inserted
         self._pending_keys: set[str] = set()
+        self._waiting: list[dict[str, Any]] = []  # contacts to look up, then write
         self._changes: list[dict[str, Any]] = []
         self._problems: list[dict[str, Any]] = []
         self._members: dict[int, Member] = {}
@@ -115,7 +120,7 @@ class Writer:
             return
         {
             ImportKind.COMPANIES.value: self._company,
-            ImportKind.CONTACTS.value: self._contact,
+            ImportKind.CONTACTS.value: self._queue_contact,
             ImportKind.OPPORTUNITIES.value: self._opportunity,
             ImportKind.ACTIVITIES.value: self._activity,
         }[self.kind](row.values)
@@ -123,6 +128,7 @@ class Writer:
             self._flush_rows()
 
     def finish(self) -> Tally:
+        self._flush_contacts()
         self._flush_rows()
         self._flush_problems()
         return self.tally
@@ -148,6 +154,30 @@ class Writer:
         if row["account_manager_id"] is None:
             row["account_manager_id"] = self.by.id
         self._buffer(row, keys)
+
+    def _queue_contact(self, values: dict[str, Any]) -> None:
+        self._waiting.append(values)
+        if len(self._waiting) >= BATCH:
+            self._flush_contacts()
+
+    def _flush_contacts(self) -> None:
+        """Contacts go a thousand at a time: the addresses already here are looked up for
+        the thousand only, so memory stays flat however many contacts there are."""
+        if not self._waiting:
+            return
+        emails = {v["email"] for v in self._waiting if v.get("email")}
+        self.lookups.contacts = {}
+        for batch in _chunks(sorted(emails), 500):
+            for contact_id, email in db.session.execute(
+                select(Contact.id, Contact.email)
+                .where(Contact.email.in_(batch))
+                .order_by(Contact.id)
+            ):
+                self.lookups.contacts.setdefault(email, contact_id)
+        waiting, self._waiting = self._waiting, []
+        for values in waiting:
+            self._contact(values)
+        self._flush_rows()  # written before the next thousand are looked up
 
     def _contact(self, values: dict[str, Any]) -> None:
         values = {**values, "company_id": self._company_named(values.get("company", ""))}
