@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO
 
 import click
@@ -14,7 +15,15 @@ from sqlalchemy import func, select
 from crmlite import links
 from crmlite.database import analyze, utcnow
 from crmlite.extensions import db
-from crmlite.models import CampaignEmail, MarketingList, Opportunity, Role
+from crmlite.models import (
+    CampaignEmail,
+    DuplicateMode,
+    ImportKind,
+    MarketingList,
+    Member,
+    Opportunity,
+    Role,
+)
 from crmlite.services import audit, board, campaign_sending, members, worker
 from crmlite.services.defaults import load_defaults
 
@@ -193,6 +202,80 @@ def audit_prune_command(days: int | None) -> None:
         f"Deleted {deleted:,} audit entr{'y' if deleted == 1 else 'ies'} older than {keep:,} "
         f"days (before {cutoff:%Y-%m-%d %H:%M} UTC)."
     )
+
+
+@crm.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice([k.value for k in ImportKind]), required=True)
+@click.option("--mapping", "mapping_name", help="A mapping saved in the wizard (default: guessed).")
+@click.option(
+    "--duplicates",
+    type=click.Choice([m.value for m in DuplicateMode]),
+    default=DuplicateMode.SKIP.value,
+    show_default=True,
+    help="Companies matching by name or domain, contacts by e-mail.",
+)
+@click.option("--member", "member_email", help="Import as this member (default: the first admin).")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; store nothing.")
+def import_command(
+    path: Path,
+    kind: str,
+    mapping_name: str | None,
+    duplicates: str,
+    member_email: str | None,
+    dry_run: bool,
+) -> None:
+    """Import companies, contacts, opportunities or activities from a CSV or XLSX file, as
+    the import wizard does (one transaction; undoable for a week from its page); prints the
+    report."""
+    from zoneinfo import ZoneInfo
+
+    from crmlite.services.imports import jobs, mapping
+    from crmlite.services.imports.reading import UnreadableFile
+    from crmlite.services.team import get_team
+
+    member = _member_or_first_admin(member_email)
+    try:
+        job = jobs.start(path.read_bytes(), path.name, kind, by=member)
+        columns = jobs.columns_of(job)
+        if mapping_name:
+            saved = mapping.find_mapping(kind, mapping_name)
+            if saved is None:
+                raise click.ClickException(f"No {kind} mapping is called {mapping_name}.")
+            columns = mapping.columns_of(saved)
+        jobs.set_columns(job, columns, duplicates)
+    except (UnreadableFile, jobs.ImportRefused) as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    click.echo("Columns: " + ", ".join(f"{h} → {f}" for f, h in jobs.columns_of(job).items()))
+    jobs.run(job, by=member, tz=ZoneInfo(get_team().time_zone))
+    for problem in jobs.problems(job.id, limit=20):
+        click.echo(f"row {problem.row_number}, {problem.field}: {problem.message}")
+    if job.error_count > 20:
+        click.echo(f"… {job.error_count - 20:,} more rows with problems.")
+    if dry_run:
+        db.session.rollback()
+        click.echo(f"Dry run, nothing stored: {jobs.report_line(job)}.")
+        return
+    jobs.finish(job)
+    db.session.commit()
+    if jobs.is_large(job):
+        analyze(db.session)
+    click.echo(f"Import {job.id}: {jobs.report_line(job)}.")
+
+
+def _member_or_first_admin(email: str | None) -> Member:
+    if email:
+        member = members.find_by_email(email)
+        if member is None or not member.active:
+            raise click.ClickException(f"No active member has the e-mail {email}.")
+        return member
+    admin = db.session.scalars(
+        select(Member).where(Member.role == Role.ADMIN.value, Member.active).order_by(Member.id)
+    ).first()
+    if admin is None:
+        raise click.ClickException("No admin to import as: add one or give --member.")
+    return admin
 
 
 def register(app: Flask) -> None:

@@ -42,6 +42,7 @@ from crmlite.models import (
     Company,
     Contact,
     ForecastLine,
+    ImportJob,
     MarketingList,
     MarketingListMember,
     Member,
@@ -214,6 +215,18 @@ def build_world(role: str) -> World:
             not_before=utcnow(),
         )
     )
+    job = _add(
+        ImportJob(
+            kind="contacts",
+            filename="matrix.csv",
+            file_format="csv",
+            content=b"First name,Email\nAnn,ann@example.com\n",
+            encoding="utf-8",
+            delimiter=",",
+            headers='["First name", "Email"]',
+            columns='{"first_name": "First name", "email": "Email"}',
+        )
+    )
     own_contact = sides["own"].records["contact_id"]
     _add(MarketingListMember(list_id=group.id, contact_id=own_contact.id))
     unused_type = _add(
@@ -240,6 +253,7 @@ def build_world(role: str) -> World:
         "kind": "pipeline",
         "position": 0,
         "token": "not-a-real-token",
+        "job_id": job.id,
     }
     team_records = {"campaign_id": campaign, "track_id": track}
     return World(me, sides["own"], sides["other"], shared, team_records)

@@ -10,6 +10,15 @@ from crmlite.models.activities import (
 )
 from crmlite.models.audit import AuditEntry, AuditKind
 from crmlite.models.board_totals import BoardTotal
+from crmlite.models.imports import (
+    DuplicateMode,
+    ImportChange,
+    ImportJob,
+    ImportKind,
+    ImportMapping,
+    ImportProblem,
+    ImportStatus,
+)
 from crmlite.models.marketing import (
     Campaign,
     CampaignEmail,
@@ -80,12 +89,19 @@ __all__ = [
     "CampaignType",
     "Company",
     "Contact",
+    "DuplicateMode",
     "EmailEvent",
     "EmailEventKind",
     "EmailSend",
     "EnrollmentStatus",
     "ForecastLine",
     "FormSubmission",
+    "ImportChange",
+    "ImportJob",
+    "ImportKind",
+    "ImportMapping",
+    "ImportProblem",
+    "ImportStatus",
     "Location",
     "MarketingList",
     "MarketingListMember",

@@ -192,6 +192,31 @@ def parse_day(text: str, *, label: str = "The date") -> date:
     return day
 
 
+# What spreadsheets and other CRMs' exports write after the day: a time of day, perhaps
+# with seconds, fractions and a UTC offset ("2026-11-28 10:00:00", "2026-11-28T10:00Z").
+_TIME_AFTER_DAY = re.compile(
+    r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+)
+
+
+def parse_exported_day(value: object, *, label: str = "The date") -> date:
+    """The day of an imported cell: a spreadsheet's date (or date and time) cell, or text
+    ``YYYY-MM-DD`` as ``parse_day`` reads it, optionally followed by a time of day (which
+    is ignored). BadDay otherwise; ambiguous forms such as ``11/12/2026`` are refused."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        if not FIRST_DAY <= value <= LAST_DAY:
+            raise BadDay(f"{label} must be between {FIRST_YEAR} and {LAST_YEAR}.")
+        return value
+    text = str(value or "").strip()
+    if not text:
+        raise BadDay(f"{label} is required: write it as YYYY-MM-DD, e.g. 2026-11-28.")
+    if len(text) > 10 and _TIME_AFTER_DAY.fullmatch(text[10:]):
+        return parse_day(text[:10], label=label)
+    return parse_day(text, label=label)
+
+
 def month_of(moment: datetime, tz: ZoneInfo) -> Month:
     """The team's month a moment (e.g. a closing) counts in."""
     return Month.of(moment.astimezone(tz).date())

@@ -478,6 +478,12 @@ PERMISSIONS = _table(
     may("audit.read", "Read the audit log", admins()),
     may("outbox.read", "See the outbox: messages waiting, retried and failed", managers()),
     may("outbox.retry", "Try a failed message again", managers()),
+    may(
+        "import.run",
+        "Import companies, contacts, opportunities and activities from CSV or Excel files; "
+        "undo an import for a week",
+        managers(),
+    ),
 )
 
 
@@ -713,6 +719,16 @@ ROUTES: dict[str, Route] = {
     "setup.member_reset_link": route("member.change"),
     "setup.team": route("team.change"),
     "audit.index": route("audit.read"),
+    # imports
+    "imports.index": route("import.run"),
+    "imports.upload": route("import.run"),
+    "imports.columns": route("import.run"),
+    "imports.preview": route("import.run"),
+    "imports.start": route("import.run"),
+    "imports.detail": route("import.run"),
+    "imports.progress": route("import.run"),
+    "imports.problems_csv": route("import.run"),
+    "imports.undo": route("import.run"),
 }
 
 

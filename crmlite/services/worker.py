@@ -1,6 +1,7 @@
 """The worker: ``flask crm worker`` runs this loop next to the web server. It sends what
-the outbox holds (services/delivery.py) and runs the track steps that have come due
-(services/track_runner.py), again and again, until it is told to stop (SIGTERM, Ctrl-C).
+the outbox holds (services/delivery.py), runs the track steps that have come due
+(services/track_runner.py) and the imports (and undos) waiting (services/imports/jobs.py),
+again and again, until it is told to stop (SIGTERM, Ctrl-C).
 
 Several workers may run at once (on several machines, against PostgreSQL): each message
 and each step is taken by one of them only. When the mail server is down, the messages
@@ -19,6 +20,7 @@ from flask import current_app
 
 from crmlite.extensions import db
 from crmlite.services import delivery, track_runner
+from crmlite.services.imports import jobs as imports
 from crmlite.services.mailer import open_mailer
 from crmlite.services.team import get_team, local_today
 
@@ -38,11 +40,14 @@ class WorkerSettings:
 class Round:
     delivered: delivery.Delivered = field(default_factory=delivery.Delivered)
     tracks: track_runner.RunSummary | None = None
+    imports: int = 0
 
 
-def run_round(settings: WorkerSettings, *, run_tracks: bool) -> Round:
-    """Track steps (when their time has come), then the outbox."""
+def run_round(settings: WorkerSettings, *, run_tracks: bool, log: Log | None = None) -> Round:
+    """Imports waiting, track steps (when their time has come), then the outbox."""
     done = Round()
+    db.session.commit()
+    done.imports = imports.run_queued(ZoneInfo(get_team().time_zone), log)
     if run_tracks:
         tz = ZoneInfo(get_team().time_zone)
         db.session.commit()
@@ -67,7 +72,7 @@ def run(settings: WorkerSettings, *, stop: threading.Event, log: Log) -> None:
         now = time.monotonic()
         run_tracks = now - last_tracks >= settings.tracks_every_seconds
         try:
-            done = run_round(settings, run_tracks=run_tracks)
+            done = run_round(settings, run_tracks=run_tracks, log=log)
         except Exception as error:  # the loop must outlive a bad round; it is logged
             db.session.rollback()
             log(f"round failed: {type(error).__name__}: {error}")
@@ -82,5 +87,5 @@ def run(settings: WorkerSettings, *, stop: threading.Event, log: Log) -> None:
         if settings.once:
             return
         stops = stops + 1 if done.delivered.stopped else 0
-        busy = done.delivered.handled and not stops
+        busy = (done.delivered.handled or done.imports) and not stops
         stop.wait(0 if busy else pause_after(stops, settings.poll_seconds))

@@ -133,6 +133,7 @@ def register_web(app: Flask) -> None:
         companies,
         dashboard,
         email_campaigns,
+        imports,
         main,
         opportunities,
         points,
@@ -161,6 +162,7 @@ def register_web(app: Flask) -> None:
         setup,
         capture,
         audit,
+        imports,
     ):
         app.register_blueprint(module.bp)
 
