@@ -59,6 +59,7 @@ from crmlite.models.tracks import (
     TrackStep,
     TrackStepRun,
 )
+from crmlite.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "PLACES",
@@ -113,4 +114,7 @@ __all__ = [
     "TrackKind",
     "TrackStep",
     "TrackStepRun",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -478,6 +478,12 @@ PERMISSIONS = _table(
     may("audit.read", "Read the audit log", admins()),
     may("outbox.read", "See the outbox: messages waiting, retried and failed", managers()),
     may("outbox.retry", "Try a failed message again", managers()),
+    may(
+        "webhook.manage",
+        "Webhooks: subscribe URLs to events (private targets too), see their secret and "
+        "delivery log, send a test event",
+        admins(),
+    ),
 )
 
 
@@ -713,6 +719,12 @@ ROUTES: dict[str, Route] = {
     "setup.member_reset_link": route("member.change"),
     "setup.team": route("team.change"),
     "audit.index": route("audit.read"),
+    "webhooks.index": route("webhook.manage"),
+    "webhooks.create": route("webhook.manage"),
+    "webhooks.detail": route("webhook.manage"),
+    "webhooks.update": route("webhook.manage"),
+    "webhooks.send_test": route("webhook.manage"),
+    "webhooks.delete": route("webhook.manage"),
 }
 
 

@@ -1,5 +1,6 @@
 """The worker: ``flask crm worker`` runs this loop next to the web server. It sends what
-the outbox holds (services/delivery.py) and runs the track steps that have come due
+the outbox holds (services/delivery.py), delivers the webhooks due (services/webhooks.py)
+and runs the track steps that have come due
 (services/track_runner.py), again and again, until it is told to stop (SIGTERM, Ctrl-C).
 
 Several workers may run at once (on several machines, against PostgreSQL): each message
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from crmlite.extensions import db
-from crmlite.services import delivery, track_runner
+from crmlite.services import delivery, track_runner, webhooks
 from crmlite.services.mailer import open_mailer
 from crmlite.services.team import get_team, local_today
 
@@ -38,15 +39,17 @@ class WorkerSettings:
 class Round:
     delivered: delivery.Delivered = field(default_factory=delivery.Delivered)
     tracks: track_runner.RunSummary | None = None
+    webhooks: webhooks.Run = field(default_factory=webhooks.Run)
 
 
 def run_round(settings: WorkerSettings, *, run_tracks: bool) -> Round:
-    """Track steps (when their time has come), then the outbox."""
+    """Track steps (when their time has come), the webhooks due, then the outbox."""
     done = Round()
     if run_tracks:
         tz = ZoneInfo(get_team().time_zone)
         db.session.commit()
         done.tracks = track_runner.run_due_steps(local_today(tz), tz, base=settings.base)
+    done.webhooks = webhooks.deliver(timeout=current_app.config["WEBHOOK_TIMEOUT"])
     with open_mailer() as mailer:
         done.delivered = delivery.deliver(mailer, sender=current_app.config["MAIL_FROM"])
     db.session.commit()
@@ -79,8 +82,10 @@ def run(settings: WorkerSettings, *, stop: threading.Event, log: Log) -> None:
                 log(f"tracks: {done.tracks.line()}")
             if done.delivered.handled:
                 log(f"outbox: {done.delivered.line()}")
+            if done.webhooks.handled:
+                log(f"webhooks: {done.webhooks.line()}")
         if settings.once:
             return
         stops = stops + 1 if done.delivered.stopped else 0
-        busy = done.delivered.handled and not stops
+        busy = (done.delivered.handled and not stops) or done.webhooks.handled
         stop.wait(0 if busy else pause_after(stops, settings.poll_seconds))

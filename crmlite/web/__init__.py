@@ -140,6 +140,7 @@ def register_web(app: Flask) -> None:
         quotas,
         setup,
         tracks,
+        webhooks,
     )
 
     incoming.register(app)  # before the blueprints: their <int:…> routes use its converter
@@ -161,6 +162,7 @@ def register_web(app: Flask) -> None:
         setup,
         capture,
         audit,
+        webhooks,
     ):
         app.register_blueprint(module.bp)
 
