@@ -106,9 +106,11 @@ def address_refusal(address: IPAddress) -> str | None:
         return "a multicast address"
     if address.is_unspecified:
         return "an unspecified address"
+    if address.is_reserved:
+        return "a reserved address"
     if address.is_private:
         return "a private address (inside the network)"
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:
         return "a reserved address"
     return None
 

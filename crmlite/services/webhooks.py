@@ -297,6 +297,10 @@ def _amount(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
+def _percent(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _member(member: Member | None) -> dict[str, Any] | None:
     if member is None:
         return None
@@ -370,7 +374,7 @@ def _opportunity(opportunity: Opportunity) -> dict[str, Any]:
         "revenue": _amount(opportunity.revenue),
         "cost": _amount(opportunity.cost),
         "margin": _amount(opportunity.margin),
-        "margin_percent": _amount(opportunity.margin_percent),
+        "margin_percent": _percent(opportunity.margin_percent),
         "won_amount": _amount(opportunity.won_amount),
         "lost_amount": _amount(opportunity.lost_amount),
         "expected_close_on": (
@@ -430,7 +434,7 @@ def won_data(opportunity: Opportunity, by: Member) -> dict[str, Any]:
                 "revenue": _amount(line.total_revenue),
                 "cost": _amount(line.total_cost),
                 "margin": _amount(line.margin),
-                "margin_percent": _amount(line.margin_percent),
+                "margin_percent": _percent(line.margin_percent),
                 "status": status,
                 "include_in_forecast": line.include_in_forecast,
             }
@@ -441,7 +445,7 @@ def won_data(opportunity: Opportunity, by: Member) -> dict[str, Any]:
             "revenue": _amount(opportunity.revenue),
             "cost": _amount(opportunity.cost),
             "margin": _amount(opportunity.margin),
-            "margin_percent": _amount(opportunity.margin_percent),
+            "margin_percent": _percent(opportunity.margin_percent),
         },
         "won_by": _member(by),
     }
@@ -474,6 +478,8 @@ def activity_data(activity: Activity, by: Member) -> dict[str, Any]:
 
 def on_new_prospect(event: events.NewProspect) -> None:
     o = event.opportunity
+    if o.id is None:  # never stored (nothing to report)
+        return
     queue(
         "opportunity.created",
         f"opportunity.created:{o.id}",
@@ -484,6 +490,8 @@ def on_new_prospect(event: events.NewProspect) -> None:
 
 def on_stage_changed(event: events.StageChanged) -> None:
     o = event.opportunity
+    if o.id is None:  # never stored (nothing to report)
+        return
 
     def data() -> dict[str, Any]:
         moved = {"from_stage": event.from_stage, "to_stage": event.to_stage}
@@ -499,12 +507,16 @@ def on_stage_changed(event: events.StageChanged) -> None:
 
 def on_won(event: events.Won) -> None:
     o = event.opportunity
+    if o.id is None:  # never stored (nothing to report)
+        return
     key = f"opportunity.won:{o.id}:{event.at.timestamp():.6f}"
     queue("opportunity.won", key, lambda: won_data(o, event.by), at=event.at)
 
 
 def on_lost(event: events.Lost) -> None:
     o = event.opportunity
+    if o.id is None:  # never stored (nothing to report)
+        return
     key = f"opportunity.lost:{o.id}:{event.at.timestamp():.6f}"
 
     def data() -> dict[str, Any]:
@@ -516,12 +528,16 @@ def on_lost(event: events.Lost) -> None:
 
 def on_activity_done(event: events.ActivityDone) -> None:
     a = event.activity
+    if a.id is None:  # never stored (nothing to report)
+        return
     key = f"activity.completed:{a.id}:{event.at.timestamp():.6f}"
     queue("activity.completed", key, lambda: activity_data(a, event.by), at=event.at)
 
 
 def on_contact_created(event: events.ContactCreated) -> None:
     c = event.contact
+    if c.id is None:  # never stored (nothing to report)
+        return
 
     def data() -> dict[str, Any]:
         return {"contact": _contact(c), "company": _company(_get(Company, c.company_id))}
@@ -531,6 +547,8 @@ def on_contact_created(event: events.ContactCreated) -> None:
 
 def on_web_form_submitted(event: events.WebFormSubmitted) -> None:
     s = event.submission
+    if s.id is None:  # never stored (nothing to report)
+        return
 
     def data() -> dict[str, Any]:
         campaign = _get(Campaign, s.campaign_id)

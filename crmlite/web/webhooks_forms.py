@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -31,7 +31,7 @@ class WebhookForm(FlaskForm):
     description = LineField("Description", validators=[Optional(), Length(max=200)])
     events = CheckboxesField(
         "Events",
-        choices=list(EVENT_TYPES.items()),
+        choices=[SelectChoice(name, label) for name, label in EVENT_TYPES.items()],
         description="The events this URL hears about.",
     )
     active = BooleanField("Active (deliveries wait while it is paused)", default=True)
