@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from crmlite.database import utcnow
@@ -734,3 +734,18 @@ def test_the_webhook_page_reads_a_constant_number_of_queries(
     webhooks.deliver(resolver=lambda h, p: [PUBLIC_IP], send=lambda *a: webhooks.Answer(500))
     assert db.session.scalar(select(WebhookAttempt.id)) is not None
     assert page_queries() == few
+
+
+def test_a_webhook_deleted_while_its_receiver_answers_ends_quietly(admin: Member) -> None:
+    subscription = subscribe(by=admin, event_names=("contact.created",))
+    webhooks.send_test(subscription, by=admin)
+    db.session.commit()
+
+    def deleted_meanwhile(*args: Any) -> webhooks.Answer:
+        db.session.execute(delete(WebhookSubscription))
+        db.session.commit()
+        return webhooks.Answer(200)
+
+    run = webhooks.deliver(resolver=lambda h, p: [PUBLIC_IP], send=deleted_meanwhile)
+    assert run.handled == 0
+    assert deliveries() == [] and db.session.scalar(select(WebhookAttempt.id)) is None

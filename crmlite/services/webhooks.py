@@ -59,6 +59,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from standardwebhooks import Webhook
 
 from crmlite import links
@@ -697,7 +699,7 @@ def _attempt(
 ) -> None:
     """One delivery attempt, its outcome recorded on the row and in the log (not committed)."""
     started = time.perf_counter()
-    secret, message_id, payload = subscription.secret, row.message_id, row.payload
+    row_id, secret, message_id, payload = row.id, subscription.secret, row.message_id, row.payload
     url, allow_private = subscription.url, subscription.allow_private
     db.session.commit()  # no transaction (nor SQLite's write lock) while the receiver talks
     code: int | None = None
@@ -720,6 +722,10 @@ def _attempt(
             outcome, error = "retrying", f"HTTP {code} {answer.text}".strip()
         else:
             outcome, error = "failed", f"HTTP {code} {answer.text}".strip()
+    found = db.session.get(WebhookDelivery, row_id)
+    if found is None:  # deleted with its webhook while the receiver talked
+        return
+    row = found
     row.response_code = code
     if outcome == "sent":
         outbox.mark_sent(row, now=now)
@@ -774,7 +780,10 @@ def deliver(
                 timeout=timeout,
                 run=run,
             )
-            db.session.commit()
+            try:
+                db.session.commit()
+            except (StaleDataError, IntegrityError):
+                db.session.rollback()  # the webhook was deleted meanwhile, its queue with it
     return run
 
 
