@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -32,6 +32,7 @@ from bench.outbox import free_port
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity, SalesStage, WebhookDelivery, WebhookSubscription
 from crmlite.services import statuses, webhooks
+from crmlite.services.team import get_team, local_today
 
 RECEIVER = """
 import sys
@@ -89,6 +90,7 @@ def run(engine: str, deliveries: int) -> list[Result | dict[str, object]]:
         client = signed_in_client(app)
         with app.app_context():
             won = db.session.scalars(select(SalesStage.id).where(SalesStage.is_won)).one()
+            today = local_today(ZoneInfo(get_team().time_zone))
             open_ids = list(
                 db.session.scalars(select(Opportunity.id).where(statuses.is_open()).limit(300))
             )
@@ -111,12 +113,13 @@ def run(engine: str, deliveries: int) -> list[Result | dict[str, object]]:
                         "version": version,
                         "prompt": "won",
                         "won_amount": "6200.00",
-                        "won_on": date.today().isoformat(),
+                        "won_on": today.isoformat(),
                         "open_activities": "cancel",
                     },
                     headers={"HX-Request": "true"},
                 )
                 assert response.status_code == 200
+                assert b"board-prompt" not in response.data, "the move asked a question"
 
             data = "2,000 opportunities"
             results.append(
@@ -129,6 +132,10 @@ def run(engine: str, deliveries: int) -> list[Result | dict[str, object]]:
             )
             with app.app_context():
                 queued = db.session.scalar(select(func.count(WebhookDelivery.id))) or 0
+                won_now = db.session.scalar(
+                    select(func.count(Opportunity.id)).where(Opportunity.stage_id == won)
+                )
+                print(f"  {won_now} won, {queued} deliveries queued by the moves", flush=True)
                 subscription = db.session.scalars(select(WebhookSubscription)).first()
                 assert subscription is not None
                 admin = db.session.scalars(select(Member).order_by(Member.id)).first()

@@ -749,3 +749,22 @@ def test_a_webhook_deleted_while_its_receiver_answers_ends_quietly(admin: Member
     run = webhooks.deliver(resolver=lambda h, p: [PUBLIC_IP], send=deleted_meanwhile)
     assert run.handled == 0
     assert deliveries() == [] and db.session.scalar(select(WebhookAttempt.id)) is None
+
+
+def test_the_won_payload_reads_a_constant_number_of_statements(
+    admin: Member, make_opportunity, make_member, queries
+) -> None:
+    cory = make_member(name="Cory Ferguson")
+
+    def statements(lines: int) -> int:
+        deal = make_opportunity(stage_name="Won", account_manager_id=cory.id)
+        for n in range(lines):
+            db.session.add(ForecastLine(opportunity_id=deal.id, revenue=Decimal(n)))
+        db.session.commit()
+        with queries() as counted:
+            data = webhooks.won_data(deal, cory)
+        assert len(data["forecast_lines"]) == lines
+        return counted.count
+
+    # The deal itself (expired by the commit), what is around it, lines, team, extra contacts.
+    assert statements(1) == statements(8) == 5

@@ -60,6 +60,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 from standardwebhooks import Webhook
 
@@ -357,19 +358,57 @@ def _url(endpoint: str, **values: Any) -> str | None:
         return None
 
 
-def _opportunity(opportunity: Opportunity) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Around:
+    """What an opportunity's payload names beside it, read in one statement."""
+
+    stage: str | None
+    status: str | None
+    kind: str | None
+    campaign: Campaign | None
+    company: Company | None
+    contact: Contact | None
+    owner: Member | None
+    associate: Member | None
+
+
+def _around(opportunity: Opportunity) -> _Around:
+    owner, associate = aliased(Member), aliased(Member)
+    row = db.session.execute(
+        select(
+            SalesStage.name,
+            OpportunityStatus.name,
+            OpportunityType.name,
+            Campaign,
+            Company,
+            Contact,
+            owner,
+            associate,
+        )
+        .select_from(Opportunity)
+        .outerjoin(SalesStage, SalesStage.id == Opportunity.stage_id)
+        .outerjoin(OpportunityStatus, OpportunityStatus.id == Opportunity.status_id)
+        .outerjoin(OpportunityType, OpportunityType.id == Opportunity.type_id)
+        .outerjoin(Campaign, Campaign.id == Opportunity.campaign_id)
+        .outerjoin(Company, Company.id == Opportunity.company_id)
+        .outerjoin(Contact, Contact.id == Opportunity.contact_id)
+        .outerjoin(owner, owner.id == Opportunity.account_manager_id)
+        .outerjoin(associate, associate.id == Opportunity.sales_associate_id)
+        .where(Opportunity.id == opportunity.id)
+    ).one()
+    return _Around(*row)
+
+
+def _opportunity(opportunity: Opportunity, around: _Around) -> dict[str, Any]:
     """What every opportunity event says of it."""
-    stage = _get(SalesStage, opportunity.stage_id)
-    status = _get(OpportunityStatus, opportunity.status_id)
-    kind = _get(OpportunityType, opportunity.type_id)
-    campaign = _get(Campaign, opportunity.campaign_id)
+    campaign = around.campaign
     return {
         "id": opportunity.id,
         "name": opportunity.name,
         "url": _url("opportunities.detail", opportunity_id=opportunity.id),
-        "type": kind.name if kind else None,
-        "stage": stage.name if stage else None,
-        "status": status.name if status else None,
+        "type": around.kind,
+        "stage": around.stage,
+        "status": around.status,
         "probability": opportunity.probability,
         "rating": opportunity.rating,
         "source": opportunity.source,
@@ -384,20 +423,23 @@ def _opportunity(opportunity: Opportunity) -> dict[str, Any]:
         ),
         "closed_at": _time(opportunity.closed_at),
         "campaign": {"id": campaign.id, "name": campaign.name} if campaign else None,
-        "company": _company(_get(Company, opportunity.company_id)),
-        "contact": _contact(_get(Contact, opportunity.contact_id)),
-        "owner": _member(_get(Member, opportunity.account_manager_id)),
+        "company": _company(around.company),
+        "contact": _contact(around.contact),
+        "owner": _member(around.owner),
     }
 
 
 def opportunity_data(opportunity: Opportunity) -> dict[str, Any]:
-    return {"opportunity": _opportunity(opportunity)}
+    """An opportunity with its stage, status, type, campaign, company, contact and owner:
+    two statements (the flush of the change, then one read)."""
+    return {"opportunity": _opportunity(opportunity, _around(opportunity))}
 
 
 def won_data(opportunity: Opportunity, by: Member) -> dict[str, Any]:
     """The hand-off: everything an agreement or project set-up needs, in a constant number
     of queries (lines, team, extra contacts: one each)."""
-    data = _opportunity(opportunity)
+    around = _around(opportunity)
+    data = _opportunity(opportunity, around)
     data["description"] = opportunity.description
     lines = db.session.execute(
         select(ForecastLine, OpportunityType.name, OpportunityStatus.name)
@@ -420,10 +462,10 @@ def won_data(opportunity: Opportunity, by: Member) -> dict[str, Any]:
     ).all()
     return {
         "opportunity": data,
-        "company": _company(_get(Company, opportunity.company_id), full=True),
-        "contact": _contact(_get(Contact, opportunity.contact_id)),
-        "owner": _member(_get(Member, opportunity.account_manager_id)),
-        "sales_associate": _member(_get(Member, opportunity.sales_associate_id)),
+        "company": _company(around.company, full=True),
+        "contact": _contact(around.contact),
+        "owner": _member(around.owner),
+        "sales_associate": _member(around.associate),
         "team": [(_member(m) or {}) | {"role": role} for m, role in team],
         "extra_contacts": [(_contact(c) or {}) | {"role": role} for c, role in extra],
         "forecast_lines": [
