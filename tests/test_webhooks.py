@@ -768,3 +768,19 @@ def test_the_won_payload_reads_a_constant_number_of_statements(
 
     # The deal itself (expired by the commit), what is around it, lines, team, extra contacts.
     assert statements(1) == statements(8) == 5
+
+
+def test_the_worker_command_delivers_webhooks(app, admin: Member, monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://crm.example.com/")
+    with Receiver() as receiver:
+        subscription = subscribe(receiver.url, ("contact.created",), by=admin, allow_private=True)
+        save_contact(None, ContactValues(first_name="Jason", last_name="Rivas"))
+        webhooks.send_test(subscription, by=admin)
+        db.session.commit()
+        worker = app.test_cli_runner().invoke(args=["crm", "worker", "--once"])
+    assert worker.exit_code == 0, worker.output
+    assert "webhooks: 2 delivered, 0 failed, 0 to retry" in worker.output
+    assert sorted(json.loads(r["body"])["type"] for r in receiver.received) == [
+        "contact.created",
+        "webhook.test",
+    ]
