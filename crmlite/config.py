@@ -139,6 +139,8 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "crmlite <crmlite@localhost>")
     MAIL_OUTBOX = os.environ.get("MAIL_OUTBOX", str(INSTANCE_DIR / "outbox"))
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
+    # Seconds a webhook receiver has to answer one delivery (connect, send, answer).
+    WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "10"))
     # Messages per second at most, so a campaign never floods the mail server.
     MAIL_RATE_PER_SECOND = float(os.environ.get("MAIL_RATE_PER_SECOND", "5"))
     # How often an open board asks what changed, in seconds (the live board).

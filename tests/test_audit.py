@@ -100,6 +100,7 @@ def test_every_audit_event_has_one_handler_subscribed_once(app: Flask) -> None:
         events.ActivityReopened,
         events.ClosedDealMoved,
         events.Deleted,
+        events.WebhookChanged,
     }
     assert set(audit.HANDLERS) == audited
     for event_type, handler in audit.HANDLERS.items():

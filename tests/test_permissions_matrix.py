@@ -55,6 +55,7 @@ from crmlite.models import (
     Track,
     TrackEnrollment,
     TrackStep,
+    WebhookSubscription,
 )
 from crmlite.services import members, permissions
 from crmlite.web import points as points_pages
@@ -227,6 +228,13 @@ def build_world(role: str) -> World:
             columns='{"first_name": "First name", "email": "Email"}',
         )
     )
+    webhook = _add(
+        WebhookSubscription(
+            url="https://hooks.example.com/matrix",
+            events="opportunity.won",
+            secret="whsec_bWF0cml4",
+        )
+    )
     own_contact = sides["own"].records["contact_id"]
     _add(MarketingListMember(list_id=group.id, contact_id=own_contact.id))
     unused_type = _add(
@@ -241,6 +249,7 @@ def build_world(role: str) -> World:
         "campaign_id": campaign.id,
         "email_id": email.id,
         "message_id": message.id,
+        "webhook_id": webhook.id,
         "list_id": group.id,
         "track_id": track.id,
         "step_id": step.id,

@@ -69,6 +69,7 @@ from crmlite.models.tracks import (
     TrackStep,
     TrackStepRun,
 )
+from crmlite.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "PLACES",
@@ -131,4 +132,7 @@ __all__ = [
     "TrackKind",
     "TrackStep",
     "TrackStepRun",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

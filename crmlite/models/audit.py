@@ -34,6 +34,7 @@ class AuditKind(StrEnum):
     ACTIVITY_REOPENED = "activity_reopened"
     CLOSED_DEAL_MOVED = "closed_deal_moved"
     DELETED = "deleted"
+    WEBHOOK_CHANGED = "webhook_changed"
 
     @property
     def label(self) -> str:
@@ -49,6 +50,7 @@ class AuditKind(StrEnum):
             "activity_reopened": "Closed activity reopened",
             "closed_deal_moved": "Won or lost deal moved",
             "deleted": "Deleted",
+            "webhook_changed": "Webhook added or changed",
         }[self.value]
 
 

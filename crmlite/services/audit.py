@@ -8,7 +8,8 @@ It records, one entry each, as the things happen:
   flag) and of quotas (the team's and a member's points quota, revenue and margin quotas);
 - a closed activity opened again (its points leave the month it closed in);
 - a won or lost opportunity moved to another stage;
-- every deletion.
+- every deletion;
+- a webhook added, or pointed elsewhere, or allowed to reach private targets.
 
 Each handler below listens to one event of ``services/events.py`` (subscribed by
 ``services/reactions.py``) and adds an entry to the session of the change it records,
@@ -253,6 +254,21 @@ def on_deleted(event: events.Deleted) -> None:
     )
 
 
+def on_webhook_changed(event: events.WebhookChanged) -> None:
+    """ "Ada added the webhook “https://…” (private targets allowed)": where events go, and
+    whether it may point inside the network, are what an admin must be able to trace."""
+    private = " (private targets allowed)" if event.allow_private else ""
+    _record(
+        AuditKind.WEBHOOK_CHANGED,
+        f"{event.by.name} {event.action} the webhook {_quoted(event.url)}{private}",
+        at=event.at,
+        by=event.by,
+        before=event.before or None,
+        after=event.after,
+        object_kind="webhook",
+    )
+
+
 # One handler per event of the audit log; services/reactions.py subscribes them.
 HANDLERS: dict[type[events.Event], Any] = {
     events.SignedIn: on_signed_in,
@@ -266,6 +282,7 @@ HANDLERS: dict[type[events.Event], Any] = {
     events.ActivityReopened: on_activity_reopened,
     events.ClosedDealMoved: on_closed_deal_moved,
     events.Deleted: on_deleted,
+    events.WebhookChanged: on_webhook_changed,
 }
 
 

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import Activity, Company, Contact, Member, Opportunity
+from crmlite.services import events
 from crmlite.services.members import assignment_refusal
 from crmlite.services.pagination import PER_PAGE, Page, paginate
 from crmlite.services.permissions import visible_activities
@@ -236,7 +238,8 @@ def save_company(company: Company | None, values: CompanyValues) -> Company:
 def save_contact(contact: Contact | None, values: ContactValues) -> Contact:
     """Create (``contact`` None) or update a contact. The first name is required; the
     e-mail is kept lower-cased, because e-mail capture and campaign tracking match by it.
-    A changed e-mail address is no longer marked as bouncing."""
+    A changed e-mail address is no longer marked as bouncing. A new contact is published
+    (``ContactCreated``)."""
     if not values.first_name.strip():
         raise CompanyRefused("Enter the first name.", "first_name")
     if values.company_id and db.session.get(Company, values.company_id) is None:
@@ -244,6 +247,7 @@ def save_contact(contact: Contact | None, values: ContactValues) -> Contact:
             "The company must be one of the list: that one does not exist (any more).",
             "company_id",
         )
+    created = contact is None
     if contact is None:
         contact = Contact(first_name="")
         db.session.add(contact)
@@ -260,6 +264,8 @@ def save_contact(contact: Contact | None, values: ContactValues) -> Contact:
     contact.mobile = values.mobile.strip()
     contact.company_id = values.company_id
     db.session.flush()
+    if created:
+        events.publish(events.ContactCreated(contact, at=utcnow()))
     return contact
 
 

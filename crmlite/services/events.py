@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from crmlite.models import Activity, Member, Opportunity
+from crmlite.models import Activity, Contact, FormSubmission, Member, Opportunity, StageChange
 
 # ---------------------------------------------------------------- what happened
 
@@ -66,6 +66,36 @@ class ActivityDone(Event):
 
     activity: Activity
     by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StageChanged(Event):
+    """An opportunity moved from one stage to another (Won and Lost included: those publish
+    ``Won`` or ``Lost`` as well). ``change`` is the history row the move recorded."""
+
+    opportunity: Opportunity
+    change: StageChange
+    from_stage: str
+    to_stage: str
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ContactCreated(Event):
+    """A new contact entered the address book (by hand, with a new opportunity, or from the
+    public web form)."""
+
+    contact: Contact
+    at: datetime
+
+
+@dataclass(frozen=True)
+class WebFormSubmitted(Event):
+    """A visitor sent a campaign's public web form (its contact and opportunity exist)."""
+
+    submission: FormSubmission
     at: datetime
 
 
@@ -180,6 +210,20 @@ class Deleted(Event):
 
     kind: str  # e.g. "activity type", "campaign e-mail", "contact group"
     name: str
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookChanged(Event):
+    """A webhook was added or changed: where it points, whether it may point inside the
+    network (the audit log records it)."""
+
+    action: str  # "added", "changed"
+    url: str
+    allow_private: bool
+    before: str  # e.g. "https://a.example/hook, public only" ("" when added)
+    after: str
     by: Member
     at: datetime
 

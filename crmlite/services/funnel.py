@@ -188,7 +188,7 @@ def move_to_stage(
       recorded, in the same transaction: the reactions put a lost sale's contact on the
       Lost Sale track and end it when a sale is won (see services/reactions.py). A won or
       lost opportunity moved to another stage is published too (``ClosedDealMoved``: the
-      audit log records it).
+      audit log records it), and every move as ``StageChanged`` (webhooks hear of it).
     Returns None when the opportunity already is in that stage.
     """
     if expected_version != opportunity.version:
@@ -260,11 +260,21 @@ def move_to_stage(
         activities.cancel_open_activities(
             opportunity, by=by, why=f"the deal was {to_stage.name.lower()}", now=now
         )
+    from_stage = db.session.get(SalesStage, from_stage_id)
+    events.publish(
+        events.StageChanged(
+            opportunity,
+            change=change,
+            from_stage=from_stage.name if from_stage is not None else "",
+            to_stage=to_stage.name,
+            by=by,
+            at=now,
+        )
+    )
     if to_stage.is_lost:
         events.publish(events.Lost(opportunity, by=by, at=now, today=today))
     elif to_stage.is_won:
         events.publish(events.Won(opportunity, by=by, at=now, today=today))
-    from_stage = db.session.get(SalesStage, from_stage_id)
     if from_stage is not None and from_stage.is_closed:
         events.publish(
             events.ClosedDealMoved(

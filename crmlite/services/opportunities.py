@@ -42,6 +42,7 @@ def find_or_create_contact(company: Company | None, full_name: str) -> Contact:
         )
         db.session.add(contact)
         db.session.flush()
+        events.publish(events.ContactCreated(contact, at=datetime.now(UTC)))
     return contact
 
 

@@ -13,6 +13,9 @@ to the mail server (services/delivery.py). Nothing is sent inside a web request.
 - **Retried**: a temporary failure (4xx, timeout, connection refused) puts the row back with
   an exponential backoff (1, 2, 4 … minutes, at most ``MAX_BACKOFF``) until ``MAX_ATTEMPTS``;
   a permanent one (5xx) fails the row at once, its error kept and shown.
+
+Webhook deliveries (services/webhooks.py) live in a sibling table but are claimed, retried
+and backed off by the same functions (``claim_due``, ``mark_retry``, ``backoff``).
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ from sqlalchemy.orm import aliased
 
 from crmlite.database import dialect_insert, utcnow
 from crmlite.extensions import db
-from crmlite.models import OutboxKind, OutboxMessage, OutboxStatus
+from crmlite.models import OutboxKind, OutboxMessage, OutboxStatus, WebhookDelivery
 
 MAX_ATTEMPTS = 10
 FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=4)
 LEASE = timedelta(minutes=5)
 WAITING = (OutboxStatus.QUEUED.value, OutboxStatus.SENDING.value)
+# The tables claimed, retried and backed off alike (webhooks reuse the machinery).
+Queued = OutboxMessage | WebhookDelivery
 
 
 @dataclass(frozen=True)
@@ -111,33 +116,29 @@ def headers_of(row: OutboxMessage) -> dict[str, str]:
 # ------------------------------------------------------------------------ the worker's side
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
+def _claimable(table: Any, now: datetime) -> ColumnElement[bool]:
     """Due and waiting (or claimed by a worker whose lease ran out)."""
     return or_(
-        and_(OutboxMessage.status == OutboxStatus.QUEUED.value, OutboxMessage.not_before <= now),
-        and_(
-            OutboxMessage.status == OutboxStatus.SENDING.value,
-            OutboxMessage.claimed_until < now,
-        ),
+        and_(table.status == OutboxStatus.QUEUED.value, table.not_before <= now),
+        and_(table.status == OutboxStatus.SENDING.value, table.claimed_until < now),
     )
 
 
-def claim(limit: int, *, now: datetime | None = None, lease: timedelta = LEASE) -> list[int]:
-    """Take up to ``limit`` due rows for this worker, committed, oldest first; a contact's
-    row only when none of their earlier rows still waits. Returns their ids."""
-    now = now or utcnow()
-    earlier = aliased(OutboxMessage)
+def claim_due(
+    table: type[Queued],
+    limit: int,
+    *,
+    now: datetime,
+    lease: timedelta = LEASE,
+    also: ColumnElement[bool] | None = None,
+) -> list[int]:
+    """Take up to ``limit`` due rows of a queue table (the outbox, or webhook deliveries:
+    same status, attempts, not_before and claimed_until columns) for this worker, committed,
+    oldest first, and only those meeting ``also``. Returns their ids."""
     candidates = (
-        select(OutboxMessage.id)
-        .where(
-            _claimable(now),
-            ~exists().where(
-                earlier.contact_id == OutboxMessage.contact_id,
-                earlier.id < OutboxMessage.id,
-                earlier.status.in_(WAITING),
-            ),
-        )
-        .order_by(OutboxMessage.id)
+        select(table.id)
+        .where(_claimable(table, now), *([] if also is None else [also]))
+        .order_by(table.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -147,12 +148,12 @@ def claim(limit: int, *, now: datetime | None = None, lease: timedelta = LEASE) 
     ids = list(db.session.scalars(candidates))
     if ids:
         db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
+            update(table)
+            .where(table.id.in_(ids))
             .values(
                 status=OutboxStatus.SENDING.value,
                 claimed_until=now + lease,
-                attempts=OutboxMessage.attempts + 1,
+                attempts=table.attempts + 1,
             )
             .execution_options(synchronize_session=False)
         )
@@ -160,19 +161,31 @@ def claim(limit: int, *, now: datetime | None = None, lease: timedelta = LEASE) 
     return ids
 
 
+def claim(limit: int, *, now: datetime | None = None, lease: timedelta = LEASE) -> list[int]:
+    """Take up to ``limit`` due rows for this worker, committed, oldest first; a contact's
+    row only when none of their earlier rows still waits. Returns their ids."""
+    earlier = aliased(OutboxMessage)
+    in_order = ~exists().where(
+        earlier.contact_id == OutboxMessage.contact_id,
+        earlier.id < OutboxMessage.id,
+        earlier.status.in_(WAITING),
+    )
+    return claim_due(OutboxMessage, limit, now=now or utcnow(), lease=lease, also=in_order)
+
+
 def backoff(attempts: int) -> timedelta:
     """The wait after the n-th failed attempt: 1, 2, 4, 8 … minutes, at most MAX_BACKOFF."""
     return min(FIRST_BACKOFF * (2 ** max(0, attempts - 1)), MAX_BACKOFF)
 
 
-def mark_sent(row: OutboxMessage, *, now: datetime) -> None:
+def mark_sent(row: Queued, *, now: datetime) -> None:
     row.status = OutboxStatus.SENT.value
     row.sent_at = now
     row.claimed_until = None
     row.last_error = ""
 
 
-def mark_failed(row: OutboxMessage, error: str) -> None:
+def mark_failed(row: Queued, error: str) -> None:
     row.status = OutboxStatus.FAILED.value
     row.claimed_until = None
     row.last_error = error[:500]
@@ -184,7 +197,7 @@ def mark_skipped(row: OutboxMessage, reason: str) -> None:
     row.last_error = reason[:500]
 
 
-def mark_retry(row: OutboxMessage, error: str, *, now: datetime) -> bool:
+def mark_retry(row: Queued, error: str, *, now: datetime) -> bool:
     """Back in the queue after a temporary failure, or failed for good after the last
     attempt. True when it will be tried again."""
     if row.attempts >= MAX_ATTEMPTS:

@@ -484,6 +484,12 @@ PERMISSIONS = _table(
         "undo an import for a week",
         managers(),
     ),
+    may(
+        "webhook.manage",
+        "Webhooks: subscribe URLs to events (private targets too), see their secret and "
+        "delivery log, send a test event",
+        admins(),
+    ),
 )
 
 
@@ -729,6 +735,12 @@ ROUTES: dict[str, Route] = {
     "imports.progress": route("import.run"),
     "imports.problems_csv": route("import.run"),
     "imports.undo": route("import.run"),
+    "webhooks.index": route("webhook.manage"),
+    "webhooks.create": route("webhook.manage"),
+    "webhooks.detail": route("webhook.manage"),
+    "webhooks.update": route("webhook.manage"),
+    "webhooks.send_test": route("webhook.manage"),
+    "webhooks.delete": route("webhook.manage"),
 }
 
 

@@ -10,14 +10,18 @@ at the top of the services, so no service that changes things imports one that r
 - the audit log records sign-ins, rights, points, quotas, reopened activities, moved won or
   lost deals and deletions (``services/audit.py``, one handler per event).
 
-Webhooks subscribe here too when they come. ``register()`` runs once at
+- webhooks queue a delivery for each subscription naming the event (``services/webhooks.py``:
+  opportunity created, moved, won, lost; activity completed; contact created; web form
+  submitted).
+
+``register()`` runs once at
 app start (``create_app``); the handlers call the tracks service when the event arrives,
 so they always use its current rules.
 """
 
 from __future__ import annotations
 
-from crmlite.services import audit, events, tracks
+from crmlite.services import audit, events, tracks, webhooks
 
 
 def enroll_new_prospect(event: events.NewProspect) -> None:
@@ -44,3 +48,5 @@ def register() -> None:
     events.subscribe(events.EmailFromContact, stop_emails_on_reply)
     for event_type, record in audit.HANDLERS.items():
         events.subscribe(event_type, record)
+    for event_type, deliver in webhooks.HANDLERS.items():
+        events.subscribe(event_type, deliver)

@@ -55,6 +55,7 @@ from crmlite.models import (
     Role,
     SendStatus,
 )
+from crmlite.services import events
 from crmlite.services.activities import schedule_activity
 from crmlite.services.business_days import first_business_day_from
 from crmlite.services.money import percent
@@ -549,7 +550,8 @@ def submit_web_form(
     company of an existing contact are filled in, nothing else of theirs is changed. The
     opportunity "<Company> - Web form" starts in Prospect on the campaign, owned by the
     campaign's owner, who gets a Lead Follow Up Call today (next Monday on a weekend).
-    Refused with FormClosed once the form is closed (``form_closed_reason``).
+    Refused with FormClosed once the form is closed (``form_closed_reason``). Publishes
+    ``ContactCreated`` for a new contact and ``WebFormSubmitted`` at the end.
     Never commits: the caller commits once, so an error leaves nothing behind."""
     now = now or datetime.now(UTC)
     if (because := form_closed_reason(campaign, now.astimezone(tz).date())) is not None:
@@ -577,6 +579,8 @@ def submit_web_form(
             company_id=company.id if company else None,
         )
         db.session.add(contact)
+        db.session.flush()
+        events.publish(events.ContactCreated(contact, at=now))
     else:
         if not contact.phone and lead.phone.strip():
             contact.phone = lead.phone.strip()
@@ -624,4 +628,5 @@ def submit_web_form(
     )
     db.session.add(submission)
     db.session.flush()
+    events.publish(events.WebFormSubmitted(submission, at=now))
     return submission

@@ -1,7 +1,8 @@
 """The worker: ``flask crm worker`` runs this loop next to the web server. It sends what
-the outbox holds (services/delivery.py), runs the track steps that have come due
-(services/track_runner.py) and the imports (and undos) waiting (services/imports/jobs.py),
-again and again, until it is told to stop (SIGTERM, Ctrl-C).
+the outbox holds (services/delivery.py), delivers the webhooks due (services/webhooks.py),
+runs the track steps that have come due (services/track_runner.py) and the imports (and
+undos) waiting (services/imports/jobs.py), again and again, until it is told to stop
+(SIGTERM, Ctrl-C).
 
 Several workers may run at once (on several machines, against PostgreSQL): each message
 and each step is taken by one of them only. When the mail server is down, the messages
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from crmlite.extensions import db
-from crmlite.services import delivery, track_runner
+from crmlite.services import delivery, track_runner, webhooks
 from crmlite.services.imports import jobs as imports
 from crmlite.services.mailer import open_mailer
 from crmlite.services.team import get_team, local_today
@@ -41,10 +42,12 @@ class Round:
     delivered: delivery.Delivered = field(default_factory=delivery.Delivered)
     tracks: track_runner.RunSummary | None = None
     imports: int = 0
+    webhooks: webhooks.Run = field(default_factory=webhooks.Run)
 
 
 def run_round(settings: WorkerSettings, *, run_tracks: bool, log: Log | None = None) -> Round:
-    """Imports waiting, track steps (when their time has come), then the outbox."""
+    """Imports waiting, track steps (when their time has come), the webhooks due, then the
+    outbox."""
     done = Round()
     db.session.commit()
     done.imports = imports.run_queued(ZoneInfo(get_team().time_zone), log)
@@ -52,6 +55,7 @@ def run_round(settings: WorkerSettings, *, run_tracks: bool, log: Log | None = N
         tz = ZoneInfo(get_team().time_zone)
         db.session.commit()
         done.tracks = track_runner.run_due_steps(local_today(tz), tz, base=settings.base)
+    done.webhooks = webhooks.deliver(timeout=current_app.config["WEBHOOK_TIMEOUT"])
     with open_mailer() as mailer:
         done.delivered = delivery.deliver(mailer, sender=current_app.config["MAIL_FROM"])
     db.session.commit()
@@ -84,8 +88,11 @@ def run(settings: WorkerSettings, *, stop: threading.Event, log: Log) -> None:
                 log(f"tracks: {done.tracks.line()}")
             if done.delivered.handled:
                 log(f"outbox: {done.delivered.line()}")
+            if done.webhooks.handled:
+                log(f"webhooks: {done.webhooks.line()}")
         if settings.once:
             return
         stops = stops + 1 if done.delivered.stopped else 0
-        busy = (done.delivered.handled or done.imports) and not stops
+        busy = bool(done.delivered.handled or done.imports) and not stops
+        busy = busy or bool(done.webhooks.handled)
         stop.wait(0 if busy else pause_after(stops, settings.poll_seconds))

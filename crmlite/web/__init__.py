@@ -141,6 +141,7 @@ def register_web(app: Flask) -> None:
         quotas,
         setup,
         tracks,
+        webhooks,
     )
 
     incoming.register(app)  # before the blueprints: their <int:…> routes use its converter
@@ -163,6 +164,7 @@ def register_web(app: Flask) -> None:
         capture,
         audit,
         imports,
+        webhooks,
     ):
         app.register_blueprint(module.bp)
 
