@@ -8,6 +8,7 @@ from crmlite.models.activities import (
     ActivityStatus,
     ActivityType,
 )
+from crmlite.models.api_tokens import ApiToken, TokenScope
 from crmlite.models.audit import AuditEntry, AuditKind
 from crmlite.models.marketing import (
     Campaign,
@@ -67,6 +68,7 @@ __all__ = [
     "ActivityNote",
     "ActivityStatus",
     "ActivityType",
+    "ApiToken",
     "AuditEntry",
     "AuditKind",
     "BusinessUnit",
@@ -108,6 +110,7 @@ __all__ = [
     "StepAction",
     "StepAssignee",
     "Team",
+    "TokenScope",
     "Track",
     "TrackEnrollment",
     "TrackKind",

@@ -124,6 +124,7 @@ def safe_next(target: str | None, default: str) -> str:
 def register_web(app: Flask) -> None:
     from crmlite.web import (
         activities,
+        api,
         audit,
         auth,
         board,
@@ -143,6 +144,7 @@ def register_web(app: Flask) -> None:
     )
 
     incoming.register(app)  # before the blueprints: their <int:…> routes use its converter
+    api.register(app)
     for module in (
         auth,
         main,
@@ -193,6 +195,12 @@ def _register_guards(app: Flask) -> None:
         token = g.pop("write_intent_token", None)
         if token is not None:
             write_intent.reset(token)
+
+    # The API signs its callers in with their token (never the session cookie) before the
+    # sign-in guard and the route rules below look at who is signed in.
+    from crmlite.web.api import authenticate
+
+    app.before_request(authenticate)
 
     @app.before_request
     def require_sign_in() -> Any:
@@ -290,6 +298,10 @@ def _register_error_pages(app: Flask) -> None:
         if error.code in (301, 302, 303, 307, 308):
             return error
         db.session.rollback()
+        if request.path.startswith("/api/"):  # no route (404, 405) under the API: JSON too
+            from crmlite.web.api import http_error_as_problem
+
+            return http_error_as_problem(error)
         return render_error(error.code or 500)
 
     @app.errorhandler(Exception)

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import url_for
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
@@ -140,11 +141,17 @@ class NoteForm(FlaskForm):
 # same page, or a fresh one).
 
 
-def _data(formdata: bool) -> dict[str, Any]:
+def _data(formdata: bool | MultiDict[str, str]) -> dict[str, Any]:
+    if isinstance(formdata, MultiDict):
+        # The API's JSON, read as if typed; its callers sign in with a token, not a cookie,
+        # so there is no CSRF token to check (web/api/base.py).
+        return {"formdata": formdata, "meta": {"csrf": False}}
     return {} if formdata else {"formdata": None}
 
 
-def fields_form(opportunity: Opportunity, formdata: bool = True) -> FieldsForm:
+def fields_form(
+    opportunity: Opportunity, formdata: bool | MultiDict[str, str] = True
+) -> FieldsForm:
     form = FieldsForm(obj=opportunity, **_data(formdata))
     if details.totals_are_computed(opportunity):
         del form.revenue
