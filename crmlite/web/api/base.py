@@ -405,10 +405,10 @@ def page(items: list[dict[str, Any]], last_ids: list[int], limit: int) -> Respon
     items = items[:limit]
     next_url = None
     if more:
-        args = {k: v for k, v in request.args.items() if k != "cursor"}
+        args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "cursor"}
         args["cursor"] = encode_cursor(last_ids[limit - 1])
         assert request.endpoint is not None
-        next_url = url_for(request.endpoint, **(request.view_args or {}), **args)
+        next_url = url_for(request.endpoint, **{**(request.view_args or {}), **args})
     response = json_response({"data": items, "next": next_url})
     if next_url:
         response.headers["Link"] = f'<{next_url}>; rel="next"'

@@ -14,8 +14,8 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import Company, Contact
-from crmlite.services import permissions
 from crmlite.services import companies as service
+from crmlite.services import permissions
 from crmlite.services.companies import CompanyRefused
 from crmlite.web.api.base import (
     bp,
