@@ -18,6 +18,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from crmlite.extensions import db
 from crmlite.models import ApiToken, Member, TokenScope
@@ -99,14 +100,15 @@ def find_token(secret: str) -> ApiToken | None:
     One query."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
-    row = db.session.execute(
-        select(ApiToken, Member)
-        .join(Member, Member.id == ApiToken.member_id)
+    token = db.session.scalars(
+        select(ApiToken)
+        .join(ApiToken.member)
+        .options(contains_eager(ApiToken.member))
         .where(ApiToken.token_digest == digest(secret), ApiToken.revoked_at.is_(None))
     ).one_or_none()
-    if row is None or not row[1].active:
+    if token is None or not token.member.active:
         return None
-    return row[0]
+    return token
 
 
 def note_use(token: ApiToken, *, now: datetime) -> bool:
