@@ -245,7 +245,8 @@ def test_create_an_opportunity(api_as, make_member) -> None:
 
     colleague = make_member()
     refused = api.post(
-        f"{BASE}/opportunities", json={"name": "For a colleague", "account_manager_id": colleague.id}
+        f"{BASE}/opportunities",
+        json={"name": "For a colleague", "account_manager_id": colleague.id},
     )
     assert refused.status_code == 403
     _manager, manager_api = api_as(Role.MANAGER)
@@ -462,7 +463,9 @@ def test_companies_and_contacts(api_as, make_member, make_company) -> None:
     changed = api.patch(url, json={"phone": "(866) 544-2772"}, if_match=tag)
     assert changed.status_code == 200 and changed.get_json()["city"] == "Bakersfield"
     assert api.patch(url, json={"phone": "1"}, if_match=tag).status_code == 412
-    assert api.patch(url, json={"email": "nope"}, if_match=changed.headers["ETag"]).status_code == 422
+    assert (
+        api.patch(url, json={"email": "nope"}, if_match=changed.headers["ETag"]).status_code == 422
+    )
 
     theirs = make_company("Their account", account_manager_id=make_member().id)
     their_url = f"{BASE}/companies/{theirs.id}"
@@ -607,7 +610,7 @@ def test_stages(api_as) -> None:
 def test_a_page_of_100_costs_the_same_queries_as_a_page_of_5(
     api_as, make_member, queries, app: Flask
 ) -> None:
-    rep, api = api_as(Role.REP)
+    _rep, api = api_as(Role.REP)
     others = [make_member() for _ in range(3)]
     prospect = stage("Prospect")
 

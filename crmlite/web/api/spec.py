@@ -182,7 +182,15 @@ SCHEMAS: dict[str, Any] = {
             "updated_at": MOMENT,
         }
     ),
-    "CompanyInput": {"type": "object", "description": "Any of Company's fields but id and times."},
+    "CompanyInput": obj(
+        {
+            **{name: TEXT for name in ("name", "phone", "email", "website", "industry")},
+            **{name: TEXT for name in ("street", "city", "region", "postal_code", "country")},
+            "account_manager_id": ID_IN,
+            "notes": TEXT,
+        },
+        required=False,
+    ),
     "Contact": obj(
         {
             "id": ID,
@@ -199,7 +207,14 @@ SCHEMAS: dict[str, Any] = {
             "updated_at": MOMENT,
         }
     ),
-    "ContactInput": {"type": "object", "description": "Any of Contact's fields but id and times."},
+    "ContactInput": obj(
+        {
+            **{name: TEXT for name in ("first_name", "last_name", "title", "email")},
+            **{name: TEXT for name in ("phone", "mobile")},
+            "company_id": ID_IN,
+        },
+        required=False,
+    ),
     "Activity": obj(
         {
             "id": ID,
@@ -227,12 +242,23 @@ SCHEMAS: dict[str, Any] = {
             "version": {"type": "integer", "minimum": 1},
         }
     ),
-    "ActivityInput": {
-        "type": "object",
-        "description": "subject, type_id, due_on (YYYY-MM-DD), start and end (HH:MM, the team's "
-        "time zone), assigned_to_id, place, reminder_minutes, note; on creation also status "
-        "(Open or Closed) and opportunity_id, company_id, contact_id, campaign_id.",
-    },
+    "ActivityInput": obj(
+        {
+            "subject": TEXT,
+            "type_id": ID_IN,
+            "due_on": DAY,
+            "start": {"type": ["string", "null"], "description": "HH:MM, the team's time zone"},
+            "end": {"type": ["string", "null"], "description": "HH:MM, the team's time zone"},
+            "assigned_to_id": ID_IN,
+            "place": TEXT,
+            "reminder_minutes": {"type": ["integer", "string", "null"]},
+            "note": {"type": "string", "description": "A stamped note added to it."},
+            "status": {"enum": ["Open", "Closed"], "description": "On creation only."},
+            **{name: ID_IN for name in ("opportunity_id", "company_id", "contact_id")},
+            "campaign_id": {**ID_IN, "description": "On creation only."},
+        },
+        required=False,
+    ),
     "Points": obj(
         {
             "member_id": ID,
