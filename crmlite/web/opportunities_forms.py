@@ -150,14 +150,21 @@ def _data(formdata: bool | MultiDict[str, str]) -> dict[str, Any]:
 
 
 def fields_form(
-    opportunity: Opportunity, formdata: bool | MultiDict[str, str] = True
+    opportunity: Opportunity,
+    formdata: bool | MultiDict[str, str] = True,
+    *,
+    choices: bool = True,
 ) -> FieldsForm:
+    """The fields form; ``choices=False`` leaves out the lists a page offers to choose from
+    (the API's: whether a chosen record exists is the service's rule either way)."""
     form = FieldsForm(obj=opportunity, **_data(formdata))
     if details.totals_are_computed(opportunity):
         del form.revenue
         del form.cost
     if not form.is_submitted() or not formdata:
         form.use_stage_default.data = False
+    if not choices:
+        return form
     form.type_id.set_choices(pick_lists.opportunity_types(keep_id=opportunity.type_id))
     form.campaign_id.set_choices(pick_lists.campaigns())
     members = pick_lists.active_members(

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import g, url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
@@ -242,7 +242,12 @@ def _current_fields(opportunity: Opportunity) -> dict[str, Any]:
 def update_opportunity(opportunity_id: int) -> Response:
     """Change fields (those sent; the others stay), as the opportunity page's fields form
     does: ``If-Match`` with the ETag read, 412 when it changed meanwhile."""
-    opportunity = details.load_opportunity(opportunity_id)
+    # With its forecast lines: when there are any, revenue and cost are their sums.
+    opportunity = db.session.scalars(
+        select(Opportunity)
+        .where(Opportunity.id == opportunity_id)
+        .options(selectinload(Opportunity.forecast_lines))
+    ).one_or_none()
     if opportunity is None:
         fail(404, "There is no opportunity with that id.")
     member = me()
@@ -253,7 +258,7 @@ def update_opportunity(opportunity_id: int) -> Response:
     computed = details.totals_are_computed(opportunity)
     allowed = [f for f in FIELDS if not (computed and f in ("revenue", "cost"))]
     data = form_data(body, allowed, current=_current_fields(opportunity), ignored=READ_ONLY)
-    form = fields_form(opportunity, data)
+    form = fields_form(opportunity, data, choices=False)
     if not form.validate():
         invalid(form_errors(form))
     values = form.values()
