@@ -21,6 +21,7 @@ from crmlite.models import (
     ActivityStatus,
     ApiToken,
     Company,
+    ForecastLine,
     Member,
     Opportunity,
     Role,
@@ -142,6 +143,8 @@ def test_tokens_on_the_account_page(client: FlaskClient, signed_in) -> None:
     assert secret not in again and f"{token.prefix}…" in again
 
     assert Api(client, secret).get(f"{BASE}/stages").status_code == 200
+    db.session.expire_all()
+    assert db.session.get(ApiToken, token.id).last_used_at is not None
     refused = client.post("/account/tokens", data={"name": "", "csrf_token": csrf})
     assert "Name the token" in refused.get_data(as_text=True)
 
@@ -352,6 +355,26 @@ def test_a_rep_cannot_change_a_colleagues_deal(api_as, make_member, make_opportu
     assert api.post(f"{url}/move", json={"stage_id": 2}, if_match=tag).status_code == 403
     _manager, manager_api = api_as(Role.MANAGER)
     assert manager_api.patch(url, json={"name": "Fixed"}, if_match=tag).status_code == 200
+
+
+def test_revenue_of_a_deal_with_forecast_lines(api_as, make_opportunity) -> None:
+    """Revenue and cost are the lines' sums: sent back unchanged they are ignored (a client
+    may send what it read), changed they are refused."""
+    rep, api = api_as(Role.REP)
+    deal = make_opportunity(account_manager_id=rep.id, revenue="10.00")
+    db.session.add(ForecastLine(opportunity_id=deal.id, revenue=Decimal("10.00")))
+    db.session.commit()
+    url = f"{BASE}/opportunities/{deal.id}"
+    read = api.get(url)
+    echoed = api.patch(
+        url, json={**read.get_json(), "name": "Echoed"}, if_match=read.headers["ETag"]
+    )
+    assert echoed.status_code == 200, echoed.get_json()
+    refused = api.patch(url, json={"revenue": "99.00"}, if_match=echoed.headers["ETag"])
+    assert (
+        refused.status_code == 422
+        and "forecast lines" in problem_of(refused)["errors"]["revenue"][0]
+    )
 
 
 def test_only_managers_reassign(api_as, make_member, make_opportunity) -> None:

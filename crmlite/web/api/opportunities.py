@@ -254,9 +254,16 @@ def update_opportunity(opportunity_id: int) -> Response:
     permissions.require(member, "opportunity.change", opportunity)
     version = if_match(opportunity.version)
     body = json_body()
-    # Revenue and cost are the sums of the forecast lines when there are any.
+    # Revenue and cost are the sums of the forecast lines when there are any: sent back as
+    # read they are ignored, changed they are refused.
     computed = details.totals_are_computed(opportunity)
     allowed = [f for f in FIELDS if not (computed and f in ("revenue", "cost"))]
+    if computed:
+        for name in ("revenue", "cost"):
+            if name in body and body[name] == amount(getattr(opportunity, name)):
+                del body[name]
+            elif name in body:
+                invalid({name: [f"The {name} is the sum of the forecast lines: change those."]})
     data = form_data(body, allowed, current=_current_fields(opportunity), ignored=READ_ONLY)
     form = fields_form(opportunity, data, choices=False)
     if not form.validate():

@@ -48,7 +48,9 @@ def listing(item: str) -> dict[str, Any]:
 SCHEMAS: dict[str, Any] = {
     "Problem": {
         "type": "object",
-        "description": "An error (RFC 9457); `errors` names each field at fault.",
+        "description": "An error (RFC 9457); `errors` names each field at fault. `type` is "
+        "about:blank for plain HTTP errors, else urn:crmlite:problem: followed by validation, "
+        "if-match-required, changed-meanwhile, next-step-needed or reopen-not-confirmed.",
         "required": ["type", "title", "status", "detail"],
         "properties": {
             "type": TEXT,
