@@ -681,6 +681,15 @@ def test_rate_limited_per_token(make_app, make_member) -> None:
     assert second.get(f"{BASE}/stages").status_code == 200  # per token, not for everyone
 
 
+def test_made_up_tokens_are_limited_per_address(make_app) -> None:
+    """Made-up tokens would each get the API's limit of their own: they are counted per
+    client address instead, with the sign-in page's limit."""
+    limited = make_app(LOGIN_RATE_LIMIT="2 per minute")
+    client = limited.test_client()
+    answers = [Api(client, f"crm_made-up-{n}").get(f"{BASE}/stages").status_code for n in range(3)]
+    assert answers == [401, 401, 429]
+
+
 def test_status_values_are_the_models() -> None:
     activity_schema = SPEC["components"]["schemas"]["Activity"]["properties"]["status"]
     assert activity_schema["enum"] == [s.value for s in ActivityStatus]

@@ -9,18 +9,24 @@
   it stops working when it is revoked, or when its member is deactivated.
 - When a token was last used is noted at most once a minute, so reading the API costs no
   write per request.
+- Requests with a token that is not valid are counted per client address, with the sign-in
+  page's limit (``LOGIN_RATE_LIMIT``): past it the address waits, as a password guesser does
+  (the API's own limit counts per token, which made-up tokens would escape).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import time
 from datetime import datetime, timedelta
 
+from limits import parse_many
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
-from crmlite.extensions import db
+from crmlite.extensions import db, limiter
 from crmlite.models import ApiToken, Member, TokenScope
 from crmlite.services.parsing import clean_line
 
@@ -118,3 +124,17 @@ def note_use(token: ApiToken, *, now: datetime) -> bool:
         return False
     token.last_used_at = now
     return True
+
+
+def refused_token_wait(address: str, *, limit: str) -> int:
+    """Note a request from this address with a token that is not valid; the seconds it must
+    wait before the next one is answered (0: none)."""
+    if not limiter.enabled:
+        return 0
+    key = "api-refused-token/" + address
+    wait = 0.0
+    for item in parse_many(limit):
+        if not limiter.limiter.hit(item, key):
+            reset_at = limiter.limiter.get_window_stats(item, key).reset_time
+            wait = max(wait, reset_at - time.time(), 1)
+    return math.ceil(wait)

@@ -168,6 +168,16 @@ def authenticate() -> None:
     token = api_tokens.find_token(secret) if secret else None
     if token is None:
         g._login_user = login_manager.anonymous_user()
+        if secret is not None:
+            wait = api_tokens.refused_token_wait(
+                request.remote_addr or "", limit=current_app.config["LOGIN_RATE_LIMIT"]
+            )
+            if wait:
+                raise ApiProblem(
+                    429,
+                    "Too many requests with tokens that are not valid: wait, then try again.",
+                    headers={"Retry-After": str(wait)},
+                )
         raise ApiProblem(
             401,
             "Send a valid personal access token: Authorization: Bearer crm_… "
