@@ -4,14 +4,16 @@ OpenAPI document's schema for its path, method and status."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
 from crmlite.database import utcnow
 from crmlite.extensions import db
-from crmlite.models import Member
+from crmlite.models import Member, Role
 from crmlite.services import api_tokens
 from crmlite.web.api.spec import document
 
@@ -92,3 +94,23 @@ class Api:
 
     def patch(self, url: str, **kwargs: Any) -> Any:
         return self.call("PATCH", url, **kwargs)
+
+
+@pytest.fixture()
+def api_as(
+    client: FlaskClient, make_member: Callable[..., Member]
+) -> Callable[..., tuple[Member, Api]]:
+    """``member, api = api_as(Role.REP)``: a new member and the API with their token."""
+
+    def make(role: Role = Role.REP, scope: str = "read-write", **fields: Any) -> tuple[Member, Api]:
+        member = make_member(role=role, **fields)
+        return member, Api(client, token_for(member, scope))
+
+    return make
+
+
+def problem_of(response: Any) -> dict[str, Any]:
+    assert response.mimetype == "application/problem+json", response.get_data(True)
+    body: dict[str, Any] = response.get_json()
+    assert body["status"] == response.status_code
+    return body

@@ -28,7 +28,7 @@ from crmlite.database import utcnow
 from crmlite.extensions import db, limiter, login_manager
 from crmlite.models import Member
 from crmlite.services import api_tokens
-from crmlite.services.parsing import parse_id, parse_whole
+from crmlite.services.parsing import clean_line, parse_id, parse_whole
 from crmlite.services.periods import BadDay, parse_moment
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -362,8 +362,7 @@ def choice_arg(name: str, choices: Iterable[str]) -> str | None:
 
 
 def text_arg(name: str, length: int = 100) -> str:
-    from crmlite.services.parsing import clean_line
-
+    """Free text from the query string (a search), without control characters."""
     return clean_line(request.args.get(name))[:length]
 
 
