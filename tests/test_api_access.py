@@ -158,3 +158,18 @@ def test_made_up_tokens_are_limited_per_address(make_app) -> None:
     client = limited.test_client()
     answers = [Api(client, f"crm_made-up-{n}").get(f"{BASE}/stages").status_code for n in range(3)]
     assert answers == [401, 401, 429]
+
+
+def test_an_unexpected_error_is_a_problem_too(make_app, make_member, monkeypatch) -> None:
+    """Outside the tests (which re-raise), a bug answers 500 as a problem document."""
+    production_like = make_app(TESTING=False)
+    client = production_like.test_client()
+    api = Api(client, token_for(make_member()))
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("crmlite.web.api.opportunities.stages_json", broken)
+    response = api.get(f"{BASE}/stages", check=False)
+    assert response.status_code == 500
+    assert problem_of(response)["detail"] == "Nothing was saved."

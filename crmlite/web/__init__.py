@@ -11,7 +11,7 @@ from flask import Flask, abort, g, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from crmlite.database import write_intent
 from crmlite.extensions import db, login_manager
@@ -305,9 +305,13 @@ def _register_error_pages(app: Flask) -> None:
         return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
-    def unexpected_error(error: Exception) -> tuple[str, int]:
+    def unexpected_error(error: Exception) -> Any:
         db.session.rollback()
         if app.testing:
             raise error
         app.logger.exception("Unhandled error", exc_info=error)
+        if request.path.startswith("/api/"):
+            from crmlite.web.api import http_error_as_problem
+
+            return http_error_as_problem(InternalServerError("Nothing was saved."))
         return render_error(500)
