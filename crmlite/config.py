@@ -127,6 +127,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     # Sign-in attempts per client address (the proxy's client with TRUSTED_PROXIES).
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # Requests to the JSON API per token (per client address without a token).
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute;5000 per hour")
     # Outgoing e-mail (campaign e-mails, track e-mails). Without MAIL_SERVER every message
     # is written as an .eml file into MAIL_OUTBOX instead, to open in a mail program.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")

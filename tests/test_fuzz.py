@@ -9,7 +9,11 @@ map and to every field of every form the pages render:
   without being listed here);
 - in each form, each field in turn replaced by hostile values of its kind (numbers with
   exponents, NaN, Infinity, out of range, unicode digits; NUL and control characters, 10 kB
-  strings, script tags; impossible dates).
+  strings, script tags; impossible dates);
+- the JSON API (``/api/v1``) with the role's personal access token: the same hostile paths
+  and query strings, and every field of every request body the OpenAPI document describes
+  replaced in turn by hostile values, as strings and as other JSON types, with a current
+  If-Match so the body is really read.
 
 It asserts that no response is a 5xx, that a refused request (4xx, or a form shown again with
 errors) changed nothing in the database, that no stored amount is non-finite or out of range
@@ -48,7 +52,7 @@ from crmlite.models import (
     Track,
     TrackEnrollment,
 )
-from crmlite.services import money, tracking
+from crmlite.services import api_tokens, money, tracking
 from tests.conftest import RequestClient, sign_in
 
 pytestmark = pytest.mark.fuzz
@@ -79,8 +83,9 @@ def query_parameters() -> list[str]:
     names: set[str] = set()
     pattern = re.compile(
         r"""args(?:\.get|\.getlist)?\(\s*["'](\w+)["']|args\[\s*["'](\w+)["']\]|\(\s*args,\s*["'](\w+)["']"""
+        r"""|_arg\(\s*["'](\w+)["']"""
     )
-    for path in WEB.glob("*.py"):
+    for path in WEB.rglob("*.py"):
         for match in pattern.finditer(path.read_text()):
             names.update(name for name in match.groups() if name)
     return sorted(names)
@@ -265,12 +270,15 @@ class Fuzzer:
     sent: int = 0
     failures: list[str] = field(default_factory=list)
     csrf: str = ""
+    api_secret: str | None = None  # the role's personal access token for /api/v1
 
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         self.sent += 1
         headers = kwargs.pop("headers", {})
         if self.csrf:
             headers.setdefault("X-CSRFToken", self.csrf)
+        if self.api_secret and url.startswith("/api/"):
+            headers.setdefault("Authorization", f"Bearer {self.api_secret}")
         try:
             response = self.client.open(url, method=method, headers=headers, **kwargs)
         except Exception as error:  # the test app re-raises what would be a 500
@@ -389,6 +397,53 @@ class Fuzzer:
                 f"({response.status_code}): {_short(data)}"
             )
 
+    def fuzz_api_bodies(self) -> None:
+        """Each field of each JSON body the API takes, replaced in turn by hostile values;
+        a change that is refused changes nothing."""
+        from crmlite.web.api.spec import document
+
+        spec = document()
+        for rule in self.app.url_map.iter_rules():
+            if not rule.rule.startswith("/api/v1/"):
+                continue
+            template = re.sub(r"<(?:[^:<>]+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+            url = self.fill(rule)
+            if url is None:
+                continue
+            for method in sorted((rule.methods or set()) & {"POST", "PATCH"}):
+                operation = spec["paths"][template][method.lower()]
+                fields = _body_fields(spec, operation)
+                for name in fields or [""]:
+                    for bad in _json_values(name):
+                        tag = self.request("GET", url.removesuffix("/move")).headers.get("ETag")
+                        if url.endswith(("/close", "/reopen")):
+                            tag = self.request("GET", url.rsplit("/", 1)[0]).headers.get("ETag")
+                        self.send_json(method, url, {name: bad} if name else {}, tag)
+
+    def send_json(self, method: str, url: str, body: dict[str, Any], tag: str | None) -> None:
+        before = fingerprint()
+        headers = {"If-Match": tag} if tag else {}
+        response = self.request(method, url, json=body, headers=headers)
+        if 400 <= response.status_code < 500 and fingerprint() != before:
+            self.failures.append(
+                f"{self.role}: {method} {url} changed data although it refused "
+                f"({response.status_code}): {str(body)[:200]}"
+            )
+
+
+def _body_fields(spec: dict[str, Any], operation: dict[str, Any]) -> list[str]:
+    body = operation.get("requestBody")
+    if body is None:
+        return []
+    name = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    return sorted(spec["components"]["schemas"][name].get("properties", {}))
+
+
+def _json_values(name: str) -> list[Any]:
+    """Hostile values of a JSON field: the form fuzzer's strings of its kind, and JSON's
+    other types (huge and negative numbers, booleans, null, objects and lists)."""
+    return [*hostile_values(name, "text"), 1e308, -1, 2**63, True, None, {"a": 1}, [1]]
+
 
 # Arguments whose real value depends on the route.
 PER_ROUTE = {
@@ -411,6 +466,7 @@ def value_for(ids: dict[str, str], path: str, argument: str) -> str | None:
 class _Failed:
     status_code = 500
     content_type = ""
+    headers: dict[str, str] = {}
 
     def get_data(self, as_text: bool = False) -> str:
         return ""
@@ -532,7 +588,9 @@ def fuzz_app(app: Flask) -> Flask:
     return app
 
 
-def test_hostile_input_never_breaks_a_page(fuzz_app: Flask) -> None:
+def test_hostile_input_never_breaks_a_page(
+    fuzz_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = fuzz_app
     ids = seed()
     parameters = query_parameters()
@@ -544,6 +602,9 @@ def test_hostile_input_never_breaks_a_page(fuzz_app: Flask) -> None:
     }
     from crmlite.demo import DEMO_PASSWORD
 
+    members_by_email = {m.email: m.id for m in db.session.scalars(select(Member))}
+    # Thousands of API requests per token: the API's rate limit is not what is tested here.
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "1000000 per minute")
     failures: list[str] = []
     sent = 0
     for role in ROLES:
@@ -552,6 +613,14 @@ def test_hostile_input_never_breaks_a_page(fuzz_app: Flask) -> None:
         if role != "anonymous":
             assert sign_in(client, emails[role], DEMO_PASSWORD).status_code == 302
         fuzzer = Fuzzer(app, client, ids, role)
+        if role != "anonymous":
+            fuzzer.api_secret = api_tokens.create_token(
+                db.session.get(Member, members_by_email[emails[role]]),
+                name="fuzz",
+                scope="read-write",
+                now=datetime.now(UTC),
+            )[1]
+            db.session.commit()
         page_urls = [url for _rule, url in fuzzer.pages()]
         started = time.perf_counter()
         fuzzer.fuzz_paths()
@@ -561,6 +630,7 @@ def test_hostile_input_never_breaks_a_page(fuzz_app: Flask) -> None:
             fuzzer.fuzz_queries(parameters, QUERY_VALUES)
         if role in ("admin", "rep"):  # a manager's forms are an admin's, with fewer rights
             fuzzer.fuzz_forms(page_urls)
+            fuzzer.fuzz_api_bodies()
         failures += fuzzer.failures
         sent += fuzzer.sent
         print(f"fuzz as {role}: {fuzzer.sent} requests in {time.perf_counter() - started:.0f} s")

@@ -8,6 +8,7 @@ from crmlite.models.activities import (
     ActivityStatus,
     ActivityType,
 )
+from crmlite.models.api_tokens import ApiToken, TokenScope
 from crmlite.models.audit import AuditEntry, AuditKind
 from crmlite.models.board_totals import BoardTotal
 from crmlite.models.imports import (
@@ -78,6 +79,7 @@ __all__ = [
     "ActivityNote",
     "ActivityStatus",
     "ActivityType",
+    "ApiToken",
     "AuditEntry",
     "AuditKind",
     "BoardTotal",
@@ -127,6 +129,7 @@ __all__ = [
     "StepAction",
     "StepAssignee",
     "Team",
+    "TokenScope",
     "Track",
     "TrackEnrollment",
     "TrackKind",

@@ -217,6 +217,32 @@ def parse_exported_day(value: object, *, label: str = "The date") -> date:
     return parse_day(text, label=label)
 
 
+_MOMENT_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+    r"(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def parse_moment(text: str, *, label: str = "The time") -> datetime:
+    """A moment in ISO 8601 with its offset (``2026-11-28T09:30:00Z``,
+    ``2026-11-28T10:30:00+01:00``), as UTC; BadDay naming the field otherwise. Without an
+    offset the moment is ambiguous, so it is refused rather than guessed."""
+    shown = text.strip()[:40]
+    refusal = BadDay(
+        f"{label} must be a moment in ISO 8601 with its offset, e.g. 2026-11-28T09:30:00Z; "
+        f"“{shown}” is not one."
+    )
+    if not _MOMENT_TEXT.fullmatch(text.strip()):
+        raise refusal
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise refusal from None
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:
+        raise BadDay(f"{label} must be between {FIRST_YEAR} and {LAST_YEAR}.")
+    return moment.astimezone(UTC)
+
+
 def month_of(moment: datetime, tz: ZoneInfo) -> Month:
     """The team's month a moment (e.g. a closing) counts in."""
     return Month.of(moment.astimezone(tz).date())

@@ -579,6 +579,8 @@ ROUTES: dict[str, Route] = {
     "auth.change_password": route("home.use"),
     "auth.sign_out_everywhere": route("home.use"),
     "auth.confirm_password": route("home.use"),
+    "auth.create_token": route("home.use"),  # one's own API tokens
+    "auth.revoke_token": route("home.use"),
     "auth.reset_password": PUBLIC,  # the signed one-time token is the authorisation
     "calendar.feed": PUBLIC,
     "public.click": PUBLIC,
@@ -741,6 +743,30 @@ ROUTES: dict[str, Route] = {
     "webhooks.update": route("webhook.manage"),
     "webhooks.send_test": route("webhook.manage"),
     "webhooks.delete": route("webhook.manage"),
+    # the JSON API (a personal access token signs in; the same rules as the pages)
+    "api.openapi": PUBLIC,  # the API's description: no data
+    "api.opportunities": route("opportunity.read"),
+    "api.opportunity": route("opportunity.read", "opportunity_id"),
+    "api.new_opportunity": route("opportunity.create"),
+    "api.update_opportunity": route("opportunity.change", "opportunity_id"),
+    "api.move_opportunity": route("opportunity.change", "opportunity_id"),
+    "api.stages": route("opportunity.read"),
+    "api.companies": route("company.read"),
+    "api.company": route("company.read", "company_id"),
+    "api.create_company": route("company.create"),
+    "api.update_company": route("company.change", "company_id"),
+    "api.contacts": route("contact.read"),
+    "api.contact": route("contact.read", "contact_id"),
+    "api.create_contact": route("contact.create"),
+    "api.update_contact": route("contact.change", "contact_id"),
+    "api.activities": route("activity.read"),
+    "api.activity": route("activity.read", "activity_id"),
+    "api.create_activity": route("activity.create"),
+    "api.update_activity": route("activity.change", "activity_id"),
+    "api.close_activity": route("activity.complete", "activity_id"),
+    "api.reopen_activity": route("activity.reopen", "activity_id"),
+    "api.member_points": route("points.read", "member_id"),
+    "api.dashboard": route("dashboard.read"),
 }
 
 

@@ -11,7 +11,7 @@ from flask import Flask, abort, g, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from crmlite.database import write_intent
 from crmlite.extensions import db, login_manager
@@ -124,6 +124,7 @@ def safe_next(target: str | None, default: str) -> str:
 def register_web(app: Flask) -> None:
     from crmlite.web import (
         activities,
+        api,
         audit,
         auth,
         board,
@@ -145,6 +146,7 @@ def register_web(app: Flask) -> None:
     )
 
     incoming.register(app)  # before the blueprints: their <int:…> routes use its converter
+    api.register(app)
     for module in (
         auth,
         main,
@@ -197,6 +199,12 @@ def _register_guards(app: Flask) -> None:
         token = g.pop("write_intent_token", None)
         if token is not None:
             write_intent.reset(token)
+
+    # The API signs its callers in with their token (never the session cookie) before the
+    # sign-in guard and the route rules below look at who is signed in.
+    from crmlite.web.api import authenticate
+
+    app.before_request(authenticate)
 
     @app.before_request
     def require_sign_in() -> Any:
@@ -294,12 +302,20 @@ def _register_error_pages(app: Flask) -> None:
         if error.code in (301, 302, 303, 307, 308):
             return error
         db.session.rollback()
+        if request.path.startswith("/api/"):  # no route (404, 405) under the API: JSON too
+            from crmlite.web.api import http_error_as_problem
+
+            return http_error_as_problem(error)
         return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
-    def unexpected_error(error: Exception) -> tuple[str, int]:
+    def unexpected_error(error: Exception) -> Any:
         db.session.rollback()
         if app.testing:
             raise error
         app.logger.exception("Unhandled error", exc_info=error)
+        if request.path.startswith("/api/"):
+            from crmlite.web.api import http_error_as_problem
+
+            return http_error_as_problem(InternalServerError("Nothing was saved."))
         return render_error(500)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -21,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from crmlite.database import utcnow
 from crmlite.extensions import db, limiter
-from crmlite.services import members, password_resets, sessions, sign_in
+from crmlite.services import api_tokens, members, password_resets, sessions, sign_in
 from crmlite.services.members import PasswordRefused
 from crmlite.web import public, safe_next
 from crmlite.web.auth_forms import (
@@ -29,6 +30,7 @@ from crmlite.web.auth_forms import (
     ConfirmPasswordForm,
     ResetPasswordForm,
     SignInForm,
+    TokenForm,
 )
 from crmlite.web.filters import plural
 from crmlite.web.sessions import (
@@ -119,10 +121,18 @@ def logout() -> Response:
 # ---------------------------------------------------------------- the member's own account
 
 
-def _account_page(form: ChangePasswordForm | None = None) -> str:
+def _account_page(
+    form: ChangePasswordForm | None = None,
+    *,
+    token_form: TokenForm | None = None,
+    new_secret: str | None = None,
+) -> str:
     return render_template(
         "auth/account.html",
         form=form or ChangePasswordForm(formdata=None),
+        token_form=token_form or TokenForm(formdata=None),
+        tokens=api_tokens.live_tokens(current_user),
+        new_secret=new_secret,
         signed_in_count=sessions.sessions_open(current_user, now=utcnow()),
         idle_minutes=current_app.config["SESSION_IDLE_MINUTES"],
         max_hours=current_app.config["SESSION_MAX_HOURS"],
@@ -171,6 +181,38 @@ def sign_out_everywhere() -> Response:
     _end_this_browser_session()
     flash("You are signed out everywhere, this browser included.", "success")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/account/tokens")
+def create_token() -> str | Response:
+    """A personal access token for the API: its secret is shown on this answer only (never
+    put in a cookie or a flash message, never stored)."""
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            _token, secret = api_tokens.create_token(
+                current_user,
+                name=form.name.data or "",
+                scope=form.scope.data or "",
+                now=utcnow(),
+            )
+        except api_tokens.TokenRefused as refused:
+            getattr(form, refused.field).errors = [str(refused)]
+            return _account_page(token_form=form)
+        db.session.commit()
+        return _account_page(new_secret=secret)
+    return _account_page(token_form=form)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int) -> Response:
+    """Revoke one of your tokens: the program using it is refused from now on."""
+    token = api_tokens.revoke_token(current_user, token_id, now=utcnow())
+    if token is None:
+        abort(404)
+    db.session.commit()
+    flash(f"The token “{token.name}” is revoked.", "success")
+    return redirect(url_for("auth.account"))
 
 
 # ---------------------------------------------------------------- confirm your password

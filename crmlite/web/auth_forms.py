@@ -4,12 +4,13 @@ the views ask the services, which say which field a refusal belongs to."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from crmlite.models import TokenScope
 from crmlite.services.members import MAX_PASSWORD_LENGTH, PASSWORD_HINT
 from crmlite.web import strip
-from crmlite.web.fields import EmailAddress
+from crmlite.web.fields import EmailAddress, LineField
 
 
 def _password(label: str, message: str, autocomplete: str, hint: str = "") -> PasswordField:
@@ -57,4 +58,19 @@ class ResetPasswordForm(FlaskForm):
     )
     new_password_again = _password(
         "New password again", "Type the new password a second time.", "new-password"
+    )
+
+
+class TokenForm(FlaskForm):
+    """A new personal access token for the API: what it is for, and what it may do."""
+
+    name = LineField(
+        "What is it for?",
+        description="e.g. “Accounting sync”: you will see it in this list.",
+        validators=[DataRequired("Name the token: what will use it?"), Length(max=80)],
+    )
+    scope = RadioField(
+        "It may",
+        choices=[SelectChoice(s.value, s.label) for s in TokenScope],
+        default=TokenScope.READ.value,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import url_for
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
@@ -140,17 +141,30 @@ class NoteForm(FlaskForm):
 # same page, or a fresh one).
 
 
-def _data(formdata: bool) -> dict[str, Any]:
+def _data(formdata: bool | MultiDict[str, str]) -> dict[str, Any]:
+    if isinstance(formdata, MultiDict):
+        # The API's JSON, read as if typed; its callers sign in with a token, not a cookie,
+        # so there is no CSRF token to check (web/api/base.py).
+        return {"formdata": formdata, "meta": {"csrf": False}}
     return {} if formdata else {"formdata": None}
 
 
-def fields_form(opportunity: Opportunity, formdata: bool = True) -> FieldsForm:
+def fields_form(
+    opportunity: Opportunity,
+    formdata: bool | MultiDict[str, str] = True,
+    *,
+    choices: bool = True,
+) -> FieldsForm:
+    """The fields form; ``choices=False`` leaves out the lists a page offers to choose from
+    (the API's: whether a chosen record exists is the service's rule either way)."""
     form = FieldsForm(obj=opportunity, **_data(formdata))
     if details.totals_are_computed(opportunity):
         del form.revenue
         del form.cost
     if not form.is_submitted() or not formdata:
         form.use_stage_default.data = False
+    if not choices:
+        return form
     form.type_id.set_choices(pick_lists.opportunity_types(keep_id=opportunity.type_id))
     form.campaign_id.set_choices(pick_lists.campaigns())
     members = pick_lists.active_members(

@@ -2,7 +2,7 @@
 claimed like the outbox, services/webhooks.py) and every delivery attempt, for the log.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-04 03:59:35.509123
 
 """
@@ -14,7 +14,7 @@ import crmlite.database
 
 # revision identifiers, used by Alembic.
 revision = '0021'
-down_revision = '0019'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
