@@ -101,6 +101,7 @@ def test_every_audit_event_has_one_handler_subscribed_once(app: Flask) -> None:
         events.ClosedDealMoved,
         events.Deleted,
         events.WebhookChanged,
+        events.NextStepTypeChanged,
     }
     assert set(audit.HANDLERS) == audited
     for event_type, handler in audit.HANDLERS.items():

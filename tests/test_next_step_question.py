@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from crmlite.extensions import db
-from crmlite.models import Activity, Opportunity, Role, SalesStage
+from crmlite.models import Activity, AuditEntry, AuditKind, Opportunity, Role, SalesStage
 from crmlite.services import funnel
 from crmlite.services.defaults import STAGE_NEXT_STEP_TYPES, load_defaults
 from crmlite.services.team import local_today
@@ -216,6 +216,19 @@ def test_a_manager_sets_a_stages_next_step_type_in_setup(
     setup_post(htmx, "Discovery", "0")  # none
     db.session.expire_all()
     assert stage("Discovery").next_step_type_id is None
+    setup_post(htmx, "Discovery", "0")  # the same again: nothing changed, nothing recorded
+
+    # Each change is in the audit log, as the points table's are.
+    entries = db.session.execute(
+        select(AuditEntry.summary, AuditEntry.before, AuditEntry.after)
+        .where(AuditEntry.kind == AuditKind.NEXT_STEP_TYPE_CHANGED.value)
+        .order_by(AuditEntry.id)
+    ).all()
+    dm, se = activity_type("DM").label, activity_type("SE").label
+    assert entries == [
+        (f"{me.name} changed Discovery's next-step type: {dm} → {se}", dm, se),
+        (f"{me.name} changed Discovery's next-step type: {se} → none", se, None),
+    ]
 
 
 @pytest.mark.parametrize("chosen", ["abc", "999999", "-3", "inactive"])

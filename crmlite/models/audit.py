@@ -35,6 +35,7 @@ class AuditKind(StrEnum):
     CLOSED_DEAL_MOVED = "closed_deal_moved"
     DELETED = "deleted"
     WEBHOOK_CHANGED = "webhook_changed"
+    NEXT_STEP_TYPE_CHANGED = "next_step_type_changed"
 
     @property
     def label(self) -> str:
@@ -51,6 +52,7 @@ class AuditKind(StrEnum):
             "closed_deal_moved": "Won or lost deal moved",
             "deleted": "Deleted",
             "webhook_changed": "Webhook added or changed",
+            "next_step_type_changed": "Next-step type changed",
         }[self.value]
 
 

@@ -269,6 +269,21 @@ def on_webhook_changed(event: events.WebhookChanged) -> None:
     )
 
 
+def on_next_step_type_changed(event: events.NextStepTypeChanged) -> None:
+    """ "Cory changed 1st Appointment's next-step type: SE - … → SA - …": what every rep's
+    next-step question offers first, so it is traced like the points table."""
+    _record(
+        AuditKind.NEXT_STEP_TYPE_CHANGED,
+        f"{event.by.name} changed {event.stage_name}'s next-step type: "
+        f"{event.before or 'none'} → {event.after or 'none'}",
+        at=event.at,
+        by=event.by,
+        before=event.before or None,
+        after=event.after or None,
+        object_kind="stage",
+    )
+
+
 # One handler per event of the audit log; services/reactions.py subscribes them.
 HANDLERS: dict[type[events.Event], Any] = {
     events.SignedIn: on_signed_in,
@@ -283,6 +298,7 @@ HANDLERS: dict[type[events.Event], Any] = {
     events.ClosedDealMoved: on_closed_deal_moved,
     events.Deleted: on_deleted,
     events.WebhookChanged: on_webhook_changed,
+    events.NextStepTypeChanged: on_next_step_type_changed,
 }
 
 

@@ -172,6 +172,17 @@ class PointValueChanged(Event):
 
 
 @dataclass(frozen=True)
+class NextStepTypeChanged(Event):
+    """The kind of activity a stage's next-step question offers first changed (Setup)."""
+
+    stage_name: str
+    before: str  # the type's label, "" for none
+    after: str
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
 class QuotaChanged(Event):
     """A points quota (team or member) or a revenue/margin quota changed."""
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 
+from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import (
     ActivityType,
@@ -149,15 +150,31 @@ def next_step_defaults(to_stage: SalesStage, today: date) -> NextStepDefaults:
     )
 
 
-def set_next_step_type(stage: SalesStage, type_id: int | None) -> None:
+def set_next_step_type(stage: SalesStage, type_id: int | None, *, by: Member) -> None:
     """Setup: the kind of activity a move to ``stage`` offers first (None: none chosen).
-    Only an active type may be chosen; ValueError otherwise, nothing changed."""
+    Only an active type may be chosen; ValueError otherwise, nothing changed. A change is
+    reported (the audit log records it, as it does the points table's)."""
+    chosen = None
     if type_id is not None:
         chosen = db.session.get(ActivityType, type_id)
         if chosen is None or not chosen.active:
             raise ValueError("Choose an active activity type from the list.")
+    if stage.next_step_type_id == type_id:
+        return
+    before = (
+        db.session.get(ActivityType, stage.next_step_type_id) if stage.next_step_type_id else None
+    )
     stage.next_step_type_id = type_id
     db.session.flush()
+    events.publish(
+        events.NextStepTypeChanged(
+            stage_name=stage.name,
+            before=before.label if before else "",
+            after=chosen.label if chosen else "",
+            by=by,
+            at=utcnow(),
+        )
+    )
 
 
 def move_to_stage(

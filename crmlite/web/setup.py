@@ -328,7 +328,7 @@ def stage_next_step_type(stage_id: int) -> str | Response:
     if not form.validate():
         return _stages(form)
     try:
-        funnel.set_next_step_type(stage, form.next_step_type_id.data or None)
+        funnel.set_next_step_type(stage, form.next_step_type_id.data or None, by=current_user)
     except ValueError as refused:
         db.session.rollback()
         form.next_step_type_id.errors = [str(refused)]
