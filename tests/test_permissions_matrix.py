@@ -240,6 +240,8 @@ def build_world(role: str) -> World:
         "kind": "pipeline",
         "position": 0,
         "token": "not-a-real-token",
+        "fmt": "csv",  # the exports of list pages
+        "table": "members",  # the dashboard's table to export
     }
     team_records = {"campaign_id": campaign, "track_id": track}
     return World(me, sides["own"], sides["other"], shared, team_records)

@@ -17,11 +17,12 @@ from typing import Any
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member
 from crmlite.services import dashboard as service
-from crmlite.services import deal_lists
+from crmlite.services import deal_lists, exports
 from crmlite.services.funnel_health import Period, funnel_health, period_bounds, period_months
 from crmlite.services.hygiene import HYGIENE_KINDS
 from crmlite.services.money import format_amount
@@ -30,7 +31,7 @@ from crmlite.services.periods import Month, month_name, quarter_months, quarter_
 from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, NO_LOCATION, NO_UNIT
 from crmlite.services.team import local_today
 from crmlite.services.wins import NO_MANAGER, Basis
-from crmlite.web import BadQuery, is_htmx, may, whole_arg
+from crmlite.web import BadQuery, exporting, is_htmx, may, whole_arg
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -191,6 +192,27 @@ def index() -> Any:
         url = url_for("dashboard.index", **(request.args if errors else choice.query_args()))
         return render_template("dashboard/_dashboard.html", **context), {"HX-Push-Url": url}
     return render_template("dashboard/page.html", **context), 400 if errors else 200
+
+
+@bp.get("/export/<table>.<fmt>")
+def export(table: str, fmt: str) -> Response:
+    """A summary table of the dashboard with the chosen year, quarter and basis, as CSV or
+    XLSX: "members" (a rep: their own row only, as on the page) or "locations" (the team's:
+    managers and admins, as on the page)."""
+    if table not in ("members", "locations"):
+        abort(404)
+    today = local_today(g.tz)
+    choice, errors = choice_from(request.args, today)
+    if errors:
+        return Response(" ".join(errors), status=400, mimetype="text/plain")
+    data = service.dashboard(
+        choice.year, choice.quarter, today, g.tz, choice.basis, member_id=_scope()
+    )
+    if table == "members":
+        return exporting.send(exports.dashboard_members(data.by_member), fmt)
+    if data.by_location is None:
+        abort(403)
+    return exporting.send(exports.dashboard_locations(data.by_location), fmt)
 
 
 @bp.get("/funnel")
