@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ["board", "calendar", "activities", "points", "dashboard", "tracks"]
+BENCHMARKS = ["board", "calendar", "activities", "points", "dashboard", "tracks", "exports"]
 
 
 def main() -> int:

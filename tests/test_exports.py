@@ -384,3 +384,61 @@ def test_the_dashboard_export_refuses_a_bad_choice(
     assert client.get("/dashboard/export/other.csv").status_code == 404
     html = client.get("/dashboard/?year=2026&quarter=4").get_data(as_text=True)
     assert "/dashboard/export/members.csv?year=2026&amp;quarter=4" in html
+
+
+# ---------------------------------------------- stalled, and the deals behind a figure
+
+
+def test_a_reps_stalled_export_holds_their_own(
+    client: FlaskClient,
+    signed_in: Callable[..., Member],
+    make_member: Callable[..., Member],
+    make_opportunity: Callable[..., Any],
+    make_activity: Callable[..., Any],
+) -> None:
+    rep = signed_in(Role.REP, name="Manny Martinez")
+    other = make_member(name="Cory Ferguson")
+    make_opportunity(name="My stalled", account_manager_id=rep.id, revenue="300.00")
+    moving = make_opportunity(name="My moving", account_manager_id=rep.id)
+    make_activity(rep, "Next step", opportunity_id=moving.id, due_on=date.today() + timedelta(2))
+    make_opportunity(name="Their stalled", account_manager_id=other.id)
+    rows = csv_rows(client, "/opportunities/stalled.csv")
+    assert [(r["Opportunity"], r["Account manager"], r["Revenue"]) for r in rows] == [
+        ("My stalled", "Manny Martinez", "300.00")
+    ]
+    assert 'href="/opportunities/stalled.xlsx"' in client.get("/opportunities/stalled").get_data(
+        as_text=True
+    )
+
+
+def test_the_deals_behind_a_figure_export_as_the_page_lists_them(
+    client: FlaskClient,
+    signed_in: Callable[..., Member],
+    make_member: Callable[..., Member],
+    make_opportunity: Callable[..., Any],
+) -> None:
+    rep = signed_in(Role.REP, name="Manny Martinez")
+    other = make_member(name="Cory Ferguson")
+    now = datetime.now(UTC)
+    for member, amount in ((rep, "700.00"), (other, "900.00")):
+        make_opportunity(
+            name=f"Won by {member.name}",
+            stage_name="Won",
+            closed_at=now,
+            won_amount=Decimal(amount),
+            revenue=amount,
+            account_manager_id=member.id,
+        )
+    today = local_today(LA)
+    query = f"year={today.year}&month={today.month}"
+    page = client.get(f"/dashboard/won?{query}").get_data(as_text=True)
+    assert f'href="/dashboard/won.csv?year={today.year}&amp;month={today.month}"' in page
+    rows = csv_rows(client, f"/dashboard/won.csv?{query}")
+    assert [(r["Opportunity"], r["Counts for"]) for r in rows] == [
+        ("Won by Manny Martinez", "700.00")
+    ]
+    assert datetime.fromisoformat(rows[0]["Won at"]).utcoffset() is not None
+    assert client.get(f"/dashboard/won.csv?{query}&member_id={other.id}").status_code == 403
+    assert client.get(f"/dashboard/won.pdf?{query}").status_code == 404
+    header, cells, _ = xlsx_rows(client, "/dashboard/open/zero-revenue.xlsx")
+    assert header[:2] == ["Id", "Opportunity"] and cells == []

@@ -36,7 +36,15 @@ from crmlite.models import (
     OpportunityType,
     SalesStage,
 )
-from crmlite.services import activities, attainment, board, campaigns, companies
+from crmlite.services import (
+    activities,
+    attainment,
+    board,
+    campaigns,
+    companies,
+    deal_lists,
+    stalled_opportunities,
+)
 from crmlite.services.money import cents
 from crmlite.services.periods import month_name
 from crmlite.services.statuses import is_open
@@ -386,6 +394,82 @@ def campaign_rows(filters: campaigns.AnalysisFilters) -> Table:
     return Table("campaigns", CAMPAIGN_COLUMNS, rows())
 
 
+# ---------------------------------------------------------------- the deals behind a figure
+
+
+def deal_rows(name: str, deals: deal_lists.DealList, kind: str) -> Table:
+    """The deals behind a dashboard figure (asked for without the page's limit), with the
+    page's columns: "won" shows when each was won and what it counts for, "pipeline" also
+    its probability and weighted amount."""
+    won, pipeline = kind == "won", kind == "pipeline"
+    columns = [
+        Column("Id", Kind.NUMBER),
+        *_text("Opportunity", "Company", "Account manager", "Location", "Business unit"),
+        Column("Stage"),
+        Column("Won at", Kind.MOMENT) if won else Column("Expected close", Kind.DATE),
+        Column("Revenue", Kind.AMOUNT),
+        Column("Cost", Kind.AMOUNT),
+    ]
+    if won or pipeline:
+        columns.append(Column("Counts for", Kind.AMOUNT))
+    if pipeline:
+        columns += [Column("Probability %", Kind.NUMBER), Column("Weighted", Kind.AMOUNT)]
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for r in deals.rows:
+            row: tuple[Any, ...] = (
+                r.id,
+                r.name,
+                r.company,
+                r.account_manager,
+                r.location,
+                r.business_unit,
+                r.stage,
+                r.closed_at if won else r.expected_close_on,
+                r.revenue,
+                r.cost,
+            )
+            if won or pipeline:
+                row += (r.amount,)
+            if pipeline:
+                row += (r.probability, r.weighted)
+            yield row
+
+    return Table(name, columns, rows())
+
+
+STALLED_COLUMNS = [
+    Column("Id", Kind.NUMBER),
+    *_text("Account manager", "Opportunity", "Company", "Stage"),
+    Column("Days in stage", Kind.NUMBER),
+    Column("Revenue", Kind.AMOUNT),
+    Column("Expected close", Kind.DATE),
+]
+
+
+def stalled_rows(groups: list[stalled_opportunities.StalledGroup]) -> Table:
+    """The stalled opportunities list, group by group (account managers by name, then the
+    unassigned), as the page lists them."""
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for group in groups:
+            manager = group.account_manager.name if group.account_manager else None
+            for item in group.opportunities:
+                o = item.opportunity
+                yield (
+                    o.id,
+                    manager,
+                    o.name,
+                    o.company.name if o.company else None,
+                    o.stage.name,
+                    item.days_in_stage,
+                    o.revenue,
+                    o.expected_close_on,
+                )
+
+    return Table("stalled-opportunities", STALLED_COLUMNS, rows())
+
+
 # ---------------------------------------------------------------- the dashboard's tables
 
 
@@ -456,5 +540,7 @@ __all__ = [
     "contact_rows",
     "dashboard_locations",
     "dashboard_members",
+    "deal_rows",
     "opportunities",
+    "stalled_rows",
 ]

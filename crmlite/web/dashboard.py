@@ -275,9 +275,21 @@ def _bad_input(message: str, title: str) -> tuple[str, int]:
     return render_template("dashboard/deals.html", title=title, errors=[message]), 400
 
 
+def _export_format(fmt: str | None) -> int | None:
+    """The deals lists as a page (the first ``LIST_LIMIT``) or, at ``….csv`` / ``….xlsx``,
+    as an export of all of them: the limit to ask for."""
+    if fmt is None:
+        return deal_lists.LIST_LIMIT
+    if fmt not in exporting.FORMATS:
+        abort(404)
+    return None
+
+
 @bp.get("/won")
-def won() -> Any:
-    """The won opportunities behind a figure of the summaries."""
+@bp.get("/won.<fmt>")
+def won(fmt: str | None = None) -> Any:
+    """The won opportunities behind a figure of the summaries (or all of them, exported)."""
+    limit = _export_format(fmt)
     args = request.args
     today = local_today(g.tz)
     try:
@@ -318,7 +330,10 @@ def won() -> Any:
         member_id=member_id,
         location_id=location_id,
         business_unit_id=unit_id,
+        limit=limit,
     )
+    if fmt is not None:
+        return exporting.send(exports.deal_rows(f"won-{year}", deals, "won"), fmt)
     who = []
     if member_id is not None:
         who.append(member.name if member else NO_MANAGER)
@@ -343,12 +358,15 @@ def won() -> Any:
 
 
 @bp.get("/open/<kind>")
-def open_deals(kind: str) -> Any:
+@bp.get("/open/<kind>.<fmt>")
+def open_deals(kind: str, fmt: str | None = None) -> Any:
     """Open opportunities behind a forecast or hygiene figure: expected to close in a month
-    ("pipeline"), past their expected close date, or without revenue."""
+    ("pipeline"), past their expected close date, or without revenue (or all of them,
+    exported)."""
     titles = {"pipeline": "Open pipeline", **HYGIENE_KINDS}
     if kind not in titles:
         abort(404)
+    limit = _export_format(fmt)
     args = request.args
     today = local_today(g.tz)
     try:
@@ -366,11 +384,13 @@ def open_deals(kind: str) -> Any:
     member_id, member = _member_scope(member_id)
     if kind == "pipeline":
         assert year is not None and month is not None
-        deals = deal_lists.pipeline_deals(year, month, basis, member_id=member_id)
+        deals = deal_lists.pipeline_deals(year, month, basis, member_id=member_id, limit=limit)
         when = f"Expected to close in {month_name(month)} {year}"
     else:
-        deals = deal_lists.hygiene_deals(kind, today, member_id=member_id)
+        deals = deal_lists.hygiene_deals(kind, today, member_id=member_id, limit=limit)
         when = f"Open, as of {today:%a %Y-%m-%d}"
+    if fmt is not None:
+        return exporting.send(exports.deal_rows(f"deals-{kind}", deals, kind), fmt)
     who = [] if member_id is None else [member.name if member else NO_MANAGER]
     return render_template(
         "dashboard/deals.html",

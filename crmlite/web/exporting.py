@@ -38,6 +38,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 AMOUNT_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 MOMENT_FORMAT = "yyyy-mm-dd hh:mm"
+NUMBER_FORMATS = {Kind.AMOUNT: AMOUNT_FORMAT, Kind.DATE: DATE_FORMAT, Kind.MOMENT: MOMENT_FORMAT}
 
 
 def guarded(text: str) -> str:
@@ -74,20 +75,25 @@ def csv_lines(table: Table, tz: ZoneInfo) -> Iterator[str]:
         yield buffer.getvalue()
 
 
-def _xlsx_cell(sheet: Any, value: Any, kind: Kind, tz: ZoneInfo) -> WriteOnlyCell:
+def _xlsx_value(sheet: Any, value: Any, kind: Kind, tz: ZoneInfo) -> Any:
+    """A cell's value, wrapped in a cell of its own only when it needs a number format or
+    must be kept from reading as a formula (openpyxl writes the rest faster as they are)."""
+    if value is None:
+        return None
+    if kind is Kind.TEXT:
+        value = str(value)
+        if not value.startswith("="):
+            return value
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # "=1+1" stays text, never a formula
+        return cell
     if kind is Kind.MOMENT and isinstance(value, datetime):
         value = value.astimezone(tz).replace(tzinfo=None)
-    if kind is Kind.TEXT and value is not None:
-        value = str(value)
+    style = NUMBER_FORMATS.get(kind)
+    if style is None:
+        return value
     cell = WriteOnlyCell(sheet, value=value)
-    if kind is Kind.TEXT and value is not None:
-        cell.data_type = "s"  # "=1+1" stays text, never a formula
-    elif kind is Kind.AMOUNT:
-        cell.number_format = AMOUNT_FORMAT
-    elif kind is Kind.DATE:
-        cell.number_format = DATE_FORMAT
-    elif kind is Kind.MOMENT:
-        cell.number_format = MOMENT_FORMAT
+    cell.number_format = style
     return cell
 
 
@@ -105,7 +111,7 @@ def write_xlsx(table: Table, tz: ZoneInfo, target: Any) -> None:
     sheet.append(header)
     kinds = [column.kind for column in table.columns]
     for row in table.rows:
-        sheet.append([_xlsx_cell(sheet, v, k, tz) for v, k in zip(row, kinds, strict=True)])
+        sheet.append([_xlsx_value(sheet, v, k, tz) for v, k in zip(row, kinds, strict=True)])
     workbook.save(target)
 
 
