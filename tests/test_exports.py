@@ -142,6 +142,17 @@ def test_the_board_links_to_its_exports_with_its_filters(
     assert 'href="/board/export.xlsx?rating=Hot"' in html
 
 
+def test_filtering_the_board_in_place_brings_its_export_links_along(
+    client: FlaskClient, signed_in: Callable[..., Member], deals: dict[str, Any]
+) -> None:
+    signed_in(Role.MANAGER)
+    headers = {"HX-Request": "true", "HX-Target": "board"}
+    html = client.get("/board/?rating=Hot", headers=headers).get_data(as_text=True)
+    links = html[html.index('id="board-exports"') :]
+    assert 'hx-swap-oob="true"' in links[:80]
+    assert 'href="/board/export.xlsx?rating=Hot"' in links
+
+
 def test_an_unknown_format_is_not_found(
     client: FlaskClient, signed_in: Callable[..., Member]
 ) -> None:
