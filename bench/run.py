@@ -9,7 +9,16 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ["board", "calendar", "activities", "points", "dashboard", "tracks", "api"]
+BENCHMARKS = [
+    "board",
+    "calendar",
+    "activities",
+    "points",
+    "dashboard",
+    "tracks",
+    "api",
+    "exports",
+]
 
 
 def main() -> int:

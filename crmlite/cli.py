@@ -24,7 +24,7 @@ from crmlite.models import (
     Opportunity,
     Role,
 )
-from crmlite.services import audit, board, campaign_sending, members, worker
+from crmlite.services import archive, audit, backup, board, campaign_sending, members, worker
 from crmlite.services.defaults import load_defaults
 
 crm = click.Group("crm", help="crmlite commands.")
@@ -276,6 +276,58 @@ def _member_or_first_admin(email: str | None) -> Member:
     if admin is None:
         raise click.ClickException("No admin to import as: add one or give --member.")
     return admin
+
+
+@crm.command("export-archive")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def export_archive_command(path: Path) -> None:
+    """Write the whole database to PATH as a portable archive (a ZIP: a CSV per table and
+    manifest.json), consistent while the app runs."""
+    manifest = archive.write_archive(str(path))
+    rows = sum(table["rows"] for table in manifest["tables"])
+    click.echo(
+        f"{path}: {len(manifest['tables'])} tables, {rows:,} rows, "
+        f"revision {manifest['alembic_revision']}."
+    )
+
+
+@crm.command("import-archive")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_archive_command(path: Path) -> None:
+    """Load an archive written by export-archive into this empty database, migrated to the
+    archive's revision (ids kept)."""
+    try:
+        counts = archive.restore_archive(str(path))
+    except archive.ArchiveRefused as refused:
+        db.session.rollback()
+        raise click.ClickException(str(refused)) from refused
+    db.session.commit()
+    click.echo(f"Loaded {sum(counts.values()):,} rows into {len(counts)} tables from {path}.")
+
+
+@crm.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """A consistent copy of the database at PATH while the app runs: SQLite's online
+    backup API, or pg_dump -Fc on PostgreSQL."""
+    try:
+        done = backup.backup(path)
+    except backup.BackupFailed as failed:
+        raise click.ClickException(str(failed)) from failed
+    click.echo(f"Backed up the {done.engine} database to {done.path} with {done.how}.")
+
+
+@crm.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that is not empty.")
+def restore_command(path: Path, force: bool) -> None:
+    """Restore a backup made by `crm backup` into this database (empty unless --force):
+    SQLite's backup API, or pg_restore on PostgreSQL."""
+    try:
+        done = backup.restore(path, force=force)
+    except backup.BackupFailed as failed:
+        raise click.ClickException(str(failed)) from failed
+    click.echo(f"Restored the {done.engine} database from {done.path} with {done.how}.")
 
 
 def register(app: Flask) -> None:

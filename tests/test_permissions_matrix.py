@@ -263,6 +263,8 @@ def build_world(role: str) -> World:
         "position": 0,
         "token": "not-a-real-token",
         "job_id": job.id,
+        "fmt": "csv",  # the exports of list pages
+        "table": "members",  # the dashboard's table to export
     }
     # Personal access tokens: one the matrix calls the API with, one to revoke (a
     # colleague's when signed out).

@@ -487,18 +487,9 @@ class ActivityFilters:
         return args
 
 
-def activity_list(
-    filters: ActivityFilters, today: date, *, limit: int, offset: int = 0
-) -> tuple[list[Activity], bool]:
-    """The activities the filters ask for (and whether there are more), in a constant
-    number of queries: open ones by day and time, done ones newest first."""
-    query = select(Activity).options(
-        joinedload(Activity.type),
-        joinedload(Activity.company),
-        joinedload(Activity.opportunity).load_only(Opportunity.name, raiseload=True),
-        joinedload(Activity.assigned_to),
-        joinedload(Activity.closed_by),
-    )
+def listed(query: Any, filters: ActivityFilters, today: date) -> Any:
+    """The query narrowed to what the activity list shows with these filters, in its order:
+    open ones by day and time, done ones newest first (the list and its export share it)."""
     if filters.member_id:
         query = query.where(Activity.assigned_to_id == filters.member_id)
     if filters.type_id:
@@ -519,10 +510,24 @@ def activity_list(
         case "open":
             query = query.where(is_open)
     if filters.when == "done":
-        query = query.order_by(Activity.closed_at.desc(), Activity.id.desc())
-    else:
-        query = query.order_by(
-            Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id
-        )
+        return query.order_by(Activity.closed_at.desc(), Activity.id.desc())
+    return query.order_by(
+        Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id
+    )
+
+
+def activity_list(
+    filters: ActivityFilters, today: date, *, limit: int, offset: int = 0
+) -> tuple[list[Activity], bool]:
+    """The activities the filters ask for (and whether there are more), in a constant
+    number of queries: open ones by day and time, done ones newest first."""
+    query = select(Activity).options(
+        joinedload(Activity.type),
+        joinedload(Activity.company),
+        joinedload(Activity.opportunity).load_only(Opportunity.name, raiseload=True),
+        joinedload(Activity.assigned_to),
+        joinedload(Activity.closed_by),
+    )
+    query = listed(query, filters, today)
     rows = list(db.session.scalars(query.offset(offset).limit(limit + 1)))
     return rows[:limit], len(rows) > limit

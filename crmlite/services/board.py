@@ -180,6 +180,14 @@ def _filtered(query: Any, filters: BoardFilters, today: date) -> Any:
     return query
 
 
+def on_board(query: Any, filters: BoardFilters, today: date, tz: ZoneInfo) -> Any:
+    """The query narrowed to the opportunities the board shows with these filters, every
+    column and every card (not only the first of each): the board's export reads through
+    it, so it holds exactly what the board shows."""
+    since = quarter_start(today, tz)
+    return _filtered(query.where(_visible(reference.stages(), since)), filters, today)
+
+
 def column_totals(
     stage_list: list[SalesStage], filters: BoardFilters, today: date, tz: ZoneInfo
 ) -> dict[int, ColumnTotals]:

@@ -364,6 +364,10 @@ class AnalysisFilters:
     sub_type_id: int | None = None
     sort: str = "roi"
 
+    def query_args(self) -> dict[str, Any]:
+        """The filters set, for the analysis' URL (and its export's)."""
+        return {k: v for k, v in vars(self).items() if v}
+
 
 SORTS = {
     "name": ("Name", lambda c, f: c.name.lower()),

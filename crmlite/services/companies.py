@@ -4,6 +4,7 @@ and saving them. Plain functions that never commit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -41,17 +42,19 @@ def _company_matches(q: str) -> ColumnElement[bool] | None:
     return func.lower(Company.name).contains(q.lower(), autoescape=True)
 
 
-def company_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[CompanyRow]:
-    """Companies by name, those whose name contains ``q`` (any case), with the number of
-    their open opportunities counted in SQL: three queries whatever the page holds."""
-    query = (
-        select(Company)
-        .options(joinedload(Company.account_manager))
-        .order_by(func.lower(Company.name), Company.id)
-    )
+def companies_listed(query: Any, q: str = "") -> Any:
+    """The query narrowed to the companies the list shows for the search ``q`` (name
+    contains it, any case), by name: the list and its export share it."""
     matches = _company_matches(q)
     if matches is not None:
         query = query.where(matches)
+    return query.order_by(func.lower(Company.name), Company.id)
+
+
+def company_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[CompanyRow]:
+    """Companies by name, those whose name contains ``q`` (any case), with the number of
+    their open opportunities counted in SQL: three queries whatever the page holds."""
+    query = companies_listed(select(Company).options(joinedload(Company.account_manager)), q)
     companies: Page[Company] = paginate(query, page, per_page)
     open_counts = {
         company_id: count
@@ -64,15 +67,10 @@ def company_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[C
     return companies.map(lambda company: CompanyRow(company, open_counts.get(company.id, 0)))
 
 
-def contact_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[Contact]:
-    """Contacts by name, those whose name, e-mail or company contains ``q`` (any case)."""
+def contacts_listed(query: Any, q: str = "") -> Any:
+    """The query (on contacts, the company outer-joined) narrowed to the contacts the list
+    shows for the search ``q`` (name, e-mail or company contains it, any case), by name."""
     q = q.strip().lower()
-    query = (
-        select(Contact)
-        .outerjoin(Company, Contact.company)
-        .options(joinedload(Contact.company))
-        .order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id)
-    )
     if q:
         full_name = func.lower(Contact.first_name + " " + Contact.last_name)
         query = query.where(
@@ -82,7 +80,13 @@ def contact_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[C
                 func.lower(Company.name).contains(q, autoescape=True),
             )
         )
-    return paginate(query, page, per_page)
+    return query.order_by(func.lower(Contact.first_name), func.lower(Contact.last_name), Contact.id)
+
+
+def contact_list(q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page[Contact]:
+    """Contacts by name, those whose name, e-mail or company contains ``q`` (any case)."""
+    query = select(Contact).outerjoin(Company, Contact.company).options(joinedload(Contact.company))
+    return paginate(contacts_listed(query, q), page, per_page)
 
 
 def load_company(company_id: int) -> Company | None:

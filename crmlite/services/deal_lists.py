@@ -64,10 +64,14 @@ LIST_LIMIT = 500
 
 
 def _deal_list(
-    amount: SQLColumnExpression[Any], where: Sequence[ColumnElement[bool]], order: Sequence[Any]
+    amount: SQLColumnExpression[Any],
+    where: Sequence[ColumnElement[bool]],
+    order: Sequence[Any],
+    limit: int | None = LIST_LIMIT,
 ) -> DealList:
-    """The first rows in that order with what each counts for, and the totals of all the
-    matching deals (the same sums as the figure they explain). Two queries."""
+    """The first rows in that order (all of them with ``limit`` None, for an export) with
+    what each counts for, and the totals of all the matching deals (the same sums as the
+    figure they explain). Two queries."""
     count, revenue, cost, total, weighted_sum = db.session.execute(
         select(
             func.count(Opportunity.id),
@@ -100,7 +104,7 @@ def _deal_list(
         .outerjoin(BusinessUnit, BusinessUnit.id == Opportunity.business_unit_id)
         .where(*where)
         .order_by(*order)
-        .limit(LIST_LIMIT)
+        .limit(limit)
     )
     rows = [
         DealRow(
@@ -140,6 +144,7 @@ def won_deals(
     member_id: int | None = None,
     location_id: int | None = None,
     business_unit_id: int | None = None,
+    limit: int | None = LIST_LIMIT,
 ) -> DealList:
     """The won opportunities behind a figure: won from the first day of `first_month` to
     the end of `last_month` (team's time zone), for a member, location or business unit
@@ -155,11 +160,17 @@ def won_deals(
             *matches(Opportunity.business_unit_id, business_unit_id),
         ],
         [Opportunity.closed_at.desc(), Opportunity.id.desc()],
+        limit,
     )
 
 
 def pipeline_deals(
-    year: int, month: int, basis: Basis = Basis.REVENUE, *, member_id: int | None = None
+    year: int,
+    month: int,
+    basis: Basis = Basis.REVENUE,
+    *,
+    member_id: int | None = None,
+    limit: int | None = LIST_LIMIT,
 ) -> DealList:
     """The open opportunities expected to close in a month, by expected close date."""
     return _deal_list(
@@ -171,10 +182,13 @@ def pipeline_deals(
             *matches(Opportunity.account_manager_id, member_id),
         ],
         [Opportunity.expected_close_on, Opportunity.id],
+        limit,
     )
 
 
-def hygiene_deals(kind: str, today: date, *, member_id: int | None = None) -> DealList:
+def hygiene_deals(
+    kind: str, today: date, *, member_id: int | None = None, limit: int | None = LIST_LIMIT
+) -> DealList:
     """Open opportunities past their expected close date (oldest first) or without revenue
     (longest in the funnel first)."""
     if kind == "past-close":
@@ -187,4 +201,5 @@ def hygiene_deals(kind: str, today: date, *, member_id: int | None = None) -> De
         Opportunity.revenue,
         [is_open(), rule, *matches(Opportunity.account_manager_id, member_id)],
         order,
+        limit,
     )

@@ -476,6 +476,12 @@ PERMISSIONS = _table(
     may("member.change", "Add and edit members: roles, active, points quotas", admins()),
     may("team.change", "Team settings: name, time zone, points quota", admins()),
     may("audit.read", "Read the audit log", admins()),
+    may(
+        "data.archive",
+        "Download the whole database as a portable archive (a CSV per table, passwords' "
+        "hashes included)",
+        admins(),
+    ),
     may("outbox.read", "See the outbox: messages waiting, retried and failed", managers()),
     may("outbox.retry", "Try a failed message again", managers()),
     may(
@@ -600,6 +606,7 @@ ROUTES: dict[str, Route] = {
     "board.more": route("opportunity.read"),
     "board.card": route("opportunity.read", "opportunity_id"),
     "board.changes": route("opportunity.read"),
+    "board.export": route("opportunity.read"),  # what the board shows, CSV or XLSX
     "board.move_form": route("opportunity.change", "opportunity_id"),
     "board.move": route("opportunity.change", "opportunity_id"),
     "board.new": route("opportunity.create"),
@@ -630,6 +637,7 @@ ROUTES: dict[str, Route] = {
     "activities.update": route("activity.change", "activity_id"),
     "activities.done": route("activity.complete", "activity_id"),
     "activities.reassign": route("activity.reassign"),
+    "activities.export": route("agenda.read"),  # the list as its filters allow
     "calendar.index": route("agenda.read"),
     "calendar.month": route("agenda.read"),
     "calendar.move": route("activity.change", "activity_id"),
@@ -652,6 +660,7 @@ ROUTES: dict[str, Route] = {
     "dashboard.funnel": route("dashboard.read"),
     "dashboard.won": route("dashboard.read"),
     "dashboard.open_deals": route("dashboard.read"),
+    "dashboard.export": route("dashboard.read"),  # a rep: their own rows
     "quotas.index": route("quota.manage"),
     "quotas.edit": route("quota.manage"),
     "quotas.same_every_month": route("quota.manage"),
@@ -661,6 +670,8 @@ ROUTES: dict[str, Route] = {
     "companies.company_new": route("company.create"),
     "companies.company_edit": route("company.change", "company_id"),
     "companies.contact_index": route("contact.read"),
+    "companies.export": route("company.read"),
+    "companies.contact_export": route("contact.read"),
     "companies.contact_detail": route("contact.read", "contact_id"),
     "companies.contact_new": route("contact.create"),
     "companies.contact_edit": route("contact.change", "contact_id"),
@@ -668,6 +679,7 @@ ROUTES: dict[str, Route] = {
     # campaigns and e-mail campaigns
     "campaigns.index": route("campaign.read"),
     "campaigns.detail": route("campaign.read", "campaign_id"),
+    "campaigns.export": route("campaign.read"),
     "campaigns.sub_types": route("campaign.change"),
     "campaigns.new": route("campaign.change"),
     "campaigns.edit": route("campaign.change"),
@@ -726,6 +738,7 @@ ROUTES: dict[str, Route] = {
     "setup.member_sign_out_everywhere": route("member.change"),
     "setup.member_reset_link": route("member.change"),
     "setup.team": route("team.change"),
+    "setup.archive_download": route("data.archive"),
     "audit.index": route("audit.read"),
     # imports
     "imports.index": route("import.run"),

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -28,11 +29,11 @@ from crmlite.models import (
     Opportunity,
 )
 from crmlite.services import activities as service
-from crmlite.services import pick_lists, reference
+from crmlite.services import exports, pick_lists, reference
 from crmlite.services.activities import ActivityFilters
 from crmlite.services.parsing import parse_id, parse_ids
 from crmlite.services.team import get_team, local_today
-from crmlite.web import get_or_404, is_htmx, may, offset_arg, require
+from crmlite.web import exporting, get_or_404, is_htmx, may, offset_arg, require
 from crmlite.web.activities_forms import CONTEXT_FIELDS, ActivityForm
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
@@ -368,6 +369,13 @@ def index() -> Any:
         when_choices=service.WHEN_CHOICES,
         **context,
     )
+
+
+@bp.get("/export.<fmt>")
+def export(fmt: str) -> Response:
+    """The activity list with its filters (whose list, as the page checks it), all of it,
+    as CSV or XLSX."""
+    return exporting.send(exports.activity_rows(filters_from(request.args), local_today(g.tz)), fmt)
 
 
 @bp.post("/reassign")

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import literal, select, text, true, union_all
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -25,14 +26,14 @@ from crmlite.models import (
     OpportunityType,
     SalesStage,
 )
-from crmlite.services import activities, board_live, funnel, reference
+from crmlite.services import activities, board_live, exports, funnel, reference
 from crmlite.services import board as board_service
 from crmlite.services.board import BoardFilters, Card, ColumnTotals
 from crmlite.services.money import ZERO
 from crmlite.services.opportunities import create_opportunity
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import local_today
-from crmlite.web import get_or_404, is_htmx, may, offset_arg, require
+from crmlite.web import exporting, get_or_404, is_htmx, may, offset_arg, require
 from crmlite.web.board_forms import RATINGS, MoveForm, NewOpportunityForm
 from crmlite.web.filters import datetime_label
 
@@ -172,6 +173,12 @@ def index() -> str | tuple[str, dict[str, str]]:
     return render_template(
         "board/page.html", choices=choices, chips=_chips(filters, choices), **context
     )
+
+
+@bp.get("/export.<fmt>")
+def export(fmt: str) -> Response:
+    """Every opportunity the board shows with its filters (all cards), as CSV or XLSX."""
+    return exporting.send(exports.opportunities(filters_from(request.args), _today(), g.tz), fmt)
 
 
 def _poll_seconds() -> str:

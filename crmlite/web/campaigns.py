@@ -12,12 +12,12 @@ from werkzeug.wrappers import Response
 from crmlite.extensions import db
 from crmlite.models import Campaign, CampaignSubType, CampaignType
 from crmlite.services import campaigns as service
-from crmlite.services import reference, tracking
+from crmlite.services import exports, reference, tracking
 from crmlite.services.campaigns import AnalysisFilters, CampaignRefused
 from crmlite.services.parsing import InvalidNumber, optional_whole, parse_id
 from crmlite.services.periods import FIRST_YEAR, LAST_YEAR
 from crmlite.services.team import local_today
-from crmlite.web import get_or_404, is_htmx
+from crmlite.web import exporting, get_or_404, is_htmx
 from crmlite.web.campaigns_forms import CampaignForm, WebFormSwitch
 from crmlite.web.email_campaigns import campaign_panel
 
@@ -45,9 +45,8 @@ def index() -> Any:
     result = service.analysis(filters)
     context = {"analysis": result, "filters": filters, "sorts": service.SORTS}
     if is_htmx() and request.headers.get("HX-Target") == "campaign-analysis":
-        args = {k: v for k, v in vars(filters).items() if v}
         return render_template("campaigns/_analysis.html", **context), {
-            "HX-Push-Url": url_for("campaigns.index", **args)
+            "HX-Push-Url": url_for("campaigns.index", **filters.query_args())
         }
     return render_template(
         "campaigns/index.html",
@@ -55,6 +54,12 @@ def index() -> Any:
         years=service.campaign_years(),
         **context,
     )
+
+
+@bp.get("/export.<fmt>")
+def export(fmt: str) -> Response:
+    """The campaign analysis with its filters and order, as CSV or XLSX."""
+    return exporting.send(exports.campaign_rows(analysis_filters(request.args)), fmt)
 
 
 @bp.get("/sub-types")

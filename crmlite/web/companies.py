@@ -9,12 +9,12 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import Company, Contact, Member
-from crmlite.services import bounces
+from crmlite.services import bounces, exports
 from crmlite.services import companies as service
 from crmlite.services.companies import CompanyRefused
 from crmlite.services.pagination import page_number
 from crmlite.services.parsing import clean_line, parse_id
-from crmlite.web import get_or_404, is_htmx, may, require
+from crmlite.web import exporting, get_or_404, is_htmx, may, require
 from crmlite.web.companies_forms import CompanyForm, ContactForm
 
 bp = Blueprint("companies", __name__)
@@ -39,6 +39,12 @@ def index() -> str:
     result = service.company_list(q, page_number(request.args.get("page")))
     template = "companies/_results.html" if _results_only() else "companies/index.html"
     return render_template(template, page=result, q=q)
+
+
+@bp.get("/companies/export.<fmt>")
+def export(fmt: str) -> Response:
+    """The companies list with its search, all of it, as CSV or XLSX."""
+    return exporting.send(exports.company_rows(_search()), fmt)
 
 
 @bp.get("/companies/<int:company_id>")
@@ -113,6 +119,12 @@ def contact_index() -> str:
     result = service.contact_list(q, page_number(request.args.get("page")))
     template = "contacts/_results.html" if _results_only() else "contacts/index.html"
     return render_template(template, page=result, q=q)
+
+
+@bp.get("/contacts/export.<fmt>")
+def contact_export(fmt: str) -> Response:
+    """The contacts list with its search, all of it, as CSV or XLSX."""
+    return exporting.send(exports.contact_rows(_search()), fmt)
 
 
 @bp.get("/contacts/<int:contact_id>")

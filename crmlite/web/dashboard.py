@@ -17,11 +17,12 @@ from typing import Any
 from flask import Blueprint, abort, g, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member
 from crmlite.services import dashboard as service
-from crmlite.services import deal_lists
+from crmlite.services import deal_lists, exports
 from crmlite.services.funnel_health import Period, funnel_health, period_bounds, period_months
 from crmlite.services.hygiene import HYGIENE_KINDS
 from crmlite.services.money import format_amount
@@ -30,7 +31,7 @@ from crmlite.services.periods import Month, month_name, quarter_months, quarter_
 from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, NO_LOCATION, NO_UNIT
 from crmlite.services.team import local_today
 from crmlite.services.wins import NO_MANAGER, Basis
-from crmlite.web import BadQuery, is_htmx, may, whole_arg
+from crmlite.web import BadQuery, exporting, is_htmx, may, whole_arg
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -193,6 +194,27 @@ def index() -> Any:
     return render_template("dashboard/page.html", **context), 400 if errors else 200
 
 
+@bp.get("/export/<table>.<fmt>")
+def export(table: str, fmt: str) -> Response:
+    """A summary table of the dashboard with the chosen year, quarter and basis, as CSV or
+    XLSX: "members" (a rep: their own row only, as on the page) or "locations" (the team's:
+    managers and admins, as on the page)."""
+    if table not in ("members", "locations"):
+        abort(404)
+    today = local_today(g.tz)
+    choice, errors = choice_from(request.args, today)
+    if errors:
+        return Response(" ".join(errors), status=400, mimetype="text/plain")
+    data = service.dashboard(
+        choice.year, choice.quarter, today, g.tz, choice.basis, member_id=_scope()
+    )
+    if table == "members":
+        return exporting.send(exports.dashboard_members(data.by_member), fmt)
+    if data.by_location is None:
+        abort(403)
+    return exporting.send(exports.dashboard_locations(data.by_location), fmt)
+
+
 @bp.get("/funnel")
 def funnel() -> Any:
     """Funnel health over the chosen period: the dashboard loads it in place (htmx);
@@ -253,9 +275,21 @@ def _bad_input(message: str, title: str) -> tuple[str, int]:
     return render_template("dashboard/deals.html", title=title, errors=[message]), 400
 
 
+def _export_format(fmt: str | None) -> int | None:
+    """The deals lists as a page (the first ``LIST_LIMIT``) or, at ``….csv`` / ``….xlsx``,
+    as an export of all of them: the limit to ask for."""
+    if fmt is None:
+        return deal_lists.LIST_LIMIT
+    if fmt not in exporting.FORMATS:
+        abort(404)
+    return None
+
+
 @bp.get("/won")
-def won() -> Any:
-    """The won opportunities behind a figure of the summaries."""
+@bp.get("/won.<fmt>")
+def won(fmt: str | None = None) -> Any:
+    """The won opportunities behind a figure of the summaries (or all of them, exported)."""
+    limit = _export_format(fmt)
     args = request.args
     today = local_today(g.tz)
     try:
@@ -296,7 +330,10 @@ def won() -> Any:
         member_id=member_id,
         location_id=location_id,
         business_unit_id=unit_id,
+        limit=limit,
     )
+    if fmt is not None:
+        return exporting.send(exports.deal_rows(f"won-{year}", deals, "won"), fmt)
     who = []
     if member_id is not None:
         who.append(member.name if member else NO_MANAGER)
@@ -321,12 +358,15 @@ def won() -> Any:
 
 
 @bp.get("/open/<kind>")
-def open_deals(kind: str) -> Any:
+@bp.get("/open/<kind>.<fmt>")
+def open_deals(kind: str, fmt: str | None = None) -> Any:
     """Open opportunities behind a forecast or hygiene figure: expected to close in a month
-    ("pipeline"), past their expected close date, or without revenue."""
+    ("pipeline"), past their expected close date, or without revenue (or all of them,
+    exported)."""
     titles = {"pipeline": "Open pipeline", **HYGIENE_KINDS}
     if kind not in titles:
         abort(404)
+    limit = _export_format(fmt)
     args = request.args
     today = local_today(g.tz)
     try:
@@ -344,11 +384,13 @@ def open_deals(kind: str) -> Any:
     member_id, member = _member_scope(member_id)
     if kind == "pipeline":
         assert year is not None and month is not None
-        deals = deal_lists.pipeline_deals(year, month, basis, member_id=member_id)
+        deals = deal_lists.pipeline_deals(year, month, basis, member_id=member_id, limit=limit)
         when = f"Expected to close in {month_name(month)} {year}"
     else:
-        deals = deal_lists.hygiene_deals(kind, today, member_id=member_id)
+        deals = deal_lists.hygiene_deals(kind, today, member_id=member_id, limit=limit)
         when = f"Open, as of {today:%a %Y-%m-%d}"
+    if fmt is not None:
+        return exporting.send(exports.deal_rows(f"deals-{kind}", deals, kind), fmt)
     who = [] if member_id is None else [member.name if member else NO_MANAGER]
     return render_template(
         "dashboard/deals.html",

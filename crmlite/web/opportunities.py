@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity
-from crmlite.services import forecast_lines, pick_lists, stalled_opportunities
+from crmlite.services import exports, forecast_lines, pick_lists, stalled_opportunities
 from crmlite.services import opportunity_details as details
 from crmlite.services import opportunity_notes as notes
 from crmlite.services import opportunity_people as people
@@ -29,7 +29,7 @@ from crmlite.services.next_steps import is_stalled
 from crmlite.services.opportunity_details import InvalidFields
 from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
 from crmlite.services.team import local_today
-from crmlite.web import is_htmx, may, require
+from crmlite.web import exporting, is_htmx, may, require
 from crmlite.web.opportunities_forms import (
     contact_form,
     fields_form,
@@ -467,15 +467,18 @@ def add_note(opportunity_id: int) -> str | Response:
 
 
 @bp.get("/stalled")
-def stalled() -> str:
+@bp.get("/stalled.<fmt>")
+def stalled(fmt: str | None = None) -> Any:
     """Open opportunities without a next step, by account manager. Managers and admins see
-    the whole team's; a rep sees their own."""
+    the whole team's; a rep sees their own. At ``stalled.csv`` / ``.xlsx``: the export."""
     today = local_today(g.tz)
     me = _me()
     whole_team = may("dashboard.team")
     groups = stalled_opportunities.stalled_by_account_manager(
         today, g.tz, account_manager_id=None if whole_team else me.id
     )
+    if fmt is not None:
+        return exporting.send(exports.stalled_rows(groups), fmt)
     return render_template(
         "opportunities/stalled.html",
         groups=groups,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -12,10 +21,18 @@ from crmlite import links
 from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import ActivityGroup, ActivityType, Member, Role, SalesStage
-from crmlite.services import funnel, members, password_resets, points, reference, sessions
+from crmlite.services import (
+    archive,
+    funnel,
+    members,
+    password_resets,
+    points,
+    reference,
+    sessions,
+)
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team, local_today, update_team
-from crmlite.web import get_or_404, is_htmx, may
+from crmlite.web import exporting, get_or_404, is_htmx, may
 from crmlite.web.sessions import ask_for_fresh_password
 from crmlite.web.setup_forms import (
     ActivityTypeForm,
@@ -75,6 +92,16 @@ def team() -> str | Response:
         flash("Team settings saved.", "success")
         return redirect(url_for("setup.index"))
     return render_template("setup/team.html", form=form)
+
+
+@bp.get("/archive.zip")
+def archive_download() -> Response:
+    """The whole database as a portable archive (admins): written to a temporary file in
+    one read transaction, then sent."""
+    with exporting.temporary_file() as (handle, path):
+        archive.write_archive(handle)
+    name = f"crmlite-archive-{local_today(g.tz):%Y-%m-%d}.zip"
+    return exporting.send_temporary(path, "application/zip", name)
 
 
 @bp.get("/members")
