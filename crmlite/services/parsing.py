@@ -145,3 +145,8 @@ def parse_email(value: Any) -> str:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as error:
         raise InvalidEmail(f"Enter a valid e-mail address: {error}") from None
+
+
+# A text a spreadsheet would read as a formula starts with one of these; a CSV export puts
+# an apostrophe before it (web/exporting.py), and an import takes it off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -30,10 +30,10 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from crmlite.services.exports import Kind, Table
+from crmlite.services.parsing import FORMULA_STARTS
 from crmlite.services.team import local_today
 
 FORMATS = ("csv", "xlsx")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 AMOUNT_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from charset_normalizer import from_bytes
 
-from crmlite.services.parsing import clean_line
+from crmlite.services.parsing import FORMULA_STARTS, clean_line
 
 # What a person may upload: a 50,000-row export with a dozen columns is 5 to 10 MB as CSV.
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -177,11 +177,15 @@ def _xlsx_rows(content: bytes) -> Iterator[list[Cell]]:
 
 
 def cell_text(cell: Cell) -> str:
-    """A cell as the text a person would read in it: numbers without a trailing ".0"."""
+    """A cell as the text a person would read in it: numbers without a trailing ".0", and
+    a text guarded against formulas without its guard ("'=1+1" is "=1+1")."""
     if cell is None:
         return ""
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     if isinstance(cell, datetime):
         return cell.isoformat(sep=" ")
-    return str(cell)
+    text = str(cell)
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        return text[1:]
+    return text

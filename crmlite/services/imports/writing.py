@@ -151,7 +151,10 @@ class Writer:
         row = {
             c: values.get(c) or ("" if c != "account_manager_id" else None) for c in COMPANY_COLUMNS
         }
-        if row["account_manager_id"] is None:
+        if row["account_manager_id"] is None and "account_manager" not in self.mapped:
+            # A file without the column: the new company is the importer's, as on the page;
+            # a file that says "nobody" (an empty cell) keeps it nobody's (a lossless export
+            # and import).
             row["account_manager_id"] = self.by.id
         self._buffer(row, keys)
 
