@@ -61,13 +61,14 @@ class DealList:
 
 
 LIST_LIMIT = 500
+PAGE = -1  # ``limit``: the page's first LIST_LIMIT rows (read when asked, not when defined)
 
 
 def _deal_list(
     amount: SQLColumnExpression[Any],
     where: Sequence[ColumnElement[bool]],
     order: Sequence[Any],
-    limit: int | None = LIST_LIMIT,
+    limit: int | None = PAGE,
 ) -> DealList:
     """The first rows in that order (all of them with ``limit`` None, for an export) with
     what each counts for, and the totals of all the matching deals (the same sums as the
@@ -104,7 +105,7 @@ def _deal_list(
         .outerjoin(BusinessUnit, BusinessUnit.id == Opportunity.business_unit_id)
         .where(*where)
         .order_by(*order)
-        .limit(limit)
+        .limit(LIST_LIMIT if limit == PAGE else limit)
     )
     rows = [
         DealRow(
@@ -144,7 +145,7 @@ def won_deals(
     member_id: int | None = None,
     location_id: int | None = None,
     business_unit_id: int | None = None,
-    limit: int | None = LIST_LIMIT,
+    limit: int | None = PAGE,
 ) -> DealList:
     """The won opportunities behind a figure: won from the first day of `first_month` to
     the end of `last_month` (team's time zone), for a member, location or business unit
@@ -170,7 +171,7 @@ def pipeline_deals(
     basis: Basis = Basis.REVENUE,
     *,
     member_id: int | None = None,
-    limit: int | None = LIST_LIMIT,
+    limit: int | None = PAGE,
 ) -> DealList:
     """The open opportunities expected to close in a month, by expected close date."""
     return _deal_list(
@@ -187,7 +188,7 @@ def pipeline_deals(
 
 
 def hygiene_deals(
-    kind: str, today: date, *, member_id: int | None = None, limit: int | None = LIST_LIMIT
+    kind: str, today: date, *, member_id: int | None = None, limit: int | None = PAGE
 ) -> DealList:
     """Open opportunities past their expected close date (oldest first) or without revenue
     (longest in the funnel first)."""

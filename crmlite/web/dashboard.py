@@ -279,7 +279,7 @@ def _export_format(fmt: str | None) -> int | None:
     """The deals lists as a page (the first ``LIST_LIMIT``) or, at ``….csv`` / ``….xlsx``,
     as an export of all of them: the limit to ask for."""
     if fmt is None:
-        return deal_lists.LIST_LIMIT
+        return deal_lists.PAGE
     if fmt not in exporting.FORMATS:
         abort(404)
     return None
