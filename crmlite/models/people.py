@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from decimal import Decimal
-
 from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 

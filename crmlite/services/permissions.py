@@ -326,8 +326,7 @@ PERMISSIONS = _table(
     ),
     may(
         "opportunity.costs",
-        "Log time (your own; managers anyone's) and expenses on an opportunity, and delete "
-        "them",
+        "Log time (your own; managers anyone's) and expenses on an opportunity, and delete them",
         managers(),
         everyone(ON_THE_DEAL),
     ),

@@ -115,7 +115,9 @@ def footer(opportunity: Opportunity, costs: Costs) -> list[FooterRow]:
     time_cost, expenses = cents(costs.time_cost), cents(costs.expense_total)
     total_cost = cost + time_cost + expenses
     return [
-        FooterRow("Forecast Totals", revenue, cost, revenue - cost, percent(revenue - cost, revenue, 2)),
+        FooterRow(
+            "Forecast Totals", revenue, cost, revenue - cost, percent(revenue - cost, revenue, 2)
+        ),
         FooterRow("Time", None, time_cost, -time_cost, None),
         FooterRow("Expenses", None, expenses, -expenses, None),
         FooterRow(

@@ -10,11 +10,15 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from crmlite.models import ProductCategory
 from crmlite.services import products
+from crmlite.services.money import ZERO
 from crmlite.web import strip
 from crmlite.web.fields import MoneyField
 
 CATEGORY_CHOICES = [SelectChoice(c.value, c.value) for c in ProductCategory]
-KIND_CHOICES = [SelectChoice("one-off", "One-off"), SelectChoice("recurring", "Recurring (monthly)")]
+KIND_CHOICES = [
+    SelectChoice("one-off", "One-off"),
+    SelectChoice("recurring", "Recurring (monthly)"),
+]
 
 
 class ProductForm(FlaskForm):
@@ -43,8 +47,8 @@ class ProductForm(FlaskForm):
         return products.ProductValues(
             name=self.name.data or "",
             category=self.category.data or "",
-            default_revenue=self.default_revenue.data,
-            default_cost=self.default_cost.data,
+            default_revenue=self.default_revenue.data or ZERO,
+            default_cost=self.default_cost.data or ZERO,
             recurring=self.kind.data == "recurring",
             active=bool(self.active.data),
         )
