@@ -154,6 +154,8 @@ def test_0007_repairs_amounts_the_board_cannot_show(empty_database_url: str) -> 
         # stages and statuses only (the team row is made on the first request).
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(defaults, "_load_example_tracks", lambda: None)
+            # The products' columns come with 0023: no product on an older schema.
+            patch.setattr(defaults, "OPPORTUNITY_TYPES", [])
             patch.setattr(defaults, "_load_team", lambda _name: None)
             # Stages as a 0006 schema has them (no next_step_type_id, 0017).
             patch.setattr(defaults, "_load_stages", _load_stages_as_in_0006)
@@ -230,6 +232,8 @@ def test_0017_gives_the_standard_stages_their_next_step_type(empty_database_url:
         upgrade(revision="0016")
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(defaults, "_load_example_tracks", lambda: None)
+            # The products' columns come with 0023: no product on an older schema.
+            patch.setattr(defaults, "OPPORTUNITY_TYPES", [])
             patch.setattr(defaults, "_load_stages", _load_stages_as_in_0006)
             load_defaults()
         db.session.execute(
@@ -272,6 +276,8 @@ def test_0018_fills_the_board_totals_and_keeps_them_with_triggers(empty_database
         upgrade(revision="0017")
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(defaults, "_load_example_tracks", lambda: None)
+            # The products' columns come with 0023: no product on an older schema.
+            patch.setattr(defaults, "OPPORTUNITY_TYPES", [])
             load_defaults()
         stage_id, status_id = db.session.execute(
             text(

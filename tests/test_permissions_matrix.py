@@ -41,6 +41,7 @@ from crmlite.models import (
     CampaignType,
     Company,
     Contact,
+    ExpenseEntry,
     ForecastLine,
     ImportJob,
     MarketingList,
@@ -49,9 +50,11 @@ from crmlite.models import (
     Opportunity,
     OpportunityContact,
     OpportunityTeamMember,
+    OpportunityType,
     OutboxMessage,
     Role,
     SalesStage,
+    TimeEntry,
     Track,
     TrackEnrollment,
     TrackStep,
@@ -156,6 +159,24 @@ def build_world(role: str) -> World:
             )
         )
         line = _add(ForecastLine(opportunity_id=deal.id, revenue=Decimal("10.00")))
+        time_entry = _add(
+            TimeEntry(
+                opportunity_id=deal.id,
+                member_id=owner.id,
+                worked_on=date.today(),
+                hours=Decimal("1.00"),
+                cost_rate=Decimal("50.00"),
+                cost=Decimal("50.00"),
+            )
+        )
+        expense = _add(
+            ExpenseEntry(
+                opportunity_id=deal.id,
+                spent_on=date.today(),
+                amount=Decimal("20.00"),
+                category="Travel",
+            )
+        )
         _add(OpportunityTeamMember(opportunity_id=deal.id, member_id=lee.id))
         _add(OpportunityContact(opportunity_id=deal.id, contact_id=extra.id))
         activity = _add(
@@ -194,6 +215,8 @@ def build_world(role: str) -> World:
                 "captured": captured,
                 "opportunity_id": deal,
                 "line_id": line,
+                "time": time_entry,
+                "expense": expense,
                 "company_id": company,
                 "contact_id": contact,
                 "extra_contact": extra,
@@ -235,6 +258,7 @@ def build_world(role: str) -> World:
             secret="whsec_bWF0cml4",
         )
     )
+    product = _add(OpportunityType(name=f"Matrix product {n}"))
     own_contact = sides["own"].records["contact_id"]
     _add(MarketingListMember(list_id=group.id, contact_id=own_contact.id))
     unused_type = _add(
@@ -263,6 +287,7 @@ def build_world(role: str) -> World:
         "position": 0,
         "token": "not-a-real-token",
         "job_id": job.id,
+        "product_id": product.id,
         "fmt": "csv",  # the exports of list pages
         "table": "members",  # the dashboard's table to export
     }
@@ -285,6 +310,8 @@ def record_for(endpoint: str, argument: str, side: Side) -> Any:
     """The record a route's argument names on this side."""
     if argument == "activity_id":
         return side.records["captured" if endpoint.startswith("capture.") else "activity"]
+    if argument == "entry_id":
+        return side.records["expense" if endpoint.endswith("expense") else "time"]
     return side.records[argument]
 
 

@@ -11,6 +11,7 @@ from crmlite.models.activities import (
 from crmlite.models.api_tokens import ApiToken, TokenScope
 from crmlite.models.audit import AuditEntry, AuditKind
 from crmlite.models.board_totals import BoardTotal
+from crmlite.models.costs import ExpenseCategory, ExpenseEntry, TimeEntry
 from crmlite.models.imports import (
     DuplicateMode,
     ImportChange,
@@ -55,6 +56,7 @@ from crmlite.models.sales import (
     OpportunityStatus,
     OpportunityTeamMember,
     OpportunityType,
+    ProductCategory,
     Rating,
     RevenueQuota,
     SalesStage,
@@ -97,6 +99,8 @@ __all__ = [
     "EmailEventKind",
     "EmailSend",
     "EnrollmentStatus",
+    "ExpenseCategory",
+    "ExpenseEntry",
     "ForecastLine",
     "FormSubmission",
     "ImportChange",
@@ -120,6 +124,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "PointsQuotaChange",
+    "ProductCategory",
     "Rating",
     "RevenueQuota",
     "Role",
@@ -129,6 +134,7 @@ __all__ = [
     "StepAction",
     "StepAssignee",
     "Team",
+    "TimeEntry",
     "TokenScope",
     "Track",
     "TrackEnrollment",

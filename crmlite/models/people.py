@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,16 @@ from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, false, t
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.database import UTCDateTime
-from crmlite.models.base import Model, created_at_column, fk, rel, updated_at_column
+from crmlite.models.base import (
+    ZERO,
+    Model,
+    Money,
+    amounts_in_range,
+    created_at_column,
+    fk,
+    rel,
+    updated_at_column,
+)
 
 if TYPE_CHECKING:
     from crmlite.models.sales import Opportunity
@@ -110,12 +120,15 @@ class Member(SignedInUser, Model):
     feed_include_done: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = created_at_column()
+    # What an hour of the member's time costs: time entries on opportunities cost hours × it.
+    cost_rate: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
 
     __table_args__ = (
         CheckConstraint(
             f"points_quota IS NULL OR points_quota BETWEEN 0 AND {MAX_POINTS_QUOTA}",
             name="points_quota_range",
         ),
+        amounts_in_range("cost_rate"),
     )
 
     location: Mapped[Location | None] = rel(Location)

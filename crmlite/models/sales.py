@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,14 +71,37 @@ class SalesStage(Model):
         return self.is_won or self.is_lost
 
 
+class ProductCategory(StrEnum):
+    """How the opportunity's forecast table groups its lines, as the method's seed does."""
+
+    SERVICE = "Service"
+    MANAGED_SERVICE = "Managed Service"
+    OTHER = "Other"
+
+
 class OpportunityType(Model):
-    """Something the team sells on its own, e.g. "Managed Services - Complete"."""
+    """Something the team sells on its own, e.g. "Managed Services - Complete": the
+    product catalogue (Setup → Products). A forecast line picking it starts with its
+    default revenue and cost, one-off or recurring (per month)."""
 
     __tablename__ = "opportunity_types"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    category: Mapped[str] = mapped_column(
+        String(20), default=ProductCategory.OTHER.value, server_default=ProductCategory.OTHER.value
+    )
+    default_revenue: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
+    default_cost: Mapped[Decimal] = mapped_column(Money, default=ZERO, server_default="0")
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (
+        CheckConstraint(
+            "category IN ('Service', 'Managed Service', 'Other')", name="category_values"
+        ),
+        amounts_in_range("default_revenue", "default_cost"),
+    )
 
 
 class OpportunityStatus(Model):

@@ -4,7 +4,8 @@ Figures for a campaign (all in SQL, grouped by campaign):
 - opportunities created: opportunities whose campaign it is;
 - pipeline: revenue of its open opportunities, and weighted by their probability;
 - won: count and won amount of its won opportunities;
-- gross profit: margin of its won opportunities, won amount − cost;
+- gross profit: margin of its won opportunities less what winning them took: won amount −
+  cost − time − expenses (services/time_expenses.py; time at the cost it was logged with);
 - ROI = (gross profit − actual cost) ÷ actual cost, undefined when the cost is zero;
 - cost per opportunity = actual cost ÷ opportunities created;
 - win rate = won ÷ (won + lost).
@@ -39,6 +40,7 @@ from crmlite.services.members import assignment_refusal
 from crmlite.services.money import ZERO, cents, percent
 from crmlite.services.parsing import clean_line
 from crmlite.services.permissions import visible_activities
+from crmlite.services.time_expenses import costs_per_opportunity
 
 # The longest name of a campaign type or sub-type (what the column holds).
 MAX_TYPE_NAME = 80
@@ -308,6 +310,7 @@ def figures(campaign_ids: list[int] | None = None) -> dict[int, Figures]:
     is_won = Opportunity.status_id.in_(won_ids)
     is_open = Opportunity.status_id.in_(open_ids)
     won_amount = func.coalesce(Opportunity.won_amount, Opportunity.revenue)
+    spent = costs_per_opportunity()
 
     def total(condition: Any, value: Any) -> Any:
         return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
@@ -323,9 +326,10 @@ def figures(campaign_ids: list[int] | None = None) -> dict[int, Figures]:
             total(is_won, 1),
             total(Opportunity.status_id.in_(lost_ids), 1),
             total(is_won, won_amount),
-            total(is_won, won_amount - Opportunity.cost),
+            total(is_won, won_amount - Opportunity.cost - func.coalesce(spent.c.spent, 0)),
         )
         .outerjoin(Opportunity, Opportunity.campaign_id == Campaign.id)
+        .outerjoin(spent, spent.c.opportunity_id == Opportunity.id)
         .group_by(Campaign.id, Campaign.budgeted_cost, Campaign.actual_cost)
     )
     if campaign_ids is not None:

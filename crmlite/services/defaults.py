@@ -60,6 +60,13 @@ OPPORTUNITY_TYPES = [
     "Network Assessment",
     "Cloud Migration",
 ]
+# The forecast table's category of each default product ("Managed Services…": Managed Service).
+PRODUCT_CATEGORIES = {
+    "Cabling Project": "Service",
+    "Network Assessment": "Service",
+    "Cloud Migration": "Service",
+    "New Hardware": "Other",
+}
 
 
 @dataclass(frozen=True)
@@ -379,7 +386,17 @@ def load_defaults(team_name: str = "crmlite") -> None:
             )
 
     types = set(db.session.scalars(select(OpportunityType.name)))
-    db.session.add_all(OpportunityType(name=n) for n in OPPORTUNITY_TYPES if n not in types)
+    db.session.add_all(
+        OpportunityType(
+            name=n,
+            category=PRODUCT_CATEGORIES.get(
+                n, "Managed Service" if n.startswith("Managed") else "Other"
+            ),
+            recurring=n.startswith("Managed"),
+        )
+        for n in OPPORTUNITY_TYPES
+        if n not in types
+    )
 
     codes = set(db.session.scalars(select(ActivityType.code)))
     for position, d in enumerate(ACTIVITY_TYPES, start=1):

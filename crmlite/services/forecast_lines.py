@@ -7,29 +7,80 @@ Plain functions that change models and ``flush()``; a refused change raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from crmlite.database import utcnow
 from crmlite.extensions import db
 from crmlite.models import ForecastLine, Member, Opportunity, OpportunityStatus, OpportunityType
-from crmlite.services import events
-from crmlite.services.money import ZERO
+from crmlite.services import events, products
+from crmlite.services.money import ZERO, percent
 from crmlite.services.opportunity_details import InvalidFields, check_version, exists
 
 
 @dataclass(frozen=True)
 class LineValues:
-    """A forecast line as entered: for a recurring line the amounts are per month."""
+    """A forecast line as entered: for a recurring line the amounts are per month. An
+    amount left empty (None) is the product's default."""
 
     product_id: int | None
     description: str
     recurring: bool
-    revenue: Decimal
-    cost: Decimal
+    revenue: Decimal | None
+    cost: Decimal | None
     months: int
     status_id: int | None
     include_in_forecast: bool
+
+
+@dataclass(frozen=True)
+class CategoryGroup:
+    """The lines of one category (Service, Managed Service, Other) and their subtotals."""
+
+    category: str
+    lines: list[ForecastLine]
+    revenue: Decimal
+    cost: Decimal
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.cost
+
+    @property
+    def margin_percent(self) -> Decimal | None:
+        return percent(self.margin, self.revenue, places=1)
+
+
+def grouped(lines: list[ForecastLine]) -> list[CategoryGroup]:
+    """The opportunity's lines grouped by their product's category in the seed's order
+    (Service, Managed Service, Other; a line without a product is Other), each group in
+    the lines' own order, with its total revenue and cost. Categories without lines are
+    left out. The products must be loaded with the lines."""
+    groups: list[CategoryGroup] = []
+    for category in products.CATEGORY_ORDER:
+        of_category = [x for x in lines if products.category_of(x.product) == category]
+        if of_category:
+            groups.append(
+                CategoryGroup(
+                    category=category,
+                    lines=of_category,
+                    revenue=sum((x.total_revenue for x in of_category), ZERO),
+                    cost=sum((x.total_cost for x in of_category), ZERO),
+                )
+            )
+    return groups
+
+
+def with_defaults(values: LineValues) -> LineValues:
+    """The line as it will be saved: an amount left empty takes the product's default."""
+    if values.revenue is not None and values.cost is not None:
+        return values
+    revenue, cost, _recurring = products.default_amounts(values.product_id)
+    return replace(
+        values,
+        revenue=revenue if values.revenue is None else values.revenue,
+        cost=cost if values.cost is None else values.cost,
+    )
 
 
 def recompute_totals(opportunity: Opportunity) -> None:
@@ -53,9 +104,9 @@ def _check_line(values: LineValues) -> None:
     errors: dict[str, str] = {}
     if values.months < 1:
         errors["months"] = "A line runs for at least 1 month."
-    if values.revenue < 0:
+    if values.revenue is None or values.revenue < 0:
         errors["revenue"] = "The revenue cannot be negative."
-    if values.cost < 0:
+    if values.cost is None or values.cost < 0:
         errors["cost"] = "The cost cannot be negative."
     if not exists(OpportunityType, values.product_id):
         errors["product_id"] = "Choose a product from the list."
@@ -69,8 +120,8 @@ def _apply_line(line: ForecastLine, values: LineValues) -> None:
     line.product_id = values.product_id
     line.description = values.description.strip()
     line.recurring = values.recurring
-    line.revenue = values.revenue
-    line.cost = values.cost
+    line.revenue = values.revenue if values.revenue is not None else ZERO
+    line.cost = values.cost if values.cost is not None else ZERO
     # A one-off line has no duration; 1 keeps the stored row honest.
     line.months = values.months if values.recurring else 1
     line.status_id = values.status_id
@@ -84,8 +135,10 @@ def add_line(
     by: Member,
     expected_version: int | None,
 ) -> ForecastLine:
-    """Add a forecast line at the end; the opportunity's revenue and cost follow."""
+    """Add a forecast line at the end; an amount left empty is its product's default (the
+    line keeps its own copy). The opportunity's revenue and cost follow."""
     check_version(opportunity, expected_version)
+    values = with_defaults(values)
     _check_line(values)
     line = ForecastLine(
         position=max((x.position for x in opportunity.forecast_lines), default=0) + 1
@@ -110,6 +163,7 @@ def update_line(
 ) -> ForecastLine:
     """Change a forecast line; the opportunity's revenue and cost follow."""
     check_version(opportunity, expected_version)
+    values = with_defaults(values)
     _check_line(values)
     _apply_line(line, values)
     _lines_changed(opportunity, by)

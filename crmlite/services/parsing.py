@@ -8,6 +8,9 @@ The rules, the same wherever a value comes from:
 - **Whole numbers** (counts, points, minutes, percentages) are ASCII digits, optionally
   grouped by commas in threes, with a minus sign only where negatives make sense, within
   the bounds the field states.
+- **Hours** (time spent) are ASCII digits with an optional decimal point and at most two
+  decimals (``1``, ``1.5``, ``0.25``), more than 0 and at most 24 (one entry is one day's
+  work).
 - **E-mail addresses** follow email-validator's syntax rules (no DNS look-up): a local part,
   an @ and a domain with a dot that is not a reserved name (``localhost``, ``.test``,
   ``.invalid``…), at most 254 characters. The sign-in form, the member, contact and web forms,
@@ -20,6 +23,7 @@ The rules, the same wherever a value comes from:
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -28,6 +32,8 @@ MAX_ID = 2_147_483_647
 # Where a whole number has no bound of its own: what a 32-bit integer column holds.
 MAX_INT = 2_147_483_647
 _ID = re.compile(r"[0-9]{1,10}")
+_HOURS = re.compile(r"[0-9]{1,2}(?:\.[0-9]{1,2})?|\.[0-9]{1,2}")
+MAX_HOURS = Decimal(24)
 _WHOLE = re.compile(r"(-)?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)")
 # C0 controls but tab, newline and carriage return; DEL; C1 controls.
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -103,6 +109,23 @@ def optional_whole(
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return parse_whole(value, label=label, minimum=minimum, maximum=maximum)
+
+
+def parse_hours(value: Any, *, label: str = "The hours") -> Decimal:
+    """Hours spent, e.g. "1.5", as a Decimal in hundredths: more than 0, at most 24, or
+    InvalidNumber naming the rule."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidNumber(f"{label} are required: enter a number such as 1.5.")
+    if not _HOURS.fullmatch(text):
+        raise InvalidNumber(
+            f"{label} must be a number of hours with at most two decimals, such as 1.5; "
+            f"“{text[:20]}” is not."
+        )
+    hours = Decimal(text).quantize(Decimal("0.01"))
+    if not 0 < hours <= MAX_HOURS:
+        raise InvalidNumber(f"{label} must be more than 0 and at most 24.")
+    return hours
 
 
 def without_controls(text: str) -> str:

@@ -325,6 +325,12 @@ PERMISSIONS = _table(
         everyone(ON_THE_DEAL),
     ),
     may(
+        "opportunity.costs",
+        "Log time (your own; managers anyone's) and expenses on an opportunity, and delete them",
+        managers(),
+        everyone(ON_THE_DEAL),
+    ),
+    may(
         "opportunity.reassign",
         "Choose or change an opportunity's account manager (also when adding one)",
         managers(),
@@ -470,6 +476,12 @@ PERMISSIONS = _table(
     may(
         "setup.points_table",
         "Edit the points table (activity types) and each stage's next-step type",
+        managers(),
+    ),
+    may(
+        "product.manage",
+        "The product catalogue: add, edit, deactivate and delete unused products (category, "
+        "default revenue and cost)",
         managers(),
     ),
     may("member.list", "See the members list", managers()),
@@ -628,6 +640,16 @@ ROUTES: dict[str, Route] = {
     "opportunities.add_extra_contact": route("opportunity.change", "opportunity_id"),
     "opportunities.remove_extra_contact": route("opportunity.change", "opportunity_id"),
     "opportunities.add_note": route("opportunity.change", "opportunity_id"),
+    "opportunities.line_defaults": route("opportunity.read"),  # a form's amounts, no record
+    "time_expenses.section": route("opportunity.read", "opportunity_id"),
+    "time_expenses.add_time": route("opportunity.costs", "opportunity_id"),
+    "time_expenses.add_expense": route("opportunity.costs", "opportunity_id"),
+    "time_expenses.remove_time": route("opportunity.costs", "opportunity_id"),
+    "time_expenses.remove_expense": route("opportunity.costs", "opportunity_id"),
+    "products.index": route("product.manage"),
+    "products.create": route("product.manage"),
+    "products.update": route("product.manage"),
+    "products.delete": route("product.manage"),
     # activities and calendars
     "activities.index": route("agenda.read"),
     "activities.new": route("activity.create"),

@@ -138,9 +138,11 @@ def register_web(app: Flask) -> None:
         main,
         opportunities,
         points,
+        products,
         public_pages,
         quotas,
         setup,
+        time_expenses,
         tracks,
         webhooks,
     )
@@ -167,6 +169,8 @@ def register_web(app: Flask) -> None:
         audit,
         imports,
         webhooks,
+        products,
+        time_expenses,
     ):
         app.register_blueprint(module.bp)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from wtforms import Field, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import TextInput
 
 from crmlite.services import money, parsing
@@ -101,6 +101,36 @@ class WholeNumberField(Field):
             )
         except parsing.InvalidNumber as error:
             raise ValueError(str(error)) from error
+
+    def _value(self) -> str:
+        if self.raw is not None:
+            return self.raw
+        return "" if self.data is None else str(self.data)
+
+
+class HoursField(Field):
+    """Hours spent (``services.parsing.parse_hours``); always required."""
+
+    widget = TextInput()
+
+    def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("render_kw", {}).setdefault("inputmode", "decimal")
+        super().__init__(label, validators, **kwargs)
+        self.raw: str | None = None
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        self.raw = str(valuelist[0])
+        self.data = None
+        try:
+            self.data = parsing.parse_hours(self.raw)
+        except parsing.InvalidNumber as error:
+            raise ValueError(str(error)) from error
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data is None and not self.process_errors:
+            raise StopValidation("Enter the hours, such as 1.5.")
 
     def _value(self) -> str:
         if self.raw is not None:

@@ -20,7 +20,13 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity
-from crmlite.services import exports, forecast_lines, pick_lists, stalled_opportunities
+from crmlite.services import (
+    exports,
+    forecast_lines,
+    pick_lists,
+    stalled_opportunities,
+    time_expenses,
+)
 from crmlite.services import opportunity_details as details
 from crmlite.services import opportunity_notes as notes
 from crmlite.services import opportunity_people as people
@@ -34,9 +40,11 @@ from crmlite.web.opportunities_forms import (
     contact_form,
     fields_form,
     line_form,
+    line_form_for_product,
     note_form,
     team_form,
 )
+from crmlite.web.time_expenses import section_context
 
 bp = Blueprint("opportunities", __name__, url_prefix="/opportunities")
 
@@ -115,10 +123,18 @@ def _section_extras(
         }
     if section == "header" and "stalled" not in context:
         return {"stalled": is_stalled(opportunity, local_today(g.tz))}
+    if section == "lines":
+        extras: dict[str, Any] = {
+            "groups": forecast_lines.grouped(opportunity.forecast_lines),
+            "footer": time_expenses.footer(opportunity, time_expenses.costs_of(opportunity.id)),
+        }
+        if can_change and "add_form" not in given:
+            extras["add_form"] = line_form("add", formdata=False)
+        return extras
+    if section == "costs":
+        return section_context(opportunity)
     if not can_change:
         return {}
-    if section == "lines" and "add_form" not in given:
-        return {"add_form": line_form("add", formdata=False)}
     if section == "team" and "team_form" not in given:
         return {"team_form": team_form(opportunity, formdata=False)}
     if section == "contacts" and "contact_form" not in given:
@@ -129,7 +145,17 @@ def _section_extras(
 
 
 # Activities before the header: the header's "stalled" badge reuses what they found.
-SECTIONS = ("activities", "header", "fields", "lines", "team", "contacts", "notes", "history")
+SECTIONS = (
+    "activities",
+    "header",
+    "fields",
+    "lines",
+    "costs",
+    "team",
+    "contacts",
+    "notes",
+    "history",
+)
 
 
 def _render_section(section: str, opportunity: Opportunity, **overrides: Any) -> str:
@@ -280,6 +306,14 @@ def save_fields(opportunity_id: int) -> str | Response:
 @bp.get("/<int:opportunity_id>/lines")
 def lines(opportunity_id: int) -> str:
     return _render_section("lines", _load(opportunity_id))
+
+
+@bp.get("/line-defaults")
+def line_defaults() -> str:
+    """The add-a-line inputs as typed, restarted from the chosen product's defaults (the
+    product select asks for them when it changes)."""
+    form = line_form_for_product(parse_id(request.args.get("add-product_id")), request.args)
+    return render_template("opportunities/_line_add_fields.html", f=form)
 
 
 @bp.get("/<int:opportunity_id>/lines/<int:line_id>/edit")

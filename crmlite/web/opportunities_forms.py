@@ -5,14 +5,13 @@ the service's rule (its message goes next to the field)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from flask import url_for
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from crmlite.models import Opportunity, Rating
 from crmlite.services import forecast_lines, pick_lists, reference
@@ -84,16 +83,11 @@ class LineForm(FlaskForm):
         choices=[SelectChoice(ONE_OFF, "One-off"), SelectChoice(RECURRING, "Recurring (monthly)")],
         default=ONE_OFF,
     )
+    # Left empty with a product chosen: the product's default (services/forecast_lines.py).
     revenue = MoneyField(
-        "Revenue",
-        description="Per month when recurring.",
-        validators=[InputRequired("Enter the revenue (0.00 if none).")],
+        "Revenue", description="Per month when recurring; empty: the product's default."
     )
-    cost = MoneyField(
-        "Cost",
-        description="Per month when recurring.",
-        validators=[InputRequired("Enter the cost (0.00 if none).")],
-    )
+    cost = MoneyField("Cost", description="Per month when recurring; empty: the product's default.")
     months = WholeNumberField(
         "Months",
         what="The number of months",
@@ -105,13 +99,23 @@ class LineForm(FlaskForm):
     status_id = IdSelectField("Status")
     include_in_forecast = BooleanField("Include in forecast", default=True)
 
+    def _amount_required(self, field: MoneyField, what: str) -> None:
+        if field.data is None and not field.errors and not _to_id(self.product_id.data):
+            raise ValidationError(f"Enter the {what} (0.00 if none).")
+
+    def validate_revenue(self, field: MoneyField) -> None:
+        self._amount_required(field, "revenue")
+
+    def validate_cost(self, field: MoneyField) -> None:
+        self._amount_required(field, "cost")
+
     def values(self) -> forecast_lines.LineValues:
         return forecast_lines.LineValues(
             product_id=_to_id(self.product_id.data),
             description=self.description.data or "",
             recurring=self.kind.data == RECURRING,
-            revenue=self.revenue.data if self.revenue.data is not None else Decimal("0.00"),
-            cost=self.cost.data if self.cost.data is not None else Decimal("0.00"),
+            revenue=self.revenue.data,
+            cost=self.cost.data,
             months=self.months.data or 1,
             status_id=_to_id(self.status_id.data),
             include_in_forecast=bool(self.include_in_forecast.data),
@@ -199,7 +203,33 @@ def line_form(prefix: str, formdata: bool = True, obj: Any = None) -> LineForm:
         pick_lists.opportunity_types(keep_id=obj.product_id if obj else None)
     )
     form.status_id.set_choices(pick_lists.line_statuses())
+    if prefix == "add":
+        form.product_id.render_kw = _product_switch()
     return form
+
+
+def line_form_for_product(product_id: int | None, typed: MultiDict[str, str]) -> LineForm:
+    """The add-a-line form as typed so far, restarted from the chosen product's defaults:
+    its revenue, cost and kind (one-off or recurring)."""
+    form = line_form("add", formdata=False)
+    form.process(formdata=typed)
+    revenue, cost, recurring = forecast_lines.products.default_amounts(product_id)
+    form.revenue.raw, form.cost.raw = None, None
+    form.revenue.data, form.cost.data = revenue, cost
+    form.kind.data = RECURRING if recurring else ONE_OFF
+    return form
+
+
+def _product_switch() -> dict[str, str]:
+    """Choosing a product in the add form restarts the line from its defaults."""
+    return {
+        "hx-get": url_for("opportunities.line_defaults"),
+        "hx-include": "closest form",
+        "hx-target": "#line-add-fields",
+        "hx-select": "#line-add-fields",
+        "hx-swap": "outerHTML",
+        "hx-trigger": "change",
+    }
 
 
 def team_form(opportunity: Opportunity, formdata: bool = True) -> TeamForm:

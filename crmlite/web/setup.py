@@ -29,6 +29,7 @@ from crmlite.services import (
     points,
     reference,
     sessions,
+    time_expenses,
 )
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import get_team, local_today, update_team
@@ -124,6 +125,7 @@ def member_new() -> str | Response:
         )
         member.points_quota = form.points_quota.data
         member.active = form.active.data
+        time_expenses.set_cost_rate(member, form.cost_rate.data)
         db.session.commit()
         flash(f"{member.name} can now sign in.", "success")
         return redirect(url_for("setup.member_list"))
@@ -153,6 +155,7 @@ def member_edit(member_id: int) -> str | Response:
             field = getattr(form, refused.field)
             field.errors = [*field.errors, str(refused)]
             return render_template("setup/member.html", form=form, member=member)
+        time_expenses.set_cost_rate(member, form.cost_rate.data)
         db.session.commit()
         flash(f"{member.name} saved.", "success")
         return redirect(url_for("setup.member_list"))

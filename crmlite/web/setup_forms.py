@@ -22,7 +22,7 @@ from crmlite.services.members import PASSWORD_HINT
 from crmlite.services.money import is_currency
 from crmlite.services.team import is_valid_time_zone
 from crmlite.web import strip
-from crmlite.web.fields import EmailAddress, IdSelectField, WholeNumberField
+from crmlite.web.fields import EmailAddress, IdSelectField, MoneyField, WholeNumberField
 
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
 MAX_POINTS_QUOTA = 100_000
@@ -92,6 +92,11 @@ class MemberForm(FlaskForm):
         minimum=1,
         maximum=MAX_POINTS_QUOTA,
         description="Leave empty to use the team's quota.",
+    )
+    cost_rate = MoneyField(
+        "Cost rate per hour",
+        what="The cost rate",
+        description="What an hour of their time costs; time they log on deals costs hours × it.",
     )
     active = BooleanField("Active (may sign in)", default=True)
 
