@@ -46,7 +46,7 @@ from crmlite.models.people import (
     Role,
     Team,
 )
-from crmlite.models.points import PointsQuotaChange
+from crmlite.models.points import PointsMonthSheet, PointsQuotaChange
 from crmlite.models.sales import (
     ForecastLine,
     Opportunity,
@@ -119,6 +119,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "PointsMonthSheet",
     "PointsQuotaChange",
     "Rating",
     "RevenueQuota",
