@@ -131,7 +131,7 @@ def test_ytd_of_an_earlier_quarter(cory: Member) -> None:
     ]
 
 
-def test_monthly_totals_add_up_members_and_wins_without_an_account_manager(
+def test_monthly_totals_add_up_members_with_a_quota_and_show_the_others_apart(
     cory: Member, make_member: Callable[..., Member], win: Callable[..., Opportunity]
 ) -> None:
     manny = make_member(name="Manny Martinez")
@@ -152,10 +152,13 @@ def test_monthly_totals_add_up_members_and_wins_without_an_account_manager(
     assert figures(manny_row.ytd[2]) == (D("1500.00"), D("2000.00"), 75)
     assert [figures(m) for m in summary.monthly_totals] == [
         (D("4395.00"), D("5000.00"), 88),  # 87.9
-        (D("100.00"), D("5000.00"), 2),
+        # The 100 won by no account manager has no quota: not counted, shown apart.
+        (D("0.00"), D("5000.00"), 0),
         (D("0.00"), D("4000.00"), 0),
     ]
-    assert figures(summary.ytd_totals[2]) == (D("50461.00"), D("50000.00"), 101)  # 100.92
+    assert summary.not_counted[1] == attainment.NotCounted(1, D("100.00"))
+    # 100.72: the YTD of no account manager (no quota) is not counted either.
+    assert figures(summary.ytd_totals[2]) == (D("50361.00"), D("50000.00"), 101)
 
 
 def test_one_members_view(cory: Member, make_member: Callable[..., Member], win) -> None:
@@ -164,7 +167,9 @@ def test_one_members_view(cory: Member, make_member: Callable[..., Member], win)
     db.session.commit()
     summary = attainment.quarter_by_member(2025, 4, LA, member_id=manny.id)
     assert [r.name for r in summary.members] == ["Manny Martinez"]
-    assert figures(summary.monthly_totals[0]) == (D("1500.00"), None, None)
+    # Without a quota nothing counts towards the totals; the win is shown apart.
+    assert figures(summary.monthly_totals[0]) == (D("0.00"), None, None)
+    assert summary.not_counted[0] == attainment.NotCounted(1, D("1500.00"))
 
 
 # ---------------------------------------------------------------- time zone boundaries
@@ -261,7 +266,9 @@ def test_the_margin_basis_counts_margin_against_margin_quotas(
         (D("3000.00"), D("2500.00"), 120),  # 6,200 − 3,200
         (D("750.00"), None, None),
     ]
-    assert figures(margin.monthly_totals[0]) == (D("3750.00"), D("2500.00"), 150)
+    # Manny has no margin quota: his 750 is not counted in the team's %.
+    assert figures(margin.monthly_totals[0]) == (D("3000.00"), D("2500.00"), 120)
+    assert margin.not_counted[0] == attainment.NotCounted(1, D("750.00"))
     deals = deal_lists.won_deals(2025, 10, 10, LA, Basis.MARGIN, member_id=cory.id)
     assert [r.amount for r in deals.rows] == [D("3000.00")]
     assert (deals.count, deals.revenue, deals.cost, deals.amount) == (

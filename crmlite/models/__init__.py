@@ -47,7 +47,7 @@ from crmlite.models.people import (
     Role,
     Team,
 )
-from crmlite.models.points import PointsQuotaChange
+from crmlite.models.points import PointsMonthSheet, PointsQuotaChange
 from crmlite.models.sales import (
     ForecastLine,
     Opportunity,
@@ -123,6 +123,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "PointsMonthSheet",
     "PointsQuotaChange",
     "ProductCategory",
     "Rating",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Integer
+from sqlalchemy import CheckConstraint, Date, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.models.base import Model, created_at_column, fk
@@ -30,3 +30,19 @@ class PointsQuotaChange(Model):
             f"quota IS NULL OR quota BETWEEN 0 AND {MAX_POINTS_QUOTA}", name="quota_range"
         ),
     )
+
+
+class PointsMonthSheet(Model):
+    """A closed month's points table as it stood when the month was frozen: every activity
+    type with its code, name, group, order, point value, recommended monthly count and active
+    flag (``types``, a JSON list). Written once per month (``month``: its first day), the
+    first time the closed month is read or just before a point value changes, whichever comes
+    first; a closed month's sheet reads its lines and recommended plan from here, so it
+    prints the same whenever it is printed again."""
+
+    __tablename__ = "points_month_sheets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date, unique=True)
+    types: Mapped[str] = mapped_column(Text)
+    frozen_at: Mapped[datetime] = created_at_column()

@@ -5,6 +5,9 @@ The rules, in business words (what counts as a win, and for how much: services/w
 
 - **%** is total ÷ quota, rounded to a whole percent, half up (services.money); no quota,
   no %.
+- The **Monthly Totals** (and their YTD) of the team count only the members who have a
+  quota that month (that year to date): a win of a member without a quota would lift the
+  team's % above what its quotas ask. Those left out are shown apart ("not counted").
 - **YTD** at a month: everything won from January 1 to the end of that month, against the
   monthly quotas summed over those months.
 - By **location and business unit**: the wins booked on the opportunities there, against
@@ -82,6 +85,23 @@ class MemberQuarter:
         return combined(self.months)
 
 
+@dataclass(frozen=True)
+class NotCounted:
+    """The rows left out of a Monthly Totals figure: how many had no quota, and what they won."""
+
+    members: int = 0
+    won: Decimal = ZERO
+
+
+def _counted(items: list[Attainment]) -> tuple[Attainment, NotCounted]:
+    """The attainments with a quota added up, and the others apart."""
+    left_out = [a for a in items if a.quota is None]
+    return (
+        combined(a for a in items if a.quota is not None),
+        NotCounted(len(left_out), sum((a.total for a in left_out), ZERO)),
+    )
+
+
 @dataclass
 class QuarterByMember:
     year: int
@@ -89,12 +109,22 @@ class QuarterByMember:
     basis: Basis
     months: list[int]
     members: list[MemberQuarter]
-    monthly_totals: list[Attainment]
-    ytd_totals: list[Attainment]
+    monthly_totals: list[Attainment]  # members with a quota that month only
+    ytd_totals: list[Attainment]  # members with a quota that year to date only
+    not_counted: list[NotCounted] = field(default_factory=list)  # per month: the others
 
     @property
     def quarter_total(self) -> Attainment:
         return combined(self.monthly_totals)
+
+    @property
+    def quarter_not_counted(self) -> NotCounted:
+        """Members without a quota in some month of the quarter, and what they won then."""
+        left_out = [a for r in self.members for a in r.months if a.quota is None]
+        return NotCounted(
+            sum(1 for r in self.members if any(a.quota is None for a in r.months)),
+            sum((a.total for a in left_out), ZERO),
+        )
 
 
 def quarter_by_member(
@@ -154,8 +184,9 @@ def quarter_by_member(
         basis=basis,
         months=months,
         members=rows,
-        monthly_totals=[combined(r.months[i] for r in rows) for i in range(3)],
-        ytd_totals=[combined(r.ytd[i] for r in rows) for i in range(3)],
+        monthly_totals=[_counted([r.months[i] for r in rows])[0] for i in range(3)],
+        ytd_totals=[_counted([r.ytd[i] for r in rows])[0] for i in range(3)],
+        not_counted=[_counted([r.months[i] for r in rows])[1] for i in range(3)],
     )
 
 

@@ -10,6 +10,11 @@ The rules (PRODUCT.md, "Sales activity points"):
   change of either applies from the month it is made in; earlier months keep the quota they
   had (``PointsQuotaChange``), so a past month prints the same next year.
 - Attainment is points ÷ quota as a whole percent, rounded half up.
+- A closed month's sheet is frozen: its lines (the activity types with their names, point
+  values, recommended monthly counts and active flags) and its recommended plan are those
+  of the points table when the month was frozen (``PointsMonthSheet``), written the first
+  time the closed month is read or, at the latest, just before the points table changes.
+  Earned points and quotas were frozen already, so a closed month prints the same forever.
 - Pace: the quota spread evenly over the month's working days (Monday to Friday); the points
   expected by today are the share of the working days up to and including today. A past
   month expects the whole quota, a future month nothing.
@@ -20,10 +25,11 @@ team's month boundaries, on ``ix_activities_assignee_closed``), never by visitin
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -31,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, func, literal_column, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from crmlite.database import utcnow
@@ -41,6 +48,7 @@ from crmlite.models import (
     ActivityStatus,
     ActivityType,
     Member,
+    PointsMonthSheet,
     PointsQuotaChange,
     Team,
     TrackStep,
@@ -232,6 +240,114 @@ def points_by_member(month: Month, tz: ZoneInfo, member_ids: Sequence[int]) -> d
     return {member_id: int(points) for member_id, points in rows}
 
 
+# -- the points table of a month -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SheetType:
+    """An activity type as a month's sheet shows it (for a closed month: as it was frozen)."""
+
+    id: int
+    code: str
+    name: str
+    group: str
+    points: int
+    monthly_count: int
+    active: bool
+    position: int
+
+    @property
+    def monthly_total(self) -> int:
+        return self.points * self.monthly_count
+
+
+def _sheet_type(t: ActivityType) -> SheetType:
+    return SheetType(t.id, t.code, t.name, t.group, t.points, t.monthly_count, t.active, t.position)
+
+
+def _freeze(month: Month, types: list[SheetType]) -> PointsMonthSheet:
+    """Store the month's points table; a concurrent request that froze it first wins."""
+    row = PointsMonthSheet(
+        month=month.first_day, types=json.dumps([asdict(t) for t in types], sort_keys=True)
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        frozen = db.session.scalar(
+            select(PointsMonthSheet).where(PointsMonthSheet.month == month.first_day)
+        )
+        assert frozen is not None
+        return frozen
+    return row
+
+
+def sheet_types(month: Month, today: date) -> list[SheetType]:
+    """The points table a month's sheet shows, in its order: the current one for this month
+    and later months; for a closed month the one frozen with it (frozen now, from the
+    current table, when the month is read for the first time since it closed). One or two
+    queries."""
+    if month >= Month.of(today):
+        return [_sheet_type(t) for t in reference.activity_types()]
+    frozen = db.session.scalar(
+        select(PointsMonthSheet).where(PointsMonthSheet.month == month.first_day)
+    )
+    if frozen is None:
+        frozen = _freeze(month, [_sheet_type(t) for t in reference.activity_types()])
+    return [SheetType(**item) for item in json.loads(frozen.types)]
+
+
+def frozen_at(month: Month, today: date) -> datetime | None:
+    """When a closed month's points table was frozen (frozen now if it was not yet); None
+    for this month and later ones."""
+    if month >= Month.of(today):
+        return None
+    sheet_types(month, today)
+    return db.session.scalar(
+        select(PointsMonthSheet.frozen_at).where(PointsMonthSheet.month == month.first_day)
+    )
+
+
+def _team_today() -> date:
+    team = db.session.scalar(select(Team))
+    tz = ZoneInfo(team.time_zone) if team is not None else ZoneInfo("UTC")
+    return datetime.now(tz).date()
+
+
+def freeze_closed_months(today: date | None = None) -> int:
+    """Before the points table changes: every closed month not frozen yet is frozen with the
+    table as it stands (it has not changed since those months closed, or they would be
+    frozen already). From the month of the first closed activity (or last month) to last
+    month; returns how many were frozen. Three queries and one insert per month frozen."""
+    last = Month.of(today or _team_today()).previous()
+    if last is None:
+        return 0
+    first_closed = db.session.scalar(
+        select(func.min(Activity.closed_at)).where(Activity.status == ActivityStatus.CLOSED.value)
+    )
+    # A day early: the first activity may have closed on the 1st in a zone behind UTC.
+    first = (
+        Month.of((first_closed.astimezone(UTC) - timedelta(days=1)).date())
+        if first_closed is not None
+        else last
+    )
+    first = min(first, last)
+    frozen = set(
+        db.session.scalars(
+            select(PointsMonthSheet.month).where(PointsMonthSheet.month >= first.first_day)
+        )
+    )
+    table = [_sheet_type(t) for t in reference.activity_types()]
+    count = 0
+    month: Month | None = first
+    while month is not None and month <= last:
+        if month.first_day not in frozen:
+            _freeze(month, table)
+            count += 1
+        month = month.next()
+    return count
+
+
 # -- a member's month ------------------------------------------------------------------------
 
 
@@ -326,8 +442,9 @@ def member_months(
     number of members: the types, one aggregate, the quota history.
 
     Every active type gets a line (so the gaps show); an inactive one only when something
-    of it closed in the month."""
-    types = reference.activity_types()
+    of it closed in the month. The types are the month's points table (``sheet_types``:
+    frozen with a closed month)."""
+    types = sheet_types(month, today)
     counted = tallies(month, tz, [m.id for m in members])
     quotas = quotas_for(members, month, team)
     target = monthly_target(types)
@@ -437,6 +554,27 @@ def team_standings(month: Month, *, tz: ZoneInfo, team: Team, today: date) -> li
     return standings
 
 
+@dataclass(frozen=True)
+class TeamRow(Progress):
+    """The team's row under the leaderboard: everyone's points against the sum of their
+    quotas, % attained (half up) and pace against the sum of what each is expected to have."""
+
+    members: int
+    points: int
+    quota: int
+    expected: int
+
+
+def team_row(standings: Sequence[Standing]) -> TeamRow:
+    """The leaderboard's team row, from its members' rows (no query)."""
+    return TeamRow(
+        members=len(standings),
+        points=sum(s.points for s in standings),
+        quota=sum(s.quota for s in standings),
+        expected=sum(s.expected for s in standings),
+    )
+
+
 # -- the activities behind a figure ----------------------------------------------------------
 
 
@@ -502,7 +640,7 @@ def _open_query(condition: list[Any]) -> Select[Activity]:
 # -- the points table (activity types) -------------------------------------------------------
 
 
-def monthly_target(types: Iterable[ActivityType]) -> int:
+def monthly_target(types: Iterable[ActivityType | SheetType]) -> int:
     """Points of doing every active type's recommended count (644 with the defaults)."""
     return sum(t.monthly_total for t in types if t.active)
 
@@ -584,6 +722,7 @@ def save_activity_type(
     points, monthly count or active flag is published (``PointValueChanged``)."""
     if points < 0 or monthly_count < 0:
         raise ValueError("points and monthly count cannot be negative")
+    freeze_closed_months()
     before = ""
     if activity_type is None:
         last = db.session.scalar(select(func.max(ActivityType.position))) or 0
@@ -605,6 +744,7 @@ def save_activity_type(
 def set_type_active(activity_type: ActivityType, active: bool, *, by: Member) -> ActivityType:
     """Deactivated types are no longer offered for new activities; what they earned stays.
     Published (``PointValueChanged``) when it changes."""
+    freeze_closed_months()
     before = _worth(activity_type)
     activity_type.active = active
     db.session.flush()
@@ -617,6 +757,7 @@ def delete_activity_type(activity_type: ActivityType, *, by: Member) -> None:
     (``Deleted``)."""
     if activity_type.id in types_in_use():
         raise TypeInUse(activity_type.code)
+    freeze_closed_months()
     label = activity_type.label
     db.session.delete(activity_type)
     db.session.flush()

@@ -95,7 +95,17 @@ def _csv(rows: list[list[Any]], file_name: str) -> Response:
 
 
 def _sheet_context(month: Month) -> dict[str, Any]:
-    return {"month": month, "team": get_team(), "generated_at": datetime.now(UTC)}
+    """What a sheet's header shows. A closed month's sheet shows when it was frozen, not
+    the time of printing, so printing it again gives the same page; its freezing (on the
+    first read after the month closed) is kept."""
+    frozen = points.frozen_at(month, _today())
+    db.session.commit()
+    return {
+        "month": month,
+        "team": get_team(),
+        "generated_at": frozen or datetime.now(UTC),
+        "frozen": frozen is not None,
+    }
 
 
 # -- the team --------------------------------------------------------------------------------
@@ -115,6 +125,7 @@ def index() -> str:
         month=month,
         this_month=Month.of(today),
         standings=standings,
+        team_row=points.team_row(standings),
         # Whose summaries the viewer may open (points.read).
         readable={m.id for m in members if may("points.read", m)},
         links=_links(month, "points.index"),
@@ -152,6 +163,20 @@ def team_csv() -> Response:
         ]
         for s in standings
     ]
+    team = points.team_row(standings)
+    rows.append(
+        [
+            month.key,
+            "",
+            "Team",
+            team.points,
+            team.quota,
+            team.attained,
+            team.expected,
+            team.ahead_by,
+            team.pace.value,
+        ]
+    )
     return _csv(rows, f"points-team-{month.key}.csv")
 
 
@@ -160,8 +185,16 @@ def print_all() -> str:
     """Every member's summary, each on its own printed page (month end, for signing)."""
     month = _month()
     today = _today()
+    context = _sheet_context(month)
     summaries = points.month_summaries(month, tz=g.tz, team=get_team(), today=today)
-    return render_template("points/print.html", summaries=summaries, **_sheet_context(month))
+    standings = points.team_standings(month, tz=g.tz, team=get_team(), today=today)
+    return render_template(
+        "points/print.html",
+        summaries=summaries,
+        standings=standings,
+        team_row=points.team_row(standings),
+        **context,
+    )
 
 
 # -- a member --------------------------------------------------------------------------------
@@ -173,6 +206,7 @@ def member(member_id: int) -> str:
     Done buttons, and the summary refreshes itself when one closes."""
     person = _viewable(member_id)
     month = _month()
+    context = _sheet_context(month)
     today = _today()
     is_current = month == Month.of(today)
     open_rows, open_total = (
@@ -187,7 +221,7 @@ def member(member_id: int) -> str:
         open_total=open_total,
         today=today,
         links=_links(month, "points.member", member_id=person.id),
-        **_sheet_context(month),
+        **context,
     )
 
 
@@ -196,11 +230,12 @@ def member_summary(member_id: int) -> str:
     """The summary section alone (htmx refreshes it when an activity closes)."""
     person = _viewable(member_id)
     month = _month()
+    context = _sheet_context(month)
     return render_template(
         "points/_summary.html",
         member=person,
         summary=_summary(person, month),
-        **_sheet_context(month),
+        **context,
     )
 
 
@@ -208,9 +243,8 @@ def member_summary(member_id: int) -> str:
 def member_print(member_id: int) -> str:
     person = _viewable(member_id)
     month = _month()
-    return render_template(
-        "points/print.html", summaries=[_summary(person, month)], **_sheet_context(month)
-    )
+    context = _sheet_context(month)
+    return render_template("points/print.html", summaries=[_summary(person, month)], **context)
 
 
 @bp.get("/members/<int:member_id>/summary.csv")
@@ -274,9 +308,8 @@ def member_pdf(member_id: int) -> Response:
     """The print page as a PDF, rendered here by WeasyPrint with the print stylesheet."""
     person = _viewable(member_id)
     month = _month()
-    html = render_template(
-        "points/print.html", summaries=[_summary(person, month)], **_sheet_context(month)
-    )
+    context = _sheet_context(month)
+    html = render_template("points/print.html", summaries=[_summary(person, month)], **context)
     return Response(
         _pdf(html),
         content_type="application/pdf",
