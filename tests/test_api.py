@@ -21,6 +21,7 @@ from crmlite.models import (
     Opportunity,
     Role,
 )
+from crmlite.services import quotas
 from tests.api_helpers import SPEC, Api, api_as, problem_of
 from tests.conftest import activity_type, stage
 
@@ -462,6 +463,9 @@ def test_points_and_dashboard(api_as, make_member, make_activity, make_opportuni
             won_amount=Decimal(won),
             closed_at=datetime.now(UTC) - timedelta(minutes=5),
         )
+    # The team's totals count members with a revenue quota (issue #18): the rep has one.
+    quotas.same_every_month(rep, datetime.now(UTC).year, Decimal("1000.00"))
+    db.session.commit()
     month = datetime.now(UTC).strftime("%Y-%m")
     own = api.get(f"{BASE}/members/{rep.id}/points?month={month}")
     assert own.status_code == 200
