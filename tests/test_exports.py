@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from crmlite.extensions import db
 from crmlite.models import Campaign, CampaignType, Member, Role
+from crmlite.services import quotas
 from crmlite.services.pagination import PER_PAGE
 from crmlite.services.team import local_today
 from crmlite.web.exporting import guarded
@@ -364,6 +365,10 @@ def test_a_reps_dashboard_export_holds_only_their_row(
             account_manager_id=member.id,
         )
     today = local_today(LA)
+    # Monthly totals count members with a revenue quota (issue #18): both have one.
+    for member in (rep, other):
+        quotas.same_every_month(member, today.year, Decimal("1000.00"))
+    db.session.commit()
     quarter = (today.month - 1) // 3 + 1
     url = f"/dashboard/export/members.csv?year={today.year}&quarter={quarter}"
     rows = csv_rows(client, url)

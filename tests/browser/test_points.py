@@ -102,10 +102,12 @@ def test_print_all_puts_each_member_on_a_page_of_their_own(
     page.goto("/points/")
     page.get_by_role("link", name="Print all members").click()
     page.emulate_media(media="print")
+    # The leaderboard with its team row first, then each member on a page of their own.
     sheets = page.locator(".points-sheet")
-    expect(sheets).to_have_count(3)
-    breaks = [sheets.nth(i).evaluate("el => getComputedStyle(el).breakBefore") for i in range(3)]
-    assert breaks == ["auto", "page", "page"]
+    expect(sheets).to_have_count(4)
+    expect(sheets.first).to_have_id("points-leaderboard")
+    breaks = [sheets.nth(i).evaluate("el => getComputedStyle(el).breakBefore") for i in range(4)]
+    assert breaks == ["auto", "page", "page", "page"]
     expect(page.locator(".site-header")).to_be_hidden()
 
 
