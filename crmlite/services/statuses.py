@@ -26,6 +26,17 @@ def is_open_status(status_id: Any) -> ColumnElement[bool]:
     return status_id.in_(select(OpportunityStatus.id).where(~OpportunityStatus.is_closed))
 
 
+def open_status_ids() -> tuple[int, ...]:
+    """The ids of the open statuses (usually one), in order."""
+    return tuple(
+        db.session.scalars(
+            select(OpportunityStatus.id)
+            .where(~OpportunityStatus.is_closed)
+            .order_by(OpportunityStatus.id)
+        )
+    )
+
+
 def status(*, won: bool = False, lost: bool = False) -> OpportunityStatus:
     """The status an opportunity takes: the first open one, or the first won or lost one."""
     query = select(OpportunityStatus)
