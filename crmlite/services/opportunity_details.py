@@ -166,8 +166,8 @@ def offered(
     """Nothing chosen, the one the record has already, or an active one."""
     if ident is None or ident == current:
         return True
-    place = db.session.get(model, ident)
-    return place is not None and place.active
+    active = db.session.scalar(select(model.active).where(model.id == ident))
+    return bool(active)
 
 
 def update_fields(

@@ -133,10 +133,11 @@ class FigureLinks:
         ytd: bool = False,
         location: int | None = None,
         unit: int | None = None,
+        whole_year: bool = False,
     ) -> str:
         query = self._query(
             year=self.choice.year,
-            quarter=None if month else self.choice.quarter,
+            quarter=None if month or whole_year else self.choice.quarter,
             month=month,
             ytd=1 if ytd else None,
             member_id=member,
@@ -185,7 +186,13 @@ def index() -> Any:
     }
     if not errors:
         context["data"] = service.dashboard(
-            choice.year, choice.quarter, today, g.tz, choice.basis, member_id=_scope()
+            choice.year,
+            choice.quarter,
+            today,
+            g.tz,
+            choice.basis,
+            member_id=_scope(),
+            places_over_year=choice.period is Period.YEAR,
         )
     if is_htmx() and request.headers.get("HX-Target") == "dashboard":
         # htmx 2 swaps only 2xx answers: bad input is shown in place with a 200.
@@ -198,7 +205,7 @@ def index() -> Any:
 def export(table: str, fmt: str) -> Response:
     """A summary table of the dashboard with the chosen year, quarter and basis, as CSV or
     XLSX: "members" (a rep: their own row only, as on the page) or "locations" (the team's:
-    managers and admins, as on the page)."""
+    managers and admins, as on the page: over the quarter, or the year with period=year)."""
     if table not in ("members", "locations"):
         abort(404)
     today = local_today(g.tz)
@@ -206,7 +213,13 @@ def export(table: str, fmt: str) -> Response:
     if errors:
         return Response(" ".join(errors), status=400, mimetype="text/plain")
     data = service.dashboard(
-        choice.year, choice.quarter, today, g.tz, choice.basis, member_id=_scope()
+        choice.year,
+        choice.quarter,
+        today,
+        g.tz,
+        choice.basis,
+        member_id=_scope(),
+        places_over_year=choice.period is Period.YEAR,
     )
     if table == "members":
         return exporting.send(exports.dashboard_members(data.by_member), fmt)
