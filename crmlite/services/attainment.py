@@ -266,17 +266,15 @@ def summary_by_place(
     )
     won_by: tuple[dict[int, list[Decimal]], dict[int, list[Decimal]]] = ({}, {})
     for key, by_month in wins.items():
-        for side, ident in zip(won_by, key, strict=True):
-            row = side.setdefault(ident or 0, [ZERO] * width)
-            for i, amount in by_month.items():
-                row[i] += amount
+        for won_side, ident in zip(won_by, key, strict=True):
+            row = won_side.setdefault(ident or 0, [ZERO] * width)
+            for i, won in by_month.items():
+                row[i] += won
     quota_by: tuple[dict[int, Decimal | None], dict[int, Decimal | None]] = ({}, {})
     for loc, unit, amount in db.session.execute(quota_query):
-        for side, ident in ((quota_by[0], loc), (quota_by[1], unit)):
-            side[ident or 0] = sum_present((side.get(ident or 0), amount))
-    for side in quota_by:
-        for ident, amount in side.items():
-            side[ident] = None if amount is None else cents(amount)
+        for quota_side, ident in ((quota_by[0], loc), (quota_by[1], unit)):
+            summed = sum_present((quota_side.get(ident or 0), amount))
+            quota_side[ident or 0] = None if summed is None else cents(summed)
     location_names = {
         i: (name, active)
         for i, name, active in db.session.execute(
