@@ -21,8 +21,8 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member
+from crmlite.services import attainment, deal_lists, exports
 from crmlite.services import dashboard as service
-from crmlite.services import deal_lists, exports
 from crmlite.services.funnel_health import Period, funnel_health, period_bounds, period_months
 from crmlite.services.hygiene import HYGIENE_KINDS
 from crmlite.services.money import format_amount
@@ -226,6 +226,24 @@ def export(table: str, fmt: str) -> Response:
     if data.by_location is None:
         abort(403)
     return exporting.send(exports.dashboard_locations(data.by_location), fmt)
+
+
+@bp.get("/places")
+def places() -> Any:
+    """The summary by location and business unit on a page of its own, to print on one
+    sheet: the quarter, or the year with period=year (the team's: managers and admins)."""
+    today = local_today(g.tz)
+    choice, errors = choice_from(request.args, today)
+    context: dict[str, Any] = {"choice": choice, "errors": errors, "print_view": True}
+    if not errors:
+        context["links"] = FigureLinks(choice)
+        context["bl"] = attainment.summary_by_place(
+            choice.year,
+            None if choice.period is Period.YEAR else choice.quarter,
+            g.tz,
+            choice.basis,
+        )
+    return render_template("dashboard/places.html", **context), 400 if errors else 200
 
 
 @bp.get("/funnel")
