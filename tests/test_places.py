@@ -265,3 +265,34 @@ def test_a_fresh_install_sees_its_own_places_on_the_dashboard(
             assert row.count('<td class="num">') == months + 3
             assert ">2,895</a></td>" in row and f">{quota}<" in row
         assert "No location" not in html and "No business unit" not in html
+
+
+def test_the_print_view_of_the_summary_is_the_teams(
+    client: FlaskClient, signed_in: Any, make_member: Any, make_opportunity: Any
+) -> None:
+    arrc = places.create_place(places.LOCATIONS, "ARRC")
+    ms = places.create_place(places.BUSINESS_UNITS, "MS Sales")
+    cory = make_member(name="Cory Ferguson", location_id=arrc.id, business_unit_id=ms.id)
+    quotas.same_every_month(cory, 2025, D("4000"))
+    make_opportunity(
+        "CharTec - Phone System",
+        "Won",
+        "2895.00",
+        won_amount=D("2895.00"),
+        account_manager_id=cory.id,
+        location_id=arrc.id,
+        business_unit_id=ms.id,
+        closed_at=datetime(2025, 10, 9, 18, tzinfo=UTC),
+    )
+    db.session.commit()
+    signed_in(Role.MANAGER)  # a rep: 403 (the permissions matrix)
+    html = client.get("/dashboard/places?year=2025&quarter=4").get_data(as_text=True)
+    assert "Quarterly summary by location and business unit · Q4 2025" in html
+    for row_id in (f"location-{arrc.id}", f"unit-{ms.id}", "location-totals"):
+        row = html.split(f'id="{row_id}"')[1].split("</tr>")[0]
+        assert ">2,895</a>" in row and ">12,000<" in row and ">24 %<" in row
+    year = client.get("/dashboard/places?year=2025&quarter=4&period=year").get_data(as_text=True)
+    assert "Yearly summary by location and business unit · 2025" in year
+    assert ">48,000<" in year.split('id="location-totals"')[1].split("</tr>")[0]
+    bad = client.get("/dashboard/places?year=2025&quarter=9")
+    assert bad.status_code == 400 and "quarter" in bad.get_data(as_text=True).lower()
