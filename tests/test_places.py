@@ -296,3 +296,15 @@ def test_the_print_view_of_the_summary_is_the_teams(
     assert ">48,000<" in year.split('id="location-totals"')[1].split("</tr>")[0]
     bad = client.get("/dashboard/places?year=2025&quarter=9")
     assert bad.status_code == 400 and "quarter" in bad.get_data(as_text=True).lower()
+
+
+def test_the_command_adds_a_place_with_the_same_rules(app: Any) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["crm", "add-place", "business-units", " MS Sales "])
+    assert result.exit_code == 0, result.output
+    assert "Business unit MS Sales added." in result.output
+    result = runner.invoke(args=["crm", "add-place", "business-units", "ms sales"])
+    assert result.exit_code != 0 and "Another business unit is called" in result.output
+    result = runner.invoke(args=["crm", "add-place", "locations", "ARRC"])
+    assert result.exit_code == 0, result.output
+    assert names(BusinessUnit) == [("MS Sales", True)] and names(Location) == [("ARRC", True)]
