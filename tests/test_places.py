@@ -308,3 +308,30 @@ def test_the_command_adds_a_place_with_the_same_rules(app: Any) -> None:
     result = runner.invoke(args=["crm", "add-place", "locations", "ARRC"])
     assert result.exit_code == 0, result.output
     assert names(BusinessUnit) == [("MS Sales", True)] and names(Location) == [("ARRC", True)]
+
+
+def test_the_setup_page_and_the_summary_do_not_grow_with_the_places(
+    client: FlaskClient, signed_in: Any, make_member: Any, make_opportunity: Any, queries: Any
+) -> None:
+    signed_in(Role.MANAGER)
+
+    def add(first: int, n: int) -> None:
+        for i in range(first, first + n):
+            office = places.create_place(places.LOCATIONS, f"Site {i}")
+            unit = places.create_place(places.BUSINESS_UNITS, f"Unit {i}")
+            where = {"location_id": office.id, "business_unit_id": unit.id}
+            seller = make_member(name=f"Seller {i}", **where)
+            make_opportunity(f"Deal {i}", account_manager_id=seller.id, **where)
+        db.session.commit()
+
+    def count(url: str) -> int:
+        with queries() as counted:
+            assert client.get(url).status_code == 200
+        return counted.count
+
+    urls = ["/setup/locations", "/setup/business-units", "/dashboard/places?period=year"]
+    add(0, 1)
+    few = [count(url) for url in urls]
+    add(1, 8)
+    assert [count(url) for url in urls] == few
+    assert "Site 8" in client.get("/dashboard/places?period=year").get_data(as_text=True)
