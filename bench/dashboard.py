@@ -4,7 +4,8 @@ Target (issue #6): the dashboard with 100,000 opportunities and 50 members under
 p95 on SQLite, server side, with a constant number of SQL statements.
 
 Measured: the page a manager opens (this quarter, the whole team), the same figures for
-another quarter as the switch asks for them (htmx), a rep's own page, and the funnel,
+another quarter as the switch asks for them (htmx), a rep's own page, the summary by
+location and business unit over the year (on the page and its print view), and the funnel,
 which the page loads in place in a second request (this quarter and the whole year for
 the team, and a rep's own year).
 
@@ -64,6 +65,21 @@ def run(engine: str, opportunities: int, activities: int, members: int) -> list[
                 ),
             ),
             measure(app, "dashboard (rep)", engine, data, get_ok(rep, "/dashboard/")),
+            measure(
+                app,
+                "dashboard, places over the year",
+                engine,
+                data,
+                get_ok(manager, f"/dashboard/?year={year}&quarter={quarter}&period=year", HTMX),
+            ),
+            measure(
+                app,
+                "places print view, the year",
+                engine,
+                data,
+                get_ok(manager, f"/dashboard/places?year={year}&quarter={quarter}&period=year"),
+                runs=30,
+            ),
             measure(
                 app,
                 "funnel, this quarter",

@@ -24,7 +24,16 @@ from crmlite.models import (
     Opportunity,
     Role,
 )
-from crmlite.services import archive, audit, backup, board, campaign_sending, members, worker
+from crmlite.services import (
+    archive,
+    audit,
+    backup,
+    board,
+    campaign_sending,
+    members,
+    places,
+    worker,
+)
 from crmlite.services.defaults import load_defaults
 
 crm = click.Group("crm", help="crmlite commands.")
@@ -91,6 +100,19 @@ def add_member_command(email: str, name: str, role: str, password: str) -> None:
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"{member.name} <{member.email}> added as {member.role}.")
+
+
+@crm.command("add-place")
+@click.argument("kind", type=click.Choice(sorted(places.KINDS)))
+@click.argument("name")
+def add_place_command(kind: str, name: str) -> None:
+    """Add a location or a business unit (as Setup does), e.g. on a fresh install."""
+    try:
+        place = places.create_place(places.KINDS[kind], name)
+    except places.PlaceRefused as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"{places.KINDS[kind].word.capitalize()} {place.name} added.")
 
 
 @crm.command("capture")

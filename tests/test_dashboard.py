@@ -299,7 +299,7 @@ def places(app: Any) -> dict[str, int]:
     return names
 
 
-def test_quarter_by_location_nests_business_units_and_totals(
+def test_locations_and_business_units_are_rows_of_their_own_each_adding_up_to_the_totals(
     places: dict[str, int], make_member: Callable[..., Member], win: Callable[..., Opportunity]
 ) -> None:
     arrc, fresno = places["ARRC"], places["Fresno"]
@@ -310,23 +310,24 @@ def test_quarter_by_location_nests_business_units_and_totals(
     quotas.same_every_month(manny, 2025, D("1000"))
     win(cory, "2000.00", at(2025, 10, 5), location_id=arrc, business_unit_id=ms)
     win(cory, "500.00", at(2025, 11, 5), location_id=arrc, business_unit_id=projects)
-    win(manny, "300.00", at(2025, 12, 5), location_id=fresno, business_unit_id=projects)
+    win(manny, "300.00", at(2025, 12, 5), location_id=fresno, business_unit_id=ms)
     win(manny, "50.00", at(2025, 12, 6))  # booked without location or business unit
     win(manny, "999.00", at(2025, 9, 30))  # last quarter
     db.session.commit()
 
     summary = attainment.quarter_by_location(2025, 4, LA)
-    shown = [(loc.name, loc.months, loc.total, loc.quota, loc.percent) for loc in summary.locations]
+    shown = [(p.name, p.months, p.total, p.quota, p.percent) for p in summary.locations]
     assert shown == [
         ("ARRC", [D("2000.00"), D("500.00"), D("0")], D("2500.00"), D("12000.00"), 21),
         ("Fresno", [D("0"), D("0"), D("300.00")], D("300.00"), D("3000.00"), 10),
         (quotas.NO_LOCATION, [D("0"), D("0"), D("50.00")], D("50.00"), None, None),
     ]
-    arrc_units = [(u.name, u.total, u.quota) for u in summary.locations[0].units]
-    # Cory's quota counts for his business unit; the Projects deal he booked has none.
-    assert arrc_units == [
-        ("MS Sales", D("2000.00"), D("12000.00")),
-        ("Projects", D("500.00"), None),
+    # MS Sales is one row, whichever location its wins were booked at (ARRC and Fresno).
+    units = [(p.name, p.months, p.total, p.quota) for p in summary.units]
+    assert units == [
+        ("MS Sales", [D("2000.00"), D("0"), D("300.00")], D("2300.00"), D("12000.00")),
+        ("Projects", [D("0"), D("500.00"), D("0")], D("500.00"), D("3000.00")),
+        (quotas.NO_UNIT, [D("0"), D("0"), D("50.00")], D("50.00"), None),
     ]
     totals = summary.totals
     assert (totals.months, totals.total, totals.quota, totals.percent) == (
@@ -335,6 +336,34 @@ def test_quarter_by_location_nests_business_units_and_totals(
         D("15000.00"),
         19,
     )
+    for block in (summary.locations, summary.units):
+        assert sum((p.total for p in block), D("0")) == totals.total
+        assert quotas.sum_present(p.quota for p in block) == totals.quota
+
+    year = attainment.summary_by_place(2025, None, LA)
+    assert year.months == list(range(1, 13)) and year.period_label == "2025"
+    assert year.totals.total == D("3849.00")
+    assert year.totals.quota == D("60000.00")
+    year_units = {p.name: (p.total, p.quota) for p in year.units}
+    assert year_units["MS Sales"] == (D("2300.00"), D("48000.00"))
+    assert year_units[quotas.NO_UNIT] == (D("1049.00"), None)
+
+
+def test_an_inactive_place_keeps_its_wins_and_an_unused_one_leaves_the_summary(
+    places: dict[str, int], make_member: Callable[..., Member], win: Callable[..., Opportunity]
+) -> None:
+    arrc, fresno, projects = places["ARRC"], places["Fresno"], places["Projects"]
+    cory = make_member(name="Cory Ferguson")
+    win(cory, "700.00", at(2025, 10, 5), location_id=arrc, business_unit_id=projects)
+    db.session.get(Location, arrc).active = False
+    db.session.get(Location, fresno).active = False
+    db.session.get(BusinessUnit, projects).active = False
+    db.session.commit()
+    summary = attainment.quarter_by_location(2025, 4, LA)
+    names = [(p.name, p.active, p.total) for p in summary.locations]
+    assert ("ARRC", False, D("700.00")) in names
+    assert "Fresno" not in [n for n, _a, _t in names]  # inactive, nothing in the quarter
+    assert [(p.name, p.active) for p in summary.units if p.total] == [("Projects", False)]
 
 
 def test_a_member_who_moved_keeps_earlier_wins_where_they_were_booked(

@@ -385,7 +385,14 @@ def test_a_reps_dashboard_export_holds_only_their_row(
     totals = next(r for r in rows if r["Member"] == "Monthly totals" and r["Month"] == this_month)
     assert totals["Won"] == "1600.00"
     locations = csv_rows(client, url.replace("members", "locations"))
-    assert locations[-1]["Location"] == "Totals" and locations[-1]["Total"] == "1600.00"
+    assert locations[-1]["Group"] == "Totals" and locations[-1]["Total"] == "1600.00"
+    # Two blocks, locations then business units, each adding up to the totals.
+    for group in ("Location", "Business unit"):
+        block = [Decimal(r["Total"]) for r in locations if r["Group"] == group]
+        assert sum(block) == Decimal("1600.00")
+    year_url = url.replace("members", "locations") + "&period=year"
+    whole_year = csv_rows(client, year_url)
+    assert "Dec" in whole_year[0] and whole_year[-1]["Total"] == "1600.00"
     header, _, _ = xlsx_rows(client, url.replace(".csv", ".xlsx"))
     assert header == ["Member", "Month", "Won", "Quota", "%", "YTD won", "YTD quota", "YTD %"]
 

@@ -44,6 +44,7 @@ from crmlite.models import (
     ExpenseEntry,
     ForecastLine,
     ImportJob,
+    Location,
     MarketingList,
     MarketingListMember,
     Member,
@@ -261,6 +262,7 @@ def build_world(role: str) -> World:
     product = _add(OpportunityType(name=f"Matrix product {n}"))
     own_contact = sides["own"].records["contact_id"]
     _add(MarketingListMember(list_id=group.id, contact_id=own_contact.id))
+    unused_place = _add(Location(name=f"Matrix location {n}"))
     unused_type = _add(
         ActivityType(code=f"MX{n}", name=f"Matrix type {n}", group="proactive", points=1)
     )
@@ -284,6 +286,8 @@ def build_world(role: str) -> World:
         "lee": lee.id,
         "year": 2026,
         "kind": "pipeline",
+        "place_kind": "locations",
+        "place_id": unused_place.id,
         "position": 0,
         "token": "not-a-real-token",
         "job_id": job.id,

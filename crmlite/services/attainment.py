@@ -195,14 +195,15 @@ def quarter_by_member(
 
 @dataclass
 class PlaceQuarter:
-    """A location or business unit: won per month of the quarter, and the quarter against
-    its quota."""
+    """A row of the summary by place: a location or a business unit (or "No location" /
+    "No business unit", id 0), won per month of the period, and the period against its
+    quota."""
 
     id: int  # 0: none set
     name: str
     months: list[Decimal]
     quota: Decimal | None
-    units: list[PlaceQuarter] = field(default_factory=list)
+    active: bool = True
 
     @property
     def total(self) -> Decimal:
@@ -215,34 +216,70 @@ class PlaceQuarter:
 
 @dataclass
 class QuarterByLocation:
+    """The summary by location and business unit over a quarter (``quarter``) or the whole
+    year (``quarter`` None): two blocks of rows, the locations and the business units, each
+    adding up to the totals."""
+
     year: int
-    quarter: int
+    quarter: int | None
     basis: Basis
     months: list[int]
     locations: list[PlaceQuarter]
+    units: list[PlaceQuarter]
 
     @property
     def totals(self) -> PlaceQuarter:
         return PlaceQuarter(
             0,
             "Totals",
-            [sum((loc.months[i] for loc in self.locations), ZERO) for i in range(3)],
+            [sum((loc.months[i] for loc in self.locations), ZERO) for i in range(len(self.months))],
             sum_present(loc.quota for loc in self.locations),
         )
 
+    @property
+    def period_label(self) -> str:
+        return str(self.year) if self.quarter is None else f"Q{self.quarter} {self.year}"
 
-def quarter_by_location(
+
+def _place_rows(
+    won: dict[int, list[Decimal]],
+    quotas: dict[int, Decimal | None],
+    names: dict[int, tuple[str, bool]],
+    none_name: str,
+    width: int,
+) -> list[PlaceQuarter]:
+    """Every active place, and an inactive one or "none" (id 0) with a win or a quota;
+    by name, "none" last."""
+    shown = {i for i, (_n, active) in names.items() if active} | set(won) | set(quotas)
+    rows = [
+        PlaceQuarter(
+            ident,
+            names[ident][0] if ident in names else none_name,
+            won.get(ident, [ZERO] * width),
+            quotas.get(ident),
+            names[ident][1] if ident in names else True,
+        )
+        for ident in shown
+    ]
+    rows.sort(key=lambda r: (r.id == 0, r.name.lower()))
+    return rows
+
+
+def summary_by_place(
     year: int,
-    quarter: int,
+    quarter: int | None,
     tz: ZoneInfo,
     basis: Basis = Basis.REVENUE,
     *,
     statuses: StatusIds | None = None,
 ) -> QuarterByLocation:
-    """Won per month of the quarter per location, with its business units nested, and
-    each one's quarter quota (its members' quotas, by where they belong now). Every active
-    location is listed; a business unit when it has a win or a quota there."""
-    months = quarter_months(quarter)
+    """Won per month per location and, apart, per business unit, over a quarter or (quarter
+    None) the year, each with its quota: the quotas of the members who belong there now.
+    A win counts where its opportunity was booked. Wins without a location (business unit)
+    go to "No location" ("No business unit"), so each block adds up to the totals. Four
+    queries, whatever the number of deals."""
+    months = list(range(1, 13)) if quarter is None else quarter_months(quarter)
+    width = len(months)
     starts = [month_start(year, m, tz) for m in [*months, months[-1] + 1]]
     wins = won_per_month(
         starts,
@@ -258,50 +295,46 @@ def quarter_by_location(
         .where(RevenueQuota.year == year, RevenueQuota.month.in_(months))
         .group_by(Member.location_id, Member.business_unit_id)
     )
-    quotas = {
-        (loc, unit): None if amount is None else cents(amount)
-        for loc, unit, amount in db.session.execute(quota_query)
-    }
+    won_by: tuple[dict[int, list[Decimal]], dict[int, list[Decimal]]] = ({}, {})
+    for key, by_month in wins.items():
+        for won_side, ident in zip(won_by, key, strict=True):
+            row = won_side.setdefault(ident or 0, [ZERO] * width)
+            for i, won in by_month.items():
+                row[i] += won
+    quota_by: tuple[dict[int, Decimal | None], dict[int, Decimal | None]] = ({}, {})
+    for loc, unit, amount in db.session.execute(quota_query):
+        for quota_side, ident in ((quota_by[0], loc), (quota_by[1], unit)):
+            summed = sum_present((quota_side.get(ident or 0), amount))
+            quota_side[ident or 0] = None if summed is None else cents(summed)
     location_names = {
         i: (name, active)
         for i, name, active in db.session.execute(
             select(Location.id, Location.name, Location.active)
         )
     }
-    unit_names = dict(db.session.execute(select(BusinessUnit.id, BusinessUnit.name)).all())
-
-    cells: dict[int, dict[int, tuple[list[Decimal], Decimal | None]]] = {}
-    for loc_id, (_name, active) in location_names.items():
-        if active:
-            cells.setdefault(loc_id, {})
-    for (loc, unit), by_month in wins.items():
-        cells.setdefault(loc or 0, {})[unit or 0] = (
-            [by_month.get(i, ZERO) for i in range(3)],
-            None,
+    unit_names = {
+        i: (name, active)
+        for i, name, active in db.session.execute(
+            select(BusinessUnit.id, BusinessUnit.name, BusinessUnit.active)
         )
-    for (loc, unit), amount in quotas.items():
-        won_months, _ = cells.setdefault(loc or 0, {}).get(unit or 0, ([ZERO] * 3, None))
-        cells[loc or 0][unit or 0] = (won_months, amount)
+    }
+    return QuarterByLocation(
+        year,
+        quarter,
+        basis,
+        months,
+        _place_rows(won_by[0], quota_by[0], location_names, NO_LOCATION, width),
+        _place_rows(won_by[1], quota_by[1], unit_names, NO_UNIT, width),
+    )
 
-    def place_name(ident: int, names: dict[int, str], none: str) -> str:
-        return names.get(ident, none) if ident else none
 
-    loc_labels = {i: n for i, (n, _a) in location_names.items()}
-    rows = []
-    for loc_id, units in cells.items():
-        unit_rows = [
-            PlaceQuarter(unit_id, place_name(unit_id, unit_names, NO_UNIT), won, quota)
-            for unit_id, (won, quota) in units.items()
-        ]
-        unit_rows.sort(key=lambda u: (u.id == 0, u.name))
-        rows.append(
-            PlaceQuarter(
-                loc_id,
-                place_name(loc_id, loc_labels, NO_LOCATION),
-                [sum((u.months[i] for u in unit_rows), ZERO) for i in range(3)],
-                sum_present(u.quota for u in unit_rows),
-                unit_rows,
-            )
-        )
-    rows.sort(key=lambda r: (r.id == 0, r.name))
-    return QuarterByLocation(year, quarter, basis, months, rows)
+def quarter_by_location(
+    year: int,
+    quarter: int,
+    tz: ZoneInfo,
+    basis: Basis = Basis.REVENUE,
+    *,
+    statuses: StatusIds | None = None,
+) -> QuarterByLocation:
+    """The summary by location and business unit over one quarter (summary_by_place)."""
+    return summary_by_place(year, quarter, tz, basis, statuses=statuses)

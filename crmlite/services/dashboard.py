@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 from crmlite.services.attainment import (
     QuarterByLocation,
     QuarterByMember,
-    quarter_by_location,
     quarter_by_member,
+    summary_by_place,
 )
 from crmlite.services.forecast import Forecast, forecast
 from crmlite.services.hygiene import Hygiene, hygiene
@@ -49,9 +49,11 @@ def dashboard(
     basis: Basis = Basis.REVENUE,
     *,
     member_id: int | None = None,
+    places_over_year: bool = False,
 ) -> Dashboard:
     """The attainment summaries, the forecast and the hygiene counts, for the whole team or
-    (member_id) one member, whose view leaves out the locations. A fixed number of
+    (member_id) one member, whose view leaves out the locations; the summary by location and
+    business unit covers the quarter or (places_over_year) the whole year. A fixed number of
     queries: the members' names and the statuses are read once for all of them."""
     names, statuses = member_names(), status_ids()
     mine: dict[str, Any] = {"member_id": member_id, "names": names, "statuses": statuses}
@@ -62,7 +64,9 @@ def dashboard(
         by_member=quarter_by_member(year, quarter, tz, basis, **mine),
         by_location=None
         if member_id is not None
-        else quarter_by_location(year, quarter, tz, basis, statuses=statuses),
+        else summary_by_place(
+            year, None if places_over_year else quarter, tz, basis, statuses=statuses
+        ),
         forecast=forecast(today, tz, basis, **mine),
         hygiene=hygiene(today, **mine),
     )

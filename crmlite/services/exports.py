@@ -506,12 +506,12 @@ def dashboard_members(summary: attainment.QuarterByMember) -> Table:
 
 
 def dashboard_locations(summary: attainment.QuarterByLocation) -> Table:
-    """The quarterly summary by location and business unit: per row the months of the
-    quarter, the total, the quota and %; each location followed by its business units,
-    then the totals."""
+    """The summary by location and business unit over a quarter or the year: per row the
+    months, the total, the quota and %; the block of locations, then the block of business
+    units (each adds up to the totals), then the totals."""
     months = [month_name(m, True) for m in summary.months]
     columns = [
-        *_text("Location", "Business unit"),
+        *_text("Group", "Name"),
         *(Column(m, Kind.AMOUNT) for m in months),
         Column("Total", Kind.AMOUNT),
         Column("Quota", Kind.AMOUNT),
@@ -519,14 +519,14 @@ def dashboard_locations(summary: attainment.QuarterByLocation) -> Table:
     ]
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        for place in summary.locations:
-            yield (place.name, None, *place.months, place.total, place.quota, place.percent)
-            for unit in place.units:
-                yield (place.name, unit.name, *unit.months, unit.total, unit.quota, unit.percent)
+        for group, places in (("Location", summary.locations), ("Business unit", summary.units)):
+            for place in places:
+                yield (group, place.name, *place.months, place.total, place.quota, place.percent)
         totals = summary.totals
         yield ("Totals", None, *totals.months, totals.total, totals.quota, totals.percent)
 
-    name = f"dashboard-locations-{summary.year}-q{summary.quarter}-{summary.basis.value}"
+    period = str(summary.year) if summary.quarter is None else f"{summary.year}-q{summary.quarter}"
+    name = f"dashboard-locations-{period}-{summary.basis.value}"
     return Table(name, columns, rows())
 
 

@@ -160,6 +160,16 @@ def exists(model: type, ident: int | None) -> bool:
     return ident is None or db.session.get(model, ident) is not None
 
 
+def offered(
+    model: type[Location] | type[BusinessUnit], ident: int | None, current: int | None
+) -> bool:
+    """Nothing chosen, the one the record has already, or an active one."""
+    if ident is None or ident == current:
+        return True
+    active = db.session.scalar(select(model.active).where(model.id == ident))
+    return bool(active)
+
+
 def update_fields(
     opportunity: Opportunity, values: FieldValues, *, by: Member, expected_version: int | None
 ) -> Opportunity:
@@ -197,9 +207,10 @@ def update_fields(
         errors["type_id"] = "Choose a type from the list."
     if not exists(Campaign, values.campaign_id):
         errors["campaign_id"] = "Choose a campaign from the list."
-    if not exists(Location, values.location_id):
+    # An inactive location or business unit is offered only to the deal that has it.
+    if not offered(Location, values.location_id, opportunity.location_id):
         errors["location_id"] = "Choose a location from the list."
-    if not exists(BusinessUnit, values.business_unit_id):
+    if not offered(BusinessUnit, values.business_unit_id, opportunity.business_unit_id):
         errors["business_unit_id"] = "Choose a business unit from the list."
     for field, what, chosen, current in (
         ("account_manager_id", "The account manager", values.account_manager_id,

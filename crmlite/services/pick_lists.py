@@ -10,7 +10,16 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from crmlite.extensions import db
-from crmlite.models import Campaign, Company, Contact, Member, OpportunityStatus, OpportunityType
+from crmlite.models import (
+    BusinessUnit,
+    Campaign,
+    Company,
+    Contact,
+    Location,
+    Member,
+    OpportunityStatus,
+    OpportunityType,
+)
 
 
 def opportunity_types(keep_id: int | None = None) -> list[OpportunityType]:
@@ -61,5 +70,27 @@ def contacts_of(company_id: int | None) -> list[Contact]:
             select(Contact)
             .where(Contact.company_id == company_id)
             .order_by(Contact.first_name, Contact.last_name, Contact.id)
+        )
+    )
+
+
+def locations(keep_id: int | None = None) -> list[Location]:
+    """Active locations, plus the one already chosen even if it was deactivated since."""
+    return list(
+        db.session.scalars(
+            select(Location)
+            .where(Location.active | (Location.id == (keep_id or 0)))
+            .order_by(Location.name)
+        )
+    )
+
+
+def business_units(keep_id: int | None = None) -> list[BusinessUnit]:
+    """Active business units, plus the one already chosen even if deactivated since."""
+    return list(
+        db.session.scalars(
+            select(BusinessUnit)
+            .where(BusinessUnit.active | (BusinessUnit.id == (keep_id or 0)))
+            .order_by(BusinessUnit.name)
         )
     )

@@ -10,9 +10,9 @@ from wtforms import DateField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from crmlite.services import campaigns as service
-from crmlite.services import reference, track_setup
+from crmlite.services import track_setup
 from crmlite.services.money import ZERO
-from crmlite.services.pick_lists import active_members
+from crmlite.services.pick_lists import active_members, locations
 from crmlite.web.fields import IdSelectField, LineField, MoneyField
 
 
@@ -60,7 +60,8 @@ class CampaignForm(FlaskForm):
         self.type_id.set_choices(service.active_types())
         self.sub_type_id.set_choices(service.sub_types_of(self.type_id.data))
         self.owner_id.set_choices(active_members(keep_ids=(keep_owner_id,)))
-        self.location_id.set_choices(reference.locations())
+        obj = kwargs.get("obj")
+        self.location_id.set_choices(locations(keep_id=getattr(obj, "location_id", None)))
 
     def forget_other_sub_type(self) -> None:
         """When the type changes in place, a sub-type of the former type is let go."""

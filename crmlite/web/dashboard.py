@@ -21,8 +21,8 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member
+from crmlite.services import attainment, deal_lists, exports
 from crmlite.services import dashboard as service
-from crmlite.services import deal_lists, exports
 from crmlite.services.funnel_health import Period, funnel_health, period_bounds, period_months
 from crmlite.services.hygiene import HYGIENE_KINDS
 from crmlite.services.money import format_amount
@@ -133,10 +133,11 @@ class FigureLinks:
         ytd: bool = False,
         location: int | None = None,
         unit: int | None = None,
+        whole_year: bool = False,
     ) -> str:
         query = self._query(
             year=self.choice.year,
-            quarter=None if month else self.choice.quarter,
+            quarter=None if month or whole_year else self.choice.quarter,
             month=month,
             ytd=1 if ytd else None,
             member_id=member,
@@ -185,7 +186,13 @@ def index() -> Any:
     }
     if not errors:
         context["data"] = service.dashboard(
-            choice.year, choice.quarter, today, g.tz, choice.basis, member_id=_scope()
+            choice.year,
+            choice.quarter,
+            today,
+            g.tz,
+            choice.basis,
+            member_id=_scope(),
+            places_over_year=choice.period is Period.YEAR,
         )
     if is_htmx() and request.headers.get("HX-Target") == "dashboard":
         # htmx 2 swaps only 2xx answers: bad input is shown in place with a 200.
@@ -198,7 +205,7 @@ def index() -> Any:
 def export(table: str, fmt: str) -> Response:
     """A summary table of the dashboard with the chosen year, quarter and basis, as CSV or
     XLSX: "members" (a rep: their own row only, as on the page) or "locations" (the team's:
-    managers and admins, as on the page)."""
+    managers and admins, as on the page: over the quarter, or the year with period=year)."""
     if table not in ("members", "locations"):
         abort(404)
     today = local_today(g.tz)
@@ -206,13 +213,37 @@ def export(table: str, fmt: str) -> Response:
     if errors:
         return Response(" ".join(errors), status=400, mimetype="text/plain")
     data = service.dashboard(
-        choice.year, choice.quarter, today, g.tz, choice.basis, member_id=_scope()
+        choice.year,
+        choice.quarter,
+        today,
+        g.tz,
+        choice.basis,
+        member_id=_scope(),
+        places_over_year=choice.period is Period.YEAR,
     )
     if table == "members":
         return exporting.send(exports.dashboard_members(data.by_member), fmt)
     if data.by_location is None:
         abort(403)
     return exporting.send(exports.dashboard_locations(data.by_location), fmt)
+
+
+@bp.get("/places")
+def places() -> Any:
+    """The summary by location and business unit on a page of its own, to print on one
+    sheet: the quarter, or the year with period=year (the team's: managers and admins)."""
+    today = local_today(g.tz)
+    choice, errors = choice_from(request.args, today)
+    context: dict[str, Any] = {"choice": choice, "errors": errors, "print_view": True}
+    if not errors:
+        context["links"] = FigureLinks(choice)
+        context["bl"] = attainment.summary_by_place(
+            choice.year,
+            None if choice.period is Period.YEAR else choice.quarter,
+            g.tz,
+            choice.basis,
+        )
+    return render_template("dashboard/places.html", **context), 400 if errors else 200
 
 
 @bp.get("/funnel")

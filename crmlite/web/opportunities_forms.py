@@ -14,7 +14,7 @@ from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from crmlite.models import Opportunity, Rating
-from crmlite.services import forecast_lines, pick_lists, reference
+from crmlite.services import forecast_lines, pick_lists
 from crmlite.services import opportunity_details as details
 from crmlite.services import opportunity_notes as notes
 from crmlite.services import opportunity_people as people
@@ -188,8 +188,10 @@ def fields_form(
     form.probability.description = (
         f"The {stage.name} stage's default is {stage.default_probability} %."
     )
-    form.location_id.set_choices(reference.locations())
-    form.business_unit_id.set_choices(reference.business_units())
+    form.location_id.set_choices(pick_lists.locations(keep_id=opportunity.location_id))
+    form.business_unit_id.set_choices(
+        pick_lists.business_units(keep_id=opportunity.business_unit_id)
+    )
     return form
 
 

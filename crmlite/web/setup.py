@@ -26,6 +26,7 @@ from crmlite.services import (
     funnel,
     members,
     password_resets,
+    places,
     points,
     reference,
     sessions,
@@ -39,6 +40,7 @@ from crmlite.web.setup_forms import (
     ActivityTypeForm,
     MemberForm,
     NewMemberForm,
+    PlaceForm,
     StageNextStepForm,
     TeamForm,
 )
@@ -47,7 +49,7 @@ bp = Blueprint("setup", __name__, url_prefix="/setup")
 
 # Changes in Setup (every POST, and every page but these read-only lists) need the password
 # typed within FRESH_PASSWORD_MINUTES; otherwise "Confirm your password" comes first.
-READ_ONLY_PAGES = {"setup.index", "setup.member_list"}
+READ_ONLY_PAGES = {"setup.index", "setup.member_list", "setup.places"}
 
 
 @bp.before_request
@@ -369,3 +371,115 @@ def stage_next_step_type(stage_id: int) -> str | Response:
         return _stages(message=message)
     flash(message, "success")
     return redirect(url_for("setup.index", _anchor="stages"))
+
+
+# -- locations and business units ----------------------------------------------------------
+
+PLACE_KINDS = '<any(locations, "business-units"):place_kind>'
+
+
+def _places(
+    place_kind: str,
+    *,
+    new_form: PlaceForm | None = None,
+    failed: tuple[int, PlaceForm] | None = None,
+    message: str = "",
+    error: str = "",
+) -> str:
+    """The list of locations (or business units) with a rename form per row; ``failed``:
+    the row sent with a mistake, shown with its message and what was typed."""
+    which = places.KINDS[place_kind]
+    rows = places.places(which)
+    forms = {}
+    for place in rows:
+        if failed is not None and failed[0] == place.id:
+            forms[place.id] = failed[1]
+        else:
+            forms[place.id] = PlaceForm(prefix=f"place-{place.id}", formdata=None, obj=place)
+    context = {
+        "place_kind": place_kind,
+        "which": which,
+        "rows": rows,
+        "forms": forms,
+        "in_use": places.in_use(which),
+        "new_form": new_form or PlaceForm(prefix="new", formdata=None),
+        "message": message,
+        "error": error,
+    }
+    template = "setup/_places.html" if is_htmx() else "setup/places.html"
+    return render_template(template, **context)
+
+
+def _place_saved(place_kind: str, message: str) -> str | Response:
+    if is_htmx():
+        return _places(place_kind, message=message)
+    flash(message, "success")
+    return redirect(url_for("setup.places", place_kind=place_kind))
+
+
+def _place(place_kind: str, place_id: int) -> places.Place:
+    return get_or_404(places.KINDS[place_kind].model, place_id)
+
+
+@bp.get(f"/{PLACE_KINDS}", endpoint="places")
+def places_list(place_kind: str) -> str:
+    return _places(place_kind)
+
+
+@bp.post(f"/{PLACE_KINDS}")
+def place_create(place_kind: str) -> str | Response:
+    form = PlaceForm(prefix="new")
+    if not form.validate():
+        return _places(place_kind, new_form=form)
+    try:
+        place = places.create_place(places.KINDS[place_kind], form.name.data)
+    except places.PlaceRefused as refused:
+        db.session.rollback()
+        form.name.errors = [*form.name.errors, str(refused)]
+        return _places(place_kind, new_form=form)
+    db.session.commit()
+    return _place_saved(place_kind, f"{place.name} added.")
+
+
+@bp.post(f"/{PLACE_KINDS}/<int:place_id>")
+def place_rename(place_kind: str, place_id: int) -> str | Response:
+    place = _place(place_kind, place_id)
+    form = PlaceForm(prefix=f"place-{place.id}")
+    if not form.validate():
+        return _places(place_kind, failed=(place.id, form))
+    before = place.name
+    try:
+        places.rename_place(places.KINDS[place_kind], place, form.name.data)
+    except places.PlaceRefused as refused:
+        db.session.rollback()
+        form.name.errors = [*form.name.errors, str(refused)]
+        return _places(place_kind, failed=(place_id, form))
+    db.session.commit()
+    return _place_saved(place_kind, f"{before} renamed {place.name}.")
+
+
+@bp.post(f"/{PLACE_KINDS}/<int:place_id>/active")
+def place_active(place_kind: str, place_id: int) -> str | Response:
+    """Deactivate (gone from the pick lists; who has it keeps it) or reactivate."""
+    place = _place(place_kind, place_id)
+    active = request.form.get("active") == "1"
+    places.set_active(place, active)
+    db.session.commit()
+    return _place_saved(place_kind, f"{place.name} {'reactivated' if active else 'deactivated'}.")
+
+
+@bp.post(f"/{PLACE_KINDS}/<int:place_id>/delete")
+def place_delete(place_kind: str, place_id: int) -> str | Response:
+    """Only one nothing uses (created by mistake); a used one is deactivated instead."""
+    place = _place(place_kind, place_id)
+    name = place.name
+    try:
+        places.delete_place(places.KINDS[place_kind], place, by=current_user)
+    except places.PlaceRefused as refused:
+        db.session.rollback()
+        if is_htmx():
+            return _places(place_kind, error=str(refused))
+        flash(str(refused), "error")
+        return redirect(url_for("setup.places", place_kind=place_kind))
+    db.session.commit()
+    return _place_saved(place_kind, f"{name} deleted.")

@@ -17,12 +17,12 @@ from wtforms.validators import (
 )
 
 from crmlite.models import ActivityGroup, Role
-from crmlite.services import members, points, reference
+from crmlite.services import members, pick_lists, points, reference
 from crmlite.services.members import PASSWORD_HINT
 from crmlite.services.money import is_currency
 from crmlite.services.team import is_valid_time_zone
 from crmlite.web import strip
-from crmlite.web.fields import EmailAddress, IdSelectField, MoneyField, WholeNumberField
+from crmlite.web.fields import EmailAddress, IdSelectField, LineField, MoneyField, WholeNumberField
 
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
 MAX_POINTS_QUOTA = 100_000
@@ -103,8 +103,14 @@ class MemberForm(FlaskForm):
     def __init__(self, *args: object, member_id: int | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.member_id = member_id
-        self.location_id.set_choices(reference.locations())
-        self.business_unit_id.set_choices(reference.business_units())
+        # Active ones, and the member's own even if it was deactivated since.
+        member = kwargs.get("obj")
+        self.location_id.set_choices(
+            pick_lists.locations(keep_id=getattr(member, "location_id", None))
+        )
+        self.business_unit_id.set_choices(
+            pick_lists.business_units(keep_id=getattr(member, "business_unit_id", None))
+        )
 
     def validate_email(self, field: EmailField) -> None:
         if members.email_taken(field.data or "", except_id=self.member_id):
@@ -180,3 +186,9 @@ class StageNextStepForm(FlaskForm):
         super().__init__(*args, prefix=f"stage-{stage_id}", **kwargs)
         self.stage_id = stage_id
         self.next_step_type_id.set_choices(reference.active_activity_types(), label="label")
+
+
+class PlaceForm(FlaskForm):
+    """A location's or business unit's name; the service checks it (services/places.py)."""
+
+    name = LineField("Name")

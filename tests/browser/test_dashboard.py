@@ -77,3 +77,43 @@ def test_switch_quarter_in_place_then_follow_a_figure(
 
 def _id(page: Page) -> str:
     return page.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def test_the_location_and_business_unit_summary_prints_on_one_page(
+    page: Page, live_server: str, cory: Member, make_member: Callable[..., Member]
+) -> None:
+    """Quarter and year views of the summary by place, Letter and A4: one sheet each, the
+    two blocks and the totals on it."""
+    import io
+
+    import pypdf
+
+    from crmlite.services import places
+
+    for n in range(6):
+        office = places.create_place(places.LOCATIONS, f"Site {n} - Merced")
+        unit = places.create_place(places.BUSINESS_UNITS, f"Unit {n} - Managed Services")
+        member = make_member(name=f"Member {n}", location_id=office.id, business_unit_id=unit.id)
+        quotas.same_every_month(member, 2025, Decimal("123456.78"))
+    db.session.commit()
+    sign_in_page(page, live_server, EMAIL)
+    page.goto("/dashboard/?year=2025&quarter=4")
+    page.locator("#places-print-view").click()
+    expect(page.locator("#by-location-title")).to_contain_text("Q4 2025")
+    for period, title in (("quarter", "Q4 2025"), ("year", "2025")):
+        page.goto(f"/dashboard/places?year=2025&quarter=4&period={period}")
+        expect(page.locator("#by-location-title")).to_contain_text(title)
+        page.emulate_media(media="print")
+        expect(page.locator("#places-switch")).to_be_hidden()
+        expect(page.locator("#unit-rows")).to_contain_text("Unit 5 - Managed Services")
+        expect(page.locator("#location-totals")).to_contain_text("2,895")
+        for paper in ("Letter", "A4"):
+            # The year's twelve months ask for landscape (@page), as a browser's print does.
+            pdf = page.pdf(format=paper, prefer_css_page_size=True)
+            printed = pypdf.PdfReader(io.BytesIO(pdf))
+            assert len(printed.pages) == 1, (period, paper)
+            box = printed.pages[0].mediabox
+            assert (box.width > box.height) == (period == "year"), (period, paper)
+            text = printed.pages[0].extract_text()
+            assert "Site 5 - Merced" in text and "Totals" in text
+        page.emulate_media(media="screen")
