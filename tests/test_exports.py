@@ -409,6 +409,59 @@ def test_the_dashboard_export_refuses_a_bad_choice(
     assert "/dashboard/export/members.csv?year=2026&amp;quarter=4" in html
 
 
+def test_the_forecast_and_hygiene_tables_export_as_the_page_shows_them(
+    client: FlaskClient,
+    signed_in: Callable[..., Member],
+    make_member: Callable[..., Member],
+    make_opportunity: Callable[..., Any],
+) -> None:
+    rep = signed_in(Role.REP, name="Manny Martinez")
+    other = make_member(name="Cory Ferguson")
+    today = local_today(LA)
+    quotas.same_every_month(rep, today.year, Decimal("5000.00"))
+    db.session.commit()
+    for member, amount, name in ((rep, "1200.00", "Mine"), (other, "900.00", "Theirs")):
+        make_opportunity(
+            name=name,
+            revenue=amount,
+            probability=50,
+            expected_close_on=today,
+            account_manager_id=member.id,
+        )
+    make_opportunity(name="Nothing yet", revenue="0", account_manager_id=rep.id)
+
+    forecast = csv_rows(client, "/dashboard/export/forecast.csv")
+    this_month = f"{today.year}-{today.month:02d}"
+    mine = next(r for r in forecast if r["Member"] == "Manny Martinez" and r["Month"] == this_month)
+    assert (mine["Pipeline"], mine["Weighted"], mine["Quota"], mine["Gap"]) == (
+        "1200.00",
+        "600.00",
+        "5000.00",
+        "5000.00",
+    )
+    assert "Cory Ferguson" not in {r["Member"] for r in forecast}  # a rep sees their own
+    hygiene = csv_rows(client, "/dashboard/export/hygiene.csv")
+    assert hygiene == [
+        {
+            "Member": "Manny Martinez",
+            "Stalled": "2",
+            "Close date in the past": "0",
+            "Zero revenue": "1",
+        }
+    ]
+
+    client.post("/sign-out", data={"csrf_token": page_token(client, "/")})
+    signed_in(Role.MANAGER)
+    names = {r["Member"] for r in csv_rows(client, "/dashboard/export/hygiene.csv")}
+    assert names == {"Manny Martinez", "Cory Ferguson"}
+    totals = [
+        r for r in csv_rows(client, "/dashboard/export/forecast.csv") if r["Member"] == "Totals"
+    ]
+    assert next(r for r in totals if r["Month"] == this_month)["Pipeline"] == "2100.00"
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert "/dashboard/export/forecast.csv" in html and "/dashboard/export/hygiene.xlsx" in html
+
+
 # ---------------------------------------------- stalled, and the deals behind a figure
 
 

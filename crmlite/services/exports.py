@@ -43,6 +43,8 @@ from crmlite.services import (
     campaigns,
     companies,
     deal_lists,
+    forecast,
+    hygiene,
     stalled_opportunities,
 )
 from crmlite.services.money import cents
@@ -530,6 +532,37 @@ def dashboard_locations(summary: attainment.QuarterByLocation) -> Table:
     return Table(name, columns, rows())
 
 
+def dashboard_forecast(summary: forecast.Forecast) -> Table:
+    """The forecast by member for the next three months, one row per member and month (as
+    the page's cells: pipeline, weighted, quota, won, the gap still to close), then the
+    totals."""
+    columns = [
+        *_text("Member", "Month"),
+        *(Column(title, Kind.AMOUNT) for title in ("Pipeline", "Weighted", "Quota", "Won", "Gap")),
+    ]
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for member in [*summary.members, summary.totals]:
+            for m in member.months:
+                label = f"{m.year}-{m.month:02d}"
+                yield (member.name, label, m.pipeline, m.weighted, m.quota, m.won, m.gap)
+
+    first_year, first_month = summary.months[0]
+    name = f"dashboard-forecast-{first_year}-{first_month:02d}-{summary.basis.value}"
+    return Table(name, columns, rows())
+
+
+def dashboard_hygiene(counts: list[hygiene.Hygiene], today: date) -> Table:
+    """The hygiene counts by account manager: open deals stalled, past their close date,
+    without revenue."""
+    columns = [
+        Column("Member"),
+        *(Column(t, Kind.NUMBER) for t in ("Stalled", "Close date in the past", "Zero revenue")),
+    ]
+    rows = ((c.name, c.stalled, c.past_close, c.zero_revenue) for c in counts)
+    return Table(f"dashboard-hygiene-{today:%Y-%m-%d}", columns, rows)
+
+
 __all__ = [
     "Column",
     "Kind",
@@ -538,6 +571,8 @@ __all__ = [
     "campaign_rows",
     "company_rows",
     "contact_rows",
+    "dashboard_forecast",
+    "dashboard_hygiene",
     "dashboard_locations",
     "dashboard_members",
     "deal_rows",

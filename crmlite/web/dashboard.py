@@ -204,9 +204,10 @@ def index() -> Any:
 @bp.get("/export/<table>.<fmt>")
 def export(table: str, fmt: str) -> Response:
     """A summary table of the dashboard with the chosen year, quarter and basis, as CSV or
-    XLSX: "members" (a rep: their own row only, as on the page) or "locations" (the team's:
-    managers and admins, as on the page: over the quarter, or the year with period=year)."""
-    if table not in ("members", "locations"):
+    XLSX: "members" (a rep: their own row only, as on the page), "forecast" and "hygiene"
+    (a rep: their own), or "locations" (the team's: managers and admins, as on the page:
+    over the quarter, or the year with period=year)."""
+    if table not in ("members", "forecast", "hygiene", "locations"):
         abort(404)
     today = local_today(g.tz)
     choice, errors = choice_from(request.args, today)
@@ -223,6 +224,10 @@ def export(table: str, fmt: str) -> Response:
     )
     if table == "members":
         return exporting.send(exports.dashboard_members(data.by_member), fmt)
+    if table == "forecast":
+        return exporting.send(exports.dashboard_forecast(data.forecast), fmt)
+    if table == "hygiene":
+        return exporting.send(exports.dashboard_hygiene(data.hygiene, today), fmt)
     if data.by_location is None:
         abort(403)
     return exporting.send(exports.dashboard_locations(data.by_location), fmt)
