@@ -11,6 +11,7 @@ from crmlite.models.activities import (
 from crmlite.models.api_tokens import ApiToken, TokenScope
 from crmlite.models.audit import AuditEntry, AuditKind
 from crmlite.models.board_totals import BoardTotal
+from crmlite.models.documents import ChecklistItem, ChecklistTemplateItem, Document
 from crmlite.models.imports import (
     DuplicateMode,
     ImportChange,
@@ -90,8 +91,11 @@ __all__ = [
     "CampaignStatus",
     "CampaignSubType",
     "CampaignType",
+    "ChecklistItem",
+    "ChecklistTemplateItem",
     "Company",
     "Contact",
+    "Document",
     "DuplicateMode",
     "EmailEvent",
     "EmailEventKind",

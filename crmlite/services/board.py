@@ -33,6 +33,7 @@ from crmlite.models import (
     Activity,
     ActivityStatus,
     BoardTotal,
+    ChecklistItem,
     Company,
     Contact,
     Member,
@@ -108,6 +109,8 @@ class Card(NamedTuple):
     earliest_open: OpenActivity | None
     state: str  # "stalled", "overdue", "today", "scheduled", "won" or "lost"
     days_in_stage: int
+    # The Commitment checklist's progress, "3/5" (done of all); "" when it has none.
+    checklist: str = ""
 
     @property
     def company_shown(self) -> str:
@@ -405,6 +408,7 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
                 today,
             ),
             days_in_stage=max(0, (now - row.stage_entered_at).days),
+            checklist=f"{row.checklist_done}/{row.checklist_all}" if row.checklist_all else "",
         )
         for row in rows
     }
@@ -427,6 +431,18 @@ _EARLIEST_OPEN = (
     .correlate(Opportunity)
     .scalar_subquery()
 )
+
+
+def _checklist_count(*conditions: Any) -> Any:
+    """A card's set-up items (those matching ``conditions``), counted on their index."""
+    return (
+        select(func.count(ChecklistItem.id))
+        .where(ChecklistItem.opportunity_id == Opportunity.id, *conditions)
+        .correlate(Opportunity)
+        .scalar_subquery()
+    )
+
+
 _CARDS = (
     select(
         Opportunity.id,
@@ -451,6 +467,8 @@ _CARDS = (
         Activity.subject,
         Activity.due_on,
         Activity.starts_at,
+        _checklist_count().label("checklist_all"),
+        _checklist_count(ChecklistItem.done_at.is_not(None)).label("checklist_done"),
     )
     .join(SalesStage, SalesStage.id == Opportunity.stage_id)
     .outerjoin(Activity, Activity.id == _EARLIEST_OPEN)

@@ -131,8 +131,10 @@ def register_web(app: Flask) -> None:
         calendar,
         campaigns,
         capture,
+        checklists,
         companies,
         dashboard,
+        documents,
         email_campaigns,
         imports,
         main,
@@ -167,6 +169,8 @@ def register_web(app: Flask) -> None:
         audit,
         imports,
         webhooks,
+        documents,
+        checklists,
     ):
         app.register_blueprint(module.bp)
 

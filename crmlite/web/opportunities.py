@@ -20,7 +20,14 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity
-from crmlite.services import exports, forecast_lines, pick_lists, stalled_opportunities
+from crmlite.services import (
+    checklists,
+    documents,
+    exports,
+    forecast_lines,
+    pick_lists,
+    stalled_opportunities,
+)
 from crmlite.services import opportunity_details as details
 from crmlite.services import opportunity_notes as notes
 from crmlite.services import opportunity_people as people
@@ -30,6 +37,7 @@ from crmlite.services.opportunity_details import InvalidFields
 from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
 from crmlite.services.team import local_today
 from crmlite.web import exporting, is_htmx, may, require
+from crmlite.web.documents_forms import DocumentForm
 from crmlite.web.opportunities_forms import (
     contact_form,
     fields_form,
@@ -113,6 +121,13 @@ def _section_extras(
             "next_step": next_step,
             "stalled": is_stalled(opportunity, today),
         }
+    if section == "documents":
+        extras: dict[str, Any] = {"documents": documents.documents_of(opportunity.id)}
+        if can_change and "document_form" not in given:
+            extras["document_form"] = DocumentForm(formdata=None)
+        return extras
+    if section == "checklist":
+        return {"checklist": checklists.items_of(opportunity.id)}
     if section == "header" and "stalled" not in context:
         return {"stalled": is_stalled(opportunity, local_today(g.tz))}
     if not can_change:
@@ -129,7 +144,18 @@ def _section_extras(
 
 
 # Activities before the header: the header's "stalled" badge reuses what they found.
-SECTIONS = ("activities", "header", "fields", "lines", "team", "contacts", "notes", "history")
+SECTIONS = (
+    "activities",
+    "header",
+    "fields",
+    "lines",
+    "team",
+    "contacts",
+    "notes",
+    "history",
+    "documents",
+    "checklist",
+)
 
 
 def _render_section(section: str, opportunity: Opportunity, **overrides: Any) -> str:
