@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -26,9 +28,10 @@ from werkzeug.wrappers import Response
 from crmlite.extensions import db
 from crmlite.models import Opportunity
 from crmlite.services import documents
+from crmlite.services.team import get_team
 from crmlite.web import get_or_404, is_htmx, may, require
 from crmlite.web.documents_forms import DocumentForm
-from crmlite.web.opportunities import _render_page
+from crmlite.web.opportunities import _load, _render_page
 
 bp = Blueprint("documents", __name__, url_prefix="/opportunities")
 
@@ -55,7 +58,14 @@ def allow_large_files(endpoint: str | None, _values: dict[str, Any] | None) -> N
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
     db.session.rollback()
+    # Raised while the CSRF check read the form: before the sign-in guard and the team's
+    # settings. Nothing of the deal is shown to someone not signed in.
+    if not current_user.is_authenticated:
+        return "The file is too large.", 413
+    if "tz" not in g:
+        g.tz = ZoneInfo(get_team().time_zone)
     opportunity = get_or_404(Opportunity, (request.view_args or {}).get("opportunity_id", 0))
+    require("opportunity.read", opportunity)
     form = DocumentForm(formdata=None)
     form.document.errors = [f"The file is larger than {documents._megabytes(_max_bytes())}."]
     return _respond(opportunity, form), 200 if is_htmx() else 413
@@ -76,7 +86,10 @@ def _respond(opportunity: Opportunity, form: DocumentForm | None = None) -> str:
     """The section for htmx; the whole page otherwise (with the form's error)."""
     if is_htmx():
         return render_section(opportunity, form)
-    return _render_page(opportunity, document_form=form) if form else _render_page(opportunity)
+    page_opportunity = _load(opportunity.id)  # with everything the page shows
+    if form is None:
+        return _render_page(page_opportunity)
+    return _render_page(page_opportunity, document_form=form)
 
 
 def _back(opportunity: Opportunity) -> Response:
