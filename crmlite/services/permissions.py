@@ -637,7 +637,7 @@ ROUTES: dict[str, Route] = {
     "documents.section": route("opportunity.read", "opportunity_id"),
     "documents.download": route("opportunity.read", "opportunity_id"),
     "documents.upload": route("opportunity.change", "opportunity_id"),
-    "documents.delete": route("document.delete"),  # the view checks the document
+    "documents.delete": route("document.delete", "document_id"),
     "checklists.section": route("opportunity.read", "opportunity_id"),
     "checklists.tick": route("opportunity.change", "opportunity_id"),
     "checklists.setup": route("setup.checklists"),

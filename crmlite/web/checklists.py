@@ -88,9 +88,9 @@ def setup() -> str:
     return _setup_page()
 
 
-@bp.post("/setup/checklists/<int:type_id>/items")
-def add_item(type_id: int) -> str | Response:
-    kind = get_or_404(OpportunityType, type_id)
+@bp.post("/setup/checklists/<int:opportunity_type_id>/items")
+def add_item(opportunity_type_id: int) -> str | Response:
+    kind = get_or_404(OpportunityType, opportunity_type_id)
     form = ChecklistItemForm(prefix=_prefix(kind.id))
     if form.validate():
         try:
@@ -104,9 +104,9 @@ def add_item(type_id: int) -> str | Response:
     return _setup_page(kind.id, form)
 
 
-@bp.post("/setup/checklists/items/<int:item_id>/delete")
-def remove_item(item_id: int) -> Response:
-    item = get_or_404(ChecklistTemplateItem, item_id)
+@bp.post("/setup/checklists/items/<int:template_item_id>/delete")
+def remove_item(template_item_id: int) -> Response:
+    item = get_or_404(ChecklistTemplateItem, template_item_id)
     type_id = item.type_id
     checklists.remove_template_item(item)
     db.session.commit()
