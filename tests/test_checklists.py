@@ -87,7 +87,7 @@ def test_entering_commitment_on_the_board_copies_the_types_checklist_once(
     assert all(i.done_at is None for i in items(deal))
     assert "✓ 0/3" in html  # the moved card shows its progress
     # Back and forth: it keeps its list (and its ticks), no second copy.
-    checklists.tick(items(deal)[0], True, by=me)
+    checklists.tick(deal, items(deal)[0], True, by=me)
     db.session.commit()
     move(htmx, deal, "Follow-Up")
     to_commitment(htmx, deal)
@@ -160,8 +160,13 @@ def test_ticking_keeps_who_and_when_and_unticking_clears_it(
     token = page_token(client, f"/opportunities/{deal.id}")
     url = f"/opportunities/{deal.id}/checklist/{first.id}"
     headers = {"X-CSRFToken": token, "HX-Request": "true"}
+    version = deal.version
     html = client.post(url, data={"done": "1"}, headers=headers).get_data(as_text=True)
     assert "1/3 done" in html and "Cory Ferguson" in html
+    # A change of the deal: its version moves on, and the page's forms with it (out of band).
+    db.session.refresh(deal)
+    assert deal.version == version + 1 and deal.updated_by_id == me.id
+    assert f"input.opportunity-version[value='{version}']" in html
     ticked = items(deal)[0]
     assert ticked.done_by_id == me.id and ticked.done_at is not None
     assert (datetime.now(UTC) - ticked.done_at).total_seconds() < 60
@@ -226,7 +231,7 @@ def test_card_shows_progress_in_the_same_number_of_queries(
                 type_id=managed.id,
             )  # fmt: skip
             checklists.give_checklist(deal)
-            checklists.tick(items(deal)[0], True, by=me)
+            checklists.tick(deal, items(deal)[0], True, by=me)
         db.session.commit()
 
     add(2, 0)
@@ -253,7 +258,7 @@ def test_won_with_open_items_asks_and_records_who_overrode_it(
     me = signed_in(Role.REP, name="Cory Ferguson")
     deal = make_opportunity(stage_name="Commitment", account_manager_id=me.id, type_id=managed.id)
     checklists.give_checklist(deal)
-    checklists.tick(checklists.items_of(deal.id)[0], True, by=me)
+    checklists.tick(deal, checklists.items_of(deal.id)[0], True, by=me)
     db.session.commit()
     html = move(htmx, deal, "Won")
     assert "2 set-up items still open" in html
@@ -285,7 +290,7 @@ def test_won_with_every_item_done_does_not_ask(
     deal = make_opportunity(stage_name="Commitment", account_manager_id=me.id, type_id=managed.id)
     checklists.give_checklist(deal)
     for item in checklists.items_of(deal.id):
-        checklists.tick(item, True, by=me)
+        checklists.tick(deal, item, True, by=me)
     db.session.commit()
     html = move(htmx, deal, "Won")
     assert "set-up item" not in html and "checklist_confirmed" not in html

@@ -175,15 +175,24 @@ def find_item(opportunity_id: int, item_id: int) -> ChecklistItem | None:
     return item
 
 
-def tick(item: ChecklistItem, done: bool, *, by: Member, now: datetime | None = None) -> None:
-    """Tick (done: who and when are kept) or untick an item. Ticking a done item again
-    keeps who did it first."""
-    if done and item.done_at is None:
-        item.done_at = now or datetime.now(UTC)
-        item.done_by_id = by.id
-    elif not done:
-        item.done_at = None
-        item.done_by_id = None
+def tick(
+    opportunity: Opportunity,
+    item: ChecklistItem,
+    done: bool,
+    *,
+    by: Member,
+    now: datetime | None = None,
+) -> None:
+    """Tick (done: who and when are kept) or untick an item of the opportunity. Ticking a
+    done item again keeps who did it first. A change counts as a change of the deal (its
+    "updated at / by" and version), so open boards show the card's new progress."""
+    now = now or datetime.now(UTC)
+    if done == (item.done_at is not None):
+        return
+    item.done_at = now if done else None
+    item.done_by_id = by.id if done else None
+    opportunity.updated_at = now
+    opportunity.updated_by_id = by.id
     db.session.flush()
 
 

@@ -50,10 +50,15 @@ def tick(opportunity_id: int, item_id: int) -> str | Response:
     item = checklists.find_item(opportunity.id, item_id)
     if item is None:
         abort(404)
-    checklists.tick(item, request.form.get("done") == "1", by=current_user)
+    old_version = opportunity.version
+    checklists.tick(opportunity, item, request.form.get("done") == "1", by=current_user)
     db.session.commit()
     if is_htmx():
-        return _section(opportunity)
+        # The page's other forms move on to the deal's new version (as its own sections do).
+        oob = render_template(
+            "opportunities/_version_oob.html", opportunity=opportunity, old_version=old_version
+        )
+        return _section(opportunity) + oob
     return redirect(
         url_for(
             "opportunities.detail", opportunity_id=opportunity.id, _anchor="opportunity-checklist"
