@@ -435,7 +435,7 @@ _EARLIEST_OPEN = (
 
 # The cards' Commitment checklists: items and items done per card, in one pass over the
 # items' (opportunity, done) index for the page's cards only, joined to the cards.
-_IDS = bindparam("ids", expanding=True)
+_IDS: Any = bindparam("ids", expanding=True)
 _CHECKLISTS = (
     select(
         ChecklistItem.opportunity_id,
