@@ -121,6 +121,10 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # a tab left open all day must still save
     # Largest request body (forms; uploads that need more raise it for their own route).
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(4 * 1024 * 1024)))
+    # Documents on opportunities: the largest file (10 MB by default; its upload alone may
+    # exceed MAX_CONTENT_LENGTH) and the folder the files are kept in.
+    DOCUMENT_MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+    DOCUMENT_DIR = os.environ.get("DOCUMENT_DIR", str(INSTANCE_DIR / "documents"))
     # Where the rate limits count: ``memory://`` counts in each process, so with several
     # gunicorn workers use a store they share, e.g. redis://127.0.0.1:6379/0.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
@@ -245,6 +249,7 @@ class TestConfig(Config):
     MAIL_SERVER = ""
     MAIL_RATE_PER_SECOND = 1000.0
     MAIL_OUTBOX = str(Path(tempfile.gettempdir()) / "crmlite-test-outbox")
+    DOCUMENT_DIR = str(Path(tempfile.gettempdir()) / "crmlite-test-documents")
 
     def __init__(self, database_url: str | None = None) -> None:
         super().__init__()

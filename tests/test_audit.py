@@ -102,6 +102,7 @@ def test_every_audit_event_has_one_handler_subscribed_once(app: Flask) -> None:
         events.Deleted,
         events.WebhookChanged,
         events.NextStepTypeChanged,
+        events.ChecklistOverridden,
     }
     assert set(audit.HANDLERS) == audited
     for event_type, handler in audit.HANDLERS.items():

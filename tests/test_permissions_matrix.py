@@ -22,10 +22,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, url_for
+from flask import Flask, current_app, url_for
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.routing import Rule
@@ -39,6 +40,8 @@ from crmlite.models import (
     CampaignEmail,
     CampaignSubType,
     CampaignType,
+    ChecklistItem,
+    ChecklistTemplateItem,
     Company,
     Contact,
     ExpenseEntry,
@@ -61,7 +64,7 @@ from crmlite.models import (
     TrackStep,
     WebhookSubscription,
 )
-from crmlite.services import api_tokens, members, permissions
+from crmlite.services import api_tokens, documents, members, permissions
 from crmlite.web import points as points_pages
 from tests.conftest import RequestClient, activity_type, csrf_token_from, sign_in, stage, status
 
@@ -116,6 +119,7 @@ OWNED = {
     "contact_id",
     "member_id",
     "enrollment_id",
+    "document_id",
 }
 
 
@@ -178,6 +182,14 @@ def build_world(role: str) -> World:
                 category="Travel",
             )
         )
+        document = documents.upload(
+            deal,
+            f"{side} proposal.pdf",
+            b"%PDF-1.7\n%%EOF\n",
+            by=owner,
+            folder=Path(current_app.config["DOCUMENT_DIR"]),
+        )
+        item = _add(ChecklistItem(opportunity_id=deal.id, position=0, label="Agreement filed"))
         _add(OpportunityTeamMember(opportunity_id=deal.id, member_id=lee.id))
         _add(OpportunityContact(opportunity_id=deal.id, contact_id=extra.id))
         activity = _add(
@@ -223,6 +235,8 @@ def build_world(role: str) -> World:
                 "extra_contact": extra,
                 "member_id": owner,
                 "enrollment_id": enrollment,
+                "document_id": document,
+                "item_id": item,
             }
         )
     kind = _add(CampaignType(name=f"Matrix type {n}"))
@@ -266,6 +280,13 @@ def build_world(role: str) -> World:
     unused_type = _add(
         ActivityType(code=f"MX{n}", name=f"Matrix type {n}", group="proactive", points=1)
     )
+    opportunity_type = db.session.scalars(
+        select(OpportunityType).order_by(OpportunityType.id)
+    ).first()
+    assert opportunity_type is not None
+    template_item = _add(
+        ChecklistTemplateItem(type_id=opportunity_type.id, label=f"Matrix set-up {n}")
+    )
     track = db.session.scalars(select(Track).order_by(Track.id)).first()
     step = db.session.scalars(select(TrackStep).where(TrackStep.track_id == track.id)).first()
     first_stage = db.session.scalars(select(SalesStage).order_by(SalesStage.id)).first()
@@ -294,6 +315,8 @@ def build_world(role: str) -> World:
         "product_id": product.id,
         "fmt": "csv",  # the exports of list pages
         "table": "members",  # the dashboard's table to export
+        "opportunity_type_id": opportunity_type.id,
+        "template_item_id": template_item.id,
     }
     # Personal access tokens: one the matrix calls the API with, one to revoke (a
     # colleague's when signed out).
@@ -437,6 +460,7 @@ def test_authorization_matrix(app: Flask, matrix_client: FlaskClient, role: str)
                 headers = {"Authorization": f"Bearer {world.shared['api_secret']}"}
             response = client.open(url, method=method, headers=headers)
             got = outcome(response, rule.endpoint)
+            response.close()  # a file sent (a document) is closed, not left to the collector
             if rule.endpoint in ENDS_SESSION and world.me is not None:
                 db.session.rollback()
                 home = client.get("/")

@@ -12,6 +12,7 @@ from crmlite.models.api_tokens import ApiToken, TokenScope
 from crmlite.models.audit import AuditEntry, AuditKind
 from crmlite.models.board_totals import BoardTotal
 from crmlite.models.costs import ExpenseCategory, ExpenseEntry, TimeEntry
+from crmlite.models.documents import ChecklistItem, ChecklistTemplateItem, Document
 from crmlite.models.imports import (
     DuplicateMode,
     ImportChange,
@@ -92,8 +93,11 @@ __all__ = [
     "CampaignStatus",
     "CampaignSubType",
     "CampaignType",
+    "ChecklistItem",
+    "ChecklistTemplateItem",
     "Company",
     "Contact",
+    "Document",
     "DuplicateMode",
     "EmailEvent",
     "EmailEventKind",

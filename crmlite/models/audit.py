@@ -36,6 +36,7 @@ class AuditKind(StrEnum):
     DELETED = "deleted"
     WEBHOOK_CHANGED = "webhook_changed"
     NEXT_STEP_TYPE_CHANGED = "next_step_type_changed"
+    CHECKLIST_OVERRIDDEN = "checklist_overridden"
 
     @property
     def label(self) -> str:
@@ -53,6 +54,7 @@ class AuditKind(StrEnum):
             "deleted": "Deleted",
             "webhook_changed": "Webhook added or changed",
             "next_step_type_changed": "Next-step type changed",
+            "checklist_overridden": "Won with set-up items open",
         }[self.value]
 
 

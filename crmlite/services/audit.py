@@ -8,6 +8,7 @@ It records, one entry each, as the things happen:
   flag) and of quotas (the team's and a member's points quota, revenue and margin quotas);
 - a closed activity opened again (its points leave the month it closed in);
 - a won or lost opportunity moved to another stage;
+- an opportunity won while items of its Commitment checklist were open (who confirmed it);
 - every deletion;
 - a webhook added, or pointed elsewhere, or allowed to reach private targets.
 
@@ -243,6 +244,21 @@ def on_closed_deal_moved(event: events.ClosedDealMoved) -> None:
     )
 
 
+def on_checklist_overridden(event: events.ChecklistOverridden) -> None:
+    """ "Cory marked “Tows R Us…” won with 2 set-up items open": who overrode the checklist."""
+    count = len(event.open_items)
+    _record(
+        AuditKind.CHECKLIST_OVERRIDDEN,
+        f"{event.by.name} marked {_quoted(event.opportunity.name)} won with {count} set-up "
+        f"item{'' if count == 1 else 's'} open",
+        at=event.at,
+        by=event.by,
+        before="\n".join(event.open_items),
+        object_kind="opportunity",
+        object_id=event.opportunity.id,
+    )
+
+
 def on_deleted(event: events.Deleted) -> None:
     _record(
         AuditKind.DELETED,
@@ -297,6 +313,7 @@ HANDLERS: dict[type[events.Event], Any] = {
     events.ActivityReopened: on_activity_reopened,
     events.ClosedDealMoved: on_closed_deal_moved,
     events.Deleted: on_deleted,
+    events.ChecklistOverridden: on_checklist_overridden,
     events.WebhookChanged: on_webhook_changed,
     events.NextStepTypeChanged: on_next_step_type_changed,
 }

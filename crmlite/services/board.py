@@ -33,6 +33,7 @@ from crmlite.models import (
     Activity,
     ActivityStatus,
     BoardTotal,
+    ChecklistItem,
     Company,
     Contact,
     Member,
@@ -108,6 +109,8 @@ class Card(NamedTuple):
     earliest_open: OpenActivity | None
     state: str  # "stalled", "overdue", "today", "scheduled", "won" or "lost"
     days_in_stage: int
+    # The Commitment checklist's progress, "3/5" (done of all); "" when it has none.
+    checklist: str = ""
 
     @property
     def company_shown(self) -> str:
@@ -409,6 +412,7 @@ def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, 
                 today,
             ),
             days_in_stage=max(0, (now - row.stage_entered_at).days),
+            checklist=f"{row.checklist_done}/{row.checklist_all}" if row.checklist_all else "",
         )
         for row in rows
     }
@@ -430,6 +434,21 @@ _EARLIEST_OPEN = (
     .limit(1)
     .correlate(Opportunity)
     .scalar_subquery()
+)
+
+
+# The cards' Commitment checklists: items and items done per card, in one pass over the
+# items' (opportunity, done) index for the page's cards only, joined to the cards.
+_IDS: Any = bindparam("ids", expanding=True)
+_CHECKLISTS = (
+    select(
+        ChecklistItem.opportunity_id,
+        func.count(ChecklistItem.id).label("checklist_all"),
+        func.count(ChecklistItem.done_at).label("checklist_done"),
+    )
+    .where(ChecklistItem.opportunity_id.in_(_IDS))
+    .group_by(ChecklistItem.opportunity_id)
+    .subquery("checklists")
 )
 _CARDS = (
     select(
@@ -455,10 +474,13 @@ _CARDS = (
         Activity.subject,
         Activity.due_on,
         Activity.starts_at,
+        _CHECKLISTS.c.checklist_all,
+        _CHECKLISTS.c.checklist_done,
     )
     .join(SalesStage, SalesStage.id == Opportunity.stage_id)
     .outerjoin(Activity, Activity.id == _EARLIEST_OPEN)
-    .where(Opportunity.id.in_(bindparam("ids", expanding=True)))
+    .outerjoin(_CHECKLISTS, _CHECKLISTS.c.opportunity_id == Opportunity.id)
+    .where(Opportunity.id.in_(_IDS))
 )
 
 

@@ -216,6 +216,17 @@ class ClosedDealMoved(Event):
 
 
 @dataclass(frozen=True)
+class ChecklistOverridden(Event):
+    """An opportunity was marked Won while items of its Commitment checklist were still open:
+    the person confirmed it (the audit log records who, and which items)."""
+
+    opportunity: Opportunity
+    open_items: tuple[str, ...]
+    by: Member
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Deleted(Event):
     """Something was deleted for good."""
 

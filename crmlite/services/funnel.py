@@ -22,7 +22,7 @@ from crmlite.models import (
     SalesStage,
     StageChange,
 )
-from crmlite.services import activities, events
+from crmlite.services import activities, checklists, events
 from crmlite.services.business_days import first_business_day_from
 from crmlite.services.money import cents
 from crmlite.services.next_steps import next_step, stalled
@@ -188,6 +188,7 @@ def move_to_stage(
     won_amount: Decimal | None = None,
     won_on: date | None = None,
     cancel_open_activities: bool = True,
+    checklist_confirmed: bool = False,
     now: datetime | None = None,
 ) -> StageChange | None:
     """Move an opportunity to a stage and record it in the history (from, to, who, when).
@@ -201,6 +202,9 @@ def move_to_stage(
       first); the amount won or lost it had is cleared from the opportunity and kept on
       the stage change (``former_amount``).
     - A move based on an outdated view (another version) is refused: nothing is overwritten.
+    - Entering Commitment gives it its type's set-up checklist (services/checklists.py);
+      Won with set-up items still open is refused unless ``checklist_confirmed`` (the person
+      confirmed it), and then published (``ChecklistOverridden``: the audit log records who).
     - Lost and Won are published (``events.Lost``, ``events.Won``) once the move is
       recorded, in the same transaction: the reactions put a lost sale's contact on the
       Lost Sale track and end it when a sale is won (see services/reactions.py). A won or
@@ -213,6 +217,7 @@ def move_to_stage(
     if to_stage.id == opportunity.stage_id:
         return None
     by_id = by.id  # read before changing anything: a refresh would flush half a move
+    left_open: list[str] = []
     with db.session.no_autoflush:
         now = now or datetime.now(UTC)
         today = now.astimezone(tz).date()
@@ -237,6 +242,14 @@ def move_to_stage(
             opportunity.won_amount = None
             opportunity.closed_at = now
         elif to_stage.is_won:
+            left_open = checklists.open_items_if_won(opportunity)
+            if left_open and not checklist_confirmed:
+                count = len(left_open)
+                raise MoveRefused(
+                    f"{count} set-up item{' is' if count == 1 else 's are'} still open on its "
+                    "Commitment checklist: confirm to mark it won anyway.",
+                    "checklist_confirmed",
+                )
             amount = opportunity.revenue if won_amount is None else won_amount
             if amount < 0:
                 raise MoveRefused("The won amount cannot be negative.", "won_amount")
@@ -273,6 +286,8 @@ def move_to_stage(
     )
     db.session.add(change)
     db.session.flush()
+    if to_stage.is_won or checklists.is_commitment(to_stage):
+        checklists.give_checklist(opportunity)
     if to_stage.is_closed and cancel_open_activities:
         activities.cancel_open_activities(
             opportunity, by=by, why=f"the deal was {to_stage.name.lower()}", now=now
@@ -292,6 +307,8 @@ def move_to_stage(
         events.publish(events.Lost(opportunity, by=by, at=now, today=today))
     elif to_stage.is_won:
         events.publish(events.Won(opportunity, by=by, at=now, today=today))
+        if left_open:
+            events.publish(events.ChecklistOverridden(opportunity, tuple(left_open), by=by, at=now))
     if from_stage is not None and from_stage.is_closed:
         events.publish(
             events.ClosedDealMoved(

@@ -72,6 +72,7 @@ from crmlite.models import (
     Activity,
     Company,
     Contact,
+    Document,
     Member,
     Opportunity,
     OpportunityTeamMember,
@@ -193,6 +194,12 @@ ON_THE_DEAL = Relation(
     "they are on the deal (account manager, sales associate or team member)",
     lambda m, o: isinstance(o, Opportunity) and _on_deal(m, o.id),
     lambda m: Opportunity.id.in_(_deals_of(m)),
+)
+
+# Documents
+UPLOADER = Relation(
+    "they uploaded it",
+    lambda m, d: isinstance(d, Document) and d.uploaded_by_id == m.id,
 )
 
 # Activities
@@ -319,8 +326,8 @@ PERMISSIONS = _table(
     may("opportunity.create", "Add an opportunity (its account manager: you)", everyone()),
     may(
         "opportunity.change",
-        "Change an opportunity: fields, forecast lines, team, extra contacts, notes; "
-        "move it between stages",
+        "Change an opportunity: fields, forecast lines, team, extra contacts, notes, "
+        "documents (upload), its Commitment checklist (tick); move it between stages",
         managers(),
         everyone(ON_THE_DEAL),
     ),
@@ -329,6 +336,12 @@ PERMISSIONS = _table(
         "Log time (your own; managers anyone's) and expenses on an opportunity, and delete them",
         managers(),
         everyone(ON_THE_DEAL),
+    ),
+    may(
+        "document.delete",
+        "Delete a document of an opportunity (its file goes too)",
+        managers(),
+        everyone(UPLOADER),
     ),
     may(
         "opportunity.reassign",
@@ -489,6 +502,11 @@ PERMISSIONS = _table(
         "Locations and business units: add, rename, deactivate, reactivate, delete unused ones",
         managers(),
     ),
+    may(
+        "setup.checklists",
+        "Edit each opportunity type's Commitment checklist (its set-up items)",
+        managers(),
+    ),
     may("member.list", "See the members list", managers()),
     may("member.change", "Add and edit members: roles, active, points quotas", admins()),
     may("team.change", "Team settings: name, time zone, points quota", admins()),
@@ -633,6 +651,15 @@ ROUTES: dict[str, Route] = {
     "opportunities.fields": route("opportunity.read", "opportunity_id"),
     "opportunities.lines": route("opportunity.read", "opportunity_id"),
     "opportunities.stalled": route("opportunity.read"),
+    "documents.section": route("opportunity.read", "opportunity_id"),
+    "documents.download": route("opportunity.read", "opportunity_id"),
+    "documents.upload": route("opportunity.change", "opportunity_id"),
+    "documents.delete": route("document.delete", "document_id"),
+    "checklists.section": route("opportunity.read", "opportunity_id"),
+    "checklists.tick": route("opportunity.change", "opportunity_id"),
+    "checklists.setup": route("setup.checklists"),
+    "checklists.add_item": route("setup.checklists"),
+    "checklists.remove_item": route("setup.checklists"),
     "opportunities.contact_options": route("contact.read"),
     "opportunities.edit_fields": route("opportunity.change", "opportunity_id"),
     "opportunities.save_fields": route("opportunity.change", "opportunity_id"),

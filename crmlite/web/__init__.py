@@ -131,8 +131,10 @@ def register_web(app: Flask) -> None:
         calendar,
         campaigns,
         capture,
+        checklists,
         companies,
         dashboard,
+        documents,
         email_campaigns,
         imports,
         main,
@@ -171,6 +173,8 @@ def register_web(app: Flask) -> None:
         webhooks,
         products,
         time_expenses,
+        documents,
+        checklists,
     ):
         app.register_blueprint(module.bp)
 

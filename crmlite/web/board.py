@@ -26,7 +26,7 @@ from crmlite.models import (
     OpportunityType,
     SalesStage,
 )
-from crmlite.services import activities, board_live, exports, funnel, reference
+from crmlite.services import activities, board_live, checklists, exports, funnel, reference
 from crmlite.services import board as board_service
 from crmlite.services.board import BoardFilters, Card, ColumnTotals
 from crmlite.services.money import ZERO
@@ -227,6 +227,7 @@ def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: Mov
     if kind == "next_step":
         _offer_next_step(form, opportunity, to_stage)
     open_count = activities.open_count(opportunity.id) if kind in ("won", "lost") else 0
+    checklist_open = checklists.open_items_if_won(opportunity) if kind == "won" else []
     return render_template(
         "board/_prompt.html",
         kind=kind,
@@ -235,6 +236,7 @@ def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: Mov
         to_stage=to_stage,
         from_stage=db.session.get(SalesStage, opportunity.stage_id),
         open_count=open_count,
+        checklist_open=checklist_open,
     )
 
 
@@ -320,7 +322,8 @@ def move_form(opportunity_id: int) -> str:
 @bp.post("/opportunities/<int:opportunity_id>/move")
 def move(opportunity_id: int) -> str:
     """Move a card. Lost asks for the reason, Won for the amount and date (both: what to do
-    with its open activities), reopening a won or lost deal asks for a confirmation, and a
+    with its open activities; Won also a confirmation when set-up items are still open),
+    reopening a won or lost deal asks for a confirmation, and a
     move forward without a next step asks to schedule one (or skip) before anything
     changes."""
     opportunity = get_or_404(Opportunity, opportunity_id)
@@ -361,6 +364,7 @@ def move(opportunity_id: int) -> str:
             won_amount=form.won_amount.data,
             won_on=form.won_on.data,
             cancel_open_activities=form.open_activities.data != "keep",
+            checklist_confirmed=bool(form.checklist_confirmed.data),
             now=datetime.now(UTC),
         )
         db.session.commit()

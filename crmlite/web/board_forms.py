@@ -56,6 +56,8 @@ class MoveForm(FlaskForm):
         default="cancel",
         validators=[Optional()],
     )
+    # Won with set-up items of its Commitment checklist still open: the person confirms it.
+    checklist_confirmed = BooleanField("Mark it won anyway, with these items open")
     skip_next_step = BooleanField()
     step_type_id = IdSelectField("Next step")
     step_subject = StringField("Subject", filters=[strip], validators=[Length(max=200)])

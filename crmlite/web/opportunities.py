@@ -21,6 +21,8 @@ from werkzeug.wrappers import Response
 from crmlite.extensions import db
 from crmlite.models import Member, Opportunity
 from crmlite.services import (
+    checklists,
+    documents,
     exports,
     forecast_lines,
     pick_lists,
@@ -36,6 +38,7 @@ from crmlite.services.opportunity_details import InvalidFields
 from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
 from crmlite.services.team import local_today
 from crmlite.web import exporting, is_htmx, may, require
+from crmlite.web.documents_forms import DocumentForm
 from crmlite.web.opportunities_forms import (
     contact_form,
     fields_form,
@@ -121,10 +124,17 @@ def _section_extras(
             "next_step": next_step,
             "stalled": is_stalled(opportunity, today),
         }
+    if section == "documents":
+        extras: dict[str, Any] = {"documents": documents.documents_of(opportunity.id)}
+        if can_change and "document_form" not in given:
+            extras["document_form"] = DocumentForm(formdata=None)
+        return extras
+    if section == "checklist":
+        return {"checklist": checklists.items_of(opportunity.id)}
     if section == "header" and "stalled" not in context:
         return {"stalled": is_stalled(opportunity, local_today(g.tz))}
     if section == "lines":
-        extras: dict[str, Any] = {
+        extras = {
             "groups": forecast_lines.grouped(opportunity.forecast_lines),
             "footer": time_expenses.footer(opportunity, time_expenses.costs_of(opportunity.id)),
         }
@@ -155,6 +165,8 @@ SECTIONS = (
     "contacts",
     "notes",
     "history",
+    "documents",
+    "checklist",
 )
 
 

@@ -2,7 +2,7 @@
 recommended counts, active flags) kept with the month, so a re-printed month is unchanged.
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-04 04:58:00.000000
 
 """
@@ -14,7 +14,7 @@ import crmlite.database
 
 # revision identifiers, used by Alembic.
 revision = '0025'
-down_revision = '0023'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 

@@ -294,7 +294,8 @@ def move_opportunity(opportunity_id: int) -> Response:
     """Move to a stage with the board's rules (services/funnel.py): Lost needs the reason,
     Won the amount (and a day, today by default); a won or lost deal is reopened only when
     ``reopen`` is true; moving forward without a next step needs ``next_step`` (or
-    ``skip_next_step``), as the board asks before anything changes."""
+    ``skip_next_step``), as the board asks before anything changes; Won with set-up items
+    of its Commitment checklist open needs ``checklist_confirmed``."""
     opportunity, _ = _load(opportunity_id)
     member = me()
     permissions.require(member, "opportunity.change", opportunity)
@@ -302,6 +303,8 @@ def move_opportunity(opportunity_id: int) -> Response:
     body = dict(json_body())
     reopen = body.pop("reopen", False) is True
     skip = body.pop("skip_next_step", False) is True
+    # Won with set-up items of its Commitment checklist open: refused unless confirmed.
+    checklist_confirmed = body.pop("checklist_confirmed", False) is True
     step = body.pop("next_step", None)
     if step is not None and not isinstance(step, dict):
         invalid({"next_step": ["Send the next step as an object: type_id, subject, due_on…"]})
@@ -367,6 +370,7 @@ def move_opportunity(opportunity_id: int) -> Response:
             won_amount=form.won_amount.data,
             won_on=form.won_on.data,
             cancel_open_activities=form.open_activities.data != "keep",
+            checklist_confirmed=checklist_confirmed,
             now=datetime.now(UTC),
         )
         db.session.commit()

@@ -145,6 +145,7 @@ SCHEMAS: dict[str, Any] = {
             "open_activities": {"enum": ["cancel", "keep"]},
             "reopen": {"type": "boolean"},
             "skip_next_step": {"type": "boolean"},
+            "checklist_confirmed": {"type": "boolean"},
             "next_step": obj(
                 {
                     "type_id": ID_IN,
