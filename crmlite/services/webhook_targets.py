@@ -21,6 +21,7 @@ This module sits at the bottom: it knows URLs and addresses, nothing of the mode
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 from collections.abc import Callable
@@ -145,14 +146,7 @@ def resolve(target: Target, *, allow_private: bool, resolver: Resolver | None = 
                     f"{where} is {reason}: webhooks go to public addresses only, unless "
                     "private targets are allowed for this webhook."
                 )
-    return Target(
-        url=target.url,
-        scheme=target.scheme,
-        host=target.host,
-        port=target.port,
-        path=target.path,
-        address=addresses[0],
-    )
+    return dataclasses.replace(target, address=addresses[0])
 
 
 def check_url(typed: str, *, allow_private: bool, resolver: Resolver | None = None) -> Target:

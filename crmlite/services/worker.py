@@ -50,9 +50,9 @@ def run_round(settings: WorkerSettings, *, run_tracks: bool, log: Log | None = N
     outbox."""
     done = Round()
     db.session.commit()
-    done.imports = imports.run_queued(ZoneInfo(get_team().time_zone), log)
+    tz = ZoneInfo(get_team().time_zone)
+    done.imports = imports.run_queued(tz, log)
     if run_tracks:
-        tz = ZoneInfo(get_team().time_zone)
         db.session.commit()
         done.tracks = track_runner.run_due_steps(local_today(tz), tz, base=settings.base)
     done.webhooks = webhooks.deliver(timeout=current_app.config["WEBHOOK_TIMEOUT"])

@@ -101,7 +101,7 @@ def update(webhook_id: int) -> str | Response:
         webhooks.save_subscription(subscription, _values(form), by=current_user)
     except webhooks.WebhookRefused as refused:
         _refused(form, refused)
-        return _detail(db.session.get(WebhookSubscription, webhook_id) or subscription, form)
+        return _detail(subscription, form)
     db.session.commit()
     flash("Webhook saved.", "success")
     return redirect(url_for("webhooks.detail", webhook_id=subscription.id), 303)

@@ -30,6 +30,7 @@ from crmlite.models import Member
 from crmlite.services import api_tokens
 from crmlite.services.parsing import clean_line, parse_id, parse_whole
 from crmlite.services.periods import BadDay, parse_moment
+from crmlite.web import is_public
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -160,9 +161,7 @@ def authenticate() -> None:
     """Before every request (after the database's read/write intent is known, before the
     sign-in guard): an API request signs in with its token alone. No or a bad token: 401; a
     read-only token asking to change something: 403."""
-    if request.blueprint != "api" or getattr(
-        current_app.view_functions.get(request.endpoint or ""), "is_public", False
-    ):
+    if request.blueprint != "api" or is_public(current_app, request.endpoint or ""):
         return
     secret = bearer_secret()
     token = api_tokens.find_token(secret) if secret else None
