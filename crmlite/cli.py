@@ -292,9 +292,7 @@ def _member_or_first_admin(email: str | None) -> Member:
         if member is None or not member.active:
             raise click.ClickException(f"No active member has the e-mail {email}.")
         return member
-    admin = db.session.scalars(
-        select(Member).where(Member.role == Role.ADMIN.value, Member.active).order_by(Member.id)
-    ).first()
+    admin = members.first_admin()
     if admin is None:
         raise click.ClickException("No admin to import as: add one or give --member.")
     return admin

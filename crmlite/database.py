@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, cast, event, func, text
+from sqlalchemy import DateTime, String, cast, event, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -124,3 +124,8 @@ def analyze(session: Any) -> None:
     session.commit()
     session.execute(text("ANALYZE"))
     session.commit()
+
+
+def holds_rows(session: Any, table: Any) -> bool:
+    """Whether the table holds at least one row (stops at the first; no full count)."""
+    return session.scalar(select(literal(1)).select_from(table).limit(1)) is not None

@@ -21,8 +21,8 @@ from crmlite.extensions import db
 from crmlite.models import Campaign, CampaignType, Member, Role
 from crmlite.services import quotas
 from crmlite.services.pagination import PER_PAGE
+from crmlite.services.parsing import guarded
 from crmlite.services.team import local_today
-from crmlite.web.exporting import guarded
 from tests.conftest import page_token
 
 LA = ZoneInfo("America/Los_Angeles")

@@ -5,6 +5,7 @@ activities, the worker's run, and undo restoring exactly."""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -426,3 +427,17 @@ def test_import_on_a_job_already_started_is_refused(run_import: Callable[..., Im
 def test_kind_labels() -> None:
     assert ImportKind.CONTACTS.label == "Contacts"
     assert datetime.now(UTC)  # keeps the UTC import honest in this module
+
+
+def test_the_problem_report_guards_refused_values_against_formulas(
+    run_import: Callable[..., ImportJob],
+) -> None:
+    content = (
+        b'"Deal - Title","Deal - Value","Deal - Stage","Deal - Status"\r\n'
+        b'"Formula deal","=1+1","Discovery","open"\r\n'
+        b'"Tab deal","\t=2","Discovery","open"\r\n'
+    )
+    job = run_import(content, "opportunities")
+    assert job.error_count == 2
+    values = [row[2] for row in csv.reader(io.StringIO(jobs.problems_csv(job.id)))][1:]
+    assert values == ["'=1+1", "'\t=2"]

@@ -45,6 +45,7 @@ from crmlite.services import (
 from crmlite.services.companies import ContactValues, save_contact
 from crmlite.services.opportunities import create_opportunity
 from crmlite.services.webhook_targets import TargetRefused
+from crmlite.services.worker import WorkerSettings, run_round
 from tests.conftest import page_token, stage
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -784,3 +785,18 @@ def test_the_worker_command_delivers_webhooks(app, admin: Member, monkeypatch) -
         "contact.created",
         "webhook.test",
     ]
+
+
+def test_a_worker_round_delivers_one_batch_of_webhooks_then_the_mail(
+    app, admin: Member, monkeypatch
+) -> None:
+    monkeypatch.setattr(webhooks, "BATCH", 2)
+    with Receiver() as receiver:
+        subscription = subscribe(receiver.url, ("contact.created",), by=admin, allow_private=True)
+        for _ in range(3):
+            webhooks.send_test(subscription, by=admin)
+        db.session.commit()
+        first = run_round(WorkerSettings(once=True), run_tracks=False)
+        second = run_round(WorkerSettings(once=True), run_tracks=False)
+    assert (first.webhooks.sent, second.webhooks.sent) == (2, 1)
+    assert len(receiver.received) == 3

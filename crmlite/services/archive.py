@@ -41,7 +41,6 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Table,
-    func,
     insert,
     inspect,
     select,
@@ -50,8 +49,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from crmlite.database import holds_rows
 from crmlite.extensions import db
 from crmlite.models import board_totals
+from crmlite.services import board
 
 FORMAT = "crmlite-archive"
 FORMAT_VERSION = 1
@@ -245,9 +246,7 @@ def _check_target(manifest: dict[str, Any], entries: list[TableEntry]) -> None:
             raise ArchiveRefused(f"The archive has a table this database has not: {entry.name}.")
         if entry.columns != [c.name for c in table.columns]:
             raise ArchiveRefused(f"The columns of {entry.name} differ from this database's.")
-    filled = [
-        t.name for t in tables.values() if db.session.scalar(select(func.count()).select_from(t))
-    ]
+    filled = [t.name for t in tables.values() if holds_rows(db.session, t)]
     if filled:
         raise ArchiveRefused(
             "The database is not empty (rows in " + ", ".join(sorted(filled)[:5]) + "): an "
@@ -343,8 +342,7 @@ def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
                 .where(*(c == values[c.name] for c in table.primary_key.columns))
                 .values({c.name: values[c.name] for c in later if c.name in values})
             )
-        for statement in board_totals.rebuild_sql(db.session.get_bind().dialect.name):
-            db.session.execute(text(statement))
+        board.rebuild_totals()
         _reset_sequences()
         db.session.flush()
     return counts

@@ -21,9 +21,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.engine import URL
 
+from crmlite.database import holds_rows
 from crmlite.extensions import db
 
 
@@ -105,10 +106,7 @@ def backup(path: Path) -> Done:
 
 def is_empty() -> bool:
     """Whether no table of crmlite's holds a row."""
-    for table in db.metadata.sorted_tables:
-        if db.session.scalar(select(func.count()).select_from(table)):
-            return False
-    return True
+    return not any(holds_rows(db.session, t) for t in db.metadata.sorted_tables)
 
 
 def restore(path: Path, *, force: bool = False) -> Done:

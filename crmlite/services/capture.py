@@ -33,9 +33,8 @@ from crmlite.models import (
     Member,
     Opportunity,
     OpportunityContact,
-    Role,
 )
-from crmlite.services import events, permissions
+from crmlite.services import events, members, permissions
 from crmlite.services.activities import add_note, close_activity
 from crmlite.services.bounces import BounceMark, mark_bouncing
 from crmlite.services.email_reading import (
@@ -224,12 +223,7 @@ def member_to_capture_as(parsed: ParsedEmail) -> Member | None:
         member = team.get(address)
         if member is not None and member.active:
             return member
-    return db.session.scalars(
-        select(Member)
-        .where(Member.role == Role.ADMIN.value, Member.active.is_(True))
-        .order_by(Member.id)
-        .limit(1)
-    ).first()
+    return members.first_admin()
 
 
 # ---------------------------------------------------------------- capture

@@ -272,3 +272,14 @@ def update_member(
     member.active = active
     db.session.flush()
     return member
+
+
+def first_admin() -> Member | None:
+    """The longest-standing active admin: who acts when no member is named (an import from
+    the command line, a track step with no owner, an e-mail sent to nobody on the team)."""
+    return db.session.scalars(
+        select(Member)
+        .where(Member.role == Role.ADMIN.value, Member.active.is_(True))
+        .order_by(Member.id)
+        .limit(1)
+    ).first()

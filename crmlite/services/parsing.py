@@ -173,3 +173,8 @@ def parse_email(value: Any) -> str:
 # A text a spreadsheet would read as a formula starts with one of these; a CSV export puts
 # an apostrophe before it (web/exporting.py), and an import takes it off again.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guarded(text: str) -> str:
+    """A CSV text cell a spreadsheet will not read as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

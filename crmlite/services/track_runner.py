@@ -44,7 +44,6 @@ from crmlite.models import (
     Member,
     Opportunity,
     OutboxKind,
-    Role,
     StepAction,
     StepAssignee,
     Track,
@@ -52,7 +51,7 @@ from crmlite.models import (
     TrackStep,
     TrackStepRun,
 )
-from crmlite.services import outbox, tracking
+from crmlite.services import members, outbox, tracking
 from crmlite.services.activities import schedule_activity
 from crmlite.services.business_days import is_business_day, next_send_time
 from crmlite.services.mailer import SKIPPED, sender_domain, skip_reason
@@ -141,12 +140,10 @@ def _assignee(
             return manager
     if enrollment.enrolled_by_id:
         return enrollment.enrolled_by_id
-    admin = db.session.scalar(
-        select(Member.id).where(Member.role == Role.ADMIN.value, Member.active).order_by(Member.id)
-    )
+    admin = members.first_admin()
     if admin is None:
         raise TrackRefused("No member to give the activity to.")
-    return admin
+    return admin.id
 
 
 def _opportunity_of(enrollment: TrackEnrollment) -> Opportunity | None:

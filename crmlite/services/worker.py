@@ -55,7 +55,10 @@ def run_round(settings: WorkerSettings, *, run_tracks: bool, log: Log | None = N
     if run_tracks:
         db.session.commit()
         done.tracks = track_runner.run_due_steps(local_today(tz), tz, base=settings.base)
-    done.webhooks = webhooks.deliver(timeout=current_app.config["WEBHOOK_TIMEOUT"])
+    # A batch a round, so a slow receiver holds the mail up by one batch at most.
+    done.webhooks = webhooks.deliver(
+        limit=webhooks.BATCH, timeout=current_app.config["WEBHOOK_TIMEOUT"]
+    )
     with open_mailer() as mailer:
         done.delivered = delivery.deliver(mailer, sender=current_app.config["MAIL_FROM"])
     db.session.commit()

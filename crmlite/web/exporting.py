@@ -30,7 +30,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from crmlite.services.exports import Kind, Table
-from crmlite.services.parsing import FORMULA_STARTS
+from crmlite.services.parsing import guarded
 from crmlite.services.team import local_today
 
 FORMATS = ("csv", "xlsx")
@@ -39,11 +39,6 @@ AMOUNT_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 MOMENT_FORMAT = "yyyy-mm-dd hh:mm"
 NUMBER_FORMATS = {Kind.AMOUNT: AMOUNT_FORMAT, Kind.DATE: DATE_FORMAT, Kind.MOMENT: MOMENT_FORMAT}
-
-
-def guarded(text: str) -> str:
-    """A CSV text cell a spreadsheet will not read as a formula."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def csv_value(value: Any, kind: Kind, tz: ZoneInfo) -> str:

@@ -46,7 +46,7 @@ from crmlite.services.imports.checking import Checked, Lookups, check_row
 from crmlite.services.imports.mapping import FIELDS, guess, missing_required, only_known
 from crmlite.services.imports.reading import Cell, FileShape, inspect_file, iter_rows
 from crmlite.services.imports.writing import Writer
-from crmlite.services.parsing import clean_line
+from crmlite.services.parsing import clean_line, guarded
 
 UNDO_DAYS = 7
 PREVIEW_ROWS = 20
@@ -392,9 +392,7 @@ def problems_csv(job_id: int) -> str:
         .order_by(ImportProblem.row_number, ImportProblem.id)
     )
     for row in db.session.execute(query):
-        # A value starting with = + - @ would be a formula in a spreadsheet: quote it.
-        value = "'" + row.value if row.value[:1] in ("=", "+", "-", "@") else row.value
-        out.writerow([row.row_number, row.field, value, row.message])
+        out.writerow([row.row_number, row.field, guarded(row.value), row.message])
     return buffer.getvalue()
 
 
