@@ -249,6 +249,14 @@ def test_only_managers_reassign(api_as, make_member, make_opportunity) -> None:
     assert response.status_code == 403
     assert "manager" in problem_of(response)["detail"]
 
+    # On a new deal, their own id however written is theirs; anyone else's is refused.
+    mine = api.post(
+        f"{BASE}/opportunities", json={"name": "Own", "account_manager_id": f"0{rep.id}"}
+    )
+    assert mine.status_code == 201 and mine.get_json()["account_manager_id"] == rep.id
+    theirs = api.post(f"{BASE}/opportunities", json={"name": "X", "account_manager_id": other.id})
+    assert theirs.status_code == 403
+
 
 # ---------------------------------------------------------------- moving between stages
 
@@ -480,7 +488,13 @@ def test_points_and_dashboard(api_as, make_member, make_activity, make_opportuni
     assert figures.status_code == 200
     assert [m["member_id"] for m in figures.get_json()["members"]] == [rep.id]
     assert figures.get_json()["quarter_total"]["total"] == "1200.00"
-    assert api.get(f"{BASE}/dashboard?quarter=5").status_code == 422
+    wrong_quarter = api.get(f"{BASE}/dashboard?quarter=5")
+    assert wrong_quarter.status_code == 422
+    assert wrong_quarter.get_json()["errors"] == {
+        "quarter": ["The quarter must be a whole number from 1 to 4, not “5”."]
+    }
+    wrong_basis = api.get(f"{BASE}/dashboard?basis=profit").get_json()
+    assert wrong_basis["errors"] == {"basis": ["basis is one of: revenue, margin."]}
     team = manager_api.get(f"{BASE}/dashboard?basis=margin").get_json()
     assert team["basis"] == "margin"
     assert {rep.id, colleague.id} <= {m["member_id"] for m in team["members"]}

@@ -119,12 +119,6 @@ def api_problem(error: ApiProblem) -> Response:
     )
 
 
-@bp.errorhandler(HTTPException)
-def http_problem(error: HTTPException) -> Response:
-    db.session.rollback()
-    return http_error_as_problem(error)
-
-
 def http_error_as_problem(error: HTTPException) -> Response:
     """An HTTP error (404, 405, 413, 429…) as a problem document."""
     code = error.code or 500

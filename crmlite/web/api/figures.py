@@ -13,12 +13,12 @@ from crmlite.models import Member
 from crmlite.services import dashboard as dashboard_service
 from crmlite.services import permissions, points
 from crmlite.services.attainment import Attainment
-from crmlite.services.parsing import InvalidNumber, parse_whole
 from crmlite.services.periods import BadMonth, Month, quarter_of
 from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR
 from crmlite.services.team import get_team, local_today
 from crmlite.services.wins import Basis
-from crmlite.web.api.base import amount, bp, fail, invalid, json_response, me
+from crmlite.web import BadQuery, whole_arg
+from crmlite.web.api.base import amount, bp, choice_arg, fail, invalid, json_response, me
 
 
 @bp.get("/members/<int:member_id>/points")
@@ -73,13 +73,12 @@ def _attainment(figure: Attainment) -> dict[str, Any]:
 
 
 def _whole(name: str, label: str, minimum: int, maximum: int, default: int) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
+    """A whole number from the query string, parsed as the pages parse it; 422 if not one."""
     try:
-        return parse_whole(raw, label=label, minimum=minimum, maximum=maximum)
-    except InvalidNumber as error:
+        value = whole_arg(request.args, name, label, minimum, maximum)
+    except BadQuery as error:
         invalid({name: [str(error)]})
+    return default if value is None else value
 
 
 @bp.get("/dashboard")
@@ -92,9 +91,7 @@ def dashboard() -> Response:
     today = local_today(g.tz)
     year = _whole("year", "The year", FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, today.year)
     quarter = _whole("quarter", "The quarter", 1, 4, quarter_of(today))
-    basis_text = request.args.get("basis", Basis.REVENUE.value)
-    if basis_text not in {b.value for b in Basis}:
-        invalid({"basis": ["The basis is either revenue or margin."]})
+    basis_text = choice_arg("basis", [b.value for b in Basis]) or Basis.REVENUE.value
     scope = None if permissions.allows(member, "dashboard.team") else member.id
     data = dashboard_service.dashboard(
         year, quarter, today, g.tz, Basis(basis_text), member_id=scope

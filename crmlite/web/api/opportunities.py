@@ -205,12 +205,14 @@ def new_opportunity() -> Response:
     body = json_body()
     member = me()
     data = form_data(body, CREATE_FIELDS, current={"account_manager_id": member.id})
-    if data.get("account_manager_id") not in ("", "0", str(member.id)) and not (
+    form = NewOpportunityForm(formdata=data, meta={"csrf": False})
+    valid = form.validate()
+    # Judged on the parsed id ("07" is member 7), before any other problem is reported.
+    if form.account_manager_id.data not in (None, 0, member.id) and not (
         permissions.allows(member, "opportunity.reassign")
     ):
         fail(403, ONLY_MANAGERS_REASSIGN)
-    form = NewOpportunityForm(formdata=data, meta={"csrf": False})
-    if not form.validate():
+    if not valid:
         invalid(form_errors(form))
     created = create_opportunity(
         name=form.name.data or "",
