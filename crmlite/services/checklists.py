@@ -49,15 +49,6 @@ def is_commitment(stage: SalesStage) -> bool:
 # ---------------------------------------------------------------- Setup: each type's list
 
 
-def active_types() -> list[OpportunityType]:
-    """The opportunity types offered today, by name: those Setup gives a checklist."""
-    return list(
-        db.session.scalars(
-            select(OpportunityType).where(OpportunityType.active).order_by(OpportunityType.name)
-        )
-    )
-
-
 def template_of(type_id: int) -> list[ChecklistTemplateItem]:
     """An opportunity type's set-up items, in order."""
     return list(
@@ -194,10 +185,3 @@ def tick(
     opportunity.updated_at = now
     opportunity.updated_by_id = by.id
     db.session.flush()
-
-
-def progress(items: list[ChecklistItem]) -> str:
-    """ "3/5": done of all; "" without items."""
-    if not items:
-        return ""
-    return f"{sum(1 for item in items if item.done_at is not None)}/{len(items)}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,9 @@ from crmlite.extensions import db, login_manager
 from crmlite.services import permissions
 from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
 from crmlite.web import filters, incoming
+
+if TYPE_CHECKING:
+    from crmlite.models import Member
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +48,12 @@ def public(view: F) -> F:
     its endpoint is ``PUBLIC`` in ``services.permissions.ROUTES`` too (a test checks both)."""
     view.is_public = True  # type: ignore[attr-defined]
     return view
+
+
+def me() -> Member:
+    """The signed-in member itself, not the request's proxy: what a service keeps (an
+    event published with it, a row's author) may outlive the request."""
+    return cast("Member", current_user._get_current_object())
 
 
 def may(action: str, record: Any = None) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, render_template, request, url_for
@@ -33,18 +33,12 @@ from crmlite.services import exports, pick_lists, reference
 from crmlite.services.activities import ActivityFilters
 from crmlite.services.parsing import parse_id, parse_ids
 from crmlite.services.team import get_team, local_today
-from crmlite.web import exporting, get_or_404, is_htmx, may, offset_arg, require
+from crmlite.web import exporting, get_or_404, is_htmx, may, me, offset_arg, require
 from crmlite.web.activities_forms import CONTEXT_FIELDS, ActivityForm
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
 
 PAGE_SIZE = 100
-
-
-def _me() -> Member:
-    """The signed-in member itself, not the request's proxy: the events published with it
-    (ActivityDone, ActivityReopened) may be kept after the request."""
-    return cast(Member, current_user._get_current_object())
 
 
 def _context_labels(form: ActivityForm) -> dict[str, Any]:
@@ -162,7 +156,7 @@ def create() -> Any:
     )
     activity = service.schedule_activity(
         **form.details(),
-        by=_me(),
+        by=me(),
         tz=g.tz,
         opportunity=opportunity,
         company_id=context["company_id"],
@@ -171,14 +165,14 @@ def create() -> Any:
         phone=context["phone"],
     )
     if form.note.data:
-        service.add_note(activity, by=_me(), body=form.note.data)
+        service.add_note(activity, by=me(), body=form.note.data)
     if form.status.data == ActivityStatus.CLOSED.value:
         # Logged as done: that is completing it, which earns its points for the assignee.
         if not may("activity.complete", activity):
             db.session.rollback()
             form.status.errors = [NOT_YOURS_TO_COMPLETE]
             return _render_form(form)
-        service.close_activity(activity, by=_me())
+        service.close_activity(activity, by=me())
     db.session.commit()
     return _triggered(
         _item(activity.id, prompt=_left_stalled(activity)), "activity-saved", activity
@@ -253,20 +247,20 @@ def update(activity_id: int) -> Any:
             activity,
             **form.details(),
             expected_version=form.opened_version(),
-            by=_me(),
+            by=me(),
             tz=g.tz,
         )
         if form.note.data:
-            service.add_note(activity, by=_me(), body=form.note.data)
+            service.add_note(activity, by=me(), body=form.note.data)
         if form.status.data == ActivityStatus.CLOSED.value:
             # Asked again: the form may have given it to someone else meanwhile.
             if not may("activity.complete", activity):
                 db.session.rollback()
                 form.status.errors = [NOT_YOURS_TO_COMPLETE]
                 return _render_form(form, get_or_404(Activity, activity_id))
-            service.close_activity(activity, by=_me())
+            service.close_activity(activity, by=me())
         elif form.status.data == ActivityStatus.OPEN.value and not activity.is_open:
-            service.reopen_activity(activity, by=_me())
+            service.reopen_activity(activity, by=me())
         db.session.commit()
     except (service.ActivityChangedMeanwhile, StaleDataError):
         db.session.rollback()
@@ -309,7 +303,7 @@ def done(activity_id: int) -> Any:
     ask for one at once."""
     activity = get_or_404(Activity, activity_id)
     require("activity.complete", activity)
-    service.close_activity(activity, by=_me(), now=datetime.now(UTC))
+    service.close_activity(activity, by=me(), now=datetime.now(UTC))
     db.session.commit()
     opportunity = service.opportunity_left_without_next_step(activity, local_today(g.tz))
     return _triggered(_item(activity.id, prompt=opportunity), "activity-closed", activity)
@@ -396,7 +390,7 @@ def reassign() -> Any:
         for activity in chosen:
             if activity.is_open:  # closed ones are left as they are
                 require("activity.reassign", activity)
-        count = service.reassign([a.id for a in chosen], to=to, by=_me())
+        count = service.reassign([a.id for a in chosen], to=to, by=me())
         db.session.commit()
         message = f"{count} activit{'y' if count == 1 else 'ies'} now assigned to {to.name}."
     rows, more = service.activity_list(filters, local_today(g.tz), limit=PAGE_SIZE)

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import ChecklistTemplateItem, Opportunity, OpportunityType
-from crmlite.services import checklists
+from crmlite.services import checklists, pick_lists
 from crmlite.web import get_or_404, is_htmx, may, require
 from crmlite.web.checklists_forms import ChecklistItemForm
 from crmlite.web.sessions import ask_for_fresh_password
@@ -70,7 +70,7 @@ def tick(opportunity_id: int, item_id: int) -> str | Response:
 
 
 def _setup_page(failed_type_id: int | None = None, failed: ChecklistItemForm | None = None) -> str:
-    types = checklists.active_types()
+    types = pick_lists.opportunity_types()  # the types offered today: those given a list
     forms = {
         kind.id: failed
         if kind.id == failed_type_id and failed

@@ -10,16 +10,15 @@ POST redirects back to the page, or renders the whole page with the form and its
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
-from crmlite.models import Member, Opportunity
+from crmlite.models import Opportunity
 from crmlite.services import (
     checklists,
     documents,
@@ -37,7 +36,7 @@ from crmlite.services.next_steps import is_stalled
 from crmlite.services.opportunity_details import InvalidFields
 from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
 from crmlite.services.team import local_today
-from crmlite.web import exporting, is_htmx, may, require
+from crmlite.web import exporting, is_htmx, may, me, require
 from crmlite.web.documents_forms import DocumentForm
 from crmlite.web.opportunities_forms import (
     contact_form,
@@ -58,10 +57,6 @@ ONLY_MANAGERS_REASSIGN = "Only a manager can give the opportunity to another acc
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _me() -> Member:
-    return cast(Member, current_user._get_current_object())
 
 
 def _load(opportunity_id: int) -> Opportunity:
@@ -115,7 +110,7 @@ def _section_extras(
     can_change = context["can_change"]
     if section == "activities":
         today = local_today(g.tz)
-        open_activities, done_activities = details.activities_of(opportunity.id, _me())
+        open_activities, done_activities = details.activities_of(opportunity.id, me())
         next_step = details.next_step_among(open_activities, today)
         return {
             "today": today,
@@ -294,7 +289,7 @@ def save_fields(opportunity_id: int) -> str | Response:
         _apply_errors(form, {"account_manager_id": ONLY_MANAGERS_REASSIGN})
         return _respond("fields", opportunity, fields_form=form)
     try:
-        details.update_fields(opportunity, values, by=_me(), expected_version=version)
+        details.update_fields(opportunity, values, by=me(), expected_version=version)
         db.session.commit()
     except InvalidFields as refused:
         db.session.rollback()
@@ -369,7 +364,7 @@ def add_line(opportunity_id: int) -> str | Response:
     if not valid:
         return _respond("lines", opportunity, add_form=form)
     try:
-        forecast_lines.add_line(opportunity, form.values(), by=_me(), expected_version=version)
+        forecast_lines.add_line(opportunity, form.values(), by=me(), expected_version=version)
         db.session.commit()
     except InvalidFields as refused:
         _apply_errors(form, refused.errors)
@@ -394,7 +389,7 @@ def save_line(opportunity_id: int, line_id: int) -> str | Response:
         return _respond("lines", opportunity, edit_line_id=line_id, edit_form=form)
     try:
         forecast_lines.update_line(
-            opportunity, line, form.values(), by=_me(), expected_version=version
+            opportunity, line, form.values(), by=me(), expected_version=version
         )
         db.session.commit()
     except InvalidFields as refused:
@@ -413,7 +408,7 @@ def remove_line(opportunity_id: int, line_id: int) -> str | Response:
         abort(404)
     version = _posted_version()
     try:
-        forecast_lines.remove_line(opportunity, line, by=_me(), expected_version=version)
+        forecast_lines.remove_line(opportunity, line, by=me(), expected_version=version)
         db.session.commit()
     except (ChangedMeanwhile, StaleDataError):
         return _lines_stale(opportunity_id)
@@ -459,7 +454,7 @@ def add_team_member(opportunity_id: int) -> str | Response:
 @bp.post("/<int:opportunity_id>/team/<int:member_id>/remove")
 def remove_team_member(opportunity_id: int, member_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
-    if not people.remove_team_member(opportunity, member_id, by=_me()):
+    if not people.remove_team_member(opportunity, member_id, by=me()):
         abort(404)
     db.session.commit()
     if not is_htmx():
@@ -485,7 +480,7 @@ def add_extra_contact(opportunity_id: int) -> str | Response:
 @bp.post("/<int:opportunity_id>/contacts/<int:contact_id>/remove")
 def remove_extra_contact(opportunity_id: int, contact_id: int) -> str | Response:
     opportunity = _load_for_change(opportunity_id)
-    if not people.remove_extra_contact(opportunity, contact_id, by=_me()):
+    if not people.remove_extra_contact(opportunity, contact_id, by=me()):
         abort(404)
     db.session.commit()
     if not is_htmx():
@@ -505,7 +500,7 @@ def add_note(opportunity_id: int) -> str | Response:
         "notes",
         form,
         "note_form",
-        lambda: notes.add_note(opportunity, form.body.data or "", by=_me()),
+        lambda: notes.add_note(opportunity, form.body.data or "", by=me()),
     )
 
 
@@ -518,10 +513,10 @@ def stalled(fmt: str | None = None) -> Any:
     """Open opportunities without a next step, by account manager. Managers and admins see
     the whole team's; a rep sees their own. At ``stalled.csv`` / ``.xlsx``: the export."""
     today = local_today(g.tz)
-    me = _me()
+    member = me()
     whole_team = may("dashboard.team")
     groups = stalled_opportunities.stalled_by_account_manager(
-        today, g.tz, account_manager_id=None if whole_team else me.id
+        today, g.tz, account_manager_id=None if whole_team else member.id
     )
     if fmt is not None:
         return exporting.send(exports.stalled_rows(groups), fmt)

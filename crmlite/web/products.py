@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
-from crmlite.models import Member, OpportunityType
+from crmlite.models import OpportunityType
 from crmlite.services import products
 from crmlite.services.parsing import parse_id
-from crmlite.web import get_or_404, is_htmx
+from crmlite.web import get_or_404, is_htmx, me
 from crmlite.web.products_forms import ProductForm, product_form
 
 bp = Blueprint("products", __name__, url_prefix="/setup/products")
@@ -96,7 +95,7 @@ def delete(product_id: int) -> str | Response:
     product = get_or_404(OpportunityType, product_id)
     name = product.name
     try:
-        products.delete_product(product, by=cast(Member, current_user._get_current_object()))
+        products.delete_product(product, by=me())
     except products.ProductRefused as refused:
         db.session.rollback()
         if is_htmx():

@@ -4,25 +4,20 @@ forecast table's footer (opportunities/_lines.html) subtracts them."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, url_for
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
-from crmlite.models import Member, Opportunity
+from crmlite.models import Opportunity
 from crmlite.services import time_expenses
 from crmlite.services.opportunity_details import InvalidFields, load_opportunity
-from crmlite.web import is_htmx, may, require
+from crmlite.web import is_htmx, may, me, require
 from crmlite.web.time_expenses_forms import ExpenseForm, TimeForm, expense_form, time_form
 
 bp = Blueprint("time_expenses", __name__, url_prefix="/opportunities")
-
-
-def _me() -> Member:
-    return cast(Member, current_user._get_current_object())
 
 
 def _load(opportunity_id: int) -> Opportunity:
@@ -44,7 +39,7 @@ def section_context(
         "opportunity": opportunity,
         "costs": time_expenses.costs_of(opportunity.id),
         "can_log": can_log,
-        "time_form": time or (time_form(_me(), formdata=False) if can_log else None),
+        "time_form": time or (time_form(me(), formdata=False) if can_log else None),
         "expense_form": expense or (expense_form(formdata=False) if can_log else None),
     }
 
@@ -97,12 +92,12 @@ def section(opportunity_id: int) -> str:
 def add_time(opportunity_id: int) -> str | Response:
     opportunity = _load(opportunity_id)
     require("opportunity.costs", opportunity)
-    me = _me()
+    member = me()
     return _add(
         opportunity_id,
-        time_form(me),
+        time_form(member),
         "time",
-        lambda values: time_expenses.add_time(opportunity, values, by=me),
+        lambda values: time_expenses.add_time(opportunity, values, by=member),
     )
 
 
@@ -110,12 +105,12 @@ def add_time(opportunity_id: int) -> str | Response:
 def add_expense(opportunity_id: int) -> str | Response:
     opportunity = _load(opportunity_id)
     require("opportunity.costs", opportunity)
-    me = _me()
+    member = me()
     return _add(
         opportunity_id,
         expense_form(),
         "expense",
-        lambda values: time_expenses.add_expense(opportunity, values, by=me),
+        lambda values: time_expenses.add_expense(opportunity, values, by=member),
     )
 
 
@@ -126,7 +121,7 @@ def remove_time(opportunity_id: int, entry_id: int) -> str | Response:
     entry = time_expenses.find_time(opportunity, entry_id)
     if entry is None:
         abort(404)
-    time_expenses.remove_entry(opportunity, entry, by=_me())
+    time_expenses.remove_entry(opportunity, entry, by=me())
     db.session.commit()
     return _respond(opportunity_id)
 
@@ -138,6 +133,6 @@ def remove_expense(opportunity_id: int, entry_id: int) -> str | Response:
     entry = time_expenses.find_expense(opportunity, entry_id)
     if entry is None:
         abort(404)
-    time_expenses.remove_entry(opportunity, entry, by=_me())
+    time_expenses.remove_entry(opportunity, entry, by=me())
     db.session.commit()
     return _respond(opportunity_id)

@@ -15,6 +15,7 @@ from crmlite.extensions import db
 from crmlite.models import Activity, ActivityStatus, Opportunity
 from crmlite.services import activities as service
 from crmlite.services import permissions
+from crmlite.web import me
 from crmlite.web.activities import (
     NOT_YOURS_TO_COMPLETE,
     NOT_YOURS_TO_REASSIGN,
@@ -35,7 +36,6 @@ from crmlite.web.api.base import (
     invalid,
     json_body,
     json_response,
-    me,
     moment,
     moment_arg,
     page,

@@ -17,16 +17,14 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 from flask import Blueprint, Response, current_app, g, request, url_for
-from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from crmlite.database import utcnow
 from crmlite.extensions import db, limiter, login_manager
-from crmlite.models import Member
 from crmlite.services import api_tokens
 from crmlite.services.parsing import clean_line, parse_id, parse_whole
 from crmlite.services.periods import BadDay, parse_moment
@@ -186,11 +184,6 @@ def authenticate() -> None:
         raise ApiProblem(403, "This token may only read: create a read-and-write token to change.")
     if api_tokens.note_use(token, now=utcnow()):
         db.session.commit()
-
-
-def me() -> Member:
-    """The member the token belongs to."""
-    return cast(Member, current_user._get_current_object())
 
 
 # ---------------------------------------------------------------- values out

@@ -17,8 +17,8 @@ from crmlite.services.periods import BadMonth, Month, quarter_of
 from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR
 from crmlite.services.team import get_team, local_today
 from crmlite.services.wins import Basis
-from crmlite.web import BadQuery, whole_arg
-from crmlite.web.api.base import amount, bp, choice_arg, fail, invalid, json_response, me
+from crmlite.web import BadQuery, me, whole_arg
+from crmlite.web.api.base import amount, bp, choice_arg, fail, invalid, json_response
 
 
 @bp.get("/members/<int:member_id>/points")

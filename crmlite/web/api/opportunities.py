@@ -23,6 +23,7 @@ from crmlite.services.opportunities import create_opportunity
 from crmlite.services.opportunity_details import InvalidFields
 from crmlite.services.statuses import is_open
 from crmlite.services.team import local_today
+from crmlite.web import me
 from crmlite.web.api.base import (
     amount,
     bp,
@@ -38,7 +39,6 @@ from crmlite.web.api.base import (
     invalid,
     json_body,
     json_response,
-    me,
     moment,
     moment_arg,
     page,

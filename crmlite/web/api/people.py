@@ -17,6 +17,7 @@ from crmlite.models import Company, Contact
 from crmlite.services import companies as service
 from crmlite.services import permissions
 from crmlite.services.companies import CompanyRefused
+from crmlite.web import me
 from crmlite.web.api.base import (
     bp,
     etag,
@@ -28,7 +29,6 @@ from crmlite.web.api.base import (
     invalid,
     json_body,
     json_response,
-    me,
     moment,
     moment_arg,
     page,
