@@ -201,6 +201,9 @@ def test_time_costs_hours_times_rate_and_the_footer_matches_the_seed(
     with queries() as more:
         client.get(page)
     assert more.count == few.count
+    # The entries are read once for the costs section and the forecast footer together.
+    assert sum("FROM time_entries" in s for s in more.statements) == 1
+    assert sum("FROM expense_entries" in s for s in more.statements) == 1
 
 
 def test_a_rep_not_on_the_deal_cannot_log_time(

@@ -129,15 +129,17 @@ def _section_extras(
     if section == "header" and "stalled" not in context:
         return {"stalled": is_stalled(opportunity, local_today(g.tz))}
     if section == "lines":
+        costs = time_expenses.costs_of(opportunity.id)  # the costs section reuses them
         extras = {
             "groups": forecast_lines.grouped(opportunity.forecast_lines),
-            "footer": time_expenses.footer(opportunity, time_expenses.costs_of(opportunity.id)),
+            "footer": time_expenses.footer(opportunity, costs),
+            "costs": costs,
         }
         if can_change and "add_form" not in given:
             extras["add_form"] = line_form("add", formdata=False)
         return extras
     if section == "costs":
-        return section_context(opportunity)
+        return section_context(opportunity, costs=context.get("costs"))
     if not can_change:
         return {}
     if section == "team" and "team_form" not in given:

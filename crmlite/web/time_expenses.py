@@ -14,17 +14,14 @@ from crmlite.extensions import db
 from crmlite.models import Opportunity
 from crmlite.services import time_expenses
 from crmlite.services.opportunity_details import InvalidFields, load_opportunity
-from crmlite.web import is_htmx, may, me, require
+from crmlite.web import get_or_404, is_htmx, may, me, require
 from crmlite.web.time_expenses_forms import ExpenseForm, TimeForm, expense_form, time_form
 
 bp = Blueprint("time_expenses", __name__, url_prefix="/opportunities")
 
 
 def _load(opportunity_id: int) -> Opportunity:
-    opportunity = db.session.get(Opportunity, opportunity_id)
-    if opportunity is None:
-        abort(404)
-    return opportunity
+    return get_or_404(Opportunity, opportunity_id)
 
 
 def section_context(
@@ -32,12 +29,14 @@ def section_context(
     *,
     time: TimeForm | None = None,
     expense: ExpenseForm | None = None,
+    costs: time_expenses.Costs | None = None,
 ) -> dict[str, Any]:
-    """What the section shows: the entries, their totals and (for who may log) the forms."""
+    """What the section shows: the entries, their totals (``costs`` when already read) and
+    (for who may log) the forms."""
     can_log = may("opportunity.costs", opportunity)
     return {
         "opportunity": opportunity,
-        "costs": time_expenses.costs_of(opportunity.id),
+        "costs": costs or time_expenses.costs_of(opportunity.id),
         "can_log": can_log,
         "time_form": time or (time_form(me(), formdata=False) if can_log else None),
         "expense_form": expense or (expense_form(formdata=False) if can_log else None),
@@ -54,17 +53,20 @@ def _respond(opportunity_id: int, **forms: Any) -> str | Response:
                 _anchor="opportunity-costs",
             )
         )
-    opportunity = _load(opportunity_id)
-    section = render_template("opportunities/_costs.html", **section_context(opportunity, **forms))
+    opportunity = load_opportunity(opportunity_id)  # with its lines, for the footer
+    if opportunity is None:
+        abort(404)
+    costs = time_expenses.costs_of(opportunity_id)
+    section = render_template(
+        "opportunities/_costs.html", **section_context(opportunity, costs=costs, **forms)
+    )
     if not is_htmx():
         return section
     # The forecast footer follows the totals.
-    full = load_opportunity(opportunity_id)
-    assert full is not None
     return section + render_template(
         "opportunities/_lines_footer_oob.html",
-        opportunity=full,
-        footer=time_expenses.footer(full, time_expenses.costs_of(opportunity_id)),
+        opportunity=opportunity,
+        footer=time_expenses.footer(opportunity, costs),
     )
 
 
