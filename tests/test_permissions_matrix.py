@@ -306,6 +306,7 @@ def build_world(role: str) -> World:
         "stage_id": first_stage.id,
         "lee": lee.id,
         "year": 2026,
+        "month": 11,  # a month of a year (points quotas)
         "kind": "pipeline",
         "place_kind": "locations",
         "place_id": unused_place.id,

@@ -232,13 +232,13 @@ def year_quotas(member: Member, year: int, *, team: Team, today: date) -> list[M
             )
         )
     ]
-    explicit = dict(
+    explicit: dict[date, int] = dict(
         db.session.execute(
             select(PointsMonthQuota.month, PointsMonthQuota.quota).where(
                 PointsMonthQuota.member_id == member.id,
                 PointsMonthQuota.month.between(months[0].first_day, months[-1].first_day),
             )
-        ).tuples()
+        ).all()
     )
     frozen = _frozen_months(months[0], months[-1], today)
     result = []
