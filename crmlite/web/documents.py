@@ -157,7 +157,7 @@ def upload(opportunity_id: int) -> str | Response:
 
 
 @bp.get("/<int:opportunity_id>/documents/<int:document_id>")
-def download(opportunity_id: int, document_id: int) -> Response:
+def download(opportunity_id: int, document_id: int) -> Response | tuple[str, int]:
     """The file as an attachment, never inline (see the module's docstring)."""
     opportunity = get_or_404(Opportunity, opportunity_id)
     document = documents.find(opportunity.id, document_id)
@@ -166,7 +166,10 @@ def download(opportunity_id: int, document_id: int) -> Response:
     try:
         stream = _storage().open(document.storage_key)
     except document_storage.StorageUnavailable as failed:
-        abort(503, str(failed))
+        message = str(failed)
+        return render_template(
+            "errors/error.html", code=503, title="Not available just now", message=message
+        ), 503
     if stream is None:
         abort(404)
     response = send_file(
