@@ -295,11 +295,17 @@ def set_month_quota(
         if row is not None:
             db.session.delete(row)
     elif row is None:
-        db.session.add(
-            PointsMonthQuota(
-                member_id=member.id, month=month.first_day, quota=quota, set_by_id=by.id
-            )
-        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    PointsMonthQuota(
+                        member_id=member.id, month=month.first_day, quota=quota, set_by_id=by.id
+                    )
+                )
+        except IntegrityError as taken:  # set by someone else at the same moment
+            raise MonthQuotaRefused(
+                f"{month.label} was set meanwhile by someone else: reload to see it."
+            ) from taken
     else:
         row.quota, row.set_by_id, row.set_at = quota, by.id, utcnow()
     db.session.flush()
