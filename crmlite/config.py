@@ -125,6 +125,13 @@ class Config:
     # exceed MAX_CONTENT_LENGTH) and the folder the files are kept in.
     DOCUMENT_MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
     DOCUMENT_DIR = os.environ.get("DOCUMENT_DIR", str(INSTANCE_DIR / "documents"))
+    # Or an S3-compatible bucket, when named (services/document_storage.py): its endpoint for
+    # MinIO, Ceph, R2… (empty: AWS), region and key prefix; the keys are boto3's own
+    # (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a profile or an instance role).
+    DOCUMENT_S3_BUCKET = os.environ.get("DOCUMENT_S3_BUCKET", "")
+    DOCUMENT_S3_ENDPOINT_URL = os.environ.get("DOCUMENT_S3_ENDPOINT_URL", "")
+    DOCUMENT_S3_REGION = os.environ.get("DOCUMENT_S3_REGION", "")
+    DOCUMENT_S3_PREFIX = os.environ.get("DOCUMENT_S3_PREFIX", "")
     # Where the rate limits count: ``memory://`` counts in each process, so with several
     # gunicorn workers use a store they share, e.g. redis://127.0.0.1:6379/0.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
@@ -250,6 +257,7 @@ class TestConfig(Config):
     MAIL_RATE_PER_SECOND = 1000.0
     MAIL_OUTBOX = str(Path(tempfile.gettempdir()) / "crmlite-test-outbox")
     DOCUMENT_DIR = str(Path(tempfile.gettempdir()) / "crmlite-test-documents")
+    DOCUMENT_S3_BUCKET = ""  # never a bucket from the environment: a test configures moto's
 
     def __init__(self, database_url: str | None = None) -> None:
         super().__init__()

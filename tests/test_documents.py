@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from crmlite.extensions import db
 from crmlite.models import AuditEntry, Document, Role
 from crmlite.services import documents
+from crmlite.services.document_storage import FolderStorage
 from tests.conftest import page_token
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n"
@@ -247,7 +248,7 @@ def test_who_may_upload_read_and_delete(
 ) -> None:
     owner = make_member(role=Role.REP, name="Owner")
     deal = make_opportunity(account_manager_id=owner.id)
-    document = documents.upload(deal, "p.pdf", PDF, by=owner, folder=folder)
+    document = documents.upload(deal, "p.pdf", PDF, by=owner, storage=FolderStorage(folder))
     db.session.commit()
     colleague = signed_in(Role.REP)
     assert colleague.id != owner.id
@@ -287,7 +288,7 @@ def test_a_manager_deletes_a_reps_document_but_another_rep_on_the_deal_does_not(
     rep = make_member(role=Role.REP)
     teammate = make_member(role=Role.REP)
     deal = make_opportunity(account_manager_id=rep.id, sales_associate_id=teammate.id)
-    document = documents.upload(deal, "p.pdf", PDF, by=rep, folder=folder)
+    document = documents.upload(deal, "p.pdf", PDF, by=rep, storage=FolderStorage(folder))
     db.session.commit()
     from crmlite.services import permissions
 
@@ -306,7 +307,7 @@ def test_a_manager_deletes_a_reps_document_but_another_rep_on_the_deal_does_not(
 def test_delete_without_csrf_is_refused(client, signed_in, make_opportunity, folder) -> None:
     me = signed_in(Role.REP)
     deal = make_opportunity(account_manager_id=me.id)
-    document = documents.upload(deal, "p.pdf", PDF, by=me, folder=folder)
+    document = documents.upload(deal, "p.pdf", PDF, by=me, storage=FolderStorage(folder))
     db.session.commit()
     response = client.post(f"/opportunities/{deal.id}/documents/{document.id}/delete")
     assert response.status_code == 400
@@ -318,13 +319,13 @@ def test_the_page_loads_documents_in_constant_queries(
 ) -> None:
     me = signed_in(Role.REP)
     deal = make_opportunity(account_manager_id=me.id)
-    documents.upload(deal, "a.pdf", PDF, by=me, folder=folder)
+    documents.upload(deal, "a.pdf", PDF, by=me, storage=FolderStorage(folder))
     db.session.commit()
     with queries() as few:
         client.get(f"/opportunities/{deal.id}")
     for n in range(5):
         other = make_opportunity(name=f"x{n}")  # noqa: F841 - more rows elsewhere too
-        documents.upload(deal, f"b{n}.pdf", PDF, by=me, folder=folder)
+        documents.upload(deal, f"b{n}.pdf", PDF, by=me, storage=FolderStorage(folder))
     db.session.commit()
     with queries() as many:
         html = client.get(f"/opportunities/{deal.id}").get_data(as_text=True)

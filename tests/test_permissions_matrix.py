@@ -65,6 +65,7 @@ from crmlite.models import (
     WebhookSubscription,
 )
 from crmlite.services import api_tokens, documents, members, permissions
+from crmlite.services.document_storage import FolderStorage
 from crmlite.web import points as points_pages
 from tests.conftest import RequestClient, activity_type, csrf_token_from, sign_in, stage, status
 
@@ -187,7 +188,7 @@ def build_world(role: str) -> World:
             f"{side} proposal.pdf",
             b"%PDF-1.7\n%%EOF\n",
             by=owner,
-            folder=Path(current_app.config["DOCUMENT_DIR"]),
+            storage=FolderStorage(Path(current_app.config["DOCUMENT_DIR"])),
         )
         item = _add(ChecklistItem(opportunity_id=deal.id, position=0, label="Agreement filed"))
         _add(OpportunityTeamMember(opportunity_id=deal.id, member_id=lee.id))
@@ -306,6 +307,7 @@ def build_world(role: str) -> World:
         "stage_id": first_stage.id,
         "lee": lee.id,
         "year": 2026,
+        "month": 11,  # a month of a year (points quotas)
         "kind": "pipeline",
         "place_kind": "locations",
         "place_id": unused_place.id,

@@ -48,7 +48,7 @@ from crmlite.models.people import (
     Role,
     Team,
 )
-from crmlite.models.points import PointsMonthSheet, PointsQuotaChange
+from crmlite.models.points import PointsMonthQuota, PointsMonthSheet, PointsQuotaChange
 from crmlite.models.sales import (
     ForecastLine,
     Opportunity,
@@ -127,6 +127,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "PointsMonthQuota",
     "PointsMonthSheet",
     "PointsQuotaChange",
     "ProductCategory",

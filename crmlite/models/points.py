@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Integer, Text
+from sqlalchemy import CheckConstraint, Date, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.models.base import Model, created_at_column, fk
@@ -29,6 +29,26 @@ class PointsQuotaChange(Model):
         CheckConstraint(
             f"quota IS NULL OR quota BETWEEN 0 AND {MAX_POINTS_QUOTA}", name="quota_range"
         ),
+    )
+
+
+class PointsMonthQuota(Model):
+    """A member's points quota set by a manager for one month (``month``: its first day). It
+    wins over the rule of ``PointsQuotaChange`` (their own quota, else the team's, as either
+    was then) for that month only; clearing it deletes the row."""
+
+    __tablename__ = "points_month_quotas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = fk("members.id", ondelete="CASCADE", nullable=False)
+    month: Mapped[date] = mapped_column(Date)
+    quota: Mapped[int] = mapped_column(Integer)
+    set_by_id: Mapped[int | None] = fk("members.id", ondelete="SET NULL")
+    set_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        UniqueConstraint("member_id", "month"),
+        CheckConstraint(f"quota BETWEEN 0 AND {MAX_POINTS_QUOTA}", name="quota_range"),
     )
 
 

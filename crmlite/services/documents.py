@@ -7,8 +7,10 @@ be uploaded, where the file is kept, and who may remove it.
   extension of that kind, so a program renamed ``.pdf`` is refused, and so is a picture
   named ``.docx``.
 - It is at most ``DOCUMENT_MAX_BYTES`` (10 MB by default), and never empty.
-- The file is kept in the documents folder (``instance/documents``) under a random name;
-  the name the person gave it is only shown and offered on download.
+- The file is kept under a random name in the documents folder (``instance/documents``) or,
+  when one is configured, an S3-compatible bucket (``document_storage``); the name the
+  person gave it is only shown and offered on download. The file is written before its
+  row: a store that fails saves nothing.
 - The uploader or a manager may delete it (``permissions.py``: ``document.delete``); the
   file goes once the deletion is committed (``discard_file``), so a rolled-back deletion
   never loses it.
@@ -19,13 +21,13 @@ checked exactly, with the Office formats told apart by the parts their zip must 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import secrets
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -34,6 +36,7 @@ from crmlite.extensions import db
 from crmlite.models import Document, Member, Opportunity
 from crmlite.models.documents import FILENAME_LENGTH
 from crmlite.services import events, parsing
+from crmlite.services.document_storage import Storage, StorageUnavailable
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -135,13 +138,13 @@ def upload(
     content: bytes,
     *,
     by: Member,
-    folder: Path,
+    storage: Storage,
     max_bytes: int = DEFAULT_MAX_BYTES,
     now: datetime | None = None,
 ) -> Document:
     """Keep a document on the opportunity: checked (size, kind by content, a name that
-    matches it), written to the documents folder under a random name, and recorded.
-    DocumentRefused, with nothing stored, when it is not acceptable."""
+    matches it), written to the store under a random name, and recorded.
+    DocumentRefused, with nothing stored, when it is not acceptable or the store fails."""
     name = clean_filename(filename)
     if not name:
         raise DocumentRefused("Choose a file to upload.")
@@ -158,8 +161,10 @@ def upload(
             f"rename it to end in {' or '.join(kind.extensions)}."
         )
     key = secrets.token_hex(16)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / key).write_bytes(content)
+    try:
+        storage.put(key, content, kind.content_type)
+    except StorageUnavailable as failed:
+        raise DocumentRefused(str(failed)) from failed
     document = Document(
         opportunity_id=opportunity.id,
         filename=name,
@@ -173,7 +178,7 @@ def upload(
     try:
         db.session.flush()
     except Exception:
-        discard_file(folder, key)
+        discard_file(storage, key)
         raise
     return document
 
@@ -202,10 +207,6 @@ def find(opportunity_id: int, document_id: int) -> Document | None:
     return document
 
 
-def path_of(folder: Path, document: Document) -> Path:
-    return folder / document.storage_key
-
-
 def delete(document: Document, *, by: Member, now: datetime | None = None) -> str:
     """Delete the document's record (the audit log records it); returns its file's key, to
     discard once the deletion is committed."""
@@ -218,6 +219,8 @@ def delete(document: Document, *, by: Member, now: datetime | None = None) -> st
     return key
 
 
-def discard_file(folder: Path, key: str) -> None:
-    """Remove a document's file (already gone: nothing to do)."""
-    (folder / key).unlink(missing_ok=True)
+def discard_file(storage: Storage, key: str) -> None:
+    """Remove a document's file once its row is gone (already gone: nothing to do). A store
+    that fails leaves the file behind, logged: the deletion itself stands."""
+    with contextlib.suppress(StorageUnavailable):  # logged by the store
+        storage.remove(key)

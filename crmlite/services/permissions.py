@@ -419,7 +419,11 @@ PERMISSIONS = _table(
         everyone(THEMSELVES),
     ),
     may("points.print_all", "Print every member's summary", managers()),
-    may("quota.manage", "See and set members' revenue and margin quotas", managers()),
+    may(
+        "quota.manage",
+        "See and set members' revenue and margin quotas, and their points quota month by month",
+        managers(),
+    ),
     # -- companies and contacts
     may("company.read", "See companies (the shared address book)", everyone()),
     may("company.create", "Add a company (its account manager: you)", everyone()),
@@ -719,6 +723,8 @@ ROUTES: dict[str, Route] = {
     "quotas.index": route("quota.manage"),
     "quotas.edit": route("quota.manage"),
     "quotas.same_every_month": route("quota.manage"),
+    "quotas.points_quotas": route("quota.manage"),
+    "quotas.points_month": route("quota.manage"),
     # companies and contacts
     "companies.index": route("company.read"),
     "companies.detail": route("company.read", "company_id"),

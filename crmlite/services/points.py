@@ -6,9 +6,11 @@ The rules (PRODUCT.md, "Sales activity points"):
   team's time zone, for the member it is assigned to.
 - It earns the points stored on it when it closed (``Activity.points_earned``): changing a
   type's value later, deactivating the type or editing the activity rewrites no history.
-- A member's monthly quota is their own when set, else the team's (500 in the method). A
-  change of either applies from the month it is made in; earlier months keep the quota they
-  had (``PointsQuotaChange``), so a past month prints the same next year.
+- A member's monthly quota is the one a manager set for that month (``PointsMonthQuota``)
+  when there is one; else their own when set, else the team's (500 in the method). A change
+  of either applies from the month it is made in; earlier months keep the quota they had
+  (``PointsQuotaChange``), so a past month prints the same next year. A closed month whose
+  sheet is frozen cannot get a quota set for it (it prints as it was printed).
 - Attainment is points ÷ quota as a whole percent, rounded half up.
 - A closed month's sheet is frozen: its lines (the activity types with their names, point
   values, recommended monthly counts and active flags) and its recommended plan are those
@@ -36,7 +38,17 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, func, literal_column, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -48,11 +60,13 @@ from crmlite.models import (
     ActivityStatus,
     ActivityType,
     Member,
+    PointsMonthQuota,
     PointsMonthSheet,
     PointsQuotaChange,
     Team,
     TrackStep,
 )
+from crmlite.models.people import MAX_POINTS_QUOTA
 from crmlite.services import events, reference
 from crmlite.services.money import half_up, whole_percent
 from crmlite.services.periods import Month
@@ -122,26 +136,197 @@ class Progress:
 # -- quotas ----------------------------------------------------------------------------------
 
 
-def quotas_for(members: Iterable[Member], month: Month, team: Team) -> dict[int, int]:
-    """Each member's quota for the month: their own override if they had one then, else the
-    team's quota as it was then. One query."""
-    start = month.first_day
-    # The earliest change made after the month began holds the value the month had.
-    changes = db.session.execute(
-        select(PointsQuotaChange.member_id, PointsQuotaChange.quota)
-        .where(PointsQuotaChange.valid_before > start)
-        .order_by(PointsQuotaChange.valid_before.desc(), PointsQuotaChange.id.desc())
-    ).all()
+class QuotaSource(StrEnum):
+    """Where a member's quota for a month comes from."""
+
+    TEAM = "team default"
+    OWN = "member's own"
+    MONTH = "set for this month"
+
+
+@dataclass(frozen=True)
+class MonthQuota:
+    """A member's points quota for one month, where it comes from, and whether a manager may
+    still set it (not when the month is closed and its sheet frozen: it prints as it was)."""
+
+    month: Month
+    quota: int
+    source: QuotaSource
+    frozen: bool = False
+
+
+# (member id or None for the team, the quota before the change, valid_before, id)
+_Change = tuple[int | None, int | None, date, int]
+
+
+def _values_then(changes: Iterable[_Change], start: date) -> dict[int | None, int | None]:
+    """Scope (member id, None: the team) → the value it had in the month starting ``start``,
+    for the scopes changed since: the earliest change made after the month began holds it."""
     then: dict[int | None, int | None] = {}
-    for member_id, quota in changes:  # latest first, so the earliest change wins
+    later = sorted((c for c in changes if c[2] > start), key=lambda c: (c[2], c[3]))
+    for member_id, quota, _valid_before, _id in reversed(later):  # the earliest wins
         then[member_id] = quota
+    return then
+
+
+def _by_rule(
+    then: dict[int | None, int | None], member: Member, team: Team
+) -> tuple[int, QuotaSource]:
+    """The rule without a month set explicitly: the member's own quota if they had one then,
+    else the team's as it was then."""
+    own = then.get(member.id, member.points_quota)
+    if own is not None:
+        return own, QuotaSource.OWN
     team_then = then.get(None)
-    team_quota = team_then if team_then is not None else team.points_quota
-    result = {}
-    for member in members:
-        own = then.get(member.id, member.points_quota)
-        result[member.id] = own if own is not None else team_quota
+    return (team_then if team_then is not None else team.points_quota), QuotaSource.TEAM
+
+
+def quotas_for(members: Iterable[Member], month: Month, team: Team) -> dict[int, int]:
+    """Each member's quota for the month: the one a manager set for that month if any, else
+    their own override if they had one then, else the team's quota as it was then. One
+    query (the quota history after the month began, and the month's explicit quotas)."""
+    start = month.first_day
+    rows: Sequence[Any] = db.session.execute(
+        union_all(
+            select(
+                PointsQuotaChange.member_id,
+                PointsQuotaChange.quota,
+                PointsQuotaChange.valid_before,
+                PointsQuotaChange.id,
+                literal(0, Integer),
+            ).where(PointsQuotaChange.valid_before > start),
+            select(
+                PointsMonthQuota.member_id,
+                PointsMonthQuota.quota,
+                PointsMonthQuota.month,
+                PointsMonthQuota.id,
+                literal(1, Integer),
+            ).where(PointsMonthQuota.month == start),
+        )
+    ).all()
+    explicit = {member_id: quota for member_id, quota, _d, _i, kind in rows if kind == 1}
+    then = _values_then(((m, q, d, i) for m, q, d, i, kind in rows if kind == 0), start)
+    return {
+        member.id: explicit[member.id] if member.id in explicit else _by_rule(then, member, team)[0]
+        for member in members
+    }
+
+
+def year_quotas(member: Member, year: int, *, team: Team, today: date) -> list[MonthQuota]:
+    """The member's points quota for each month of the year, where each comes from, and
+    which months are frozen. Three queries."""
+    months = [Month(year, m) for m in range(1, 13)]
+    changes: list[_Change] = [
+        (m, q, d, i)
+        for m, q, d, i in db.session.execute(
+            select(
+                PointsQuotaChange.member_id,
+                PointsQuotaChange.quota,
+                PointsQuotaChange.valid_before,
+                PointsQuotaChange.id,
+            ).where(
+                or_(
+                    PointsQuotaChange.member_id.is_(None), PointsQuotaChange.member_id == member.id
+                ),
+                PointsQuotaChange.valid_before > months[0].first_day,
+            )
+        )
+    ]
+    explicit: dict[date, int] = dict(
+        db.session.execute(
+            select(PointsMonthQuota.month, PointsMonthQuota.quota).where(
+                PointsMonthQuota.member_id == member.id,
+                PointsMonthQuota.month.between(months[0].first_day, months[-1].first_day),
+            )
+        ).all()
+    )
+    frozen = _frozen_months(months[0], months[-1], today)
+    result = []
+    for month in months:
+        if month.first_day in explicit:
+            quota, source = explicit[month.first_day], QuotaSource.MONTH
+        else:
+            quota, source = _by_rule(_values_then(changes, month.first_day), member, team)
+        result.append(MonthQuota(month, quota, source, month.first_day in frozen))
     return result
+
+
+def _frozen_months(first: Month, last: Month, today: date) -> set[date]:
+    """First days of the closed months from ``first`` to ``last`` whose sheet is frozen."""
+    last_closed = Month.of(today).previous()
+    if last_closed is None:
+        return set()
+    before = min(last, last_closed)
+    if before < first:
+        return set()
+    return set(
+        db.session.scalars(
+            select(PointsMonthSheet.month).where(
+                PointsMonthSheet.month.between(first.first_day, before.first_day)
+            )
+        )
+    )
+
+
+class MonthQuotaRefused(ValueError):
+    """The month's quota cannot change (said in words for the field)."""
+
+
+def set_month_quota(
+    member: Member, month: Month, quota: int | None, *, team: Team, today: date, by: Member
+) -> MonthQuota:
+    """A manager sets the member's points quota for one month (``quota`` None: clears it, and
+    the rule applies again). A closed month whose sheet is frozen keeps the quota it was
+    printed with: refused. Published as ``QuotaChanged``; returns the month as it now is."""
+    if quota is not None and not 0 <= quota <= MAX_POINTS_QUOTA:
+        raise MonthQuotaRefused(f"The quota is a whole number from 0 to {MAX_POINTS_QUOTA:,}.")
+    if _frozen_months(month, month, today):
+        raise MonthQuotaRefused(
+            f"{month.label} is closed and its points sheet is frozen: "
+            "its quota stays as it was printed."
+        )
+    before = _month_quota(member, month, team=team, today=today)
+    row = db.session.scalar(
+        select(PointsMonthQuota).where(
+            PointsMonthQuota.member_id == member.id, PointsMonthQuota.month == month.first_day
+        )
+    )
+    if quota is None:
+        if row is not None:
+            db.session.delete(row)
+    elif row is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    PointsMonthQuota(
+                        member_id=member.id, month=month.first_day, quota=quota, set_by_id=by.id
+                    )
+                )
+        except IntegrityError as taken:  # set by someone else at the same moment
+            raise MonthQuotaRefused(
+                f"{month.label} was set meanwhile by someone else: reload to see it."
+            ) from taken
+    else:
+        row.quota, row.set_by_id, row.set_at = quota, by.id, utcnow()
+    db.session.flush()
+    after = _month_quota(member, month, team=team, today=today)
+    if (after.quota, after.source) != (before.quota, before.source):
+        events.publish(
+            events.QuotaChanged(
+                f"Points quota of {member.name}, {month.key}",
+                f"{before.quota:,} ({before.source})",
+                f"{after.quota:,} ({after.source})",
+                by=by,
+                at=utcnow(),
+            )
+        )
+    return after
+
+
+def _month_quota(member: Member, month: Month, *, team: Team, today: date) -> MonthQuota:
+    return next(
+        q for q in year_quotas(member, month.year, team=team, today=today) if q.month == month
+    )
 
 
 def record_quota_change(

@@ -292,6 +292,7 @@ def _register_error_pages(app: Flask) -> None:
         405: ("Not allowed", "That action is not available here."),
         429: ("Too many attempts", "Too many attempts. Wait a minute, then try again."),
         500: ("Something went wrong", "Something went wrong on our side. Nothing was saved."),
+        503: ("Not available just now", "This is not available just now. Try again later."),
     }
 
     def render_error(code: int, detail: str | None = None) -> tuple[str, int]:

@@ -2,11 +2,11 @@
 
 A download is always an attachment of the content type its content was found to be, with
 ``nosniff`` and a sandboxing policy: a document is never shown inline from the app's
-origin, so an uploaded file cannot run as a page of crmlite."""
+origin, so an uploaded file cannot run as a page of crmlite. It is streamed through the app
+from the folder or the bucket (``services/document_storage.py``), never a link to the bucket."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import Opportunity
-from crmlite.services import documents
+from crmlite.services import document_storage, documents
 from crmlite.services.team import get_team
 from crmlite.web import get_or_404, is_htmx, may, require
 from crmlite.web.documents_forms import DocumentForm
@@ -39,8 +39,24 @@ bp = Blueprint("documents", __name__, url_prefix="/opportunities")
 FRAMING_BYTES = 64 * 1024
 
 
-def _folder() -> Path:
-    return Path(current_app.config["DOCUMENT_DIR"])
+STORAGE_SETTINGS = (
+    "DOCUMENT_DIR",
+    "DOCUMENT_S3_BUCKET",
+    "DOCUMENT_S3_ENDPOINT_URL",
+    "DOCUMENT_S3_REGION",
+    "DOCUMENT_S3_PREFIX",
+)
+
+
+def _storage() -> document_storage.Storage:
+    """The app's documents store, made once per setting (a boto3 client is slow to make)."""
+    settings = tuple(current_app.config.get(name) for name in STORAGE_SETTINGS)
+    made: dict[tuple[Any, ...], document_storage.Storage] = current_app.extensions.setdefault(
+        "document_storage", {}
+    )
+    if settings not in made:
+        made[settings] = document_storage.storage_from(current_app.config)
+    return made[settings]
 
 
 def _max_bytes() -> int:
@@ -115,16 +131,22 @@ def upload(opportunity_id: int) -> str | Response:
         form.document.errors = [*form.document.errors, "Choose a file to upload."]
         return _respond(opportunity, form)
     content = sent.read(_max_bytes() + 1)
+    storage = _storage()
     try:
-        documents.upload(
+        document = documents.upload(
             opportunity,
             sent.filename,
             content,
             by=current_user,
-            folder=_folder(),
+            storage=storage,
             max_bytes=_max_bytes(),
         )
-        db.session.commit()
+        key = document.storage_key
+        try:
+            db.session.commit()
+        except Exception:
+            documents.discard_file(storage, key)  # no row: no file either
+            raise
     except documents.DocumentRefused as refused:
         db.session.rollback()
         form.document.errors = [str(refused)]
@@ -135,17 +157,23 @@ def upload(opportunity_id: int) -> str | Response:
 
 
 @bp.get("/<int:opportunity_id>/documents/<int:document_id>")
-def download(opportunity_id: int, document_id: int) -> Response:
+def download(opportunity_id: int, document_id: int) -> Response | tuple[str, int]:
     """The file as an attachment, never inline (see the module's docstring)."""
     opportunity = get_or_404(Opportunity, opportunity_id)
     document = documents.find(opportunity.id, document_id)
     if document is None:
         abort(404)
-    path = documents.path_of(_folder(), document)
-    if not path.is_file():
+    try:
+        stream = _storage().open(document.storage_key)
+    except document_storage.StorageUnavailable as failed:
+        message = str(failed)
+        return render_template(
+            "errors/error.html", code=503, title="Not available just now", message=message
+        ), 503
+    if stream is None:
         abort(404)
     response = send_file(
-        path,
+        stream,
         mimetype=document.content_type,
         as_attachment=True,
         download_name=document.filename,
@@ -153,6 +181,7 @@ def download(opportunity_id: int, document_id: int) -> Response:
         etag=False,
         max_age=0,
     )
+    response.content_length = document.size
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
@@ -169,7 +198,7 @@ def delete(opportunity_id: int, document_id: int) -> str | Response:
     require("document.delete", document)
     key = documents.delete(document, by=current_user)
     db.session.commit()
-    documents.discard_file(_folder(), key)
+    documents.discard_file(_storage(), key)
     if is_htmx():
         return render_section(opportunity)
     return _back(opportunity)

@@ -1,5 +1,7 @@
 """Quota setup: each member's revenue (and optional margin) quota per month, set per year,
-with "same every month" to fill a year at once. Managers and admins only (``quota.manage``)."""
+with "same every month" to fill a year at once; and each member's points quota month by
+month (where each comes from, set or cleared one month at a time). Managers and admins only
+(``quota.manage``)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
 from crmlite.models import Member
-from crmlite.services import quotas
-from crmlite.services.periods import MONTH_NAMES
+from crmlite.services import points, quotas
+from crmlite.services.periods import MONTH_NAMES, Month
 from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR
-from crmlite.services.team import local_today
-from crmlite.web import BadQuery, get_or_404, whole_arg
-from crmlite.web.quotas_forms import MonthlyQuotasForm, SameEveryMonthForm
+from crmlite.services.team import get_team, local_today
+from crmlite.web import BadQuery, get_or_404, is_htmx, whole_arg
+from crmlite.web.quotas_forms import MonthlyQuotasForm, PointsMonthForm, SameEveryMonthForm
 
 bp = Blueprint("quotas", __name__, url_prefix="/quotas")
 
@@ -104,3 +106,73 @@ def same_every_month(year: int, member_id: int) -> str | Response:
     db.session.commit()
     flash(f"{member.name}'s quotas for {year}: the same every month.", "success")
     return redirect(url_for("quotas.edit", year=year, member_id=member.id))
+
+
+# -- points quotas, month by month ------------------------------------------------------------
+
+
+def _points_form(month: int, **kwargs: Any) -> PointsMonthForm:
+    return PointsMonthForm(prefix=f"points-{month}", **kwargs)
+
+
+def _points_page(member: Member, year: int, forms: dict[int, PointsMonthForm]) -> str:
+    months = points.year_quotas(member, year, team=get_team(), today=local_today(g.tz))
+    return render_template(
+        "quotas/points.html",
+        member=member,
+        year=year,
+        months=months,
+        forms={
+            mq.month.month: forms.get(mq.month.month) or _points_form(mq.month.month, formdata=None)
+            for mq in months
+        },
+    )
+
+
+@bp.get("/<int:year>/members/<int:member_id>/points")
+def points_quotas(year: int, member_id: int) -> str:
+    """The member's points quota for each month of the year and where it comes from."""
+    return _points_page(_member_and_year(member_id, year), year, {})
+
+
+@bp.post("/<int:year>/members/<int:member_id>/points/<int:month>")
+def points_month(year: int, member_id: int, month: int) -> str | Response:
+    """Set (or, with "clear", clear) one month's points quota; htmx gets the month's row."""
+    member = _member_and_year(member_id, year)
+    if month not in quotas.MONTHS:
+        abort(404)
+    form = _points_form(month)
+    clear = "clear" in request.form
+    valid = form.validate_on_submit()
+    if valid and not clear and form.quota.data is None:
+        form.quota.errors = ["Enter the quota for the month, or clear it."]
+        valid = False
+    if valid:
+        try:
+            points.set_month_quota(
+                member,
+                Month(year, month),
+                None if clear else form.quota.data,
+                team=get_team(),
+                today=local_today(g.tz),
+                by=current_user,
+            )
+        except points.MonthQuotaRefused as refused:
+            form.quota.errors = [str(refused)]
+            valid = False
+    if valid:
+        db.session.commit()
+        form = _points_form(month, formdata=None)
+        if not is_htmx():
+            flash(f"{member.name}'s points quota for {Month(year, month).label} saved.", "success")
+            return redirect(url_for("quotas.points_quotas", year=year, member_id=member.id))
+    if not is_htmx():
+        return _points_page(member, year, {month: form})
+    row = next(
+        mq
+        for mq in points.year_quotas(member, year, team=get_team(), today=local_today(g.tz))
+        if mq.month.month == month
+    )
+    return render_template(
+        "quotas/_points_month.html", member=member, year=year, mq=row, form=form, saved=valid
+    )

@@ -1,5 +1,6 @@
 """Quota setup's forms: a member's twelve monthly revenue (and optional margin) quotas of
-a year, and "same every month". Amounts follow the money rules of ``services.money``."""
+a year, "same every month", and one month's points quota. Amounts follow the money rules of
+``services.money``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 
+from crmlite.models.people import MAX_POINTS_QUOTA
 from crmlite.services.periods import MONTH_NAMES
 from crmlite.services.quotas import MONTHS
-from crmlite.web.fields import MoneyField
+from crmlite.web.fields import MoneyField, WholeNumberField
 
 
 class SameEveryMonthForm(FlaskForm):
@@ -36,3 +38,10 @@ for _month in MONTHS:
         f"margin_{_month}",
         MoneyField(f"{_name} margin quota", what=f"The {_name} margin quota"),
     )
+
+
+class PointsMonthForm(FlaskForm):
+    """One month's points quota set for a member: a whole number, or "Clear" (the rule
+    applies again)."""
+
+    quota = WholeNumberField("Points quota", what="The points quota", maximum=MAX_POINTS_QUOTA)
