@@ -296,9 +296,7 @@ def test_the_paper_of_the_pdfs_is_a_team_setting(client: FlaskClient, signed_in)
     assert '<option selected value="A4">A4 (210 × 297 mm)</option>' in form
     settings = {"name": "crmlite", "time_zone": "America/Chicago", "points_quota": "500"}
     token = page_token(client, "/setup/team")
-    response = client.post(
-        "/setup/team", data={**settings, "paper": "Letter", "csrf_token": token}
-    )
+    response = client.post("/setup/team", data={**settings, "paper": "Letter", "csrf_token": token})
     assert response.status_code == 302
     assert get_team().paper == "Letter"
     assert 'id="team-paper">Letter<' in client.get("/setup/").get_data(as_text=True)
