@@ -218,7 +218,8 @@ def print_css() -> Response:
     today = local_today(g.tz)
     choice, errors = choice_from(request.args, today)
     if errors:
-        return Response(f"/* {' '.join(errors)} */", status=400, mimetype="text/css")
+        # The dashboard links only a good choice; what was typed is not echoed into CSS.
+        return Response("/* not a year, quarter, basis or period */", 400, mimetype="text/css")
     period = f"Q{choice.quarter} {choice.year}"
     if choice.period is Period.YEAR:
         period += f" (funnel and locations: {choice.year})"
