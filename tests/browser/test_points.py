@@ -145,6 +145,15 @@ def test_print_all_puts_each_member_on_a_page_of_their_own(
     breaks = [sheets.nth(i).evaluate("el => getComputedStyle(el).breakBefore") for i in range(4)]
     assert breaks == ["auto", "page", "page", "page"]
     expect(page.locator(".site-header")).to_be_hidden()
+    for paper in ("Letter", "A4"):
+        printed = pypdf.PdfReader(io.BytesIO(page.pdf(format=paper)))
+        titles = [p.extract_text().split("\n")[1] for p in printed.pages]
+        assert titles[0].startswith("Points leaderboard"), paper
+        assert [t.split(" · ")[0] for t in titles[1:]] == [
+            "Points summary: Cory Ferguson",
+            "Points summary: Manny Martinez",
+            "Points summary: Nick Points",
+        ], paper
 
 
 def test_edit_the_points_table_in_place(page: Page, live_server: str, make_member) -> None:
