@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from crmlite.extensions import db
 from crmlite.models import Member, Role
 from crmlite.services import quotas
-from crmlite.services.team import local_today
+from crmlite.services.team import get_team, local_today
 
 LA = ZoneInfo("America/Los_Angeles")
 HTMX = {"HX-Request": "true", "HX-Target": "dashboard"}
@@ -363,3 +363,35 @@ def test_the_dashboard_has_a_print_layout_and_no_inline_styles(
     assert 'class="dashboard-switch no-print"' in html
     css = (Path(__file__).parents[1] / "static" / "dashboard.css").read_text()
     assert "@media print" in css
+
+
+def test_the_printed_header_is_written_for_the_choice(client: FlaskClient, signed_in) -> None:
+    """The running header and footer of the printed dashboard: linked with the choice (and
+    swapped with the figures), written per request, the team's name escaped for CSS."""
+    signed_in(Role.REP)
+    html = client.get("/dashboard/?year=2025&quarter=3&basis=margin").get_data(as_text=True)
+    href = "/dashboard/print.css?year=2025&amp;quarter=3&amp;basis=margin"
+    assert f'<link rel="stylesheet" href="{href}" id="dashboard-print-css">' in html
+    swapped = client.get("/dashboard/?year=2024&quarter=1", headers=HTMX).get_data(as_text=True)
+    assert 'href="/dashboard/print.css?year=2024&amp;quarter=1"' in swapped
+
+    team = get_team()
+    team.name = 'ARRC "North" \\ Sales'
+    db.session.commit()
+    response = client.get("/dashboard/print.css?year=2025&quarter=3&basis=margin&period=year")
+    assert response.status_code == 200
+    assert response.mimetype == "text/css" and response.headers["Cache-Control"] == "no-store"
+    css = response.get_data(as_text=True)
+    title = r"ARRC \"North\" \\ Sales · Sales dashboard · Q3 2025 (funnel and locations: 2025)"
+    assert f'@top-left {{ content: "{title} · Margin";' in css
+    today = local_today(LA)
+    assert re.search(
+        rf'@top-right {{ content: "Generated {today:%a %Y-%m-%d} \d+:\d\d [ap]m '
+        r'\(America/Los_Angeles\)";',
+        css,
+    )
+    assert '@bottom-right { content: "Page " counter(page) " of " counter(pages);' in css
+
+    bad = client.get("/dashboard/print.css?year=1812&quarter=9")
+    assert bad.status_code == 400 and bad.mimetype == "text/css"
+    assert "<" not in bad.get_data(as_text=True)

@@ -235,6 +235,8 @@ def test_0017_gives_the_standard_stages_their_next_step_type(empty_database_url:
             # The products' columns come with 0023: no product on an older schema.
             patch.setattr(defaults, "OPPORTUNITY_TYPES", [])
             patch.setattr(defaults, "_load_stages", _load_stages_as_in_0006)
+            # The team's paper comes with 0029: no team row on an older schema.
+            patch.setattr(defaults, "_load_team", lambda _name: None)
             load_defaults()
         db.session.execute(
             text(
@@ -278,6 +280,8 @@ def test_0018_fills_the_board_totals_and_keeps_them_with_triggers(empty_database
             patch.setattr(defaults, "_load_example_tracks", lambda: None)
             # The products' columns come with 0023: no product on an older schema.
             patch.setattr(defaults, "OPPORTUNITY_TYPES", [])
+            # The team's paper comes with 0029: no team row on an older schema.
+            patch.setattr(defaults, "_load_team", lambda _name: None)
             load_defaults()
         stage_id, status_id = db.session.execute(
             text(

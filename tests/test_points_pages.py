@@ -127,7 +127,15 @@ def test_member_summary(client: FlaskClient, signed_in, closed) -> None:
     sa = re.search(r'id="line-\d+-\d+">\s*<td>SA</td>(.*?)</tr>', html, re.S)
     assert sa
     numbers = re.findall(r'class="num[^"]*">([^<]*)<', sa.group(1))
-    assert numbers == ["2", "10", "20", "7", "-5"]  # done, each, earned, recommended, gap
+    assert numbers[:4] == ["2", "10", "20", "7"]  # done, each, earned, recommended
+    # The gap says "behind" in words, with a true minus sign.
+    assert re.search(r'line-gap"><span class="gap-behind">−5 <span class="gap-word">behind<', sa[1])
+    assert "Activities done" in html and "Activities recommended" in html
+    assert "Points recommended: <strong" in html and "Recommended plan" not in html
+    # A closed month: against the whole quota, no pace.
+    figures = html[html.index('id="points-figures-') :]
+    assert re.search(r"Against the quota</dt>\s*<dd class=\"points-pace\">.*?−460 ", figures)
+    assert "expected by today" not in html
     assert "/activities?month=2025-10&amp;type_id=" in sa.group(1)
     # Past months list nothing to close.
     assert 'id="open-activities"' not in html

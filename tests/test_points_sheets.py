@@ -1,5 +1,6 @@
 """Points sheet fixes (issue #18): the team row of the leaderboard (page, CSV, print) and a
-closed month's sheet frozen with the month, so printing it again gives the same page."""
+closed month's sheet frozen with the month, so printing it again gives the same page. The
+printed sheet and its PDF (issue #20): the figures first, on the team's paper, tagged, titled."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pypdf
 import pytest
@@ -18,6 +20,7 @@ from crmlite.extensions import db
 from crmlite.models import Activity, ActivityGroup, ActivityType, Member, PointsMonthSheet, Role
 from crmlite.services import activities, points
 from crmlite.services.periods import Month
+from crmlite.services.team import get_team, local_today
 
 OCTOBER = "2025-10"
 IN_OCTOBER = datetime(2025, 10, 15, 18, tzinfo=UTC)
@@ -195,3 +198,77 @@ def test_this_month_follows_the_table(app, make_member, signed_in) -> None:
         )
         == 0
     )
+
+
+# -- the printed sheet and its PDF (issue #20) -----------------------------------------------
+
+PAPERS = {"A4": (595, 842), "Letter": (612, 792)}  # points
+
+
+def pdf_of(client: FlaskClient, url: str) -> pypdf.PdfReader:
+    response = client.get(url)
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    return pypdf.PdfReader(io.BytesIO(response.data))
+
+
+@pytest.mark.parametrize("paper", list(PAPERS))
+def test_the_pdf_leads_with_the_figures_on_the_teams_paper(
+    client: FlaskClient, signed_in, closed, paper: str
+) -> None:
+    me = signed_in(Role.REP, name="Nick Points")
+    for code in ("SA", "SA", "TBR", "HQ"):
+        closed(me, code)
+    get_team().paper = paper
+    db.session.commit()
+    reader = pdf_of(client, f"/points/members/{me.id}/summary.pdf?month={OCTOBER}")
+
+    assert len(reader.pages) == 1  # one page per member
+    box = reader.pages[0].mediabox
+    assert (round(box.width), round(box.height)) == PAPERS[paper]
+    pdf = reader.pages[0].extract_text()
+    assert "Points summary: Nick Points · October 2025" in pdf
+    assert re.search(r"Month closed; sheet frozen \w{3} \d{4}-\d\d-\d\d", pdf)
+    # The key figures come first, before the lines; a closed month: against the whole quota.
+    figures = pdf[: pdf.index("1st Appointment")]
+    assert re.search(r"Points earned\s*45\s*Monthly quota\s*500\s*Quota attained\s*9 %", figures)
+    assert re.search(r"Against the quota\s*−455 behind", figures)
+    assert "expected by today" not in pdf
+    # Clear column names; gaps in words, not colour only.
+    assert re.search(r"Activities\s+done", pdf) and re.search(r"Activities\s+recommended", pdf)
+    assert re.search(r"Total 4 45 96 −92 behind", pdf)
+    assert "Points recommended: 644" in pdf
+    assert "Member: Nick Points" in pdf and "Manager" in pdf
+    assert "Board" not in pdf and "Print" not in pdf  # no navigation, no screen buttons
+
+    # Titled with the member and the month; tagged (PDF/UA-1), in the page's language.
+    assert reader.metadata is not None
+    assert reader.metadata.title == "Points summary: Nick Points · October 2025 · crmlite"
+    root = reader.trailer["/Root"]
+    assert root["/MarkInfo"]["/Marked"].value is True
+    assert "/StructTreeRoot" in root and root["/Lang"] == "en"
+    assert root["/ViewerPreferences"]["/DisplayDocTitle"].value is True
+    assert b'pdfuaid:part="1"' in root["/Metadata"].get_data()
+
+
+def test_this_months_sheet_prints_the_pace(client: FlaskClient, signed_in, closed) -> None:
+    me = signed_in(Role.REP, name="Nick Points")
+    closed(me, "TBR", at=datetime.now(UTC))  # 20 points this month
+    today = local_today(ZoneInfo(get_team().time_zone))
+    expected = points.expected_points(500, Month.of(today), today)
+    ahead = 20 - expected
+    word = f"−{-ahead} behind" if ahead < 0 else (f"+{ahead} ahead" if ahead else "0 on pace")
+
+    html = text(client.get(f"/points/members/{me.id}/print"))
+    assert '<button type="button" class="btn btn-primary" data-print>Print</button>' in html
+    assert "<title>Points summary: Nick Points · " in html
+    pdf = pdf_of(client, f"/points/members/{me.id}/summary.pdf").pages[0].extract_text()
+    assert re.search(r"Points earned\s*20\s*Monthly quota\s*500\s*Quota attained\s*4 %", pdf)
+    assert re.search(rf"Pace today\s*{re.escape(word)}\s*{expected} points expected by today", pdf)
+
+
+def test_print_all_is_titled_by_the_month(client: FlaskClient, signed_in, make_member) -> None:
+    make_member(name="Cory Ferguson")
+    signed_in(Role.MANAGER)
+    html = text(client.get(f"/points/print?month={OCTOBER}"))
+    assert "<title>Points · October 2025 · crmlite</title>" in html
+    assert html.count("data-print") == 1

@@ -287,3 +287,27 @@ def test_times_show_in_the_team_time_zone(client: FlaskClient, signed_in, make_m
     team.time_zone = "Europe/Paris"
     db.session.commit()
     assert "Thu 2026-01-15 6:05 pm" in client.get("/setup/members").get_data(as_text=True)
+
+
+def test_the_paper_of_the_pdfs_is_a_team_setting(client: FlaskClient, signed_in) -> None:
+    signed_in(Role.ADMIN)
+    assert get_team().paper == "A4"  # the default
+    form = client.get("/setup/team").get_data(as_text=True)
+    assert '<option selected value="A4">A4 (210 × 297 mm)</option>' in form
+    settings = {"name": "crmlite", "time_zone": "America/Chicago", "points_quota": "500"}
+    token = page_token(client, "/setup/team")
+    response = client.post("/setup/team", data={**settings, "paper": "Letter", "csrf_token": token})
+    assert response.status_code == 302
+    assert get_team().paper == "Letter"
+    assert 'id="team-paper">Letter<' in client.get("/setup/").get_data(as_text=True)
+
+    # An unknown paper: a message by the field, nothing saved.
+    token = page_token(client, "/setup/team")
+    response = client.post(
+        "/setup/team",
+        data={**settings, "time_zone": "Europe/Paris", "paper": "A3", "csrf_token": token},
+    )
+    assert response.status_code == 200
+    assert 'id="paper-error">Not a valid choice' in response.get_data(as_text=True)
+    db.session.rollback()
+    assert (get_team().paper, get_team().time_zone) == ("Letter", "America/Chicago")

@@ -45,6 +45,7 @@ from crmlite.models.people import (
     Location,
     Member,
     MemberSession,
+    Paper,
     Role,
     Team,
 )
@@ -127,6 +128,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "Paper",
     "PointsMonthQuota",
     "PointsMonthSheet",
     "PointsQuotaChange",

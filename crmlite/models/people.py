@@ -32,6 +32,20 @@ DEFAULT_CURRENCY = "USD"
 MAX_POINTS_QUOTA = 100_000
 
 
+class Paper(StrEnum):
+    """The paper the app's PDFs are laid out on (a team setting)."""
+
+    A4 = "A4"
+    LETTER = "Letter"
+
+    @property
+    def label(self) -> str:
+        return {"A4": "A4 (210 × 297 mm)", "Letter": "Letter (8.5 × 11 in)"}[self.value]
+
+
+DEFAULT_PAPER = Paper.A4
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     MANAGER = "manager"
@@ -55,11 +69,16 @@ class Team(Model):
     currency: Mapped[str] = mapped_column(
         String(3), default=DEFAULT_CURRENCY, server_default=DEFAULT_CURRENCY
     )
+    # The paper of the PDFs crmlite makes (a Paper value); a browser's print uses its own.
+    paper: Mapped[str] = mapped_column(
+        String(6), default=DEFAULT_PAPER.value, server_default=DEFAULT_PAPER.value
+    )
 
     __table_args__ = (
         CheckConstraint(
             f"points_quota BETWEEN 0 AND {MAX_POINTS_QUOTA}", name="points_quota_range"
         ),
+        CheckConstraint("paper IN ('A4', 'Letter')", name="paper_values"),
     )
 
 

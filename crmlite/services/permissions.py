@@ -716,6 +716,7 @@ ROUTES: dict[str, Route] = {
     "points.member_activities": route("points.read", "member_id"),
     "dashboard.index": route("dashboard.read"),
     "dashboard.funnel": route("dashboard.read"),
+    "dashboard.print_css": route("dashboard.read"),
     "dashboard.places": route("dashboard.team"),
     "dashboard.won": route("dashboard.read"),
     "dashboard.open_deals": route("dashboard.read"),

@@ -1,4 +1,4 @@
-"""Team-wide settings: name, time zone, default points quota, currency."""
+"""Team-wide settings: name, time zone, default points quota, currency, paper."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 from crmlite.extensions import db
-from crmlite.models import Member, Team
+from crmlite.models import Member, Paper, Team
 from crmlite.services import points
 from crmlite.services.money import is_currency
 
@@ -36,10 +36,12 @@ def update_team(
     today: date,
     by: Member,
     currency: str | None = None,
+    paper: Paper | None = None,
 ) -> Team:
     """Save the settings; months before this one keep the points quota they had (a change
     of it is published for the audit log). The currency (an ISO 4217 code) is only how
-    amounts are shown: no amount is converted."""
+    amounts are shown: no amount is converted. The paper (A4 or Letter) is the one the PDFs
+    crmlite makes are laid out on. Either left out: kept."""
     if not is_valid_time_zone(time_zone):
         raise ValueError(f"unknown time zone {time_zone!r}")
     if currency is not None and not is_currency(currency):
@@ -50,6 +52,8 @@ def update_team(
     team.points_quota = points_quota
     if currency is not None:
         team.currency = currency
+    if paper is not None:
+        team.paper = Paper(paper).value
     db.session.flush()
     return team
 

@@ -10,7 +10,7 @@ team's) and only their own deals behind a figure.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,7 @@ from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, NO_LOCATI
 from crmlite.services.team import local_today
 from crmlite.services.wins import NO_MANAGER, Basis
 from crmlite.web import BadQuery, exporting, is_htmx, may, whole_arg
+from crmlite.web.filters import datetime_label
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -201,6 +202,36 @@ def index() -> Any:
     return render_template("dashboard/page.html", **context), 400 if errors else 200
 
 
+def css_string(text: str) -> str:
+    """Text as a CSS string literal: backslashes and quotes escaped, line ends as spaces."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + " ".join(escaped.split()) + '"'
+
+
+@bp.get("/print.css")
+def print_css() -> Response:
+    """The printed dashboard's running header and footer: title, period and basis, when it
+    was generated, page n of N, on every page. CSS paged media's margin boxes hold only
+    literal text and page counters in Chromium (no ``string()``), and the CSP allows no
+    inline style: the dashboard links this sheet with its choice, and the text is written
+    here."""
+    today = local_today(g.tz)
+    choice, errors = choice_from(request.args, today)
+    if errors:
+        # The dashboard links only a good choice; what was typed is not echoed into CSS.
+        return Response("/* not a year, quarter, basis or period */", 400, mimetype="text/css")
+    period = f"Q{choice.quarter} {choice.year}"
+    if choice.period is Period.YEAR:
+        period += f" (funnel and locations: {choice.year})"
+    title = f"{g.team_name} · Sales dashboard · {period} · {choice.basis.value.title()}"
+    generated = f"Generated {datetime_label(datetime.now(UTC))} ({g.tz.key})"
+    css = render_template(
+        "dashboard/print_header.css", title=css_string(title), generated=css_string(generated)
+    )
+    # Written at each print: never from a cache, or the time would be an old one.
+    return Response(css, mimetype="text/css", headers={"Cache-Control": "no-store"})
+
+
 @bp.get("/export/<table>.<fmt>")
 def export(table: str, fmt: str) -> Response:
     """A summary table of the dashboard with the chosen year, quarter and basis, as CSV or
@@ -260,6 +291,7 @@ def funnel() -> Any:
     context: dict[str, Any] = {
         "choice": choice,
         "errors": errors,
+        "today": today,
         "whole_team": may("dashboard.team"),
     }
     if not errors:

@@ -24,7 +24,7 @@ from werkzeug.security import safe_join
 from werkzeug.wrappers import Response
 
 from crmlite.extensions import db
-from crmlite.models import ActivityType, Member
+from crmlite.models import ActivityType, Member, Paper
 from crmlite.services import points
 from crmlite.services.parsing import parse_id
 from crmlite.services.periods import BadMonth, Month
@@ -102,6 +102,7 @@ def _sheet_context(month: Month) -> dict[str, Any]:
     db.session.commit()
     return {
         "month": month,
+        "this_month": Month.of(_today()),
         "team": get_team(),
         "generated_at": frozen or datetime.now(UTC),
         "frozen": frozen is not None,
@@ -350,7 +351,7 @@ def member_activities(member_id: int) -> str:
 
 def _pdf(html: str) -> bytes:
     # Imported here: WeasyPrint loads Pango on import, which only PDF requests need.
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     # app.css also holds screen rules WeasyPrint does not know (media queries by width,
@@ -374,4 +375,8 @@ def _pdf(html: str) -> bytes:
             return URLFetcherResponse(url, Path(file).read_bytes(), {"Content-Type": kind})
 
     document = HTML(string=html, base_url=request.url_root, url_fetcher=StaticOnly())
-    return document.write_pdf()
+    # The team's paper (A4 or Letter); the margins are print.css's. PDF/UA-1: tagged (the
+    # headings, tables and lists a screen reader walks), the language and the <title>
+    # (member and month) shown as the document's title.
+    paper = CSS(string=f"@page {{ size: {Paper(get_team().paper).value} portrait; }}")
+    return document.write_pdf(stylesheets=[paper], pdf_variant="pdf/ua-1")

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from crmlite import links
 from crmlite.database import utcnow
 from crmlite.extensions import db
-from crmlite.models import ActivityGroup, ActivityType, Member, Role, SalesStage
+from crmlite.models import ActivityGroup, ActivityType, Member, Paper, Role, SalesStage
 from crmlite.services import (
     archive,
     funnel,
@@ -88,6 +88,7 @@ def team() -> str | Response:
             time_zone=(form.time_zone.data or "").strip(),
             points_quota=form.points_quota.data or 0,
             currency=form.currency.data or None,
+            paper=Paper(form.paper.data) if form.paper.data else None,
             today=local_today(g.tz),
             by=current_user,
         )

@@ -16,7 +16,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from crmlite.models import ActivityGroup, Role
+from crmlite.models import ActivityGroup, Paper, Role
 from crmlite.services import members, pick_lists, points, reference
 from crmlite.services.members import PASSWORD_HINT
 from crmlite.services.money import is_currency
@@ -57,6 +57,15 @@ class TeamForm(FlaskForm):
         description="The ISO 4217 code amounts are shown in, e.g. USD, EUR or GBP. "
         "Amounts are not converted.",
         # Left out: the team keeps its currency.
+        validators=[Optional()],
+    )
+
+    paper = SelectField(
+        "Paper",
+        choices=[SelectChoice(paper.value, paper.label) for paper in Paper],
+        description="The paper size of the PDFs crmlite makes (the points sheets). "
+        "A browser's print uses the printer's paper.",
+        # Left out: the team keeps its paper.
         validators=[Optional()],
     )
 

@@ -1,18 +1,24 @@
 """The dashboard in a real browser: open it, switch the quarter in place (no reload, the
-URL follows), and follow a figure to the deals behind it."""
+URL follows), follow a figure to the deals behind it, and print it."""
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+import pypdf
 import pytest
 from playwright.sync_api import Page, expect
 
+from crmlite.demo import DEMO_PASSWORD, load_demo
 from crmlite.extensions import db
 from crmlite.models import Member, Role
 from crmlite.services import quotas
+from crmlite.services.team import get_team, local_today
 from tests.browser.conftest import sign_in_page
 
 EMAIL = "nick@example.com"
@@ -84,10 +90,6 @@ def test_the_location_and_business_unit_summary_prints_on_one_page(
 ) -> None:
     """Quarter and year views of the summary by place, Letter and A4: one sheet each, the
     two blocks and the totals on it."""
-    import io
-
-    import pypdf
-
     from crmlite.services import places
 
     for n in range(6):
@@ -117,3 +119,55 @@ def test_the_location_and_business_unit_summary_prints_on_one_page(
             text = printed.pages[0].extract_text()
             assert "Site 5 - Merced" in text and "Totals" in text
         page.emulate_media(media="screen")
+
+
+def test_the_printed_dashboard_has_its_header_and_page_numbers_on_every_page(
+    page: Page, live_server: str
+) -> None:
+    """The demo's dashboard printed at A4 and Letter: the title, period, basis and the time
+    it was generated at the top of every page and "Page n of N" at the bottom (CSS paged
+    media in Chromium), two full pages (no near-empty last one), every section once; the
+    header follows the quarter switched in place."""
+    load_demo()
+    db.session.commit()
+    team = get_team()
+    today = local_today(ZoneInfo(team.time_zone))
+    sign_in_page(page, live_server, "cory@example.com", DEMO_PASSWORD)
+    page.goto("/dashboard/")
+    expect(page.locator("#funnel-stages")).to_be_visible()  # loaded in place
+    quarter = page.locator("#dashboard-quarter").inner_text()
+    page.emulate_media(media="print")
+    expect(page.locator("#dashboard-switch")).to_be_hidden()
+    expect(page.locator("#funnel-period")).to_contain_text(f"as of {today:%a %Y-%m-%d}.")
+    generated = rf"Generated {today:%a %Y-%m-%d} \d+:\d\d [ap]m \({team.time_zone}\)"
+
+    for paper in ("A4", "Letter"):
+        printed = pypdf.PdfReader(io.BytesIO(page.pdf(format=paper)))
+        pages = [p.extract_text() for p in printed.pages]
+        assert len(pages) == 2, paper
+        for number, text in enumerate(pages, start=1):
+            assert f"{team.name} · Sales dashboard · {quarter} · Revenue" in text, (paper, number)
+            assert re.search(generated, text), (paper, number)
+            assert f"Page {number} of 2" in text, (paper, number)
+        assert len(pages[-1].splitlines()) > 25, paper  # the last page is no stub
+        whole = "\n".join(pages)
+        for heading in (
+            "Quarterly summary by member",
+            "Quarterly summary by location and business unit",
+            "Forecast: the next three months",
+            "Funnel health",
+            "Lost reasons",
+            "Deals that need attention",
+        ):
+            assert whole.count(heading) == 1, (paper, heading)
+        assert "Export CSV" not in whole and "Sign out" not in whole
+
+    page.emulate_media(media="screen")
+    year, q = quarter[3:], int(quarter[1])
+    other = 1 if q != 1 else 2
+    page.get_by_label("Quarter", exact=True).select_option(str(other))
+    expect(page.locator("#dashboard-quarter")).to_have_text(f"Q{other} {year}")
+    expect(page.locator("#funnel-stages")).to_be_visible()
+    page.emulate_media(media="print")  # page.pdf() prints with the emulated media
+    first = pypdf.PdfReader(io.BytesIO(page.pdf(format="A4"))).pages[0].extract_text()
+    assert f"Sales dashboard · Q{other} {year} · Revenue" in first

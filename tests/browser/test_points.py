@@ -4,6 +4,7 @@ page (print media) is the clean signed sheet, and the points table is edited in 
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -86,10 +87,45 @@ def test_the_printed_page_is_the_signed_sheet(
     expect(sheet.locator(".signatures")).to_be_visible()
     expect(sheet.locator(".signatures")).to_contain_text("Member: Nick Points")
     expect(sheet.locator(".signatures")).to_contain_text("Manager")
-    # The whole sheet fits on one printed page, Letter or A4.
+    expect(sheet.locator(".points-pace")).to_have_text("−455 behind")  # the whole quota
+    # The whole sheet fits on one printed page, Letter or A4, its figures first.
     for paper in ("Letter", "A4"):
         printed = pypdf.PdfReader(io.BytesIO(page.pdf(format=paper)))
         assert len(printed.pages) == 1, paper
+        text = printed.pages[0].extract_text()
+        assert re.search(r"Points earned\s*45\s*Monthly quota\s*500\s*Quota attained\s*9 %", text)
+        assert text.index("Quota attained") < text.index("1st Appointment") < text.index("Date")
+
+
+def test_the_print_button_prints_this_months_sheet_with_its_pace(
+    page: Page, live_server: str, make_member, make_activity
+) -> None:
+    nick = make_member(name="Nick Points", email=EMAIL, role=Role.REP)
+    activity = make_activity(nick, "Review with CharTec", code="TBR")
+    activities.close_activity(activity, by=nick, now=datetime.now(UTC))
+    db.session.commit()
+    sign_in_page(page, live_server, EMAIL)
+    page.goto(f"/points/members/{nick.id}")
+    page.get_by_role("link", name="Print", exact=True).click()
+    expect(page).to_have_title(re.compile(r"^Points summary: Nick Points · \w+ \d{4} · crmlite$"))
+    # A stub records the call (a real print dialog would block the headless browser).
+    page.evaluate("() => { window.print = () => { window.printed = (window.printed || 0) + 1; }; }")
+    page.get_by_role("button", name="Print").click()
+    assert page.evaluate("window.printed") == 1
+
+    page.emulate_media(media="print")
+    expect(page.get_by_role("button", name="Print")).to_be_hidden()
+    sheet = page.locator(f"#points-sheet-{nick.id}")
+    expect(sheet.locator(".points-earned")).to_have_text("20")
+    # This month: the pace is on paper, "behind" in words (or ahead, or on pace).
+    expect(sheet.locator(".points-pace")).to_be_visible()
+    in_words = re.compile(r"^(−\d+ behind|\+\d+ ahead|0 on pace)$")
+    expect(sheet.locator(".points-pace")).to_have_text(in_words)
+    expect(sheet.locator(".points-expected")).to_contain_text("points expected by today")
+    for paper in ("Letter", "A4"):
+        printed = pypdf.PdfReader(io.BytesIO(page.pdf(format=paper)))
+        assert len(printed.pages) == 1, paper
+        assert "Pace today" in printed.pages[0].extract_text()
 
 
 def test_print_all_puts_each_member_on_a_page_of_their_own(
@@ -109,6 +145,15 @@ def test_print_all_puts_each_member_on_a_page_of_their_own(
     breaks = [sheets.nth(i).evaluate("el => getComputedStyle(el).breakBefore") for i in range(4)]
     assert breaks == ["auto", "page", "page", "page"]
     expect(page.locator(".site-header")).to_be_hidden()
+    for paper in ("Letter", "A4"):
+        printed = pypdf.PdfReader(io.BytesIO(page.pdf(format=paper)))
+        titles = [p.extract_text().split("\n")[1] for p in printed.pages]
+        assert titles[0].startswith("Points leaderboard"), paper
+        assert [t.split(" · ")[0] for t in titles[1:]] == [
+            "Points summary: Cory Ferguson",
+            "Points summary: Manny Martinez",
+            "Points summary: Nick Points",
+        ], paper
 
 
 def test_edit_the_points_table_in_place(page: Page, live_server: str, make_member) -> None:
