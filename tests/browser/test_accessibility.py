@@ -1,0 +1,374 @@
+"""WCAG 2.1 AA on every page and every open state, checked by axe-core inside the real page.
+
+axe-core is vendored (``tests/browser/vendor/axe-core-<version>.min.js``, MPL-2.0; see
+``tests/browser/vendor/README.md``), so nothing is installed for it. It runs under the
+page's own Content-Security-Policy, which is not bypassed (no ``bypass_csp``):
+
+- ``page.add_script_tag(path=...)`` would not do: Playwright inlines the file's text into a
+  ``<script>`` element, which ``script-src 'self'`` blocks (``test_axe_runs_under_the_csp``
+  shows the page refusing such a tag).
+- ``page.evaluate(source)`` hands the text to the DevTools protocol (``Runtime.evaluate``)
+  in the page's main world. Scripts the debugger evaluates are not subject to the page's
+  ``script-src`` (the CSP governs what the *page* may load or evaluate), and axe itself
+  never calls ``eval`` or ``new Function``: a ``securitypolicyviolation`` listener stays
+  silent while axe runs, and the page's console-error watch (conftest) would fail the test
+  on any CSP report.
+
+The pages come from the URL map: every GET route, with a representative record for its
+arguments (the signed-in member's own where records have owners), as each role. Routes that
+are not pages are listed in ``NOT_PAGES`` with the reason, and htmx fragments in
+``FRAGMENTS`` with the state that shows them inside their page; a new route that is neither
+a page nor listed fails ``test_every_page_as``. A role's refused page (403) is the error page,
+checked once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, url_for
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
+from werkzeug.routing import Rule
+
+from crmlite.demo import DEMO_PASSWORD, load_demo
+from crmlite.extensions import db
+from crmlite.models import (
+    Activity,
+    Campaign,
+    CampaignEmail,
+    Company,
+    Contact,
+    ForecastLine,
+    ImportJob,
+    MarketingList,
+    Member,
+    Opportunity,
+    SalesStage,
+    Track,
+    TrackStep,
+    WebhookSubscription,
+)
+from crmlite.services import password_resets, tracking
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, VIEWPORT, sign_in_page
+from tests.test_permissions_matrix import build_world
+
+AXE_VERSION = "4.14.1"
+AXE = Path(__file__).resolve().parent / "vendor" / f"axe-core-{AXE_VERSION}.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+ROLES = {"admin": "nick@example.com", "manager": "cory@example.com", "rep": "manny@example.com"}
+
+# GET routes that are not pages a person reads, by endpoint (or endpoint prefix): why.
+NOT_PAGES = {
+    "api.": "the JSON API",
+    "public.pixel": "a 1×1 GIF",
+    "public.click": "a redirect to the e-mail's link",
+    "documents.download": "a file download (the stored document)",
+    "calendar.feed": "an iCalendar feed",
+    "email_campaigns.preview": (
+        "the campaign author's own e-mail HTML, shown in a sandboxed frame with no script; "
+        "the e-mail page around it is checked"
+    ),
+    "activities.dismiss": "an empty answer (a skipped question goes away)",
+}
+# Rules whose address ends in a download's extension: CSV, XLSX, PDF, ZIP, ICS.
+DOWNLOAD = re.compile(r"\.(<fmt>|csv|pdf|zip|ics)$")
+
+# htmx fragments, by endpoint: the state in this module that shows each inside its page.
+FRAGMENTS = {
+    "activities.due_soon": "every page (the Due-soon strip)",
+    "activities.edit": "test_open_states: the activity panel",
+    "activities.new": "test_open_states: the new-activity panel",
+    "activities.show": "test_open_states: the activity panel",
+    "board.card": "test_every_page_as: the board",
+    "board.changes": "test_every_page_as: the board (live changes)",
+    "board.more": "test_every_page_as: the board (load more)",
+    "board.move_form": "test_open_states: the move form",
+    "board.new": "test_open_states: the new-opportunity form",
+    "board.new_cancelled": "test_every_page_as: the board",
+    "email_campaigns.search": "test_every_page_as: the contact group page",
+    "email_campaigns.send_progress": "test_every_page_as: the e-mail page",
+    "imports.progress": "test_every_page_as: the import page",
+    "opportunities.activities_section": "test_every_page_as: the opportunity page",
+    "opportunities.contact_options": "test_every_page_as: the opportunity page",
+    "opportunities.edit_fields": "test_open_states: the opportunity's fields form",
+    "opportunities.edit_line": "test_every_page_as: the opportunity page",
+    "opportunities.fields": "test_every_page_as: the opportunity page",
+    "opportunities.line_defaults": "test_every_page_as: the opportunity page",
+    "opportunities.lines": "test_every_page_as: the opportunity page",
+    "checklists.section": "test_every_page_as: the opportunity page",
+    "time_expenses.section": "test_every_page_as: the opportunity page",
+    "documents.section": "test_every_page_as: the opportunity page",
+    "points.member_activities": "test_every_page_as: the member's points page",
+    "points.member_summary": "test_every_page_as: the member's points page",
+    "campaigns.sub_types": "test_every_page_as: the campaign form",
+    "tracks.edit_step": "test_every_page_as: the track page",
+}
+
+
+# ---------------------------------------------------------------- axe in the page
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    impact: str
+    help: str
+    nodes: tuple[str, ...]  # "selector: what fails"
+
+    def describe(self) -> str:
+        lines = [f"  {self.rule} ({self.impact}, {len(self.nodes)}×): {self.help}"]
+        lines += [f"    {node}" for node in self.nodes[:4]]
+        if len(self.nodes) > 4:
+            lines.append(f"    … and {len(self.nodes) - 4} more")
+        return "\n".join(lines)
+
+
+_RUN_AXE = """async (tags) => {
+  const heard = [];
+  const listen = (event) => heard.push(event.violatedDirective + " " + event.blockedURI);
+  document.addEventListener("securitypolicyviolation", listen);
+  try {
+    const result = await axe.run(document, {
+      runOnly: {type: "tag", values: tags},
+      resultTypes: ["violations"],
+      iframes: false,
+    });
+    return {
+      csp: heard,
+      violations: result.violations.map((v) => ({
+        rule: v.id,
+        impact: v.impact || "",
+        help: v.help,
+        nodes: v.nodes.map((n) => n.target.join(" ") + ": " +
+          (n.failureSummary || "").replace(/\\s+/g, " ").trim()),
+      })),
+    };
+  } finally {
+    document.removeEventListener("securitypolicyviolation", listen);
+  }
+}"""
+
+
+def axe_violations(page: Page) -> list[Violation]:
+    """axe's WCAG 2.1 A/AA violations on the page as it is now (axe is loaded once a
+    document, by the DevTools protocol: see the module docstring)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    found = page.evaluate(_RUN_AXE, WCAG_21_AA)
+    assert found["csp"] == [], f"axe tripped the page's CSP: {found['csp']}"
+    return [
+        Violation(v["rule"], v["impact"], v["help"], tuple(v["nodes"]))
+        for v in found["violations"]
+    ]
+
+
+class Findings:
+    """Violations by page or state, reported all together at the end."""
+
+    def __init__(self) -> None:
+        self.by_place: dict[str, list[Violation]] = {}
+
+    def check(self, page: Page, place: str) -> None:
+        violations = axe_violations(page)
+        if violations:
+            self.by_place[place] = violations
+
+    def report(self) -> str:
+        return "\n".join(
+            f"{place}:\n" + "\n".join(v.describe() for v in violations)
+            for place, violations in self.by_place.items()
+        )
+
+    def assert_none(self) -> None:
+        assert not self.by_place, "WCAG 2.1 AA violations (axe-core):\n" + self.report()
+
+
+# ---------------------------------------------------------------- the data
+
+
+@dataclass
+class Team:
+    members: dict[str, int]  # role -> member id
+    values: dict[str, dict[str, Any]]  # role -> URL argument -> value
+
+
+def _first(model: Any, *where: Any) -> Any:
+    return db.session.scalars(select(model).where(*where).order_by(model.id)).first()
+
+
+def _values_for(member: Member) -> dict[str, Any]:
+    """A representative record for each URL argument: the member's own where records have
+    an owner (so a rep sees the page, not a refusal)."""
+    deal = _first(Opportunity, Opportunity.account_manager_id == member.id)
+    line = _first(ForecastLine, ForecastLine.opportunity_id == deal.id) or _first(ForecastLine)
+    company = _first(Company, Company.account_manager_id == member.id)
+    contact = _first(Contact, Contact.company_id == company.id) or _first(Contact)
+    activity = _first(
+        Activity, Activity.assigned_to_id == member.id, Activity.email_from == ""
+    )
+    captured = _first(Activity, Activity.email_from != "")
+    track = _first(Track)
+    campaign = _first(Campaign)
+    return {
+        "opportunity_id": deal.id,
+        "line_id": line.id,
+        "company_id": company.id,
+        "contact_id": contact.id,
+        "activity_id": activity.id,
+        "captured_id": captured.id,
+        "member_id": member.id,
+        "year": datetime.now(UTC).year,
+        "campaign_id": campaign.id,
+        "email_id": _first(CampaignEmail).id,
+        "list_id": _first(MarketingList).id,
+        "job_id": _first(ImportJob).id,
+        "track_id": track.id,
+        "step_id": _first(TrackStep, TrackStep.track_id == track.id).id,
+        "webhook_id": _first(WebhookSubscription).id,
+        "stage_id": _first(SalesStage).id,
+        "place_kind": "locations",
+        "kind": "pipeline",
+    }
+
+
+@pytest.fixture()
+def team(app: Flask) -> Team:
+    """The demo team (Nick admin, Cory manager, Manny rep) with its deals and calendar, and
+    one of everything else a route names (an import, a webhook, a track step...)."""
+    load_demo()
+    db.session.commit()
+    build_world("admin")  # one of every record a route takes (tests.test_permissions_matrix)
+    ids = {
+        role: db.session.scalars(select(Member.id).where(Member.email == email)).one()
+        for role, email in ROLES.items()
+    }
+    values = {role: _values_for(db.session.get(Member, ids[role])) for role in ROLES}
+    db.session.commit()
+    return Team(ids, values)
+
+
+def _public_tokens(team: Team) -> dict[str, str]:
+    campaign = db.session.scalars(select(Campaign).where(Campaign.name == "Matrix campaign 1")).one()
+    tracking.switch_form(campaign, is_open=True)
+    contact = db.session.get(Contact, team.values["admin"]["contact_id"])
+    nick = db.session.get(Member, team.members["admin"])
+    manny = db.session.get(Member, team.members["rep"])
+    reset = password_resets.issue_reset_token(manny, by=nick, now=datetime.now(UTC))
+    db.session.commit()
+    return {
+        "public.form": tracking.form_token(campaign),
+        "public.thanks": tracking.form_token(campaign),
+        "public.unsubscribe": tracking.contact_token(contact),
+        "auth.reset_password": reset,
+    }
+
+
+# ---------------------------------------------------------------- the pages
+
+
+def _not_a_page(rule: Rule) -> str | None:
+    if DOWNLOAD.search(rule.rule):
+        return "a download"
+    for prefix, reason in NOT_PAGES.items():
+        if rule.endpoint == prefix or (prefix.endswith(".") and rule.endpoint.startswith(prefix)):
+            return reason
+    return None
+
+
+def page_urls(app: Flask, values: dict[str, Any], tokens: dict[str, str]) -> list[tuple[str, str]]:
+    """(endpoint, path) of every GET route that is a page or a listed fragment."""
+    found = []
+    with app.test_request_context():
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+            if "GET" not in (rule.methods or ()) or rule.endpoint == "static":
+                continue
+            if _not_a_page(rule):
+                continue
+            arguments = {}
+            for argument in rule.arguments:
+                if argument == "token":
+                    arguments[argument] = tokens[rule.endpoint]
+                elif argument == "activity_id" and rule.endpoint.startswith("capture."):
+                    arguments[argument] = values["captured_id"]
+                else:
+                    arguments[argument] = values[argument]
+            found.append((rule.endpoint, url_for(rule.endpoint, **arguments)))
+    return found
+
+
+@pytest.fixture()
+def browser_page(browser: Browser, live_server: str) -> Iterator[Page]:
+    """One page per test, kept across sign-ins (the conftest ``page`` watches the console
+    too; this test reads every page, so it keeps the same watch: see ``_console_errors``)."""
+    context = browser.new_context(base_url=live_server, viewport=VIEWPORT)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _is_full_page(html: str) -> bool:
+    return "<html" in html[:2000].lower()
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_every_page_as(
+    role: str, app: Flask, team: Team, live_server: str, browser_page: Page
+) -> None:
+    page = browser_page
+    tokens = _public_tokens(team)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    findings = Findings()
+    started = time.monotonic()
+    # Signed out: the sign-in page and the public pages.
+    public = [(e, u) for e, u in page_urls(app, team.values[role], tokens) if e in tokens]
+    public.insert(0, ("auth.login", "/sign-in"))
+    if role == "admin":
+        for endpoint, url in public:
+            response = page.goto(url)
+            assert response is not None and response.status < 500, (url, response)
+            findings.check(page, f"{url} (signed out)")
+    sign_in_page(page, live_server, ROLES[role], DEMO_PASSWORD)
+    expect(page.get_by_role("heading", level=1).first).to_be_visible()
+    checked, refused, fragments = 0, [], set()
+    error_page_checked = False
+    listed_pages: list[str] = []  # in FRAGMENTS, yet a page
+    for endpoint, url in page_urls(app, team.values[role], tokens):
+        if endpoint in tokens or endpoint == "auth.login":
+            continue
+        response = page.goto(url)
+        assert response is not None, url
+        assert response.status < 500, f"{url}: {response.status}"
+        if response.status == 403:
+            refused.append(endpoint)
+            if error_page_checked:
+                continue
+            error_page_checked = True
+        if not _is_full_page(response.text()):
+            fragments.add(endpoint)
+            continue
+        if endpoint in FRAGMENTS and response.status != 403:
+            listed_pages.append(endpoint)
+        findings.check(page, f"{url} ({role})")
+        checked += 1
+    unlisted = fragments - set(FRAGMENTS)
+    assert not unlisted, f"fragments no state here checks (add them to FRAGMENTS): {unlisted}"
+    print(
+        f"\n{role}: {checked} pages checked, {len(refused)} refused, "
+        f"{len(fragments)} fragments, {time.monotonic() - started:.1f}s"
+    )
+    findings.assert_none()
+    assert not listed_pages, f"listed in FRAGMENTS but pages (checked here): {listed_pages}"
+    assert errors == [], errors
