@@ -240,7 +240,7 @@ def _values_for(member: Member) -> dict[str, Any]:
 
 
 @pytest.fixture()
-def team(app: Flask) -> Team:
+def team(app: Flask, make_opportunity: Any) -> Team:
     """The demo team (Nick admin, Cory manager, Manny rep) with its deals and calendar, and
     one of everything else a route names (an import, a webhook, a track step...)."""
     load_demo()
@@ -251,6 +251,10 @@ def team(app: Flask) -> Team:
         for role, email in ROLES.items()
     }
     values = {role: _values_for(db.session.get(Member, ids[role])) for role in ROLES}
+    for role, member_id in ids.items():  # a deal with no next step yet, to move around
+        values[role]["fresh_deal"] = make_opportunity(
+            name=f"Axe check {role}", account_manager_id=member_id
+        ).id
     db.session.commit()
     return Team(ids, values)
 
@@ -372,3 +376,121 @@ def test_every_page_as(
     findings.assert_none()
     assert not listed_pages, f"listed in FRAGMENTS but pages (checked here): {listed_pages}"
     assert errors == [], errors
+
+
+# ---------------------------------------------------------------- the open states
+
+
+def _board_states(page: Page, findings: Findings, role: str, deal: int) -> None:
+    page.goto(f"/board/?q=Axe+check+{role}")
+    card = page.locator(f"#card-{deal}")
+    expect(page.locator(".board-card")).to_have_count(1)
+    card.locator(".card-menu summary").click()
+    expect(card.locator(".card-move button").first).to_be_focused()
+    findings.check(page, "board: a card's menu open")
+
+    def move_form_to(stage_name: str) -> None:
+        if not card.locator("select").count():
+            if not card.locator(".card-move").count():
+                card.locator(".card-menu summary").click()
+            card.get_by_role("button", name=re.compile("Move to")).click()
+        card.locator("select").select_option(label=stage_name)
+        card.get_by_role("button", name="Move", exact=True).click()
+
+    card.get_by_role("button", name=re.compile("Move to")).click()
+    expect(card.locator("select")).to_be_visible()
+    findings.check(page, "board: the move form")
+    move_form_to("Lost")
+    expect(card.get_by_role("button", name="Cancel")).to_be_visible()
+    findings.check(page, "board: the Lost prompt")
+    card.locator("form button[type=submit]").first.click()  # no reason given
+    expect(card.locator(".field-error").first).to_be_visible()
+    findings.check(page, "board: the Lost prompt with its error")
+    card.get_by_role("button", name="Cancel").click()
+    expect(card.locator(".board-prompt")).to_have_count(0)
+    move_form_to("Won")
+    expect(card.get_by_role("button", name="Cancel")).to_be_visible()
+    findings.check(page, "board: the Won prompt")
+    card.get_by_role("button", name="Cancel").click()
+    move_form_to("1st Appointment")
+    dialog = page.locator("dialog.next-step-dialog")
+    expect(dialog).to_be_visible()
+    findings.check(page, "board: the next-step question")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    card.locator(".card-menu summary").click()
+    card.get_by_role("button", name=re.compile("Activity")).click()
+    panel = page.locator("#board-panel form")
+    expect(panel).to_be_visible()
+    findings.check(page, "board: the activity panel")
+    panel.get_by_label("Subject").fill("")
+    panel.get_by_role("button", name="Save").click()
+    expect(page.locator("#board-panel .field-error").first).to_be_visible()
+    findings.check(page, "board: the activity panel with errors")
+
+
+def _calendar_states(page: Page, findings: Findings) -> None:
+    page.goto("/calendar/")
+    page.locator(".cal-block").first.click()
+    panel = page.locator("#calendar-panel-body form")
+    expect(panel.first).to_be_visible()
+    findings.check(page, "calendar week: an activity open in the panel")
+    page.locator(".cal-slot.on-hour").nth(3).click()
+    expect(page.locator("#calendar-panel-body").get_by_label("Subject")).to_have_value("")
+    page.locator("#calendar-panel-body").get_by_role("button", name="Save").click()
+    expect(page.locator("#calendar-panel-body .field-error").first).to_be_visible()
+    findings.check(page, "calendar week: the new-activity panel with errors")
+    page.goto("/calendar/month")
+    expect(page.locator(".cal-mday").first).to_be_visible()
+    findings.check(page, "calendar month")
+
+
+def _other_states(page: Page, findings: Findings, deal: int) -> None:
+    page.goto("/activities/")
+    page.get_by_role("button", name="Log an activity").click()
+    form = page.locator("#new-activity form")
+    expect(form).to_be_visible()
+    findings.check(page, "activities: the new-activity form")
+    form.get_by_role("button", name="Save").click()
+    expect(page.locator("#new-activity .field-error").first).to_be_visible()
+    findings.check(page, "activities: the new-activity form with errors")
+    page.goto(f"/opportunities/{deal}")
+    page.locator("#opportunity-fields").get_by_role("link", name="Edit").click()
+    expect(page.locator("#opportunity-fields form")).to_be_visible()
+    findings.check(page, "opportunity: the details form")
+    page.goto("/companies/new")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    findings.check(page, "new company with errors")
+
+
+def _signed_out_states(page: Page, findings: Findings, form_token: str) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("E-mail").fill("nobody@example.com")
+    page.get_by_label("Password", exact=True).fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert").first).to_be_visible()
+    findings.check(page, "sign-in with its error")
+    page.goto(f"/t/f/{form_token}")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".field-error, [role=alert]").first).to_be_visible()
+    findings.check(page, "public web form with errors")
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_open_states_as(
+    role: str, app: Flask, team: Team, live_server: str, browser_page: Page
+) -> None:
+    """The board's menu, move form and prompts, the activity panels, the calendar with a
+    panel open, forms showing their errors, the public web form: each as it is open."""
+    page = browser_page
+    findings = Findings()
+    if role == "admin":
+        _signed_out_states(page, findings, _public_tokens(team)["public.form"])
+    sign_in_page(page, live_server, ROLES[role], DEMO_PASSWORD)
+    expect(page.get_by_role("heading", level=1).first).to_be_visible()
+    deal = team.values[role]["fresh_deal"]
+    _board_states(page, findings, role, deal)
+    _calendar_states(page, findings)
+    _other_states(page, findings, deal)
+    findings.assert_none()
