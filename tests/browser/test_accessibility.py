@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, url_for
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Error, Page, expect
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
@@ -522,3 +522,91 @@ def test_open_states_as(
     _calendar_states(page, findings)
     _other_states(page, findings, deal)
     findings.assert_none()
+
+
+def test_axe_runs_under_the_csp(app: Flask, live_server: str, browser_page: Page) -> None:
+    """The page's CSP is in force (an inline script, as ``add_script_tag`` would add, is
+    refused), and axe still runs there, loaded through the DevTools protocol, tripping
+    nothing."""
+    page = browser_page
+    response = page.goto("/sign-in")
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if m.type == "error" else None)
+    page.evaluate(
+        """() => { window.heard = [];
+        document.addEventListener("securitypolicyviolation",
+          (event) => window.heard.push(event.violatedDirective)); }"""
+    )
+    with pytest.raises(Error):
+        page.add_script_tag(content="window.injected = true;")
+    assert page.evaluate("() => window.injected") is None
+    assert page.evaluate("() => window.heard") == ["script-src-elem"]
+    assert any("Content Security Policy" in text for text in refused), refused
+    assert axe_violations(page) == []
+    assert page.evaluate("() => axe.version") == AXE_VERSION
+    assert page.evaluate("() => window.heard") == ["script-src-elem"]  # nothing new
+
+
+# The focused element's ring against what lies around it: the first opaque background of
+# its ancestors (the ring is drawn 2px outside the element, over its parent).
+_FOCUS_RING = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => [r, g, b].map((c) => {
+    c /= 255;
+    return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  }).reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+  let around = el.parentElement;
+  let background = null;
+  while (around) {
+    const colour = rgb(getComputedStyle(around).backgroundColor);
+    if (colour.length === 3 || (colour.length === 4 && colour[3] === 1)) {
+      background = colour.slice(0, 3);
+      break;
+    }
+    around = around.parentElement;
+  }
+  background = background || [255, 255, 255];
+  const ring = rgb(style.outlineColor).slice(0, 3);
+  const [light, dark] = [luminance(ring), luminance(background)].sort((a, b) => b - a);
+  return {
+    what: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " " +
+      (el.getAttribute("aria-label") || el.textContent || "").trim().slice(0, 40),
+    width: parseFloat(style.outlineWidth) || 0,
+    visible: style.outlineStyle !== "none",
+    ring: style.outlineColor,
+    background: "rgb(" + background.join(", ") + ")",
+    ratio: (light + 0.05) / (dark + 0.05),
+  };
+}"""
+
+
+def test_the_focus_ring_stands_out_on_every_background(
+    app: Flask, team: Team, live_server: str, browser_page: Page
+) -> None:
+    """WCAG 1.4.11: the keyboard focus ring is at least 3:1 against the background around
+    it, on the dark header, white panels, the grey page, the calendar's tinted blocks."""
+    page = browser_page
+    sign_in_page(page, live_server, ROLES["admin"], DEMO_PASSWORD)
+    deal = team.values["admin"]["opportunity_id"]
+    weak: list[str] = []
+    seen = 0
+    for url in ("/board/", "/calendar/", f"/opportunities/{deal}", "/dashboard/", "/setup/"):
+        page.goto(url)
+        for _ in range(45):
+            page.keyboard.press("Tab")
+            ring = page.evaluate(_FOCUS_RING)
+            if ring is None or not ring["visible"] or ring["width"] < 2:
+                continue
+            seen += 1
+            if ring["ratio"] < 3:
+                weak.append(
+                    f"{url} {ring['what']}: {ring['ring']} on {ring['background']} "
+                    f"= {ring['ratio']:.2f}:1"
+                )
+    assert seen > 100, f"only {seen} focus rings seen"
+    assert weak == [], "focus ring under 3:1:\n" + "\n".join(weak)
