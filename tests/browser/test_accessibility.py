@@ -163,8 +163,7 @@ def axe_violations(page: Page) -> list[Violation]:
     found = page.evaluate(_RUN_AXE, WCAG_21_AA)
     assert found["csp"] == [], f"axe tripped the page's CSP: {found['csp']}"
     return [
-        Violation(v["rule"], v["impact"], v["help"], tuple(v["nodes"]))
-        for v in found["violations"]
+        Violation(v["rule"], v["impact"], v["help"], tuple(v["nodes"])) for v in found["violations"]
     ]
 
 
@@ -209,9 +208,7 @@ def _values_for(member: Member) -> dict[str, Any]:
     line = _first(ForecastLine, ForecastLine.opportunity_id == deal.id) or _first(ForecastLine)
     company = _first(Company, Company.account_manager_id == member.id)
     contact = _first(Contact, Contact.company_id == company.id) or _first(Contact)
-    activity = _first(
-        Activity, Activity.assigned_to_id == member.id, Activity.email_from == ""
-    )
+    activity = _first(Activity, Activity.assigned_to_id == member.id, Activity.email_from == "")
     captured = _first(Activity, Activity.email_from != "")
     track = _first(Track)
     campaign = _first(Campaign)
@@ -258,7 +255,9 @@ def team(app: Flask, make_opportunity: Any) -> Team:
 
 
 def _public_tokens(team: Team) -> dict[str, str]:
-    campaign = db.session.scalars(select(Campaign).where(Campaign.name == "Matrix campaign 1")).one()
+    campaign = db.session.scalars(
+        select(Campaign).where(Campaign.name == "Matrix campaign 1")
+    ).one()
     tracking.switch_form(campaign, is_open=True)
     contact = db.session.get(Contact, team.values["admin"]["contact_id"])
     nick = db.session.get(Member, team.members["admin"])

@@ -145,9 +145,7 @@ def test_move_with_the_keyboard_only(page: Page, live_server: str, deals: dict[s
     # The card's "⋯" menu opens with Enter on its focus on "+ Activity"; Tab to "Move to…".
     page.locator(f"#card-{deals['third']} .card-menu summary").focus()
     page.keyboard.press("Enter")
-    expect(
-        page.get_by_role("button", name="+ Activity (Selma Raisin - Hardware)")
-    ).to_be_focused()
+    expect(page.get_by_role("button", name="+ Activity (Selma Raisin - Hardware)")).to_be_focused()
     page.keyboard.press("Tab")
     move = page.get_by_role("button", name="Move to… (Selma Raisin - Hardware)")
     expect(move).to_be_focused()
@@ -289,9 +287,7 @@ def test_a_mouse_drop_stays_where_dropped_without_a_jump(
     expect(header_of(page, deals["Presentation"])).to_contain_text("1 deal · $500")
     expect(page.locator(".card-move select")).to_have_count(0)
     moved.locator(".card-menu summary").click()
-    expect(
-        moved.get_by_role("button", name="Move to… (Selma Raisin - Hardware)")
-    ).to_be_visible()
+    expect(moved.get_by_role("button", name="Move to… (Selma Raisin - Hardware)")).to_be_visible()
     assert page.evaluate("window.scrollY") == scrolled
     # Dropped between the two Prospect cards, a card stays between them.
     drag(page, moved, cards_of(page, deals["Prospect"]).locator(f"#card-{deals['second']}"))
