@@ -374,19 +374,21 @@ class Sweep:
     def visit(self, page: Page, endpoint: str, url: str, who: str) -> str:
         """Check the page unless an earlier role's view of it showed every kind of element
         this one does (a rep's list of their own deals is the admin's list, shorter);
-        returns "fragment" for an htmx fragment."""
-        response = page.goto(url)
-        assert response is not None, url
-        assert response.status < 500, f"{url}: {response.status}"
+        returns "fragment" for an htmx fragment. A plain request (the page's cookies, no
+        rendering) tells a refusal or a fragment before the page is opened."""
+        probe = page.request.get(url)
+        assert probe.status < 500, f"{url}: {probe.status}"
         answer = "page"
-        if response.status == 403:
+        if probe.status == 403:
             self.refused += 1
             if self.error_page_checked:
                 return "refused"
             self.error_page_checked = True
             answer = "refused"
-        elif not _is_full_page(response.text()):
+        elif not _is_full_page(probe.text()):
             return "fragment"
+        response = page.goto(url)
+        assert response is not None and response.status == probe.status, url
         kinds = set(page.evaluate(_ELEMENT_KINDS))
         if kinds <= self.kinds.get(endpoint, set()):
             self.same_as_before += 1
