@@ -11,8 +11,8 @@ page's own Content-Security-Policy, which is not bypassed (no ``bypass_csp``):
   in the page's main world. Scripts the debugger evaluates are not subject to the page's
   ``script-src`` (the CSP governs what the *page* may load or evaluate), and axe itself
   never calls ``eval`` or ``new Function``: a ``securitypolicyviolation`` listener stays
-  silent while axe runs, and the page's console-error watch (conftest) would fail the test
-  on any CSP report.
+  silent while axe runs, and the tests' console watch (``axe_page``) would fail them on any
+  CSP report.
 
 The pages come from the URL map: every GET route, with a representative record for its
 arguments (the signed-in member's own where records have owners), as each role. Routes that
@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,22 +86,22 @@ DOWNLOAD = re.compile(r"\.(<fmt>|csv|pdf|zip|ics)$")
 # htmx fragments, by endpoint: the state in this module that shows each inside its page.
 FRAGMENTS = {
     "activities.due_soon": "every page (the Due-soon strip)",
-    "activities.edit": "test_open_states: the activity panel",
-    "activities.new": "test_open_states: the new-activity panel",
-    "activities.show": "test_open_states: the activity panel",
+    "activities.edit": "test_open_states_as: the activity panel",
+    "activities.new": "test_open_states_as: the new-activity panel",
+    "activities.show": "test_open_states_as: the activity panel",
     "board.card": "test_every_page: the board",
     "board.changes": "test_every_page: the board (live changes)",
     "board.more": "test_every_page: the board (load more)",
-    "board.move_form": "test_open_states: the move form",
-    "board.new": "test_open_states: the new-opportunity form",
+    "board.move_form": "test_open_states_as: the move form",
+    "board.new": "test_open_states_as: the new-opportunity form",
     "board.new_cancelled": "test_every_page: the board",
     "email_campaigns.search": "test_every_page: the contact group page",
     "email_campaigns.send_progress": "test_every_page: the e-mail page",
     "imports.progress": "test_every_page: the import page",
     "opportunities.activities_section": "test_every_page: the opportunity page",
     "opportunities.contact_options": "test_every_page: the opportunity page",
-    "opportunities.edit_fields": "test_open_states: the opportunity's fields form",
-    "opportunities.edit_line": "test_every_page: the opportunity page",
+    "opportunities.edit_fields": "test_open_states_as: the opportunity's fields form",
+    "opportunities.edit_line": "test_open_states_as: a forecast line's form",
     "opportunities.fields": "test_every_page: the opportunity page",
     "opportunities.line_defaults": "test_every_page: the opportunity page",
     "opportunities.lines": "test_every_page: the opportunity page",
@@ -248,9 +249,9 @@ def team(app: Flask, make_opportunity: Any) -> Team:
     }
     values = {role: _values_for(db.session.get(Member, ids[role])) for role in ROLES}
     for role, member_id in ids.items():  # a deal with no next step yet, to move around
-        values[role]["fresh_deal"] = make_opportunity(
-            name=f"Axe check {role}", account_manager_id=member_id
-        ).id
+        deal = make_opportunity(name=f"Axe check {role}", account_manager_id=member_id)
+        db.session.add(ForecastLine(opportunity_id=deal.id, revenue=Decimal("10.00")))
+        values[role]["fresh_deal"] = deal.id
     db.session.commit()
     return Team(ids, values)
 
@@ -483,6 +484,13 @@ def _board_states(page: Page, findings: Findings, role: str, deal: int) -> None:
     panel.get_by_role("button", name="Save").click()
     expect(page.locator("#board-panel .field-error").first).to_be_visible()
     findings.check(page, "board: the activity panel with errors")
+    page.get_by_role("button", name="New opportunity").click()
+    new = page.locator("#board-panel form")
+    expect(new.get_by_role("button", name="Add to Prospect")).to_be_visible()
+    findings.check(page, "board: the new-opportunity form")
+    new.get_by_role("button", name="Add to Prospect").click()
+    expect(page.locator("#board-panel .field-error").first).to_be_visible()
+    findings.check(page, "board: the new-opportunity form with errors")
 
 
 def _calendar_states(page: Page, findings: Findings) -> None:
@@ -514,6 +522,9 @@ def _other_states(page: Page, findings: Findings, deal: int) -> None:
     page.locator("#opportunity-fields").get_by_role("link", name="Edit").click()
     expect(page.locator("#opportunity-fields form")).to_be_visible()
     findings.check(page, "opportunity: the details form")
+    page.locator("#opportunity-lines").get_by_role("link", name="Edit").first.click()
+    expect(page.locator("#opportunity-lines form").first).to_be_visible()
+    findings.check(page, "opportunity: a forecast line's form")
     page.goto("/companies/new")
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".field-error").first).to_be_visible()
