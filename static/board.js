@@ -262,11 +262,13 @@
     });
   }
 
-  function button(label, text, attributes) {
+  /* Named by its visible text, then the deal: "Move to… (Tows R Us)" (a voice command says
+     what it sees; WCAG 2.5.3 Label in Name). */
+  function button(text, name, attributes) {
     var element = document.createElement("button");
     element.type = "button";
     element.className = "btn btn-small";
-    element.setAttribute("aria-label", label);
+    element.setAttribute("aria-label", text + " (" + name + ")");
     element.textContent = text;
     Object.keys(attributes).forEach(function (name) { element.setAttribute(name, attributes[name]); });
     return element;
@@ -284,11 +286,11 @@
     var id = card.id.replace("card-", "");
     var actions = document.createElement("div");
     actions.className = "card-move";
-    actions.appendChild(button("Log an activity for " + name, "+ Activity", {
+    actions.appendChild(button("+ Activity", name, {
       "hx-get": board.dataset.logUrl.replace("__ID__", id), "hx-target": "#board-panel"
     }));
     if (card.hasAttribute("data-movable")) {
-      actions.appendChild(button("Move " + name + " to another stage", "Move to…", {
+      actions.appendChild(button("Move to…", name, {
         "hx-get": board.dataset.moveUrl.replace("__ID__", id), "hx-target": "closest .card-move"
       }));
     } else {

@@ -343,6 +343,6 @@ def test_the_stalled_list_schedules_in_one_click(client, signed_in, make_opportu
     deal = make_opportunity(name="Tows R Us", account_manager_id=me.id)
     html = client.get("/opportunities/stalled").get_data(as_text=True)
     assert f'hx-get="/activities/new?opportunity_id={deal.id}"' in html
-    assert 'aria-label="Schedule the next step for Tows R Us">Schedule next step</button>' in html
+    assert 'aria-label="Schedule next step for Tows R Us">Schedule next step</button>' in html
     form = client.get(f"/activities/new?opportunity_id={deal.id}").get_data(as_text=True)
     assert "For <strong>Tows R Us</strong>" in form

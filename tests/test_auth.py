@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 
 from crmlite.extensions import db
@@ -80,6 +82,21 @@ def test_empty_and_malformed_fields_get_messages_beside_them(client: FlaskClient
     assert 'id="email-error">Enter a valid e-mail address.' in html
     assert 'id="password-error">Enter your password.' in html
     assert 'value="not-an-email"' in html
+
+
+def test_password_managers_know_the_fields(client: FlaskClient, signed_in) -> None:
+    """WCAG 1.3.5: the sign-in name and passwords say what they are (autocomplete)."""
+    html = client.get("/sign-in").get_data(as_text=True)
+    assert re.search(r'<input[^>]*autocomplete="username"[^>]*name="email"', html)
+    assert re.search(r'<input[^>]*autocomplete="current-password"[^>]*name="password"', html)
+    signed_in()
+    account = client.get("/account").get_data(as_text=True)
+    for name, purpose in (
+        ("current_password", "current-password"),
+        ("new_password", "new-password"),
+        ("new_password_again", "new-password"),
+    ):
+        assert re.search(rf'<input[^>]*autocomplete="{purpose}"[^>]*name="{name}"', account), name
 
 
 def test_next_goes_back_to_the_page_but_never_off_site(client: FlaskClient, make_member) -> None:

@@ -425,7 +425,7 @@ def test_each_card_has_a_keyboard_move_control(
     me = signed_in(Role.REP)
     deal = make_opportunity(name="Tows R Us", account_manager_id=me.id)
     html = client.get("/board/").get_data(as_text=True)
-    # The card's "⋯" menu (board.js fills it: "Move Tows R Us to another stage") asks for
+    # The card's "⋯" menu (board.js fills it: "Move to… (Tows R Us)") asks for
     # the stage list at the card's move URL.
     assert re.search(rf'id="card-{deal.id}"[^>]*data-movable', html)
     assert 'data-move-url="/board/opportunities/__ID__/move"' in html

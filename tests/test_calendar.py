@@ -321,7 +321,8 @@ def test_month_counts_and_first_subjects_per_day(
     assert "November 2026" in html
     cell = re.search(r'<td class="cal-mday[^"]*" data-day="2026-11-23">.*?</td>', html, re.S)
     cell = cell.group(0)
-    assert '<span class="cal-count">5</span>' in cell
+    # The count shows a number; a screen reader hears "5 activities".
+    assert '<span class="cal-count">5<span class="visually-hidden"> activities</span>' in cell
     subjects = [
         re.sub(r"<[^>]+>", "", item).split()
         for item in re.findall(r'<li class="group-[^"]*">(.*?)</li>', cell, re.S)
@@ -334,7 +335,8 @@ def test_month_counts_and_first_subjects_per_day(
     assert "+2 more" in cell and "Someone else" not in html
     assert 'href="/calendar/?week=2026-11-23"' in cell
     quiet = re.search(r'data-day="2026-11-04">.*?</td>', html, re.S).group(0)
-    assert '<span class="cal-count">1</span>' in quiet and "is-closed" in quiet
+    assert '<span class="cal-count">1<span class="visually-hidden"> activity</span>' in quiet
+    assert "is-closed" in quiet
     # Weeks from Monday: November 2026 starts on a Sunday, so the grid opens on Oct 26.
     days = re.findall(r'<td class="cal-mday[^"]*" data-day="([\d-]+)"', html)
     assert days[0] == "2026-10-26" and days[-1] == "2026-12-04" and len(days) == 30

@@ -31,8 +31,14 @@ class SignInForm(FlaskForm):
             EmailAddress("Enter a valid e-mail address."),
             Length(max=254),
         ],
+        # The e-mail is the sign-in name: password managers pair it with the password.
+        render_kw={"autocomplete": "username"},
     )
-    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Enter your password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
     remember = BooleanField("Keep me signed in on this computer")
 
 

@@ -39,7 +39,7 @@ def test_log_close_and_schedule_the_next_step_from_a_board_card(
     expect(card).to_contain_text("Stalled")
 
     card.locator(".card-menu summary").click()  # the card's "⋯" menu
-    card.get_by_role("button", name="Log an activity for Managed Services - Phone System").click()
+    card.get_by_role("button", name="+ Activity (Managed Services - Phone System)").click()
     form = page.locator("#board-panel form")
     expect(form).to_contain_text("For Managed Services - Phone System")
     form.get_by_label("Type").select_option(label="SE - Follow up Call/Email")

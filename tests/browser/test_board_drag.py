@@ -145,11 +145,9 @@ def test_move_with_the_keyboard_only(page: Page, live_server: str, deals: dict[s
     # The card's "⋯" menu opens with Enter on its focus on "+ Activity"; Tab to "Move to…".
     page.locator(f"#card-{deals['third']} .card-menu summary").focus()
     page.keyboard.press("Enter")
-    expect(
-        page.get_by_role("button", name="Log an activity for Selma Raisin - Hardware")
-    ).to_be_focused()
+    expect(page.get_by_role("button", name="+ Activity (Selma Raisin - Hardware)")).to_be_focused()
     page.keyboard.press("Tab")
-    move = page.get_by_role("button", name="Move Selma Raisin - Hardware to another stage")
+    move = page.get_by_role("button", name="Move to… (Selma Raisin - Hardware)")
     expect(move).to_be_focused()
     page.keyboard.press("Enter")
     select = page.get_by_label("Move Selma Raisin - Hardware to", exact=True)
@@ -222,9 +220,9 @@ def test_a_rep_cannot_drag_a_colleagues_card(
     expect(card).to_have_attribute("title", "View only: not your deal")
     card.locator(".card-menu summary").click()
     expect(card).to_contain_text("View only: not your deal")
-    expect(card.get_by_role("button", name="Move Cory's deal to another stage")).to_have_count(0)
+    expect(card.get_by_role("button", name="Move to… (Cory's deal)")).to_have_count(0)
     page.locator(".board-card[data-movable] .card-menu summary").click()
-    mine_move = page.get_by_role("button", name="Move Manny's deal to another stage")
+    mine_move = page.get_by_role("button", name="Move to… (Manny's deal)")
     expect(mine_move).to_be_visible()
     drag(page, card, cards_of(page, discovery))
     page.wait_for_timeout(300)
@@ -289,9 +287,7 @@ def test_a_mouse_drop_stays_where_dropped_without_a_jump(
     expect(header_of(page, deals["Presentation"])).to_contain_text("1 deal · $500")
     expect(page.locator(".card-move select")).to_have_count(0)
     moved.locator(".card-menu summary").click()
-    expect(
-        moved.get_by_role("button", name="Move Selma Raisin - Hardware to another stage")
-    ).to_be_visible()
+    expect(moved.get_by_role("button", name="Move to… (Selma Raisin - Hardware)")).to_be_visible()
     assert page.evaluate("window.scrollY") == scrolled
     # Dropped between the two Prospect cards, a card stays between them.
     drag(page, moved, cards_of(page, deals["Prospect"]).locator(f"#card-{deals['second']}"))

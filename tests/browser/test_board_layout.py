@@ -153,7 +153,7 @@ def test_phone_shows_one_stage_with_a_switcher_and_moves_with_move_to(
     assert in_view(phone, f"#card-{full_board['selma']}")
 
     card.locator(".card-menu summary").click()
-    card.get_by_role("button", name="Move Selma Raisin - Hardware to another stage").click()
+    card.get_by_role("button", name="Move to… (Selma Raisin - Hardware)").click()
     card.get_by_label("Move Selma Raisin - Hardware to", exact=True).select_option(
         label="Follow-Up"
     )
