@@ -79,6 +79,7 @@ NOT_PAGES = {
         "the e-mail page around it is checked"
     ),
     "activities.dismiss": "an empty answer (a skipped question goes away)",
+    "dashboard.print_css": "a stylesheet (the printed dashboard's running header)",
 }
 # Rules whose address ends in a download's extension: CSV, XLSX, PDF, ZIP, ICS.
 DOWNLOAD = re.compile(r"\.(<fmt>|csv|pdf|zip|ics)$")
