@@ -7,6 +7,7 @@ from crmlite.models.activities import (
     ActivityNote,
     ActivityStatus,
     ActivityType,
+    StoredCalendarEvent,
 )
 from crmlite.models.api_tokens import ApiToken, TokenScope
 from crmlite.models.audit import AuditEntry, AuditKind
@@ -136,6 +137,7 @@ __all__ = [
     "SalesStage",
     "SendStatus",
     "StageChange",
+    "StoredCalendarEvent",
     "StepAction",
     "StepAssignee",
     "Team",
