@@ -6,22 +6,31 @@ description."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import icalendar
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
+from crmlite.database import dialect_insert
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
     ActivityNote,
     ActivityStatus,
+    ActivityType,
+    Company,
+    Contact,
     Member,
+    Opportunity,
+    StoredCalendarEvent,
 )
 from crmlite.services.capture import is_captured
 
@@ -158,37 +167,28 @@ def feed_version(member: Member, *, today: date, calendar_name: str, tz: ZoneInf
     return hashlib.sha256(facts.encode()).hexdigest()[:32]
 
 
-def _time_zone(tz: ZoneInfo, today: date) -> icalendar.Timezone:
+@functools.lru_cache(maxsize=32)
+def _time_zone(key: str, first_year: int, last_year: int) -> bytes:
+    """The zone as a VTIMEZONE with its offsets from the first year's start to the last
+    year's end: built once per zone and years, a few milliseconds of the library's time."""
+    zone = icalendar.Timezone.from_tzinfo(
+        ZoneInfo(key),
+        tzid=key,
+        first_date=date(first_year, 1, 1),
+        last_date=date(last_year + 1, 1, 1),
+    )
+    return bytes(zone.to_ical())
+
+
+def time_zone(tz: ZoneInfo, today: date) -> bytes:
     """The team's zone as a VTIMEZONE, with its offsets over the years the window touches."""
     first = today - timedelta(days=FEED_PAST_DAYS)
     last = today + timedelta(days=FEED_FUTURE_DAYS)
-    return icalendar.Timezone.from_tzinfo(
-        tz, tzid=tz.key, first_date=date(first.year, 1, 1), last_date=date(last.year + 1, 1, 1)
-    )
+    return _time_zone(tz.key, first.year, last.year)
 
 
-def feed(member: Member, *, today: date, calendar_name: str, tz: ZoneInfo) -> bytes:
-    """The member's activities from 30 days ago to 180 days ahead as an iCalendar feed,
-    always valid (RFC 5545): the team's zone as a VTIMEZONE, timed activities as events in
-    its local time, untimed ones as all-day events, each with a stable UID and its version
-    as SEQUENCE so calendars update it in place. The description carries the facts and the
-    notes. Done activities stay (they happened), "✓ Done: " before their subject, unless the
-    member left them out; captured e-mails only when the member asked for them. A reminder
-    rings only for an open activity with a time (an all-day one would ring the evening
-    before)."""
-    activities = db.session.scalars(
-        select(Activity)
-        .where(*_feed_window(member, today))
-        .options(
-            joinedload(Activity.type),
-            joinedload(Activity.company),
-            joinedload(Activity.contact),
-            joinedload(Activity.opportunity),
-            # Joined, not a second statement: the feed's statements stay as few as they were.
-            joinedload(Activity.notes).joinedload(ActivityNote.author),
-        )
-        .order_by(Activity.due_on, Activity.starts_at, Activity.id)
-    ).unique()
+def new_calendar(calendar_name: str, tz: ZoneInfo) -> icalendar.Calendar:
+    """The feed's VCALENDAR with its properties and no component yet."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", FEED_PRODID)
     calendar.add("version", "2.0")
@@ -200,18 +200,252 @@ def feed(member: Member, *, today: date, calendar_name: str, tz: ZoneInfo) -> by
     # Ask subscribers to look again every hour (RFC 7986; Outlook reads the X- one).
     calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT1H")
+    return calendar
+
+
+CALENDAR_END = b"END:VCALENDAR\r\n"
+
+
+@dataclass
+class AssembledFeed:
+    """A feed's text, and the events built for it now (the others were stored): rows for
+    ``keep_events``."""
+
+    body: bytes
+    built: list[dict[str, Any]]
+
+
+def assemble(member: Member, *, today: date, calendar_name: str, tz: ZoneInfo) -> AssembledFeed:
+    """The member's feed (see ``feed``) put together from the stored events: one statement
+    reads every event's fingerprint facts and stored text; only the events whose facts
+    changed (or never built) are built again by the library, loaded in one more statement.
+    The text is byte for byte what the library writes for the whole calendar at once."""
+    texts: dict[int, str | None] = {
+        row.activity_id: row.ics if row.fingerprint == _fingerprint(row.facts, tz) else None
+        for row in _event_rows(member, today)
+    }
+    stale = [activity_id for activity_id, text in texts.items() if text is None]
+    built: list[dict[str, Any]] = []
+    for activity in _load(stale, member, today):
+        text = _event(activity, tz).to_ical().decode()
+        texts[activity.id] = text
+        built.append(
+            {
+                "activity_id": activity.id,
+                "fingerprint": _fingerprint(_facts_of(activity), tz),
+                "ics": text,
+            }
+        )
+    header = new_calendar(calendar_name, tz).to_ical().removesuffix(CALENDAR_END)
     # Always there, so even a feed without activities has a component, as RFC 5545 requires.
-    calendar.add_component(_time_zone(tz, today))
-    stamp = datetime.now(UTC).replace(microsecond=0)
-    for activity in activities:
-        calendar.add_component(_event(activity, stamp, tz))
-    return calendar.to_ical()
+    events = "".join(text for text in texts.values() if text is not None).encode()
+    return AssembledFeed(header + time_zone(tz, today) + events + CALENDAR_END, built)
 
 
-def _event(activity: Activity, stamp: datetime, tz: ZoneInfo) -> icalendar.Event:
+def keep_events(built: list[dict[str, Any]]) -> None:
+    """Store events built by ``assemble``, each replacing the activity's earlier text."""
+    if not built:
+        return
+    statement = dialect_insert(StoredCalendarEvent, db.session.get_bind().dialect.name)
+    statement = statement.on_conflict_do_update(
+        index_elements=[StoredCalendarEvent.activity_id],
+        set_={"fingerprint": statement.excluded.fingerprint, "ics": statement.excluded.ics},
+    )
+    db.session.execute(statement, built)
+
+
+def feed(member: Member, *, today: date, calendar_name: str, tz: ZoneInfo) -> bytes:
+    """The member's activities from 30 days ago to 180 days ahead as an iCalendar feed,
+    always valid (RFC 5545): the team's zone as a VTIMEZONE, timed activities as events in
+    its local time, untimed ones as all-day events, each with a stable UID and its version
+    as SEQUENCE so calendars update it in place. The description carries the facts and the
+    notes. Done activities stay (they happened), "✓ Done: " before their subject, unless the
+    member left them out; captured e-mails only when the member asked for them. A reminder
+    rings only for an open activity with a time (an all-day one would ring the evening
+    before). Each event is built once per change and stored (``assemble``)."""
+    assembled = assemble(member, today=today, calendar_name=calendar_name, tz=tz)
+    keep_events(assembled.built)
+    db.session.flush()
+    return assembled.body
+
+
+def _revised_at(activity: Activity) -> datetime:
+    """When the activity or its notes last changed, to the second, in UTC."""
+    last = max([activity.updated_at, *(note.created_at for note in activity.notes)])
+    return last.astimezone(UTC).replace(microsecond=0)
+
+
+# -- what an event's text is built from ------------------------------------------------------
+
+# Raise it when ``_event`` or ``_description`` write anything differently: every stored
+# event's fingerprint changes with it, so each is built again once.
+EVENT_FORMAT = 1
+
+# The activity's own columns an event's text reads (besides its id).
+_ACTIVITY_FACTS = (
+    Activity.subject,
+    Activity.status,
+    Activity.due_on,
+    Activity.starts_at,
+    Activity.ends_at,
+    Activity.reminder_minutes,
+    Activity.place,
+    Activity.phone,
+    Activity.version,
+    Activity.created_at,
+    Activity.updated_at,
+)
+
+
+def _fingerprint(facts: tuple[Any, ...], tz: ZoneInfo) -> str:
+    """The key of an event's stored text: a digest of everything the text is built from,
+    with the zone its times are written in and the library and format that wrote it."""
+    material = repr((EVENT_FORMAT, icalendar.__version__, tz.key, facts))
+    return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+
+
+def _author_key(group: tuple[Any, ...]) -> tuple[bool, int]:
+    return group[0] is None, group[0] or 0
+
+
+def _facts_of(activity: Activity) -> tuple[Any, ...]:
+    """The facts of a loaded activity, as ``_event_rows`` reads them from the database."""
+    by_author: dict[int | None, list[ActivityNote]] = {}
+    for note in activity.notes:
+        by_author.setdefault(note.author_id, []).append(note)
+    notes = tuple(
+        sorted(
+            (
+                (
+                    author_id,
+                    notes[0].author.name if notes[0].author is not None else None,
+                    len(notes),
+                    max(note.id for note in notes),
+                    max(note.created_at for note in notes),
+                )
+                for author_id, notes in by_author.items()
+            ),
+            key=_author_key,
+        )
+    )
+    company, contact, opportunity = activity.company, activity.contact, activity.opportunity
+    return (
+        activity.id,
+        *(getattr(activity, column.key) for column in _ACTIVITY_FACTS),
+        activity.type.code,
+        activity.type.name,
+        company.name if company is not None else None,
+        contact.first_name if contact is not None else None,
+        contact.last_name if contact is not None else None,
+        opportunity.name if opportunity is not None else None,
+        notes,
+    )
+
+
+class EventRow(NamedTuple):
+    """An activity of the feed: its facts (as ``_facts_of``), and the fingerprint and text
+    stored for it (None when never built)."""
+
+    activity_id: int
+    facts: tuple[Any, ...]
+    fingerprint: str | None
+    ics: str | None
+
+
+def _event_rows(member: Member, today: date) -> list[EventRow]:
+    """The activities of the member's feed, in its order, with their facts and stored
+    events, in one statement: an activity comes as one line per author of its notes."""
+    window = _feed_window(member, today)
+    notes = (
+        select(
+            ActivityNote.activity_id,
+            ActivityNote.author_id,
+            func.count(ActivityNote.id).label("count"),
+            func.max(ActivityNote.id).label("last_id"),
+            func.max(ActivityNote.created_at).label("last_at"),
+        )
+        .join(Activity, Activity.id == ActivityNote.activity_id)
+        .where(*window)
+        .group_by(ActivityNote.activity_id, ActivityNote.author_id)
+        .subquery()
+    )
+    author = aliased(Member)
+    result = db.session.execute(
+        select(
+            Activity.id,
+            *_ACTIVITY_FACTS,
+            ActivityType.code,
+            ActivityType.name,
+            Company.name,
+            Contact.first_name,
+            Contact.last_name,
+            Opportunity.name,
+            notes.c.author_id,
+            author.name,
+            notes.c.count,
+            notes.c.last_id,
+            notes.c.last_at,
+            StoredCalendarEvent.fingerprint,
+            StoredCalendarEvent.ics,
+        )
+        .join(ActivityType, ActivityType.id == Activity.type_id)
+        .outerjoin(Company, Company.id == Activity.company_id)
+        .outerjoin(Contact, Contact.id == Activity.contact_id)
+        .outerjoin(Opportunity, Opportunity.id == Activity.opportunity_id)
+        .outerjoin(notes, notes.c.activity_id == Activity.id)
+        .outerjoin(author, author.id == notes.c.author_id)
+        .outerjoin(StoredCalendarEvent, StoredCalendarEvent.activity_id == Activity.id)
+        .where(*window)
+        .order_by(Activity.due_on, Activity.starts_at, Activity.id)
+    )
+    width = len(_ACTIVITY_FACTS) + 7  # id, the activity's facts, type, names
+    rows = []
+    for activity_id, group in itertools.groupby(result, key=lambda row: row[0]):
+        lines: list[Any] = list(group)
+        first = lines[0]
+        authors = tuple(
+            sorted(
+                (tuple(line[width : width + 5]) for line in lines if line[width + 2] is not None),
+                key=_author_key,
+            )
+        )
+        rows.append(EventRow(activity_id, (*first[:width], authors), first[-2], first[-1]))
+    return rows
+
+
+# More activities to build than this: load the whole window rather than a list of ids.
+IN_LIST_LIMIT = 500
+
+
+def _load(ids: list[int], member: Member, today: date) -> list[Activity]:
+    """The activities to build, with everything their events show, in one statement (the
+    whole window when many are to build, as the first time)."""
+    if not ids:
+        return []
+    wanted = set(ids)
+    many = len(wanted) > IN_LIST_LIMIT
+    activities = db.session.scalars(
+        select(Activity)
+        .where(*_feed_window(member, today) if many else (Activity.id.in_(wanted),))
+        .options(
+            joinedload(Activity.type),
+            joinedload(Activity.company),
+            joinedload(Activity.contact),
+            joinedload(Activity.opportunity),
+            # Joined, not a second statement: the feed's statements stay as few as they were.
+            joinedload(Activity.notes).joinedload(ActivityNote.author),
+        )
+    ).unique()
+    return [activity for activity in activities if activity.id in wanted]
+
+
+def _event(activity: Activity, tz: ZoneInfo) -> icalendar.Event:
+    """The activity as a VEVENT. Everything in it comes from the activity's facts
+    (``_facts_of``), so its stored text holds until they change: DTSTAMP is when they last
+    changed (the activity or its newest note), not when the text was written."""
     event = icalendar.Event()
     event.add("uid", f"activity-{activity.id}@crmlite")
-    event.add("dtstamp", stamp)
+    event.add("dtstamp", _revised_at(activity))
     timed = False
     if activity.starts_at is not None and activity.ends_at is not None:
         # Local times with the zone's TZID (its VTIMEZONE is in the feed), as calendars
