@@ -227,7 +227,7 @@ def assemble(member: Member, *, today: date, calendar_name: str, tz: ZoneInfo) -
     stale = [activity_id for activity_id, text in texts.items() if text is None]
     built: list[dict[str, Any]] = []
     for activity in _load(stale, member, today):
-        text = _event(activity, tz).to_ical().decode()
+        text = build_event(activity, tz).to_ical().decode()
         texts[activity.id] = text
         built.append(
             {
@@ -439,7 +439,7 @@ def _load(ids: list[int], member: Member, today: date) -> list[Activity]:
     return [activity for activity in activities if activity.id in wanted]
 
 
-def _event(activity: Activity, tz: ZoneInfo) -> icalendar.Event:
+def build_event(activity: Activity, tz: ZoneInfo) -> icalendar.Event:
     """The activity as a VEVENT. Everything in it comes from the activity's facts
     (``_facts_of``), so its stored text holds until they change: DTSTAMP is when they last
     changed (the activity or its newest note), not when the text was written."""
