@@ -195,5 +195,5 @@ class StoredCalendarEvent(Model):
     activity_id: Mapped[int] = fk(
         "activities.id", ondelete="CASCADE", nullable=False, primary_key=True
     )
-    fingerprint: Mapped[str] = mapped_column(String(32))
+    fingerprint: Mapped[str] = mapped_column(Text)
     ics: Mapped[str] = mapped_column(Text)

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, Text, case, cast, func, literal, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from crmlite.database import dialect_insert
@@ -216,26 +215,32 @@ class AssembledFeed:
 
 
 def assemble(member: Member, *, today: date, calendar_name: str, tz: ZoneInfo) -> AssembledFeed:
-    """The member's feed (see ``feed``) put together from the stored events: one statement
-    reads every event's fingerprint facts and stored text; only the events whose facts
-    changed (or never built) are built again by the library, loaded in one more statement.
-    The text is byte for byte what the library writes for the whole calendar at once."""
-    texts: dict[int, str | None] = {
-        row.activity_id: row.ics if row.fingerprint == _fingerprint(row.facts, tz) else None
-        for row in _event_rows(member, today)
-    }
+    """The member's feed (see ``feed``) put together from the stored events. One statement
+    reads the window's activities with their stored text where its fingerprint still
+    matches; the others (changed, or never built) are loaded in one more statement and built
+    again by the library. The text is byte for byte what the library writes for the whole
+    calendar at once."""
+    prefix = _fingerprint_prefix(tz)
+    fingerprint = literal(prefix, Text) + _fingerprint_sql(db.session.get_bind().dialect.name)
+    texts: dict[int, str | None] = dict(
+        db.session.execute(
+            _with_fingerprint_sources(
+                select(
+                    Activity.id,
+                    case((StoredCalendarEvent.fingerprint == fingerprint, StoredCalendarEvent.ics)),
+                )
+            )
+            .outerjoin(StoredCalendarEvent, StoredCalendarEvent.activity_id == Activity.id)
+            .where(*_feed_window(member, today))
+            .order_by(Activity.due_on, Activity.starts_at, Activity.id)
+        ).all()
+    )
     stale = [activity_id for activity_id, text in texts.items() if text is None]
     built: list[dict[str, Any]] = []
-    for activity in _load(stale, member, today):
+    for activity, facts in _load(stale, fingerprint, member, today):
         text = build_event(activity, tz).to_ical().decode()
         texts[activity.id] = text
-        built.append(
-            {
-                "activity_id": activity.id,
-                "fingerprint": _fingerprint(_facts_of(activity), tz),
-                "ics": text,
-            }
-        )
+        built.append({"activity_id": activity.id, "fingerprint": facts, "ics": text})
     header = new_calendar(calendar_name, tz).to_ical().removesuffix(CALENDAR_END)
     # Always there, so even a feed without activities has a component, as RFC 5545 requires.
     events = "".join(text for text in texts.values() if text is not None).encode()
@@ -269,163 +274,97 @@ def feed(member: Member, *, today: date, calendar_name: str, tz: ZoneInfo) -> by
     return assembled.body
 
 
-def _revised_at(activity: Activity) -> datetime:
-    """When the activity or its notes last changed, to the second, in UTC."""
-    last = max([activity.updated_at, *(note.created_at for note in activity.notes)])
-    return last.astimezone(UTC).replace(microsecond=0)
-
-
 # -- what an event's text is built from ------------------------------------------------------
 
-# Raise it when ``_event`` or ``_description`` write anything differently: every stored
+# Raise it when ``build_event`` or ``_description`` write anything differently: every stored
 # event's fingerprint changes with it, so each is built again once.
 EVENT_FORMAT = 1
 
-# The activity's own columns an event's text reads (besides its id).
-_ACTIVITY_FACTS = (
-    Activity.subject,
-    Activity.status,
-    Activity.due_on,
-    Activity.starts_at,
-    Activity.ends_at,
-    Activity.reminder_minutes,
-    Activity.place,
-    Activity.phone,
-    Activity.version,
-    Activity.created_at,
-    Activity.updated_at,
-)
+
+def _fingerprint_prefix(tz: ZoneInfo) -> str:
+    """What every event's text depends on besides its own facts: the zone its times are
+    written in, and the format and library that wrote it."""
+    return f"{EVENT_FORMAT}|{icalendar.__version__}|{tz.key}|"
 
 
-def _fingerprint(facts: tuple[Any, ...], tz: ZoneInfo) -> str:
-    """The key of an event's stored text: a digest of everything the text is built from,
-    with the zone its times are written in and the library and format that wrote it."""
-    material = repr((EVENT_FORMAT, icalendar.__version__, tz.key, facts))
-    return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+def _sized(text: Any) -> Any:
+    """SQL: the text as "length:text", or "-" for none; so that no two different lists of
+    texts joined one after another read the same."""
+    return func.coalesce(cast(func.length(text), Text) + ":" + text, "-")
 
 
-def _author_key(group: tuple[Any, ...]) -> tuple[bool, int]:
-    return group[0] is None, group[0] or 0
+@functools.lru_cache(maxsize=4)
+def _fingerprint_sql(dialect: str) -> Any:
+    """SQL, for an activity joined to its sources (``_with_fingerprint_sources``): the text
+    of everything its event is built from, which the stored event's fingerprint must equal.
 
-
-def _facts_of(activity: Activity) -> tuple[Any, ...]:
-    """The facts of a loaded activity, as ``_event_rows`` reads them from the database."""
-    by_author: dict[int | None, list[ActivityNote]] = {}
-    for note in activity.notes:
-        by_author.setdefault(note.author_id, []).append(note)
-    notes = tuple(
-        sorted(
-            (
-                (
-                    author_id,
-                    notes[0].author.name if notes[0].author is not None else None,
-                    len(notes),
-                    max(note.id for note in notes),
-                    max(note.created_at for note in notes),
-                )
-                for author_id, notes in by_author.items()
-            ),
-            key=_author_key,
-        )
+    The activity's own columns through its version and ``updated_at``: the ORM raises the
+    one with every change and any UPDATE sets the other (its ``onupdate``); a migration that
+    rewrites activities in raw SQL must empty ``calendar_event_cache``. Then the names it
+    shows: its type's, company's, contact's, opportunity's; and its notes, each by id and its
+    author's id and name (notes are appended, never edited; an author renamed or deleted
+    changes the text)."""
+    note, author = aliased(ActivityNote), aliased(Member)
+    each_note = (
+        cast(note.id, Text) + ":" + func.coalesce(cast(note.author_id, Text), "") + ":"
+    ) + _sized(author.name)
+    notes: Any = func.aggregate_strings(each_note, ",")
+    if dialect == "postgresql":
+        notes = notes.aggregate_order_by(note.id)
+    # (SQLite 3.40 has no ORDER BY in group_concat: it reads the notes in the order of
+    # their index on activity_id, which is by id. Another order could only mean a rebuild.)
+    notes_of_activity = (
+        select(notes)
+        .select_from(note)
+        .outerjoin(author, author.id == note.author_id)
+        .where(note.activity_id == Activity.id)
+        .correlate(Activity)
+        .scalar_subquery()
     )
-    company, contact, opportunity = activity.company, activity.contact, activity.opportunity
     return (
-        activity.id,
-        *(getattr(activity, column.key) for column in _ACTIVITY_FACTS),
-        activity.type.code,
-        activity.type.name,
-        company.name if company is not None else None,
-        contact.first_name if contact is not None else None,
-        contact.last_name if contact is not None else None,
-        opportunity.name if opportunity is not None else None,
-        notes,
+        cast(Activity.version, Text)
+        + "|"
+        + cast(Activity.updated_at, Text)
+        + "|"
+        + Activity.status
+        + "|"
+        + _sized(ActivityType.code)
+        + _sized(ActivityType.name)
+        + _sized(Company.name)
+        + _sized(Contact.first_name)
+        + _sized(Contact.last_name)
+        + _sized(Opportunity.name)
+        + "|"
+        + func.coalesce(notes_of_activity, "")
     )
 
 
-class EventRow(NamedTuple):
-    """An activity of the feed: its facts (as ``_facts_of``), and the fingerprint and text
-    stored for it (None when never built)."""
-
-    activity_id: int
-    facts: tuple[Any, ...]
-    fingerprint: str | None
-    ics: str | None
-
-
-def _event_rows(member: Member, today: date) -> list[EventRow]:
-    """The activities of the member's feed, in its order, with their facts and stored
-    events, in one statement: an activity comes as one line per author of its notes."""
-    window = _feed_window(member, today)
-    notes = (
-        select(
-            ActivityNote.activity_id,
-            ActivityNote.author_id,
-            func.count(ActivityNote.id).label("count"),
-            func.max(ActivityNote.id).label("last_id"),
-            func.max(ActivityNote.created_at).label("last_at"),
-        )
-        .join(Activity, Activity.id == ActivityNote.activity_id)
-        .where(*window)
-        .group_by(ActivityNote.activity_id, ActivityNote.author_id)
-        .subquery()
-    )
-    author = aliased(Member)
-    result = db.session.execute(
-        select(
-            Activity.id,
-            *_ACTIVITY_FACTS,
-            ActivityType.code,
-            ActivityType.name,
-            Company.name,
-            Contact.first_name,
-            Contact.last_name,
-            Opportunity.name,
-            notes.c.author_id,
-            author.name,
-            notes.c.count,
-            notes.c.last_id,
-            notes.c.last_at,
-            StoredCalendarEvent.fingerprint,
-            StoredCalendarEvent.ics,
-        )
-        .join(ActivityType, ActivityType.id == Activity.type_id)
+def _with_fingerprint_sources(statement: Select[Any]) -> Select[Any]:
+    """The statement with the records ``_fingerprint_sql`` reads joined to its activities."""
+    return (
+        statement.join(ActivityType, ActivityType.id == Activity.type_id)
         .outerjoin(Company, Company.id == Activity.company_id)
         .outerjoin(Contact, Contact.id == Activity.contact_id)
         .outerjoin(Opportunity, Opportunity.id == Activity.opportunity_id)
-        .outerjoin(notes, notes.c.activity_id == Activity.id)
-        .outerjoin(author, author.id == notes.c.author_id)
-        .outerjoin(StoredCalendarEvent, StoredCalendarEvent.activity_id == Activity.id)
-        .where(*window)
-        .order_by(Activity.due_on, Activity.starts_at, Activity.id)
     )
-    width = len(_ACTIVITY_FACTS) + 7  # id, the activity's facts, type, names
-    rows = []
-    for activity_id, group in itertools.groupby(result, key=lambda row: row[0]):
-        lines: list[Any] = list(group)
-        first = lines[0]
-        authors = tuple(
-            sorted(
-                (tuple(line[width : width + 5]) for line in lines if line[width + 2] is not None),
-                key=_author_key,
-            )
-        )
-        rows.append(EventRow(activity_id, (*first[:width], authors), first[-2], first[-1]))
-    return rows
 
 
 # More activities to build than this: load the whole window rather than a list of ids.
 IN_LIST_LIMIT = 500
 
 
-def _load(ids: list[int], member: Member, today: date) -> list[Activity]:
-    """The activities to build, with everything their events show, in one statement (the
-    whole window when many are to build, as the first time)."""
+def _load(
+    ids: list[int], fingerprint: Any, member: Member, today: date
+) -> list[tuple[Activity, str]]:
+    """The activities to build, with everything their events show and their fingerprint
+    read in the same statement (so it is that of the facts they are built from), in one
+    statement: the whole window when many are to build, as the first time."""
     if not ids:
         return []
     wanted = set(ids)
     many = len(wanted) > IN_LIST_LIMIT
-    activities = db.session.scalars(
-        select(Activity)
+    rows = db.session.execute(
+        _with_fingerprint_sources(select(Activity, fingerprint))
         .where(*_feed_window(member, today) if many else (Activity.id.in_(wanted),))
         .options(
             joinedload(Activity.type),
@@ -436,7 +375,13 @@ def _load(ids: list[int], member: Member, today: date) -> list[Activity]:
             joinedload(Activity.notes).joinedload(ActivityNote.author),
         )
     ).unique()
-    return [activity for activity in activities if activity.id in wanted]
+    return [(activity, facts) for activity, facts in rows if activity.id in wanted]
+
+
+def _revised_at(activity: Activity) -> datetime:
+    """When the activity or its notes last changed, to the second, in UTC."""
+    last = max([activity.updated_at, *(note.created_at for note in activity.notes)])
+    return last.astimezone(UTC).replace(microsecond=0)
 
 
 def build_event(activity: Activity, tz: ZoneInfo) -> icalendar.Event:

@@ -21,7 +21,7 @@ def upgrade():
     # Empty at first: the feed fills it as it builds each event once.
     op.create_table('calendar_event_cache',
     sa.Column('activity_id', sa.Integer(), nullable=False),
-    sa.Column('fingerprint', sa.String(length=32), nullable=False),
+    sa.Column('fingerprint', sa.Text(), nullable=False),
     sa.Column('ics', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['activity_id'], ['activities.id'], name=op.f('fk_calendar_event_cache_activity_id_activities'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('activity_id', name=op.f('pk_calendar_event_cache'))
