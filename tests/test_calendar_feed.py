@@ -763,3 +763,21 @@ def test_an_activity_deleted_while_its_event_is_built_stores_nothing(
     response = anonymous.get(url)
     assert response.status_code == 200 and "Call Jason" in events(response.data)
     assert stored_count() == 0
+
+
+def test_many_events_to_build_are_loaded_with_the_window(
+    app, make_member, make_activity, monkeypatch, queries
+) -> None:
+    """More than IN_LIST_LIMIT to build (the first time): the window's activities are loaded
+    instead of a list of ids; the same text, the same statements."""
+    monkeypatch.setattr(calendar_feed, "IN_LIST_LIMIT", 1)
+    me = make_member()
+    today = local_today(LA)
+    for n in range(3):
+        make_activity(me, f"Call {n}", due_on=today + timedelta(days=n))
+    make_activity(make_member(), "Someone else's", due_on=today)
+    assert me.feed_include_done  # (the member loaded again after the commits)
+    with queries() as counted:
+        assembled = calendar_feed.assemble(me, today=today, calendar_name="Me", tz=LA)
+    assert len(assembled.built) == 3 and counted.count == 2
+    assert assembled.body == built_whole(me, today=today, calendar_name="Me", tz=LA)

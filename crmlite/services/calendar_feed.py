@@ -2,7 +2,8 @@
 Calendar or Apple Calendar: one secret address per member, made, reset or revoked here,
 always a valid calendar (a VTIMEZONE for the team's zone, times in it), captured e-mails and
 done activities as each member chooses, alarms only for timed open activities, notes in the
-description."""
+description. Each event is built by the ``icalendar`` library once per change of what it
+shows and stored (``calendar_event_cache``); the feed is put together from the stored ones."""
 
 from __future__ import annotations
 
