@@ -288,10 +288,10 @@ def _fingerprint_prefix(tz: ZoneInfo) -> str:
     return f"{EVENT_FORMAT}|{icalendar.__version__}|{tz.key}|"
 
 
-def _sized(text: Any) -> Any:
-    """SQL: the text as "length:text", or "-" for none; so that no two different lists of
-    texts joined one after another read the same."""
-    return func.coalesce(cast(func.length(text), Text) + ":" + text, "-")
+def _quoted(text: Any, dialect: str) -> Any:
+    """SQL: the text as a quoted SQL literal ('O''Brien'), or NULL for none: so that no two
+    different lists of texts joined one after another read the same."""
+    return func.quote_nullable(text) if dialect == "postgresql" else func.quote(text)
 
 
 @functools.lru_cache(maxsize=4)
@@ -308,7 +308,7 @@ def _fingerprint_sql(dialect: str) -> Any:
     note, author = aliased(ActivityNote), aliased(Member)
     each_note = (
         cast(note.id, Text) + ":" + func.coalesce(cast(note.author_id, Text), "") + ":"
-    ) + _sized(author.name)
+    ) + _quoted(author.name, dialect)
     notes: Any = func.aggregate_strings(each_note, ",")
     if dialect == "postgresql":
         notes = notes.aggregate_order_by(note.id)
@@ -329,12 +329,12 @@ def _fingerprint_sql(dialect: str) -> Any:
         + "|"
         + Activity.status
         + "|"
-        + _sized(ActivityType.code)
-        + _sized(ActivityType.name)
-        + _sized(Company.name)
-        + _sized(Contact.first_name)
-        + _sized(Contact.last_name)
-        + _sized(Opportunity.name)
+        + _quoted(ActivityType.code, dialect)
+        + _quoted(ActivityType.name, dialect)
+        + _quoted(Company.name, dialect)
+        + _quoted(Contact.first_name, dialect)
+        + _quoted(Contact.last_name, dialect)
+        + _quoted(Opportunity.name, dialect)
         + "|"
         + func.coalesce(notes_of_activity, "")
     )
