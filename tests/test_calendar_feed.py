@@ -115,7 +115,7 @@ def test_subscribe_then_fetch_without_signing_in(
         response = anonymous.get(url.removeprefix("http://localhost"))
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
-    # The team, the member, the version, the events' facts, the activities to build, and
+    # The team, the member, the version, the stored events, the activities to build, and
     # the events stored: whatever their number (see test_feed_request_statements).
     assert counted.count <= 6, counted.statements
 
