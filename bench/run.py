@@ -12,6 +12,7 @@ import sys
 BENCHMARKS = [
     "board",
     "calendar",
+    "feed",
     "activities",
     "points",
     "dashboard",

@@ -7,19 +7,30 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
-from crmlite.models import Activity, Member, Role
+from crmlite.models import (
+    Activity,
+    ActivityNote,
+    ActivityType,
+    Member,
+    Role,
+    StoredCalendarEvent,
+)
 from crmlite.services import calendar as cal
 from crmlite.services import calendar_feed, capture
-from crmlite.services.activities import add_note
+from crmlite.services.activities import add_note, close_activity, reopen_activity
 from crmlite.services.team import get_team, local_today
+from crmlite.web.calendar import feeds
 from tests.conftest import page_token
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -104,7 +115,9 @@ def test_subscribe_then_fetch_without_signing_in(
         response = anonymous.get(url.removeprefix("http://localhost"))
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
-    assert counted.count <= 4, counted.statements
+    # The team, the member, the version, the stored events, the activities to build, and
+    # the events stored: whatever their number (see test_feed_request_statements).
+    assert counted.count <= 6, counted.statements
 
     calendar = icalendar.Calendar.from_ical(response.data)
     assert str(calendar["VERSION"]) == "2.0"
@@ -525,3 +538,246 @@ def test_the_settings_form_is_not_public(anonymous) -> None:
         "/calendar/subscription/settings", data={"include_done": "y", "csrf_token": token}
     )
     assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+
+
+# -- issue #19: each event built once, stored, and the feed assembled from them --------------
+
+
+def built_whole(member: Member, *, today: date, calendar_name: str, tz: ZoneInfo) -> bytes:
+    """The reference: the whole calendar built by the library at once, as the feed was
+    before its events were stored (the tests' members' activities are all in the window)."""
+    activities = db.session.scalars(
+        select(Activity)
+        .where(Activity.assigned_to_id == member.id)
+        .options(
+            joinedload(Activity.type),
+            joinedload(Activity.company),
+            joinedload(Activity.contact),
+            joinedload(Activity.opportunity),
+            joinedload(Activity.notes).joinedload(ActivityNote.author),
+        )
+        .order_by(Activity.due_on, Activity.starts_at, Activity.id)
+    ).unique()
+    calendar = calendar_feed.new_calendar(calendar_name, tz)
+    first = today - timedelta(days=calendar_feed.FEED_PAST_DAYS)
+    last = today + timedelta(days=calendar_feed.FEED_FUTURE_DAYS)
+    calendar.add_component(
+        icalendar.Timezone.from_tzinfo(
+            tz,
+            tzid=tz.key,
+            first_date=date(first.year, 1, 1),
+            last_date=date(last.year + 1, 1, 1),
+        )
+    )
+    for activity in activities:
+        calendar.add_component(calendar_feed.build_event(activity, tz))
+    return calendar.to_ical()
+
+
+def stored_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(StoredCalendarEvent)) or 0
+
+
+def test_the_stored_feed_is_the_library_s_whole_build_byte_for_byte(
+    app, make_member, make_activity, make_company, make_contact, make_opportunity
+) -> None:
+    me = make_member(name="Nick Points")
+    colleague = make_member(name="Pat Lee")
+    today = local_today(LA)
+    chartec = make_company(name="CharTec")
+    jason = make_contact(first_name="Jason", last_name="Rivas", company_id=chartec.id)
+    deal = make_opportunity(name="CharTec - Managed Services")
+    meeting = make_activity(
+        me,
+        "1st Appointment with Jason",
+        code="SA",
+        due_on=today + timedelta(days=1),
+        starts_at=at(today + timedelta(days=1), 10),
+        ends_at=at(today + timedelta(days=1), 11),
+        reminder_minutes=15,
+        place="On-Site",
+        company_id=chartec.id,
+        contact_id=jason.id,
+        opportunity_id=deal.id,
+        phone="(866) 544-2772",
+    )
+    postcard = make_activity(me, "Thank you postcard ✉", due_on=today + timedelta(days=2))
+    done = make_activity(me, "Met Shane", due_on=today - timedelta(days=3), closed=True)
+    add_note(meeting, by=me, body="Asked for the price list.", now=at(today, 8))
+    add_note(meeting, by=colleague, body="Wants a demo — bring the contract. " * 20)
+    db.session.add(ActivityNote(activity_id=postcard.id, author_id=None, body="From the import."))
+    db.session.commit()
+
+    def check(rebuilt: int, tz: ZoneInfo = LA) -> bytes:
+        """Assemble and keep as the feed does; the text is the library's whole build."""
+        db.session.expire_all()
+        member = db.session.get(Member, me.id)
+        assembled = calendar_feed.assemble(member, today=today, calendar_name="Nick", tz=tz)
+        calendar_feed.keep_events(assembled.built)
+        db.session.commit()
+        assert len(assembled.built) == rebuilt
+        db.session.expire_all()
+        member = db.session.get(Member, me.id)
+        whole = built_whole(member, today=today, calendar_name="Nick", tz=tz)
+        assert assembled.body == whole
+        # Valid: read back by the library; folded at 75 octets (RFC 5545 3.1), CRLF-ended.
+        icalendar.Calendar.from_ical(assembled.body)
+        lines = assembled.body.split(b"\r\n")
+        assert lines[-1] == b"" and all(len(line) <= 75 for line in lines)
+        assert b"\n" not in assembled.body.replace(b"\r\n", b"")
+        return assembled.body
+
+    body = check(rebuilt=3)
+    assert stored_count() == 3
+    assert b"DESCRIPTION:" in body and b"\r\n " in body  # a long one, folded
+    assert check(rebuilt=0) == body
+
+    activity = db.session.get(Activity, meeting.id)
+    cal.move_activity(activity, due_on=activity.due_on, start=time(15), tz=LA, expected_version=1)
+    db.session.commit()
+    assert check(rebuilt=1) != body
+
+    add_note(db.session.get(Activity, done.id), by=me, body="Signed.")
+    db.session.commit()
+    check(rebuilt=1)
+
+    # What the text shows of other records: each change rebuilds the events that show it.
+    db.session.get(type(chartec), chartec.id).name = "CharTec Inc."
+    db.session.commit()
+    assert b"Company: CharTec Inc." in check(rebuilt=1)
+    db.session.get(type(jason), jason.id).last_name = "Rivas-Diaz"
+    db.session.commit()
+    check(rebuilt=1)
+    db.session.get(type(deal), deal.id).name = "CharTec - Cloud"
+    db.session.commit()
+    check(rebuilt=1)
+    db.session.get(Member, colleague.id).name = "Pat Lee-Smith"  # a note's author
+    db.session.commit()
+    assert b"Pat Lee-Smith" in check(rebuilt=1).replace(b"\r\n ", b"")
+    db.session.get(ActivityType, meeting.type_id).name = "Sales appointment"
+    db.session.commit()
+    check(rebuilt=1)
+
+    # Done, then open again: the subject and status change, and the alarm comes back.
+    activity = db.session.get(Activity, meeting.id)
+    close_activity(activity, by=me)
+    db.session.commit()
+    assert "SUMMARY:✓ Done: 1st Appointment".encode() in check(rebuilt=1)
+    reopen_activity(db.session.get(Activity, meeting.id), by=me)
+    db.session.commit()
+    assert b"BEGIN:VALARM" in check(rebuilt=1)
+
+    # Deleted: gone from the feed, its stored event with it.
+    db.session.delete(db.session.get(Activity, postcard.id))
+    db.session.commit()
+    assert b"Thank you postcard" not in check(rebuilt=0)
+    assert stored_count() == 2
+
+    # Another zone: every event is written in it.
+    check(rebuilt=2, tz=ZoneInfo("Europe/Berlin"))
+    check(rebuilt=0, tz=ZoneInfo("Europe/Berlin"))
+
+
+def test_the_member_s_choices_filter_events_without_rebuilding_them(
+    app, make_member, make_activity
+) -> None:
+    me = make_member()
+    today = local_today(LA)
+    make_activity(me, "Call Jason", due_on=today)
+    make_activity(me, "Done call", due_on=today, closed=True)
+    captured_email(me, "Re: the quote", datetime.now(UTC) - timedelta(days=2))
+
+    def assemble() -> calendar_feed.AssembledFeed:
+        assembled = calendar_feed.assemble(me, today=today, calendar_name="Me", tz=LA)
+        calendar_feed.keep_events(assembled.built)
+        db.session.commit()
+        return assembled
+
+    assert len(assemble().built) == 2
+    calendar_feed.update_feed_settings(me, include_captured=True, include_done=False)
+    db.session.commit()
+    shown = assemble()
+    assert len(shown.built) == 1  # the captured e-mail, never shown before
+    assert set(events(shown.body)) == {"Call Jason", "✓ Done: Re: the quote"}
+    calendar_feed.update_feed_settings(me, include_captured=True, include_done=True)
+    db.session.commit()
+    assert len(assemble().built) == 0
+
+
+def test_feed_request_statements(
+    client, signed_in, anonymous, make_activity, make_member, queries
+) -> None:
+    """Constant statements: built or read from the store, with 2 events or 20 (and notes);
+    a 304 reads only the member and the version."""
+    me = signed_in(Role.REP)
+    colleague = make_member()
+    url = subscribe(client).removeprefix("http://localhost")
+    day = local_today(LA)
+
+    numbers = iter(range(100))
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            i = next(numbers)
+            activity = make_activity(me, f"Call {i}", due_on=day + timedelta(days=i % 9))
+            add_note(activity, by=me, body="Mine.")
+            add_note(activity, by=colleague, body="Theirs.")
+        db.session.commit()
+
+    def fetch(**headers: str) -> tuple[Any, int]:
+        feeds.clear()  # the process's whole-feed cache: as after a change, or another process
+        with queries() as counted:
+            response = anonymous.get(url, headers=headers)
+        return response, counted.count
+
+    add(2)
+    cold, built = fetch()
+    assert cold.status_code == 200 and stored_count() == 2
+    warm, read = fetch()
+    assert warm.data == cold.data and stored_count() == 2
+    add(18)
+    changed, built_more = fetch()
+    assert len(events(changed.data)) == 20 and stored_count() == 20
+    again, read_more = fetch()
+    assert again.data == changed.data
+    # The team, the member, the version, the events (, the activities to build, the store).
+    assert (read, built) == (read_more, built_more) == (4, 6)
+    unchanged, checked = fetch(**{"If-None-Match": again.headers["ETag"]})
+    assert unchanged.status_code == 304 and checked == 3
+
+
+def test_an_activity_deleted_while_its_event_is_built_stores_nothing(
+    client, signed_in, anonymous, make_activity, monkeypatch
+) -> None:
+    me = signed_in(Role.REP)
+    url = subscribe(client).removeprefix("http://localhost")
+    make_activity(me, "Call Jason", due_on=local_today(LA))
+    assemble = calendar_feed.assemble
+
+    def deleted_meanwhile(*args: Any, **kwargs: Any) -> calendar_feed.AssembledFeed:
+        assembled = assemble(*args, **kwargs)
+        assembled.built.append({"activity_id": 2_000_000, "fingerprint": "x", "ics": "x"})
+        return assembled
+
+    monkeypatch.setattr(calendar_feed, "assemble", deleted_meanwhile)
+    response = anonymous.get(url)
+    assert response.status_code == 200 and "Call Jason" in events(response.data)
+    assert stored_count() == 0
+
+
+def test_many_events_to_build_are_loaded_with_the_window(
+    app, make_member, make_activity, monkeypatch, queries
+) -> None:
+    """More than IN_LIST_LIMIT to build (the first time): the window's activities are loaded
+    instead of a list of ids; the same text, the same statements."""
+    monkeypatch.setattr(calendar_feed, "IN_LIST_LIMIT", 1)
+    me = make_member()
+    today = local_today(LA)
+    for n in range(3):
+        make_activity(me, f"Call {n}", due_on=today + timedelta(days=n))
+    make_activity(make_member(), "Someone else's", due_on=today)
+    assert me.feed_include_done  # (the member loaded again after the commits)
+    with queries() as counted:
+        assembled = calendar_feed.assemble(me, today=today, calendar_name="Me", tz=LA)
+    assert len(assembled.built) == 3 and counted.count == 2
+    assert assembled.body == built_whole(me, today=today, calendar_name="Me", tz=LA)

@@ -7,6 +7,7 @@ from crmlite.models.activities import (
     ActivityNote,
     ActivityStatus,
     ActivityType,
+    StoredCalendarEvent,
 )
 from crmlite.models.api_tokens import ApiToken, TokenScope
 from crmlite.models.audit import AuditEntry, AuditKind
@@ -141,6 +142,7 @@ __all__ = [
     "StageChange",
     "StepAction",
     "StepAssignee",
+    "StoredCalendarEvent",
     "Team",
     "TimeEntry",
     "TokenScope",

@@ -181,3 +181,19 @@ class ActivityNote(Model):
     body: Mapped[str] = mapped_column(Text)
 
     author: Mapped[Member | None] = rel(Member)
+
+
+class StoredCalendarEvent(Model):
+    """An activity's VEVENT as the calendar feed last built it (``ics``: its folded lines,
+    CRLF-ended), with the fingerprint of everything that text was built from: the activity,
+    its type, company, contact and opportunity names, its notes and their authors, the team's
+    zone. The feed uses the text while the fingerprint still matches what the database holds,
+    and builds the event again otherwise, so a stored event cannot go stale."""
+
+    __tablename__ = "calendar_event_cache"
+
+    activity_id: Mapped[int] = fk(
+        "activities.id", ondelete="CASCADE", nullable=False, primary_key=True
+    )
+    fingerprint: Mapped[str] = mapped_column(Text)
+    ics: Mapped[str] = mapped_column(Text)

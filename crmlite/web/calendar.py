@@ -22,10 +22,12 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
 from crmlite import links
+from crmlite.database import write_intent
 from crmlite.extensions import db
 from crmlite.models import Activity, Member
 from crmlite.services import calendar as cal
@@ -480,6 +482,24 @@ def feed(token: str) -> Response:
         return Response(status=304, headers=headers)
     body = feeds.get(version)
     if body is None:
-        body = calendar_feed.feed(member, today=today, calendar_name=name, tz=g.tz)
+        assembled = calendar_feed.assemble(member, today=today, calendar_name=name, tz=g.tz)
+        _keep(assembled.built)
+        body = assembled.body
         feeds.put(version, body)
     return Response(body, content_type="text/calendar; charset=utf-8", headers=headers)
+
+
+def _keep(built: list[dict[str, Any]]) -> None:
+    """Store the events the feed built now, so the next poll only reads them. This GET
+    writes: on SQLite its read-only transaction ends first and the write begins IMMEDIATE,
+    queued behind other writers like a POST's. An activity deleted meanwhile: nothing is
+    kept (its row would refer to nothing); the next poll builds what it still needs."""
+    if not built:
+        return
+    write_intent.set(True)
+    db.session.rollback()
+    try:
+        calendar_feed.keep_events(built)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
