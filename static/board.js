@@ -252,7 +252,7 @@
     var detail = evt.detail || {};
     var card = detail.opportunity_id && document.getElementById("card-" + detail.opportunity_id);
     if (card) {
-      document.body.dispatchEvent(new CustomEvent("crm-done", {
+      document.body.dispatchEvent(new CustomEvent("crm-done", { bubbles: true,
         detail: { focus: ["#card-" + detail.opportunity_id + " .card-title"] }
       }));
       htmx.ajax("GET", "/board/opportunities/" + detail.opportunity_id + "/card",

@@ -91,7 +91,8 @@
   }
 
   function say(message) {
-    document.body.dispatchEvent(new CustomEvent("crm-done", { detail: { say: message } }));
+    document.body.dispatchEvent(
+      new CustomEvent("crm-done", { bubbles: true, detail: { say: message } }));
   }
 
   var STEPS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -60], ArrowDown: [0, 60] };
@@ -162,7 +163,7 @@
   function toBlock(evt) {
     var detail = evt.detail || {};
     if (!detail.id || !document.getElementById("calendar-week")) return;
-    document.body.dispatchEvent(new CustomEvent("crm-done", { detail: {
+    document.body.dispatchEvent(new CustomEvent("crm-done", { bubbles: true, detail: {
       focus: ["#cal-activity-" + detail.id, "#calendar-panel-body .activity-item"]
     } }));
   }
