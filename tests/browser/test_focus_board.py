@@ -250,6 +250,7 @@ def test_a_new_opportunity_gets_the_focus_and_cancel_returns_it_to_the_button(
     page.keyboard.press("Enter")  # nothing typed: the name is asked for, and focused
     expect(form).to_contain_text("Name the opportunity.")
     expect(form.get_by_label("Opportunity")).to_be_focused()
+    expect(form).not_to_have_class(re.compile(r"\bhtmx-added\b"))  # htmx has taken it in
     page.keyboard.type("CharTec - Phone System")
     page.keyboard.press("Enter")
     card = page.locator(f"#stage-{deals['Prospect']}-cards .board-card").first
