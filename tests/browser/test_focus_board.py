@@ -170,14 +170,23 @@ def test_the_move_forms_cancel_and_escape_put_the_focus_back_on_the_card(
     assert db.session.get(Opportunity, deals["selma"]).stage_id == deals["Discovery"]
 
 
+SELMA = "Selma Raisin - Hardware"
+
+
+def move_selma(page: Page, live_server: str, deals: dict[str, int], to: str) -> Locator:
+    """Open the board and move Selma's card with its "Move to" form; its card (or question)."""
+    open_board(page, live_server)
+    card = page.locator(f"#card-{deals['selma']}")
+    open_move_form(page, card, SELMA).select_option(label=to)
+    card.get_by_role("button", name="Move", exact=True).click()
+    return card
+
+
 def test_a_keyboard_move_is_announced_and_keeps_the_focus_on_the_card(
     page: Page, live_server: str, deals: dict[str, int]
 ) -> None:
-    open_board(page, live_server)
-    name = "Selma Raisin - Hardware"
-    card = page.locator(f"#card-{deals['selma']}")
-    open_move_form(page, card, name).select_option(label="Presentation")
-    card.get_by_role("button", name="Move", exact=True).click()
+    name = SELMA
+    move_selma(page, live_server, deals, "Presentation")
     moved = page.locator(f"#stage-{deals['Presentation']}-cards #card-{deals['selma']}")
     expect(moved).to_be_visible()
     expect(announcer(page)).to_have_text(f"Moved {name} to Presentation")
@@ -187,11 +196,8 @@ def test_a_keyboard_move_is_announced_and_keeps_the_focus_on_the_card(
 def test_escape_on_the_lost_question_puts_the_card_back_with_the_focus(
     page: Page, live_server: str, deals: dict[str, int]
 ) -> None:
-    open_board(page, live_server)
-    name = "Selma Raisin - Hardware"
-    card = page.locator(f"#card-{deals['selma']}")
-    open_move_form(page, card, name).select_option(label="Lost")
-    card.get_by_role("button", name="Move", exact=True).click()
+    name = SELMA
+    card = move_selma(page, live_server, deals, "Lost")
     reason = card.get_by_label("Why did they say no?")
     expect(reason).to_be_focused()
     page.keyboard.press("Escape")
@@ -203,11 +209,8 @@ def test_escape_on_the_lost_question_puts_the_card_back_with_the_focus(
 def test_an_invalid_answer_focuses_the_field_in_error(
     page: Page, live_server: str, deals: dict[str, int]
 ) -> None:
-    open_board(page, live_server)
-    name = "Selma Raisin - Hardware"
-    card = page.locator(f"#card-{deals['selma']}")
-    open_move_form(page, card, name).select_option(label="Lost")
-    card.get_by_role("button", name="Move", exact=True).click()
+    name = SELMA
+    card = move_selma(page, live_server, deals, "Lost")
     card.get_by_role("button", name="Mark lost").focus()
     page.keyboard.press("Enter")  # no reason given
     reason = card.get_by_label("Why did they say no?")

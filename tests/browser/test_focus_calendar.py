@@ -14,10 +14,9 @@ from playwright.sync_api import Locator, Page, expect
 from crmlite.database import write_intent
 from crmlite.extensions import db
 from crmlite.models import Activity, Role
-from crmlite.services.calendar import week_start
-from crmlite.services.team import local_today
 from tests.browser.conftest import sign_in_page
 from tests.browser.test_calendar import EMAIL, LA, at, column, open_week
+from tests.browser.test_calendar import week as week  # the fixture, shared
 
 
 def spoken(day: date) -> str:
@@ -25,21 +24,9 @@ def spoken(day: date) -> str:
 
 
 @pytest.fixture()
-def meeting(make_member, make_activity, make_company) -> dict:
-    nick = make_member(name="Nick Points", email=EMAIL, role=Role.REP)
-    chartec = make_company(name="CharTec")
-    monday = week_start(local_today(LA)) + timedelta(days=7)
-    activity = make_activity(
-        nick,
-        "1st Appointment with Jason",
-        code="SA",
-        due_on=monday,
-        starts_at=at(monday, 10),
-        ends_at=at(monday, 11),
-        company_id=chartec.id,
-    )
-    db.session.commit()
-    return {"monday": monday, "id": activity.id}
+def meeting(week: dict) -> dict:
+    """test_calendar's week: Nick's 1st Appointment, Monday next week 10:00-11:00 (CharTec)."""
+    return {"monday": week["monday"], "id": week["meeting"]}
 
 
 def announcer(page: Page) -> Locator:
