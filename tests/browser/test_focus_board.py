@@ -52,7 +52,7 @@ def deals(make_member, make_opportunity, make_activity) -> dict[str, int]:
 def settled(page: Page) -> None:
     """Wait until htmx has taken in what came (the browser focuses an [autofocus] field on
     its own a moment before htmx does it again: keys pressed in between would be undone)."""
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling, .htmx-added')")
+    expect(page.locator(".htmx-request, .htmx-settling, .htmx-added")).to_have_count(0)
 
 
 def open_board(page: Page, live_server: str) -> None:
