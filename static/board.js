@@ -162,6 +162,29 @@
 
   document.addEventListener("htmx:load", function (evt) { setUp(evt.detail.elt); });
 
+  /* Escape on a card: a question in the card or the "Move to" form is cancelled (as its
+     Cancel button does: the card as it was, the focus on it); an open "⋯" menu closes. The
+     next-step dialog has its own (app.js), the side panel too. */
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Escape" || !(evt.target instanceof Element)) return;
+    var card = evt.target.closest("#board .board-card");
+    if (!card || evt.target.closest("dialog")) return;
+    var cancel = card.matches(".board-prompt")
+      ? card.querySelector("[data-cancel-move]")
+      : card.querySelector(".card-move form button[hx-get]");
+    if (cancel) {
+      evt.preventDefault();
+      cancel.click();
+      return;
+    }
+    var menu = card.querySelector(".card-menu[open]");
+    if (menu) {
+      evt.preventDefault();
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  }, true);
+
   /* The live board: #board-live asks every few seconds whether anything changed; when it
      did ("board-changed"), the board is fetched again with the filters kept and swapped in,
      unless the person is busy with it (a drag, a question, a "Move to…" list, a form in the
@@ -188,6 +211,10 @@
     var current = document.getElementById("board");
     if (!current || board.fetching || busy()) return;
     var kept = notices();
+    // The card that has the focus keeps it when the board comes back.
+    var focused = document.activeElement && document.activeElement.closest &&
+      document.activeElement.closest("#board .board-card");
+    var focusedId = focused ? focused.id : "";
     var values = filterValues();
     values.live = "1";
     board.fetching = true;
@@ -199,6 +226,11 @@
         var card = document.getElementById(cardId);
         if (card && !card.querySelector(".card-notice")) showNotice(card, kept[cardId]);
       });
+      var again = focusedId && document.getElementById(focusedId);
+      var active = document.activeElement;
+      if (again && (!active || active === document.body || active.id === "board")) {
+        again.querySelector(".card-title").focus();
+      }
     }, function () { board.fetching = false; });
   });
 
@@ -212,13 +244,17 @@
 })();
 
 /* When an activity is saved or closed anywhere on the board page, its opportunity's card
-   shows the new next step. */
+   shows the new next step, and the focus goes back to that card (app.js keeps it there
+   when the card is replaced; a next-step question asked in the panel keeps it instead). */
 (function () {
   "use strict";
   function refreshCard(evt) {
     var detail = evt.detail || {};
     var card = detail.opportunity_id && document.getElementById("card-" + detail.opportunity_id);
     if (card) {
+      document.body.dispatchEvent(new CustomEvent("crm-done", { bubbles: true,
+        detail: { focus: ["#card-" + detail.opportunity_id + " .card-title"] }
+      }));
       htmx.ajax("GET", "/board/opportunities/" + detail.opportunity_id + "/card",
                 { target: card, swap: "outerHTML" });
     }

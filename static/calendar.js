@@ -1,14 +1,15 @@
 /* crmlite calendar: drag an activity to another day or time with plain pointer events; the
    server reschedules it (same length, version checked) and answers with the member's week
-   as it now is, so a refused move shows the block where it really is. Also: the side panel
-   (focus in, Escape or Close out), the member chooser, copying the feed address. */
+   as it now is, so a refused move shows the block where it really is. The keyboard's way:
+   Alt+←/→ move a focused block a day, Alt+↑/↓ an hour, through the same endpoint and
+   version check. Also: the member chooser, copying the feed address (the side panel is
+   app.js's [data-panel]). */
 (function () {
   "use strict";
 
   var THRESHOLD_PX = 5;
   var drag = null; // { block, pane, x, y, active, zone }
   var justDragged = false;
-  var opener = null; // what opened the side panel, to return focus to on close
 
   function paneOf(el) { return el.closest(".cal-pane"); }
 
@@ -67,28 +68,82 @@
     if (zone.dataset.dueOn === block.dataset.dueOn && zone.dataset.start === block.dataset.start) {
       return;
     }
+    moveTo(block, ended.pane, zone.dataset.dueOn, zone.dataset.start);
+  });
+
+  /* Ask the server to move the block (the answer is the member's week as it now is, and
+     "crm-done": what happened, the focus back on the block). */
+  function moveTo(block, pane, dueOn, start) {
     block.classList.add("is-saving");
     htmx.ajax("POST", block.dataset.moveUrl, {
       source: block,
-      target: ended.pane,
+      target: pane,
       swap: "outerHTML",
       values: {
-        due_on: zone.dataset.dueOn,
-        start: zone.dataset.start,
+        due_on: dueOn,
+        start: start,
         version: block.dataset.version,
-        week: ended.pane.dataset.week,
-        weekend: ended.pane.dataset.weekend,
-        side_by_side: ended.pane.dataset.sideBySide
+        week: pane.dataset.week,
+        weekend: pane.dataset.weekend,
+        side_by_side: pane.dataset.sideBySide
       }
     });
-  });
+  }
+
+  function say(message) {
+    document.body.dispatchEvent(
+      new CustomEvent("crm-done", { bubbles: true, detail: { say: message } }));
+  }
+
+  var STEPS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -60], ArrowDown: [0, 60] };
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  /* Alt+arrow on a focused block: a day earlier or later (within the days shown), an hour
+     earlier or later (the same day). */
+  function keyMove(evt) {
+    var step = STEPS[evt.key];
+    var block = evt.target instanceof Element && evt.target.closest(".cal-block");
+    if (!step || !evt.altKey || evt.ctrlKey || evt.metaKey || evt.shiftKey || !block) return;
+    evt.preventDefault();  // Alt+← is also the browser's Back
+    if (!block.dataset.moveUrl) {
+      say("This activity cannot be moved: it is done, or not yours to move.");
+      return;
+    }
+    var pane = paneOf(block);
+    var days = Array.prototype.map.call(pane.querySelectorAll(".cal-day[data-day]"),
+      function (day) { return day.dataset.day; });
+    var dueOn = days[days.indexOf(block.dataset.dueOn) + step[0]];
+    if (!dueOn) {
+      say("That day is not shown; open the activity to move it to another week.");
+      return;
+    }
+    var start = block.dataset.start;
+    if (step[1]) {
+      if (!start) {
+        say("This activity has no set time; open it to give it one.");
+        return;
+      }
+      var minutes = Number(start.slice(0, 2)) * 60 + Number(start.slice(3, 5)) + step[1];
+      if (minutes < 0 || minutes >= 24 * 60) {
+        say("It cannot move to another day by the hour; use Alt with left or right.");
+        return;
+      }
+      start = pad(Math.floor(minutes / 60)) + ":" + pad(minutes % 60);
+    }
+    if (block.classList.contains("is-saving")) return;
+    moveTo(block, pane, dueOn, start);
+  }
 
   document.addEventListener("pointercancel", stop);
   document.addEventListener("keydown", function (evt) {
-    if (evt.key !== "Escape") return;
-    if (drag) { stop(); return; }
-    closePanel();
-  });
+    if (evt.key === "Escape" && drag) {
+      evt.preventDefault();  // the drag, not the panel
+      stop();
+      return;
+    }
+    keyMove(evt);
+  }, true);
 
   document.addEventListener("click", function (evt) {
     if (justDragged) {
@@ -99,33 +154,21 @@
     }
     var target = evt.target instanceof Element ? evt.target : null;
     if (!target) return;
-    if (target.closest("[data-close-panel]")) closePanel();
     var copy = target.closest("[data-copy]");
     if (copy) copyFrom(copy);
   }, true);
 
-  // ---- the side panel -------------------------------------------------------------------
-
-  function panelBody() { return document.getElementById("calendar-panel-body"); }
-
-  function closePanel() {
-    var body = panelBody();
-    if (!body || !body.firstChild) return;
-    body.replaceChildren();
-    if (opener && document.contains(opener)) opener.focus();
-    opener = null;
+  // An activity saved or done in the panel: the focus goes to its block once the week is
+  // redrawn (else, when it left the week, to the saved activity in the panel).
+  function toBlock(evt) {
+    var detail = evt.detail || {};
+    if (!detail.id || !document.getElementById("calendar-week")) return;
+    document.body.dispatchEvent(new CustomEvent("crm-done", { bubbles: true, detail: {
+      focus: ["#cal-activity-" + detail.id, "#calendar-panel-body .activity-item"]
+    } }));
   }
-
-  document.addEventListener("htmx:afterSwap", function (evt) {
-    var body = panelBody();
-    if (!body || evt.detail.target !== body) return;
-    var elt = evt.detail.requestConfig && evt.detail.requestConfig.elt;
-    if (elt && !body.contains(elt)) opener = elt;
-    if (body.contains(document.activeElement)) return;
-    var field = body.querySelector(
-      "[autofocus], input:not([type=hidden]):not([disabled]), select, textarea, button");
-    if (field) field.focus();
-  });
+  document.body.addEventListener("activity-saved", toBlock);
+  document.body.addEventListener("activity-closed", toBlock);
 
   // ---- small helpers --------------------------------------------------------------------
 

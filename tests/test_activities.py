@@ -311,7 +311,11 @@ def test_due_soon_strip(client, signed_in, make_activity, today) -> None:
     )
     strip = client.get("/activities/due-soon").get_data(as_text=True)
     assert "Call Jason soon" in strip and "Later meeting" not in strip
-    assert 'hx-trigger="every 60s"' in strip
+    # Every minute, and at once when the page saves, closes or moves an activity.
+    assert (
+        'hx-trigger="every 60s, activity-saved from:body, activity-closed from:body, '
+        'activity-moved from:body"'
+    ) in strip
     assert "Call Jason soon" in client.get("/").get_data(as_text=True)
 
 

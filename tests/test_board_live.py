@@ -117,7 +117,8 @@ def test_the_keyboard_move_form_can_be_cancelled(client, signed_in, make_opportu
     deal = make_opportunity(name="Tows", account_manager_id=me.id)
     db.session.commit()
     form = client.get(f"/board/opportunities/{deal.id}/move").get_data(as_text=True)
-    assert re.search(rf'hx-get="/board/opportunities/{deal.id}/card"[^>]*>Cancel</button>', form)
+    cancel = rf'hx-get="/board/opportunities/{deal.id}/card\?cancelled=1"[^>]*>Cancel</button>'
+    assert re.search(cancel, form)
 
 
 def test_the_poll_answers_204_until_something_changes(

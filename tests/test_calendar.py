@@ -42,7 +42,7 @@ def day_column(html: str, day: date, member_id: int | None = None) -> str:
     """The grid column of one day (of one member's pane, when given)."""
     if member_id is not None:
         html = pane(html, member_id)
-    match = re.search(rf'<div class="cal-day[^"]*" data-day="{day.isoformat()}">', html)
+    match = re.search(rf'<div class="cal-day[^"]*" data-day="{day.isoformat()}"[^>]*>', html)
     assert match, f"no column for {day}"
     ends = [html.find(mark, match.end()) for mark in ('<div class="cal-day', "</section>")]
     return html[match.end() : min(e for e in ends if e >= 0)]
@@ -222,7 +222,7 @@ def test_slots_and_blocks_open_the_activity_forms_in_the_panel(
     assert 'class="cal-grid days-5" hx-target="#calendar-panel-body" hx-swap="innerHTML"' in html
     # The week refreshes itself when the form saves or closes an activity.
     assert 'hx-trigger="activity-saved from:body, activity-closed from:body"' in html
-    assert '<div id="calendar-panel-body"></div>' in html
+    assert '<div id="calendar-panel-body" data-panel></div>' in html
 
     fragment = client.get(
         f"/calendar/?week={next_week.isoformat()}",

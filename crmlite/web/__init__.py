@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -110,6 +111,19 @@ def strip(value: str | None) -> str | None:
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def announce(say: str = "", focus: str | list[str] = "") -> dict[str, str]:
+    """Response headers telling the page what just happened: static/app.js says ``say`` in
+    the page's polite live region and, once the answer has settled, puts the focus on the
+    first element ``focus`` (a CSS selector, or several to try in order) finds: the card, row
+    or block that was worked on, in its new place."""
+    detail: dict[str, Any] = {}
+    if say:
+        detail["say"] = say
+    if focus:
+        detail["focus"] = [focus] if isinstance(focus, str) else focus
+    return {"HX-Trigger-After-Settle": json.dumps({"crm-done": detail})}
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -33,7 +33,16 @@ from crmlite.services import exports, pick_lists, reference
 from crmlite.services.activities import ActivityFilters
 from crmlite.services.parsing import parse_id, parse_ids
 from crmlite.services.team import get_team, local_today
-from crmlite.web import exporting, get_or_404, is_htmx, may, me, offset_arg, require
+from crmlite.web import (
+    announce,
+    exporting,
+    get_or_404,
+    is_htmx,
+    may,
+    me,
+    offset_arg,
+    require,
+)
 from crmlite.web.activities_forms import CONTEXT_FIELDS, ActivityForm
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
@@ -78,9 +87,12 @@ def _render_form(form: ActivityForm, activity: Activity | None = None, notice: s
 
 
 def _triggered(html: str, event: str, activity: Activity, status: int = 200) -> Any:
-    """The fragment, plus an event other parts of the page listen to (calendar, board)."""
+    """The fragment, plus an event other parts of the page listen to (calendar, board,
+    the "Due soon" strip; they put the focus where the work was), and what to say."""
     detail = {"id": activity.id, "opportunity_id": activity.opportunity_id}
-    return html, status, {"HX-Trigger": json.dumps({event: detail})}
+    said = "Marked done" if event == "activity-closed" else "Activity saved"
+    said_headers = announce(say=f"{said}: {activity.subject}")
+    return html, status, {"HX-Trigger": json.dumps({event: detail}), **said_headers}
 
 
 def _item(activity_id: int, prompt: Any = None) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import literal, select, text, true, union_all
@@ -33,7 +33,7 @@ from crmlite.services.money import ZERO
 from crmlite.services.opportunities import create_opportunity
 from crmlite.services.parsing import parse_id
 from crmlite.services.team import local_today
-from crmlite.web import exporting, get_or_404, is_htmx, may, offset_arg, require
+from crmlite.web import announce, exporting, get_or_404, is_htmx, may, offset_arg, require
 from crmlite.web.board_forms import RATINGS, MoveForm, NewOpportunityForm
 from crmlite.web.filters import datetime_label
 
@@ -206,9 +206,29 @@ def more(stage_id: int) -> str:
 
 
 @bp.get("/opportunities/<int:opportunity_id>/card")
-def card(opportunity_id: int) -> str:
+def card(opportunity_id: int) -> str | tuple[str, dict[str, str]]:
+    """One card as it is; ``cancelled``: a move's question or form was cancelled, so the
+    page says so and puts the focus back on the card."""
     get_or_404(Opportunity, opportunity_id)
+    if request.args.get("cancelled"):
+        the_card = _the_card(opportunity_id)
+        html = render_template("board/_card.html", card=the_card, notice="")
+        say = f"Not moved: {the_card.name} stays in {the_card.stage_name}"
+        return html, announce(say=say, focus=_title(opportunity_id))
     return _render_card(opportunity_id)
+
+
+def _the_card(opportunity_id: int) -> Card:
+    """The card of an opportunity that exists (else 404: deleted meanwhile)."""
+    the_card = board_service.card(opportunity_id, _today())
+    if the_card is None:
+        abort(404)
+    return the_card
+
+
+def _title(opportunity_id: int) -> str:
+    """Where the focus goes on a card: its name (a link, so a screen reader says the deal)."""
+    return f"#card-{opportunity_id} .card-title"
 
 
 def _render_card(opportunity_id: int, notice: str = "") -> str:
@@ -267,27 +287,38 @@ def _headers(
     return [(s, totals[s.id]) for s in stage_list if stage_ids is None or s.id in stage_ids]
 
 
-def _moved(opportunity_id: int, stage_ids: Collection[int] | None, notice: str = "") -> str:
+def _moved(
+    opportunity_id: int, stage_ids: Collection[int] | None, notice: str = ""
+) -> tuple[str, dict[str, str]]:
     """The changed fragments only: the card and the headers of the columns in ``stage_ids``
     (every one when None). A mouse drop (``via=drag``) keeps the card where it was dropped
     (refused, the page puts it back); a keyboard move puts it at the top of its column, its
     "Move to…" control open. When the board was current but for this move, its version
-    moves on, so the next poll does not fetch the board again for the person's own move."""
+    moves on, so the next poll does not fetch the board again for the person's own move.
+    The page says what happened and keeps the focus on the card (its "Move to" list after
+    a keyboard move)."""
     stage_list = reference.stages()
     since = request.form.get("board_version")
-    return render_template(
+    the_card = _the_card(opportunity_id)
+    in_place = request.form.get("via") == "drag"
+    html = render_template(
         "board/_moved.html",
-        card=board_service.card(opportunity_id, _today()),
+        card=the_card,
         headers=_headers(stage_list, stage_ids),
         stages=stage_list,
         notice=notice,
-        in_place=request.form.get("via") == "drag",
+        in_place=in_place,
         board_version=None if notice else board_live.caught_up(since, opportunity_id),
         poll_seconds=_poll_seconds(),
     )
+    focus = [_title(opportunity_id)]
+    if not in_place:
+        focus.insert(0, f"#move-{opportunity_id}")
+    say = notice or f"Moved {the_card.name} to {the_card.stage_name}"
+    return html, announce(say=say, focus=focus)
 
 
-def _changed_meanwhile(opportunity_id: int) -> str:
+def _changed_meanwhile(opportunity_id: int) -> tuple[str, dict[str, str]]:
     """Someone else moved or edited it: show it where it really is now, saying who changed
     it and when, with every header."""
     db.session.rollback()
@@ -320,7 +351,7 @@ def move_form(opportunity_id: int) -> str:
 
 
 @bp.post("/opportunities/<int:opportunity_id>/move")
-def move(opportunity_id: int) -> str:
+def move(opportunity_id: int) -> str | tuple[str, dict[str, str]]:
     """Move a card. Lost asks for the reason, Won for the amount and date (both: what to do
     with its open activities; Won also a confirmation when set-up items are still open),
     reopening a won or lost deal asks for a confirmation, and a
@@ -333,7 +364,9 @@ def move(opportunity_id: int) -> str:
     to_stage = db.session.get(SalesStage, form.stage_id.data) if form.stage_id.data else None
     version = form.version.data  # None when missing or malformed
     if to_stage is None or version is None:
-        return _render_card(opportunity.id, notice="That stage does not exist; nothing moved.")
+        notice = "That stage does not exist; nothing moved."
+        html = _render_card(opportunity.id, notice=notice)
+        return html, announce(say=notice, focus=_title(opportunity.id))
     if version != opportunity.version:
         return _changed_meanwhile(opportunity.id)
     if not valid:
@@ -401,7 +434,7 @@ def _schedule_next_step(form: MoveForm, opportunity: Opportunity) -> bool:
 
 
 @bp.route("/opportunities/new", methods=["GET", "POST"])
-def new() -> str:
+def new() -> str | tuple[str, dict[str, str]]:
     # Prefixed: its fields must not read as the board's filters sent along with it.
     form = NewOpportunityForm(prefix="new")
     if not may("opportunity.reassign"):
@@ -429,13 +462,17 @@ def new() -> str:
     return _created(opportunity)
 
 
-def _created(opportunity: Opportunity) -> str:
-    """The new card at the top of its column (Prospect), and that column's header."""
-    return render_template(
+def _created(opportunity: Opportunity) -> tuple[str, dict[str, str]]:
+    """The new card at the top of its column (Prospect), and that column's header; the
+    focus goes to the new card."""
+    the_card = _the_card(opportunity.id)
+    html = render_template(
         "board/_created.html",
-        card=board_service.card(opportunity.id, _today()),
+        card=the_card,
         headers=_headers(reference.stages(), {opportunity.stage_id}),
     )
+    say = f"Added {the_card.name} to {the_card.stage_name}"
+    return html, announce(say=say, focus=_title(opportunity.id))
 
 
 @bp.get("/opportunities/new/cancel")

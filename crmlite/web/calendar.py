@@ -3,6 +3,7 @@ a month at a glance, drag to reschedule, and the private calendar feed (iCalenda
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -36,8 +37,9 @@ from crmlite.services.activities import ActivityChangedMeanwhile
 from crmlite.services.parsing import parse_id
 from crmlite.services.periods import FIRST_DAY, FIRST_YEAR, LAST_DAY, LAST_YEAR, Month
 from crmlite.services.team import local_today
-from crmlite.web import get_or_404, is_htmx, may, public, require
+from crmlite.web import announce, get_or_404, is_htmx, may, public, require
 from crmlite.web.calendar_forms import FeedSettingsForm, MoveForm, SubscriptionForm
+from crmlite.web.filters import spoken_date, time_label
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
@@ -322,10 +324,26 @@ CHANGED_MEANWHILE = (
 )
 
 
+def _answer(html: str, activity: Activity, say: str, *, moved: bool) -> tuple[str, dict[str, str]]:
+    """The week, with what happened for the page to say and the focus back on the block
+    (where it now is); a move also refreshes the "Due soon" strip."""
+    headers = announce(say=say, focus=f"#cal-activity-{activity.id}")
+    if moved:
+        headers["HX-Trigger"] = json.dumps({"activity-moved": {"id": activity.id}})
+    return html, headers
+
+
+def _when(activity: Activity) -> str:
+    """ "Wed 2 Dec 2026, 2:30 pm" (or "…, no set time")."""
+    at = time_label(activity.starts_at) if activity.starts_at else "no set time"
+    return f"{spoken_date(activity.due_on)}, {at}"
+
+
 @bp.post("/activities/<int:activity_id>/move")
-def move(activity_id: int) -> str:
-    """A block dropped on another day or time: rescheduled keeping its length, unless
-    someone changed it meanwhile. Answers with the member's week as it now is."""
+def move(activity_id: int) -> tuple[str, dict[str, str]]:
+    """A block dropped on another day or time (or moved with Alt+arrow keys): rescheduled
+    keeping its length, unless someone changed it meanwhile. Answers with the member's
+    week as it now is."""
     activity = get_or_404(Activity, activity_id)
     require("activity.change", activity)
     member = get_or_404(Member, activity.assigned_to_id)
@@ -340,7 +358,8 @@ def move(activity_id: int) -> str:
             message = "That is not a time (HH:MM). Nothing moved."
         else:
             message = "That move is not possible. Nothing moved."
-        return _member_week(member, form, activity, notice=message)
+        html = _member_week(member, form, activity, notice=message)
+        return _answer(html, activity, message, moved=False)
     try:
         cal.move_activity(
             activity,
@@ -352,11 +371,15 @@ def move(activity_id: int) -> str:
         db.session.commit()
     except (ActivityChangedMeanwhile, StaleDataError):
         db.session.rollback()
-        return _member_week(member, form, activity, notice=CHANGED_MEANWHILE, moved=True)
+        html = _member_week(member, form, activity, notice=CHANGED_MEANWHILE, moved=True)
+        return _answer(html, activity, CHANGED_MEANWHILE, moved=False)
     except cal.MoveRefused as refused:
         db.session.rollback()
-        return _member_week(member, form, activity, notice=f"{refused} Nothing moved.")
-    return _member_week(member, form, activity, moved=True)
+        message = f"{refused} Nothing moved."
+        html = _member_week(member, form, activity, notice=message)
+        return _answer(html, activity, message, moved=False)
+    html = _member_week(member, form, activity, moved=True)
+    return _answer(html, activity, f"Moved {activity.subject} to {_when(activity)}", moved=True)
 
 
 # -- the calendar feed -----------------------------------------------------------------------------

@@ -26,6 +26,11 @@ def date_label(day: date | None) -> str:
     return f"{day:%a %Y-%m-%d}" if day else ""
 
 
+def spoken_date(day: date | None) -> str:
+    """A day as a screen reader says it well and a person reads it at once: "Tue 1 Dec 2026"."""
+    return f"{day:%a} {day.day} {day:%b %Y}" if day else ""
+
+
 def time_label(moment: datetime | None) -> str:
     if moment is None:
         return ""
@@ -59,6 +64,7 @@ def register(app: Flask) -> None:
         local=local,
         datetime=datetime_label,
         date=date_label,
+        spoken_date=spoken_date,
         time=time_label,
         plural=plural,
     )
