@@ -31,7 +31,7 @@ def move_on_the_board(page: Page, deal_id: int, to: str) -> Locator:
     page.goto("/board/")
     card = page.locator(f"#card-{deal_id}")
     card.locator(".card-menu summary").click()
-    card.get_by_role("button", name=f"Move {DEAL} to another stage").click()
+    card.get_by_role("button", name=f"Move to… ({DEAL})").click()
     card.get_by_label(f"Move {DEAL} to", exact=True).select_option(label=to)
     card.get_by_role("button", name="Move", exact=True).click()
     return page.locator(f"#card-{deal_id}")
