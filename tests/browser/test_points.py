@@ -91,7 +91,7 @@ def test_the_printed_page_is_the_signed_sheet(
     # The whole sheet fits on one printed page, Letter or A4, its figures first.
     for paper in ("Letter", "A4"):
         printed = pypdf.PdfReader(io.BytesIO(page.pdf(format=paper)))
-        assert len(printed.pages) == 1, paper
+        assert len(printed.pages) == 1, (paper, [p.extract_text()[:600] for p in printed.pages])
         text = printed.pages[0].extract_text()
         assert re.search(r"Points earned\s*45\s*Monthly quota\s*500\s*Quota attained\s*9 %", text)
         assert text.index("Quota attained") < text.index("1st Appointment") < text.index("Date")
