@@ -49,6 +49,7 @@ from crmlite.models.people import (
     Team,
 )
 from crmlite.models.points import PointsMonthSheet, PointsQuotaChange
+from crmlite.models.rollups import ClosedMonth
 from crmlite.models.sales import (
     ForecastLine,
     Opportunity,
@@ -95,6 +96,7 @@ __all__ = [
     "CampaignType",
     "ChecklistItem",
     "ChecklistTemplateItem",
+    "ClosedMonth",
     "Company",
     "Contact",
     "Document",

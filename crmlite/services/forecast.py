@@ -26,8 +26,9 @@ from sqlalchemy import case, func, select
 from crmlite.extensions import db
 from crmlite.models import Opportunity
 from crmlite.services.money import ZERO, as_decimal, cents
-from crmlite.services.periods import add_months, month_start
+from crmlite.services.periods import add_months
 from crmlite.services.quotas import quotas_by_member, sum_present
+from crmlite.services.rollups import won_per_month
 from crmlite.services.wins import (
     Basis,
     StatusIds,
@@ -37,7 +38,6 @@ from crmlite.services.wins import (
     member_names,
     quota_on,
     status_ids,
-    won_per_month,
 )
 
 
@@ -204,15 +204,8 @@ def forecast(
             today, member_id=member_id, statuses=statuses
         ).items()
     }
-    starts = [month_start(y, m, tz) for y, m in months] + [
-        month_start(*add_months(*months[-1], 1), tz)
-    ]
     won = won_per_month(
-        starts,
-        [Opportunity.account_manager_id],
-        basis,
-        matches(Opportunity.account_manager_id, member_id),
-        statuses.won,
+        months, tz, ["account_manager_id"], basis, statuses.won, member_id=member_id
     )
     quotas = quotas_by_member(months, None if member_id is None else [member_id])
     names = member_names() if names is None else names

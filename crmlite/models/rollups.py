@@ -1,0 +1,200 @@
+"""Monthly roll-ups of the closed opportunities, kept by the database itself: per UTC month,
+status, account manager, location and business unit, how many deals closed and the sums
+every report counts them for (issue #19: the dashboard, the quarter switch, the summary by
+location and business unit and the funnel's win rate must not re-read a period's deals).
+
+Triggers on ``opportunities`` keep the rows with every insert, update and delete, in the
+same transaction, whoever writes (a form, the board, an import, the API, a restore, a bulk
+statement), as they keep ``board_totals``. Amounts are whole cents, integers on both engines,
+so adding and subtracting never drifts:
+
+- ``won_cents``: the won amount, or the revenue when none was recorded (the revenue basis);
+- ``margin_cents``: revenue − cost (the margin basis).
+
+Why UTC months, not the team's: a trigger cannot convert to a time zone on SQLite, and the
+team may change its zone. A month in the team's zone differs from the UTC month by the hours
+of the zone's offset at each end (14 at most); ``services/rollups.py`` reads the UTC months'
+rows and corrects each end from the few deals closed in those hours (an index range on
+``closed_at``), so every figure stays exact in any zone without scanning the period.
+
+Keyed by status, so whether a status counts as won (a setting) is asked when reading. "None
+set" (no account manager, location, business unit) is kept as 0: key columns cannot be NULL.
+Wins stay where their opportunity was booked: a member moving to another location moves no
+row (quotas, read from ``revenue_quotas`` through the members, follow the member).
+
+``rollups.rebuild()`` recomputes every row (``flask crm rebuild-rollups``); a seeded random
+walk (tests/test_rollups.py) compares the kept rows with the rebuilt ones on both engines.
+A migration that rebuilds ``opportunities`` on SQLite drops these triggers: it must create
+them again (as for ``board_totals``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import MetaData
+
+from crmlite.models.base import Model
+
+TRIGGERS = (
+    "opportunities_won_rollups_insert",
+    "opportunities_won_rollups_update",
+    "opportunities_won_rollups_delete",
+)
+
+
+class ClosedMonth(Model):
+    """The deals of one status closed in one UTC month by one account manager at one
+    location and business unit (0: none set): their count and sums (see the module)."""
+
+    __tablename__ = "closed_rollups"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    status_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    account_manager_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    location_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    business_unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+    won_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    margin_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+_KEYS = "month, status_id, account_manager_id, location_id, business_unit_id"
+
+
+def _cents(value: str, dialect: str) -> str:
+    if dialect == "postgresql":
+        return f"ROUND({value} * 100)::bigint"
+    return f"CAST(ROUND({value} * 100) AS INTEGER)"
+
+
+def month_sql(moment: str, dialect: str) -> str:
+    """The UTC month of a stored moment as YYYYMM (an integer)."""
+    if dialect == "postgresql":
+        return f"CAST(to_char({moment} AT TIME ZONE 'UTC', 'YYYYMM') AS INTEGER)"
+    return f"CAST(strftime('%Y%m', {moment}) AS INTEGER)"
+
+
+def _values(row: str, dialect: str) -> list[str]:
+    """The key and the figures one opportunity (``row``: NEW, OLD or a table alias) adds."""
+    return [
+        month_sql(f"{row}.closed_at", dialect),
+        f"{row}.status_id",
+        f"COALESCE({row}.account_manager_id, 0)",
+        f"COALESCE({row}.location_id, 0)",
+        f"COALESCE({row}.business_unit_id, 0)",
+        "1",
+        _cents(f"COALESCE({row}.won_amount, {row}.revenue)", dialect),
+        f"{_cents(f'{row}.revenue', dialect)} - {_cents(f'{row}.cost', dialect)}",
+    ]
+
+
+def _add(row: str, dialect: str) -> str:
+    return (
+        f"INSERT INTO closed_rollups ({_KEYS}, deals, won_cents, margin_cents) "
+        f"SELECT {', '.join(_values(row, dialect))} WHERE {row}.closed_at IS NOT NULL "
+        f"ON CONFLICT ({_KEYS}) DO UPDATE SET "
+        "deals = closed_rollups.deals + excluded.deals, "
+        "won_cents = closed_rollups.won_cents + excluded.won_cents, "
+        "margin_cents = closed_rollups.margin_cents + excluded.margin_cents"
+    )
+
+
+def _subtract(row: str, dialect: str) -> str:
+    month, status, manager, location, unit, _one, won, margin = _values(row, dialect)
+    return (
+        f"UPDATE closed_rollups SET deals = deals - 1, won_cents = won_cents - {won}, "
+        f"margin_cents = margin_cents - ({margin}) "
+        f"WHERE month = {month} AND status_id = {status} AND account_manager_id = {manager} "
+        f"AND location_id = {location} AND business_unit_id = {unit}"
+    )
+
+
+_COLUMNS = (
+    "closed_at, status_id, account_manager_id, location_id, business_unit_id, won_amount, "
+    "revenue, cost"
+)
+_CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _COLUMNS.split(", "))
+_CLOSED = "(OLD.closed_at IS NOT NULL OR NEW.closed_at IS NOT NULL)"
+
+
+def trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the triggers on this engine (the migration keeps a copy)."""
+    if dialect == "postgresql":
+        # An update subtracts and adds in key order, so two changes in opposite directions
+        # lock the two rows in the same order (no deadlock).
+        old_key = ", ".join(_values("OLD", dialect)[:5])
+        new_key = ", ".join(_values("NEW", dialect)[:5])
+        return [
+            "CREATE OR REPLACE FUNCTION opportunities_won_rollups() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "IF TG_OP = 'DELETE' THEN " + _subtract("OLD", dialect) + "; "
+            "ELSIF TG_OP = 'INSERT' THEN " + _add("NEW", dialect) + "; "
+            f"ELSIF OLD.closed_at IS NULL OR (NEW.closed_at IS NOT NULL AND "
+            f"({old_key}) <= ({new_key})) THEN "
+            + _subtract("OLD", dialect)
+            + "; "
+            + _add("NEW", dialect)
+            + "; ELSE "
+            + _add("NEW", dialect)
+            + "; "
+            + _subtract("OLD", dialect)
+            + "; END IF; RETURN NULL; END $$",
+            "CREATE OR REPLACE TRIGGER opportunities_won_rollups_insert AFTER INSERT "
+            "ON opportunities FOR EACH ROW WHEN (NEW.closed_at IS NOT NULL) "
+            "EXECUTE FUNCTION opportunities_won_rollups()",
+            "CREATE OR REPLACE TRIGGER opportunities_won_rollups_update AFTER UPDATE OF "
+            f"{_COLUMNS} ON opportunities FOR EACH ROW WHEN ({_CLOSED} AND ({_CHANGED})) "
+            "EXECUTE FUNCTION opportunities_won_rollups()",
+            "CREATE OR REPLACE TRIGGER opportunities_won_rollups_delete AFTER DELETE "
+            "ON opportunities FOR EACH ROW WHEN (OLD.closed_at IS NOT NULL) "
+            "EXECUTE FUNCTION opportunities_won_rollups()",
+        ]
+    changed = _CHANGED.replace("IS DISTINCT FROM", "IS NOT")
+    return [
+        "CREATE TRIGGER IF NOT EXISTS opportunities_won_rollups_insert AFTER INSERT "
+        f"ON opportunities WHEN NEW.closed_at IS NOT NULL BEGIN {_add('NEW', dialect)}; END",
+        "CREATE TRIGGER IF NOT EXISTS opportunities_won_rollups_update AFTER UPDATE OF "
+        f"{_COLUMNS} ON opportunities WHEN {_CLOSED} AND ({changed}) "
+        f"BEGIN {_subtract('OLD', dialect)}; {_add('NEW', dialect)}; END",
+        "CREATE TRIGGER IF NOT EXISTS opportunities_won_rollups_delete AFTER DELETE "
+        f"ON opportunities WHEN OLD.closed_at IS NOT NULL "
+        f"BEGIN {_subtract('OLD', dialect)}; END",
+    ]
+
+
+def drop_sql(dialect: str) -> list[str]:
+    """The statements dropping the triggers (on PostgreSQL, the function and with it them)."""
+    if dialect == "postgresql":
+        return ["DROP FUNCTION IF EXISTS opportunities_won_rollups() CASCADE"]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in TRIGGERS]
+
+
+def rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every row from the opportunities."""
+    month, status, manager, location, unit, _one, won, margin = _values("o", dialect)
+    return [
+        "DELETE FROM closed_rollups",
+        f"INSERT INTO closed_rollups ({_KEYS}, deals, won_cents, margin_cents) "
+        f"SELECT {month}, {status}, {manager}, {location}, {unit}, COUNT(*), SUM({won}), "
+        f"SUM({margin}) FROM opportunities o WHERE o.closed_at IS NOT NULL "
+        f"GROUP BY {month}, {status}, {manager}, {location}, {unit}",
+    ]
+
+
+def _create_triggers(metadata: MetaData, connection: Connection, **_kw: object) -> None:
+    """With ``create_all`` (tests, bench): the triggers, once every table exists."""
+    if "closed_rollups" not in metadata.tables or "opportunities" not in metadata.tables:
+        return
+    for statement in trigger_sql(connection.dialect.name):
+        connection.execute(text(statement))
+
+
+def _drop_triggers(metadata: MetaData, connection: Connection, **_kw: object) -> None:
+    for statement in drop_sql(connection.dialect.name):
+        connection.execute(text(statement))
+
+
+event.listen(Model.metadata, "after_create", _create_triggers)
+event.listen(Model.metadata, "before_drop", _drop_triggers)
