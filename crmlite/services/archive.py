@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from crmlite.extensions import db
-from crmlite.models import board_totals
+from crmlite.models import board_totals, rollups
 
 FORMAT = "crmlite-archive"
 FORMAT_VERSION = 1
@@ -286,7 +286,7 @@ def _later_references(table: Table, loaded: set[str]) -> list[Column[Any]]:
 
 
 # Tables the database keeps from others (triggers): in the archive, but not loaded from it.
-DERIVED = {board_totals.BoardTotal.__tablename__}
+DERIVED = {board_totals.BoardTotal.__tablename__, rollups.ClosedMonth.__tablename__}
 
 
 def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
@@ -343,7 +343,8 @@ def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
                 .where(*(c == values[c.name] for c in table.primary_key.columns))
                 .values({c.name: values[c.name] for c in later if c.name in values})
             )
-        for statement in board_totals.rebuild_sql(db.session.get_bind().dialect.name):
+        dialect = db.session.get_bind().dialect.name
+        for statement in board_totals.rebuild_sql(dialect) + rollups.rebuild_sql(dialect):
             db.session.execute(text(statement))
         _reset_sequences()
         db.session.flush()
