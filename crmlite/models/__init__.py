@@ -49,7 +49,7 @@ from crmlite.models.people import (
     Team,
 )
 from crmlite.models.points import PointsMonthSheet, PointsQuotaChange
-from crmlite.models.rollups import ClosedMonth
+from crmlite.models.rollups import ClosedMonth, StageMonth
 from crmlite.models.sales import (
     ForecastLine,
     Opportunity,
@@ -138,6 +138,7 @@ __all__ = [
     "SalesStage",
     "SendStatus",
     "StageChange",
+    "StageMonth",
     "StepAction",
     "StepAssignee",
     "Team",

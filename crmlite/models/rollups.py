@@ -42,6 +42,11 @@ TRIGGERS = (
     "opportunities_won_rollups_update",
     "opportunities_won_rollups_delete",
 )
+STAGE_TRIGGERS = (
+    "stage_changes_rollups_insert",
+    "stage_changes_rollups_update",
+    "stage_changes_rollups_delete",
+)
 
 
 class ClosedMonth(Model):
@@ -58,6 +63,25 @@ class ClosedMonth(Model):
     deals: Mapped[int] = mapped_column(Integer, default=0)
     won_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     margin_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StageMonth(Model):
+    """The moves of one UTC month into and out of one stage, for the funnel's conversion and
+    days in stage (services/funnel_health.py), from the stage history: the moves into it
+    (``entered``), how many of those were followed by a move to a later stage other than
+    Lost (``advanced``) or to Won (``won``); the stays in it that ended (``stays``, those
+    whose start is known) and their length in milliseconds (``stay_ms``). Team-wide: a
+    member's funnel reads their own opportunities' moves (a fiftieth of them)."""
+
+    __tablename__ = "stage_rollups"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    stage_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entered: Mapped[int] = mapped_column(Integer, default=0)
+    advanced: Mapped[int] = mapped_column(Integer, default=0)
+    won: Mapped[int] = mapped_column(Integer, default=0)
+    stays: Mapped[int] = mapped_column(Integer, default=0)
+    stay_ms: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 _KEYS = "month, status_id, account_manager_id, location_id, business_unit_id"
@@ -183,16 +207,121 @@ def rebuild_sql(dialect: str) -> list[str]:
     ]
 
 
+def _bool(value: str, dialect: str) -> str:
+    return f"CAST({value} AS INTEGER)" if dialect == "postgresql" else f"({value})"
+
+
+def stay_ms_sql(change: str, dialect: str) -> str:
+    """How long the stay a move ends lasted, in whole milliseconds (NULL: start unknown)."""
+    if dialect == "postgresql":
+        return (
+            f"ROUND(EXTRACT(EPOCH FROM ({change}.changed_at - {change}.from_stage_entered_at))"
+            " * 1000)::bigint"
+        )
+    return (
+        f"CAST(ROUND((julianday({change}.changed_at) - julianday({change}.from_stage_entered_at))"
+        " * 86400000) AS INTEGER)"
+    )
+
+
+def _stage_rows(change: str, sign: str, dialect: str) -> list[str]:
+    """The two rows one move adds (sign '') or takes away (sign '-'): its entry into the
+    stage it went to, its exit from the one it left."""
+    month = month_sql(f"{change}.changed_at", dialect)
+    known = f"CASE WHEN {change}.from_stage_entered_at IS NULL THEN 0 ELSE 1 END"
+    return [
+        f"SELECT {month} AS month, {change}.to_stage_id AS stage_id, {sign}1 AS entered, "
+        f"{sign}{_bool(f'{change}.advanced_later', dialect)} AS advanced, "
+        f"{sign}{_bool(f'{change}.won_later', dialect)} AS won, 0 AS stays, "
+        f"{'CAST(0 AS BIGINT)' if dialect == 'postgresql' else '0'} AS stay_ms",
+        f"SELECT {month}, {change}.from_stage_id, 0, 0, 0, {sign}{known}, "
+        f"{sign}COALESCE({stay_ms_sql(change, dialect)}, 0)",
+    ]
+
+
+def _stage_upsert(rows: list[str]) -> str:
+    # One statement, its rows in key order: two moves in opposite directions lock the rows
+    # in the same order (no deadlock on PostgreSQL).
+    return (
+        "INSERT INTO stage_rollups (month, stage_id, entered, advanced, won, stays, stay_ms) "
+        "SELECT month, stage_id, SUM(entered), SUM(advanced), SUM(won), SUM(stays), "
+        f"SUM(stay_ms) FROM ({' UNION ALL '.join(rows)}) AS moves "
+        "WHERE stage_id IS NOT NULL GROUP BY month, stage_id ORDER BY month, stage_id "
+        "ON CONFLICT (month, stage_id) DO UPDATE SET "
+        "entered = stage_rollups.entered + excluded.entered, "
+        "advanced = stage_rollups.advanced + excluded.advanced, "
+        "won = stage_rollups.won + excluded.won, "
+        "stays = stage_rollups.stays + excluded.stays, "
+        "stay_ms = stage_rollups.stay_ms + excluded.stay_ms"
+    )
+
+
+_STAGE_COLUMNS = (
+    "changed_at, from_stage_id, to_stage_id, from_stage_entered_at, advanced_later, won_later"
+)
+_STAGE_CHANGED = " OR ".join(
+    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _STAGE_COLUMNS.split(", ")
+)
+
+
+def stage_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the triggers on ``stage_changes`` (the migration keeps a copy)."""
+    added = _stage_upsert(_stage_rows("NEW", "", dialect))
+    removed = _stage_upsert(_stage_rows("OLD", "-", dialect))
+    changed = _stage_upsert(_stage_rows("OLD", "-", dialect) + _stage_rows("NEW", "", dialect))
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION stage_changes_rollups() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF TG_OP = 'DELETE' THEN {removed}; "
+            f"ELSIF TG_OP = 'INSERT' THEN {added}; "
+            f"ELSE {changed}; END IF; RETURN NULL; END $$",
+            "CREATE OR REPLACE TRIGGER stage_changes_rollups_insert AFTER INSERT "
+            "ON stage_changes FOR EACH ROW EXECUTE FUNCTION stage_changes_rollups()",
+            "CREATE OR REPLACE TRIGGER stage_changes_rollups_update AFTER UPDATE OF "
+            f"{_STAGE_COLUMNS} ON stage_changes FOR EACH ROW WHEN ({_STAGE_CHANGED}) "
+            "EXECUTE FUNCTION stage_changes_rollups()",
+            "CREATE OR REPLACE TRIGGER stage_changes_rollups_delete AFTER DELETE "
+            "ON stage_changes FOR EACH ROW EXECUTE FUNCTION stage_changes_rollups()",
+        ]
+    when = _STAGE_CHANGED.replace("IS DISTINCT FROM", "IS NOT")
+    return [
+        "CREATE TRIGGER IF NOT EXISTS stage_changes_rollups_insert AFTER INSERT "
+        f"ON stage_changes BEGIN {added}; END",
+        "CREATE TRIGGER IF NOT EXISTS stage_changes_rollups_update AFTER UPDATE OF "
+        f"{_STAGE_COLUMNS} ON stage_changes WHEN {when} BEGIN {changed}; END",
+        "CREATE TRIGGER IF NOT EXISTS stage_changes_rollups_delete AFTER DELETE "
+        f"ON stage_changes BEGIN {removed}; END",
+    ]
+
+
+def stage_drop_sql(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return ["DROP FUNCTION IF EXISTS stage_changes_rollups() CASCADE"]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in STAGE_TRIGGERS]
+
+
+def stage_rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every stage row from the stage history."""
+    return [
+        "DELETE FROM stage_rollups",
+        _stage_upsert([row + " FROM stage_changes c" for row in _stage_rows("c", "", dialect)]),
+    ]
+
+
 def _create_triggers(metadata: MetaData, connection: Connection, **_kw: object) -> None:
     """With ``create_all`` (tests, bench): the triggers, once every table exists."""
-    if "closed_rollups" not in metadata.tables or "opportunities" not in metadata.tables:
-        return
-    for statement in trigger_sql(connection.dialect.name):
-        connection.execute(text(statement))
+    dialect = connection.dialect.name
+    if "closed_rollups" in metadata.tables and "opportunities" in metadata.tables:
+        for statement in trigger_sql(dialect):
+            connection.execute(text(statement))
+    if "stage_rollups" in metadata.tables and "stage_changes" in metadata.tables:
+        for statement in stage_trigger_sql(dialect):
+            connection.execute(text(statement))
 
 
 def _drop_triggers(metadata: MetaData, connection: Connection, **_kw: object) -> None:
-    for statement in drop_sql(connection.dialect.name):
+    for statement in drop_sql(connection.dialect.name) + stage_drop_sql(connection.dialect.name):
         connection.execute(text(statement))
 
 

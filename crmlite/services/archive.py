@@ -286,7 +286,11 @@ def _later_references(table: Table, loaded: set[str]) -> list[Column[Any]]:
 
 
 # Tables the database keeps from others (triggers): in the archive, but not loaded from it.
-DERIVED = {board_totals.BoardTotal.__tablename__, rollups.ClosedMonth.__tablename__}
+DERIVED = {
+    board_totals.BoardTotal.__tablename__,
+    rollups.ClosedMonth.__tablename__,
+    rollups.StageMonth.__tablename__,
+}
 
 
 def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
@@ -344,7 +348,11 @@ def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
                 .values({c.name: values[c.name] for c in later if c.name in values})
             )
         dialect = db.session.get_bind().dialect.name
-        for statement in board_totals.rebuild_sql(dialect) + rollups.rebuild_sql(dialect):
+        for statement in (
+            board_totals.rebuild_sql(dialect)
+            + rollups.rebuild_sql(dialect)
+            + rollups.stage_rebuild_sql(dialect)
+        ):
             db.session.execute(text(statement))
         _reset_sequences()
         db.session.flush()

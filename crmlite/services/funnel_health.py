@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from crmlite.extensions import db
 from crmlite.models import Opportunity, StageChange
+from crmlite.services import rollups
 from crmlite.services.funnel import open_stages
 from crmlite.services.money import ZERO, as_decimal, cents, half_up, whole_percent
 from crmlite.services.periods import month_start, quarter_months
@@ -111,6 +112,47 @@ def _days_between(later: Any, earlier: Any) -> ColumnElement[Any]:
     return func.extract("epoch", later - earlier) / 86400
 
 
+MS_PER_DAY = 86_400_000
+
+
+def _moves_scanned(
+    start: datetime, end: datetime, stages: list[Any], mine: list[ColumnElement[bool]]
+) -> tuple[dict[int, tuple[int, int, int]], dict[int, tuple[Decimal | None, int]]]:
+    """The period's moves read from the stage history itself: a member's funnel (their
+    opportunities' moves), or a period that is not whole months."""
+
+    def moves(stage: Any, *columns: Any) -> Any:
+        query = select(stage, *columns).where(
+            StageChange.changed_at >= start, StageChange.changed_at < end
+        )
+        if not mine:
+            query = query.where(stage.in_([s.id for s in stages]))
+        else:
+            query = query.where(StageChange.opportunity_id.in_(select(Opportunity.id).where(*mine)))
+        return db.session.execute(query.group_by(stage))
+
+    conversion = {
+        stage_id: (count, advanced, won)
+        for stage_id, count, advanced, won in moves(
+            StageChange.to_stage_id,
+            func.count(),
+            func.count().filter(StageChange.advanced_later),
+            func.count().filter(StageChange.won_later),
+        )
+    }
+    days = _days_between(StageChange.changed_at, StageChange.from_stage_entered_at)
+    stays = {
+        stage_id: (
+            None if average is None else half_up(as_decimal(average), 1),
+            count,
+        )
+        for stage_id, average, count in moves(
+            StageChange.from_stage_id, func.avg(days), func.count(StageChange.from_stage_entered_at)
+        )
+    }
+    return conversion, stays
+
+
 def funnel_health(
     start: datetime,
     end: datetime,
@@ -142,50 +184,36 @@ def funnel_health(
     }
 
     # The period's moves into and out of each stage; what happened before and after a move
-    # is stored on it (stage_history.py). The team's are read from the stage's covering
-    # index, a member's through their opportunities (a fiftieth of the period's moves).
-    def moves(stage: Any, *columns: Any) -> Any:
-        query = select(stage, *columns).where(
-            StageChange.changed_at >= start, StageChange.changed_at < end
-        )
-        if member_id is None:
-            query = query.where(stage.in_([s.id for s in stages]))
-        else:
-            query = query.where(StageChange.opportunity_id.in_(select(Opportunity.id).where(*mine)))
-        return db.session.execute(query.group_by(stage))
-
-    conversion = {
-        stage_id: (count, advanced, won)
-        for stage_id, count, advanced, won in moves(
-            StageChange.to_stage_id,
-            func.count(),
-            func.count().filter(StageChange.advanced_later),
-            func.count().filter(StageChange.won_later),
-        )
-    }
-    days = _days_between(StageChange.changed_at, StageChange.from_stage_entered_at)
-    stays = {
-        stage_id: (
-            None if average is None else half_up(as_decimal(average), 1),
-            count,
-        )
-        for stage_id, average, count in moves(
-            StageChange.from_stage_id, func.avg(days), func.count(StageChange.from_stage_entered_at)
-        )
-    }
-
-    closed = dict(
-        db.session.execute(
-            select(Opportunity.status_id, func.count())
-            .where(
-                Opportunity.status_id.in_(statuses.won + statuses.lost),
-                Opportunity.closed_at >= start,
-                Opportunity.closed_at < end,
-                *mine,
+    # is stored on it (stage_history.py). The team's are read from the monthly roll-ups
+    # (services/rollups.py), a member's through their opportunities (a fiftieth of them).
+    period = rollups.span(start, end)
+    if member_id is None and period is not None:
+        kept = rollups.stage_moves(period, [s.id for s in stages])
+        conversion = {i: (m.entered, m.advanced, m.won) for i, m in kept.items()}
+        stays = {
+            i: (
+                None if not m.stays else half_up(Decimal(m.stay_ms) / m.stays / MS_PER_DAY, 1),
+                m.stays,
             )
-            .group_by(Opportunity.status_id)
-        ).all()
-    )
+            for i, m in kept.items()
+        }
+    else:
+        conversion, stays = _moves_scanned(start, end, stages, mine)
+    if period is not None:
+        closed = rollups.closed_between(period, statuses.won + statuses.lost, member_id=member_id)
+    else:
+        closed = dict(
+            db.session.execute(
+                select(Opportunity.status_id, func.count())
+                .where(
+                    Opportunity.status_id.in_(statuses.won + statuses.lost),
+                    Opportunity.closed_at >= start,
+                    Opportunity.closed_at < end,
+                    *mine,
+                )
+                .group_by(Opportunity.status_id)
+            ).all()
+        )
     reasons = [
         LostReason(reason or "(no reason recorded)", count, cents(amount))
         for reason, count, amount in db.session.execute(

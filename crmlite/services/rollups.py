@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, text
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select, text
 
 from crmlite.extensions import db
-from crmlite.models import ClosedMonth, Opportunity
+from crmlite.models import ClosedMonth, Opportunity, StageChange, StageMonth
 from crmlite.models import rollups as kept
 from crmlite.services.money import ZERO, cents
 from crmlite.services.periods import add_months, month_start
@@ -185,5 +185,169 @@ def won_per_month(
 def rebuild() -> None:
     """Recompute every roll-up row from the opportunities: after a restore from an old
     backup, or to check them (the triggers keep them otherwise)."""
-    for statement in kept.rebuild_sql(db.session.get_bind().dialect.name):
+    dialect = db.session.get_bind().dialect.name
+    for statement in kept.rebuild_sql(dialect) + kept.stage_rebuild_sql(dialect):
         db.session.execute(text(statement))
+
+
+# ------------------------------------------------------------------ any period near months
+
+
+@dataclass(frozen=True)
+class Span:
+    """A period [start, end) as whole UTC months (YYYYMM) and, at each end, the hours to add
+    (sign 1) or take away (sign -1): a month in any zone starts within 14 hours of the UTC
+    month's start."""
+
+    months: list[int]
+    edges: list[tuple[datetime, datetime, int]]
+
+
+def _nearest_utc_month(moment: datetime) -> datetime | None:
+    first = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = datetime(*add_months(first.year, first.month, 1), 1, tzinfo=UTC)
+    best = min((first, following), key=lambda m: abs(m - moment))
+    return best if abs(best - moment) <= timedelta(hours=15) else None
+
+
+def span(start: datetime, end: datetime) -> Span | None:
+    """The period as UTC months and edges; None when it does not start and end at the start
+    of a month in some zone (read the deals themselves then)."""
+    first, last = _nearest_utc_month(start), _nearest_utc_month(end)
+    if first is None or last is None or last <= first:
+        return None
+    months, y, m = [], first.year, first.month
+    while (y, m) < (last.year, last.month):
+        months.append(_utc_month(y, m))
+        y, m = add_months(y, m, 1)
+    edges = []
+    if start != first:
+        edges.append((start, first, 1) if start < first else (first, start, -1))
+    if end != last:
+        edges.append((last, end, 1) if end > last else (end, last, -1))
+    return Span(months, edges)
+
+
+def _edge(moment: Any, edges: list[tuple[datetime, datetime, int]]) -> tuple[Any, Any]:
+    """The sign of the edge a moment falls in (a CASE), and the condition it falls in one."""
+    sign = case(*((and_(moment >= lo, moment < hi), s) for lo, hi, s in edges), else_=0)
+    return sign, or_(*(and_(moment >= lo, moment < hi) for lo, hi, _s in edges))
+
+
+def closed_between(
+    period: Span, status_ids: Sequence[int], *, member_id: int | None = None
+) -> dict[int, int]:
+    """How many deals of each of these statuses closed in the period (status id: count)."""
+    found: dict[int, int] = {}
+    if not status_ids:
+        return found
+    where = [ClosedMonth.status_id.in_(list(status_ids)), ClosedMonth.month.in_(period.months)]
+    if member_id is not None:
+        where.append(ClosedMonth.account_manager_id == member_id)
+    for status_id, deals in db.session.execute(
+        select(ClosedMonth.status_id, func.sum(ClosedMonth.deals))
+        .where(*where)
+        .group_by(ClosedMonth.status_id)
+    ):
+        found[status_id] = int(deals)
+    if period.edges:
+        sign, inside = _edge(Opportunity.closed_at, period.edges)
+        mine = []
+        if member_id is not None:
+            mine.append(
+                Opportunity.account_manager_id.is_(None)
+                if member_id == 0
+                else Opportunity.account_manager_id == member_id
+            )
+        for status_id, deals in db.session.execute(
+            select(Opportunity.status_id, func.sum(sign))
+            .where(Opportunity.status_id.in_(list(status_ids)), inside, *mine)
+            .group_by(Opportunity.status_id)
+        ):
+            found[status_id] = found.get(status_id, 0) + int(deals or 0)
+    return found
+
+
+@dataclass(frozen=True)
+class StageMoves:
+    """A stage's moves in a period (see models/rollups.StageMonth)."""
+
+    entered: int = 0
+    advanced: int = 0
+    won: int = 0
+    stays: int = 0
+    stay_ms: int = 0
+
+    def __add__(self, other: StageMoves) -> StageMoves:
+        return StageMoves(
+            self.entered + other.entered,
+            self.advanced + other.advanced,
+            self.won + other.won,
+            self.stays + other.stays,
+            self.stay_ms + other.stay_ms,
+        )
+
+
+def stay_ms(later: Any, earlier: Any) -> Any:
+    """Milliseconds between two moments, in SQL (as models/rollups keeps them)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return cast(
+            func.round((func.julianday(later) - func.julianday(earlier)) * 86_400_000), BigInteger
+        )
+    return cast(func.round(func.extract("epoch", later - earlier) * 1000), BigInteger)
+
+
+def stage_moves(period: Span, stage_ids: Sequence[int]) -> dict[int, StageMoves]:
+    """The team's moves into and out of these stages in the period, per stage."""
+    found: dict[int, StageMoves] = {}
+
+    def add(stage_id: int, moves: StageMoves) -> None:
+        found[stage_id] = found.get(stage_id, StageMoves()) + moves
+
+    for stage_id, *sums in db.session.execute(
+        select(
+            StageMonth.stage_id,
+            func.sum(StageMonth.entered),
+            func.sum(StageMonth.advanced),
+            func.sum(StageMonth.won),
+            func.sum(StageMonth.stays),
+            func.sum(StageMonth.stay_ms),
+        )
+        .where(StageMonth.month.in_(period.months), StageMonth.stage_id.in_(list(stage_ids)))
+        .group_by(StageMonth.stage_id)
+    ):
+        add(stage_id, StageMoves(*(int(v or 0) for v in sums)))
+    if not period.edges:
+        return found
+    sign, inside = _edge(StageChange.changed_at, period.edges)
+    for stage_id, entered, advanced, won in db.session.execute(
+        select(
+            StageChange.to_stage_id,
+            func.sum(sign),
+            func.sum(case((StageChange.advanced_later, sign), else_=0)),
+            func.sum(case((StageChange.won_later, sign), else_=0)),
+        )
+        .where(StageChange.to_stage_id.in_(list(stage_ids)), inside)
+        .group_by(StageChange.to_stage_id)
+    ):
+        add(stage_id, StageMoves(int(entered or 0), int(advanced or 0), int(won or 0)))
+    known = StageChange.from_stage_entered_at.is_not(None)
+    for stage_id, stays, ms in db.session.execute(
+        select(
+            StageChange.from_stage_id,
+            func.sum(case((known, sign), else_=0)),
+            func.sum(
+                case(
+                    (
+                        known,
+                        sign * stay_ms(StageChange.changed_at, StageChange.from_stage_entered_at),
+                    ),
+                    else_=0,
+                )
+            ),
+        )
+        .where(StageChange.from_stage_id.in_(list(stage_ids)), inside)
+        .group_by(StageChange.from_stage_id)
+    ):
+        add(stage_id, StageMoves(stays=int(stays or 0), stay_ms=int(ms or 0)))
+    return found
