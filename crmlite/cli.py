@@ -335,6 +335,7 @@ def import_archive_command(path: Path) -> None:
         db.session.rollback()
         raise click.ClickException(str(refused)) from refused
     db.session.commit()
+    analyze(db.session)
     click.echo(f"Loaded {sum(counts.values()):,} rows into {len(counts)} tables from {path}.")
 
 
