@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select
 
 from crmlite.extensions import db
-from crmlite.models import Opportunity, StageChange
+from crmlite.models import BoardTotal, Opportunity, StageChange
 from crmlite.services import rollups
 from crmlite.services.funnel import open_stages
 from crmlite.services.money import ZERO, as_decimal, cents, half_up, whole_percent
@@ -174,14 +174,30 @@ def funnel_health(
     stages = open_stages()
     statuses = status_ids()
     mine = matches(Opportunity.account_manager_id, member_id)
-    now_by_stage = {
-        stage_id: (count, cents(value))
-        for stage_id, count, value in db.session.execute(
-            select(Opportunity.stage_id, func.count(), func.sum(pipeline_amount(basis)))
-            .where(Opportunity.status_id.in_(statuses.open), *mine)
-            .group_by(Opportunity.stage_id)
-        )
-    }
+    if member_id is None and basis is Basis.REVENUE:
+        # The team's open deals on the revenue basis: the board's kept column totals.
+        now_by_stage = {
+            stage_id: (int(count), Decimal(int(value)).scaleb(-2))
+            for stage_id, count, value in db.session.execute(
+                select(
+                    BoardTotal.stage_id,
+                    func.sum(BoardTotal.deals),
+                    func.sum(BoardTotal.revenue_cents),
+                )
+                .where(BoardTotal.status_id.in_(statuses.open))
+                .group_by(BoardTotal.stage_id)
+            )
+            if count
+        }
+    else:
+        now_by_stage = {
+            stage_id: (count, cents(value))
+            for stage_id, count, value in db.session.execute(
+                select(Opportunity.stage_id, func.count(), func.sum(pipeline_amount(basis)))
+                .where(Opportunity.status_id.in_(statuses.open), *mine)
+                .group_by(Opportunity.stage_id)
+            )
+        }
 
     # The period's moves into and out of each stage; what happened before and after a move
     # is stored on it (stage_history.py). The team's are read from the monthly roll-ups
