@@ -106,13 +106,13 @@ def closed_per_month(
         if local != utc:
             edges.append((j, min(utc, local), max(utc, local), 1 if local > utc else -1))
     if edges:
-        for key, j, closed in _closed_between(edges, keys, basis, status_ids, member_id):
+        for edge_key, j, closed in _closed_between(edges, keys, basis, status_ids, member_id):
             sign = next(s for k, _lo, _hi, s in edges if k == j)
             # local month i = UTC month i − edge i + edge i+1
             if j < len(months):
-                add(key, j, -closed if sign > 0 else closed)
+                add(edge_key, j, -closed if sign > 0 else closed)
             if j > 0:
-                add(key, j - 1, closed if sign > 0 else -closed)
+                add(edge_key, j - 1, closed if sign > 0 else -closed)
     return {
         key: {i: c for i, c in by_month.items() if c.deals}
         for key, by_month in found.items()
@@ -241,7 +241,10 @@ def closed_between(
     found: dict[int, int] = {}
     if not status_ids:
         return found
-    where = [ClosedMonth.status_id.in_(list(status_ids)), ClosedMonth.month.in_(period.months)]
+    where: list[ColumnElement[bool]] = [
+        ClosedMonth.status_id.in_(list(status_ids)),
+        ClosedMonth.month.in_(period.months),
+    ]
     if member_id is not None:
         where.append(ClosedMonth.account_manager_id == member_id)
     for status_id, deals in db.session.execute(
