@@ -30,12 +30,10 @@ them again (as for ``board_totals``).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import BigInteger, Integer
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.schema import MetaData
 
-from crmlite.models.base import Model
+from crmlite.models.base import Model, kept_by_triggers
 
 TRIGGERS = (
     "opportunities_won_rollups_insert",
@@ -309,21 +307,5 @@ def stage_rebuild_sql(dialect: str) -> list[str]:
     ]
 
 
-def _create_triggers(metadata: MetaData, connection: Connection, **_kw: object) -> None:
-    """With ``create_all`` (tests, bench): the triggers, once every table exists."""
-    dialect = connection.dialect.name
-    if "closed_rollups" in metadata.tables and "opportunities" in metadata.tables:
-        for statement in trigger_sql(dialect):
-            connection.execute(text(statement))
-    if "stage_rollups" in metadata.tables and "stage_changes" in metadata.tables:
-        for statement in stage_trigger_sql(dialect):
-            connection.execute(text(statement))
-
-
-def _drop_triggers(metadata: MetaData, connection: Connection, **_kw: object) -> None:
-    for statement in drop_sql(connection.dialect.name) + stage_drop_sql(connection.dialect.name):
-        connection.execute(text(statement))
-
-
-event.listen(Model.metadata, "after_create", _create_triggers)
-event.listen(Model.metadata, "before_drop", _drop_triggers)
+kept_by_triggers(("closed_rollups", "opportunities"), trigger_sql, drop_sql)
+kept_by_triggers(("stage_rollups", "stage_changes"), stage_trigger_sql, stage_drop_sql)
