@@ -354,6 +354,7 @@ def test_0028_fills_the_rollups_and_keeps_them_with_triggers(empty_database_url:
             cost=Decimal("0.25"),
             probability=100,
             closed_at=closed_at,
+            expected_close_on=closed_at.date(),
         )
         db.session.add(deal)
         db.session.flush()
@@ -386,6 +387,10 @@ def test_0028_fills_the_rollups_and_keeps_them_with_triggers(empty_database_url:
             return [tuple(int(v) for v in row) for row in rows]
 
         upgrade()
+        pipeline = "SELECT month, deals, revenue_cents, weighted_revenue FROM pipeline_rollups"
+        assert [tuple(row) for row in db.session.execute(text(pipeline))] == [
+            (202610, 1, 100050, 100050 * 100)
+        ]
         assert closed() == [(202610, 1, 100050, 100025)]
         assert moves() == [(202610, stages["Won"], 1)]
         db.session.execute(

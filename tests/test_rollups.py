@@ -24,6 +24,7 @@ from crmlite.models import (
     Location,
     Member,
     Opportunity,
+    PipelineMonth,
     RevenueQuota,
     SalesStage,
     StageChange,
@@ -71,6 +72,46 @@ def added_up() -> Rows:
             deals + 1,
             won + int(amount * 100),
             margin + int(o.revenue * 100) - int(o.cost * 100),
+        )
+    return rows
+
+
+PipelineRows = dict[tuple[int, int, int], tuple[int, int, int, int, int]]
+
+
+def kept_pipeline() -> PipelineRows:
+    return {
+        (r.month, r.status_id, r.account_manager_id): (
+            r.deals,
+            r.revenue_cents,
+            r.cost_cents,
+            r.weighted_revenue,
+            r.weighted_cost,
+        )
+        for r in db.session.scalars(select(PipelineMonth))
+        if r.deals or r.revenue_cents or r.cost_cents
+    }
+
+
+def added_up_pipeline() -> PipelineRows:
+    rows: PipelineRows = {}
+    for o in db.session.scalars(
+        select(Opportunity).where(Opportunity.expected_close_on.is_not(None))
+    ):
+        assert o.expected_close_on is not None
+        key = (
+            o.expected_close_on.year * 100 + o.expected_close_on.month,
+            o.status_id,
+            o.account_manager_id or 0,
+        )
+        revenue, cost = int(o.revenue * 100), int(o.cost * 100)
+        before = rows.get(key, (0, 0, 0, 0, 0))
+        rows[key] = (
+            before[0] + 1,
+            before[1] + revenue,
+            before[2] + cost,
+            before[3] + revenue * o.probability,
+            before[4] + cost * o.probability,
         )
     return rows
 
@@ -189,6 +230,7 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
             account_manager_id=some([p.id for p in people]),
             location_id=some([p.id for p in locations]),
             business_unit_id=some([u.id for u in units]),
+            expected_close_on=moment().date(),
         )
 
     def pick(*, closed: bool | None = None) -> Opportunity | None:
@@ -273,6 +315,18 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
             }[field]
             setattr(o, field, some(choices))
 
+    def edit_open() -> None:
+        if (o := pick(closed=False)) is not None:
+            field = chance.choice(["expected_close_on", "probability", "revenue", "cost"])
+            if field == "expected_close_on":
+                o.expected_close_on = chance.choice([None, moment().date()])
+            elif field == "probability":
+                o.probability = chance.randrange(0, 101)
+            elif field == "revenue":
+                o.revenue = amount()
+            else:
+                o.cost = amount()
+
     def move_stage() -> None:
         if (o := pick(closed=False)) is not None:
             o.stage_id = chance.choice(open_stages).id
@@ -346,6 +400,7 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
         *[reopen] * 2,
         *[edit_closed] * 4,
         move_deal,
+        *[edit_open] * 2,
         move_stage,
         remove,
         add,
@@ -363,11 +418,13 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
             db.session.commit()
         assert kept() == added_up(), f"after step {step}"
         assert same_moves(kept_moves(), added_up_moves()), f"moves after step {step}"
+        assert kept_pipeline() == added_up_pipeline(), f"pipeline after step {step}"
         if step % 100:
             continue
         db.session.commit()
-        before, moves_before = kept(), kept_moves()
+        before, moves_before, pipeline_before = kept(), kept_moves(), kept_pipeline()
         rollups.rebuild()
+        assert kept_pipeline() == pipeline_before, f"pipeline rebuilt after step {step}"
         assert kept() == before, f"rebuilt after step {step}"
         assert kept_moves() == moves_before, f"moves rebuilt after step {step}"
         for zone in ZONES:

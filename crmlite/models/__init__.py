@@ -49,7 +49,7 @@ from crmlite.models.people import (
     Team,
 )
 from crmlite.models.points import PointsMonthSheet, PointsQuotaChange
-from crmlite.models.rollups import ClosedMonth, StageMonth
+from crmlite.models.rollups import ClosedMonth, PipelineMonth, StageMonth
 from crmlite.models.sales import (
     ForecastLine,
     Opportunity,
@@ -129,6 +129,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "PipelineMonth",
     "PointsMonthSheet",
     "PointsQuotaChange",
     "ProductCategory",

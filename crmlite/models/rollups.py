@@ -40,6 +40,11 @@ TRIGGERS = (
     "opportunities_won_rollups_update",
     "opportunities_won_rollups_delete",
 )
+OPEN_TRIGGERS = (
+    "opportunities_open_rollups_insert",
+    "opportunities_open_rollups_update",
+    "opportunities_open_rollups_delete",
+)
 STAGE_TRIGGERS = (
     "stage_changes_rollups_insert",
     "stage_changes_rollups_update",
@@ -61,6 +66,23 @@ class ClosedMonth(Model):
     deals: Mapped[int] = mapped_column(Integer, default=0)
     won_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     margin_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PipelineMonth(Model):
+    """The deals of one status expected to close in one month (of ``expected_close_on``, a
+    date: no time zone) with one account manager (0: none): their count, revenue and cost in
+    cents, and both weighted by probability (cents × percent), for the forecast."""
+
+    __tablename__ = "pipeline_rollups"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    status_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    account_manager_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+    revenue_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    weighted_revenue: Mapped[int] = mapped_column(BigInteger, default=0)  # cents × percent
+    weighted_cost: Mapped[int] = mapped_column(BigInteger, default=0)  # cents × percent
 
 
 class StageMonth(Model):
@@ -205,6 +227,93 @@ def rebuild_sql(dialect: str) -> list[str]:
     ]
 
 
+def _pipeline_rows(row: str, sign: str, dialect: str) -> str:
+    """The row one opportunity adds (sign '') or takes away (sign '-') from the pipeline."""
+    if dialect == "postgresql":
+        month = f"CAST(to_char({row}.expected_close_on, 'YYYYMM') AS INTEGER)"
+    else:
+        month = f"CAST(strftime('%Y%m', {row}.expected_close_on) AS INTEGER)"
+    revenue, cost = _cents(f"{row}.revenue", dialect), _cents(f"{row}.cost", dialect)
+    return (
+        f"SELECT {month} AS month, {row}.status_id AS status_id, "
+        f"COALESCE({row}.account_manager_id, 0) AS account_manager_id, {sign}1 AS deals, "
+        f"{sign}{revenue} AS revenue_cents, {sign}{cost} AS cost_cents, "
+        f"{sign}{revenue} * {row}.probability AS weighted_revenue, "
+        f"{sign}{cost} * {row}.probability AS weighted_cost"
+    )
+
+
+_PIPELINE_KEYS = "month, status_id, account_manager_id"
+_PIPELINE_FIGURES = ("deals", "revenue_cents", "cost_cents", "weighted_revenue", "weighted_cost")
+
+
+def _pipeline_upsert(rows: list[str]) -> str:
+    # One statement, its rows in key order (no deadlock on PostgreSQL).
+    sums = ", ".join(f"SUM({f})" for f in _PIPELINE_FIGURES)
+    updates = ", ".join(f"{f} = pipeline_rollups.{f} + excluded.{f}" for f in _PIPELINE_FIGURES)
+    return (
+        f"INSERT INTO pipeline_rollups ({_PIPELINE_KEYS}, {', '.join(_PIPELINE_FIGURES)}) "
+        f"SELECT {_PIPELINE_KEYS}, {sums} FROM ({' UNION ALL '.join(rows)}) AS deals "
+        f"WHERE month IS NOT NULL GROUP BY {_PIPELINE_KEYS} ORDER BY {_PIPELINE_KEYS} "
+        f"ON CONFLICT ({_PIPELINE_KEYS}) DO UPDATE SET {updates}"
+    )
+
+
+_PIPELINE_COLUMNS = "expected_close_on, status_id, account_manager_id, revenue, cost, probability"
+_PIPELINE_CHANGED = " OR ".join(
+    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _PIPELINE_COLUMNS.split(", ")
+)
+
+
+def pipeline_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the pipeline's triggers (the migration keeps a copy)."""
+    added = _pipeline_upsert([_pipeline_rows("NEW", "", dialect)])
+    removed = _pipeline_upsert([_pipeline_rows("OLD", "-", dialect)])
+    changed = _pipeline_upsert(
+        [_pipeline_rows("OLD", "-", dialect), _pipeline_rows("NEW", "", dialect)]
+    )
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION opportunities_open_rollups() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF TG_OP = 'DELETE' THEN {removed}; "
+            f"ELSIF TG_OP = 'INSERT' THEN {added}; "
+            f"ELSE {changed}; END IF; RETURN NULL; END $$",
+            "CREATE OR REPLACE TRIGGER opportunities_open_rollups_insert AFTER INSERT "
+            "ON opportunities FOR EACH ROW WHEN (NEW.expected_close_on IS NOT NULL) "
+            "EXECUTE FUNCTION opportunities_open_rollups()",
+            "CREATE OR REPLACE TRIGGER opportunities_open_rollups_update AFTER UPDATE OF "
+            f"{_PIPELINE_COLUMNS} ON opportunities FOR EACH ROW WHEN ({_PIPELINE_CHANGED}) "
+            "EXECUTE FUNCTION opportunities_open_rollups()",
+            "CREATE OR REPLACE TRIGGER opportunities_open_rollups_delete AFTER DELETE "
+            "ON opportunities FOR EACH ROW WHEN (OLD.expected_close_on IS NOT NULL) "
+            "EXECUTE FUNCTION opportunities_open_rollups()",
+        ]
+    when = _PIPELINE_CHANGED.replace("IS DISTINCT FROM", "IS NOT")
+    return [
+        "CREATE TRIGGER IF NOT EXISTS opportunities_open_rollups_insert AFTER INSERT "
+        f"ON opportunities WHEN NEW.expected_close_on IS NOT NULL BEGIN {added}; END",
+        "CREATE TRIGGER IF NOT EXISTS opportunities_open_rollups_update AFTER UPDATE OF "
+        f"{_PIPELINE_COLUMNS} ON opportunities WHEN {when} BEGIN {changed}; END",
+        "CREATE TRIGGER IF NOT EXISTS opportunities_open_rollups_delete AFTER DELETE "
+        f"ON opportunities WHEN OLD.expected_close_on IS NOT NULL BEGIN {removed}; END",
+    ]
+
+
+def pipeline_drop_sql(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        return ["DROP FUNCTION IF EXISTS opportunities_open_rollups() CASCADE"]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in OPEN_TRIGGERS]
+
+
+def pipeline_rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every pipeline row from the opportunities."""
+    return [
+        "DELETE FROM pipeline_rollups",
+        _pipeline_upsert([_pipeline_rows("o", "", dialect) + " FROM opportunities o"]),
+    ]
+
+
 def _bool(value: str, dialect: str) -> str:
     return f"CAST({value} AS INTEGER)" if dialect == "postgresql" else f"({value})"
 
@@ -308,4 +417,5 @@ def stage_rebuild_sql(dialect: str) -> list[str]:
 
 
 kept_by_triggers(("closed_rollups", "opportunities"), trigger_sql, drop_sql)
+kept_by_triggers(("pipeline_rollups", "opportunities"), pipeline_trigger_sql, pipeline_drop_sql)
 kept_by_triggers(("stage_rollups", "stage_changes"), stage_trigger_sql, stage_drop_sql)

@@ -290,6 +290,7 @@ DERIVED = {
     board_totals.BoardTotal.__tablename__,
     rollups.ClosedMonth.__tablename__,
     rollups.StageMonth.__tablename__,
+    rollups.PipelineMonth.__tablename__,
 }
 
 
@@ -352,6 +353,7 @@ def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
             board_totals.rebuild_sql(dialect)
             + rollups.rebuild_sql(dialect)
             + rollups.stage_rebuild_sql(dialect)
+            + rollups.pipeline_rebuild_sql(dialect)
         ):
             db.session.execute(text(statement))
         _reset_sequences()

@@ -186,7 +186,11 @@ def rebuild() -> None:
     """Recompute every roll-up row from the opportunities: after a restore from an old
     backup, or to check them (the triggers keep them otherwise)."""
     dialect = db.session.get_bind().dialect.name
-    for statement in kept.rebuild_sql(dialect) + kept.stage_rebuild_sql(dialect):
+    for statement in (
+        kept.rebuild_sql(dialect)
+        + kept.stage_rebuild_sql(dialect)
+        + kept.pipeline_rebuild_sql(dialect)
+    ):
         db.session.execute(text(statement))
 
 
