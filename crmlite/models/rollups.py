@@ -40,16 +40,6 @@ TRIGGERS = (
     "opportunities_won_rollups_update",
     "opportunities_won_rollups_delete",
 )
-OPEN_TRIGGERS = (
-    "opportunities_open_rollups_insert",
-    "opportunities_open_rollups_update",
-    "opportunities_open_rollups_delete",
-)
-STAGE_TRIGGERS = (
-    "stage_changes_rollups_insert",
-    "stage_changes_rollups_update",
-    "stage_changes_rollups_delete",
-)
 
 
 class ClosedMonth(Model):
@@ -265,45 +255,82 @@ _PIPELINE_CHANGED = " OR ".join(
 )
 
 
-def pipeline_trigger_sql(dialect: str) -> list[str]:
-    """The statements creating the pipeline's triggers (the migration keeps a copy)."""
-    added = _pipeline_upsert([_pipeline_rows("NEW", "", dialect)])
-    removed = _pipeline_upsert([_pipeline_rows("OLD", "-", dialect)])
-    changed = _pipeline_upsert(
-        [_pipeline_rows("OLD", "-", dialect), _pipeline_rows("NEW", "", dialect)]
-    )
+def _row_triggers(
+    dialect: str,
+    function: str,
+    table: str,
+    columns: str,
+    changed_when: str,
+    bodies: tuple[str, str, str],
+    inserted_when: str = "",
+    deleted_when: str = "",
+) -> list[str]:
+    """A row's triggers on ``table``, each one statement of ``bodies`` (added, removed,
+    changed): on PostgreSQL one function ``function`` and three triggers calling it; on
+    SQLite three triggers named ``function`` + _insert, _update, _delete."""
+    added, removed, changed = bodies
     if dialect == "postgresql":
+
+        def when(condition: str) -> str:
+            return f"WHEN ({condition}) " if condition else ""
+
         return [
-            "CREATE OR REPLACE FUNCTION opportunities_open_rollups() RETURNS trigger "
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger "
             "LANGUAGE plpgsql AS $$ BEGIN "
             f"IF TG_OP = 'DELETE' THEN {removed}; "
             f"ELSIF TG_OP = 'INSERT' THEN {added}; "
             f"ELSE {changed}; END IF; RETURN NULL; END $$",
-            "CREATE OR REPLACE TRIGGER opportunities_open_rollups_insert AFTER INSERT "
-            "ON opportunities FOR EACH ROW WHEN (NEW.expected_close_on IS NOT NULL) "
-            "EXECUTE FUNCTION opportunities_open_rollups()",
-            "CREATE OR REPLACE TRIGGER opportunities_open_rollups_update AFTER UPDATE OF "
-            f"{_PIPELINE_COLUMNS} ON opportunities FOR EACH ROW WHEN ({_PIPELINE_CHANGED}) "
-            "EXECUTE FUNCTION opportunities_open_rollups()",
-            "CREATE OR REPLACE TRIGGER opportunities_open_rollups_delete AFTER DELETE "
-            "ON opportunities FOR EACH ROW WHEN (OLD.expected_close_on IS NOT NULL) "
-            "EXECUTE FUNCTION opportunities_open_rollups()",
+            f"CREATE OR REPLACE TRIGGER {function}_insert AFTER INSERT "
+            f"ON {table} FOR EACH ROW {when(inserted_when)}EXECUTE FUNCTION {function}()",
+            f"CREATE OR REPLACE TRIGGER {function}_update AFTER UPDATE OF "
+            f"{columns} ON {table} FOR EACH ROW {when(changed_when)}"
+            f"EXECUTE FUNCTION {function}()",
+            f"CREATE OR REPLACE TRIGGER {function}_delete AFTER DELETE "
+            f"ON {table} FOR EACH ROW {when(deleted_when)}EXECUTE FUNCTION {function}()",
         ]
-    when = _PIPELINE_CHANGED.replace("IS DISTINCT FROM", "IS NOT")
+
+    def sqlite_when(condition: str) -> str:
+        return f"WHEN {condition} " if condition else ""
+
+    changed_when = changed_when.replace("IS DISTINCT FROM", "IS NOT")
     return [
-        "CREATE TRIGGER IF NOT EXISTS opportunities_open_rollups_insert AFTER INSERT "
-        f"ON opportunities WHEN NEW.expected_close_on IS NOT NULL BEGIN {added}; END",
-        "CREATE TRIGGER IF NOT EXISTS opportunities_open_rollups_update AFTER UPDATE OF "
-        f"{_PIPELINE_COLUMNS} ON opportunities WHEN {when} BEGIN {changed}; END",
-        "CREATE TRIGGER IF NOT EXISTS opportunities_open_rollups_delete AFTER DELETE "
-        f"ON opportunities WHEN OLD.expected_close_on IS NOT NULL BEGIN {removed}; END",
+        f"CREATE TRIGGER IF NOT EXISTS {function}_insert AFTER INSERT "
+        f"ON {table} {sqlite_when(inserted_when)}BEGIN {added}; END",
+        f"CREATE TRIGGER IF NOT EXISTS {function}_update AFTER UPDATE OF "
+        f"{columns} ON {table} {sqlite_when(changed_when)}BEGIN {changed}; END",
+        f"CREATE TRIGGER IF NOT EXISTS {function}_delete AFTER DELETE "
+        f"ON {table} {sqlite_when(deleted_when)}BEGIN {removed}; END",
     ]
 
 
-def pipeline_drop_sql(dialect: str) -> list[str]:
+def _row_triggers_dropped(dialect: str, function: str) -> list[str]:
     if dialect == "postgresql":
-        return ["DROP FUNCTION IF EXISTS opportunities_open_rollups() CASCADE"]
-    return [f"DROP TRIGGER IF EXISTS {name}" for name in OPEN_TRIGGERS]
+        return [f"DROP FUNCTION IF EXISTS {function}() CASCADE"]
+    return [f"DROP TRIGGER IF EXISTS {function}_{op}" for op in ("insert", "update", "delete")]
+
+
+def pipeline_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the pipeline's triggers (the migration keeps a copy)."""
+    return _row_triggers(
+        dialect,
+        "opportunities_open_rollups",
+        "opportunities",
+        _PIPELINE_COLUMNS,
+        _PIPELINE_CHANGED,
+        (
+            _pipeline_upsert([_pipeline_rows("NEW", "", dialect)]),
+            _pipeline_upsert([_pipeline_rows("OLD", "-", dialect)]),
+            _pipeline_upsert(
+                [_pipeline_rows("OLD", "-", dialect), _pipeline_rows("NEW", "", dialect)]
+            ),
+        ),
+        inserted_when="NEW.expected_close_on IS NOT NULL",
+        deleted_when="OLD.expected_close_on IS NOT NULL",
+    )
+
+
+def pipeline_drop_sql(dialect: str) -> list[str]:
+    return _row_triggers_dropped(dialect, "opportunities_open_rollups")
 
 
 def pipeline_rebuild_sql(dialect: str) -> list[str]:
@@ -373,39 +400,22 @@ _STAGE_CHANGED = " OR ".join(
 
 def stage_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the triggers on ``stage_changes`` (the migration keeps a copy)."""
-    added = _stage_upsert(_stage_rows("NEW", "", dialect))
-    removed = _stage_upsert(_stage_rows("OLD", "-", dialect))
-    changed = _stage_upsert(_stage_rows("OLD", "-", dialect) + _stage_rows("NEW", "", dialect))
-    if dialect == "postgresql":
-        return [
-            "CREATE OR REPLACE FUNCTION stage_changes_rollups() RETURNS trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF TG_OP = 'DELETE' THEN {removed}; "
-            f"ELSIF TG_OP = 'INSERT' THEN {added}; "
-            f"ELSE {changed}; END IF; RETURN NULL; END $$",
-            "CREATE OR REPLACE TRIGGER stage_changes_rollups_insert AFTER INSERT "
-            "ON stage_changes FOR EACH ROW EXECUTE FUNCTION stage_changes_rollups()",
-            "CREATE OR REPLACE TRIGGER stage_changes_rollups_update AFTER UPDATE OF "
-            f"{_STAGE_COLUMNS} ON stage_changes FOR EACH ROW WHEN ({_STAGE_CHANGED}) "
-            "EXECUTE FUNCTION stage_changes_rollups()",
-            "CREATE OR REPLACE TRIGGER stage_changes_rollups_delete AFTER DELETE "
-            "ON stage_changes FOR EACH ROW EXECUTE FUNCTION stage_changes_rollups()",
-        ]
-    when = _STAGE_CHANGED.replace("IS DISTINCT FROM", "IS NOT")
-    return [
-        "CREATE TRIGGER IF NOT EXISTS stage_changes_rollups_insert AFTER INSERT "
-        f"ON stage_changes BEGIN {added}; END",
-        "CREATE TRIGGER IF NOT EXISTS stage_changes_rollups_update AFTER UPDATE OF "
-        f"{_STAGE_COLUMNS} ON stage_changes WHEN {when} BEGIN {changed}; END",
-        "CREATE TRIGGER IF NOT EXISTS stage_changes_rollups_delete AFTER DELETE "
-        f"ON stage_changes BEGIN {removed}; END",
-    ]
+    return _row_triggers(
+        dialect,
+        "stage_changes_rollups",
+        "stage_changes",
+        _STAGE_COLUMNS,
+        _STAGE_CHANGED,
+        (
+            _stage_upsert(_stage_rows("NEW", "", dialect)),
+            _stage_upsert(_stage_rows("OLD", "-", dialect)),
+            _stage_upsert(_stage_rows("OLD", "-", dialect) + _stage_rows("NEW", "", dialect)),
+        ),
+    )
 
 
 def stage_drop_sql(dialect: str) -> list[str]:
-    if dialect == "postgresql":
-        return ["DROP FUNCTION IF EXISTS stage_changes_rollups() CASCADE"]
-    return [f"DROP TRIGGER IF EXISTS {name}" for name in STAGE_TRIGGERS]
+    return _row_triggers_dropped(dialect, "stage_changes_rollups")
 
 
 def stage_rebuild_sql(dialect: str) -> list[str]:
