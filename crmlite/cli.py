@@ -32,6 +32,7 @@ from crmlite.services import (
     campaign_sending,
     members,
     places,
+    rollups,
     worker,
 )
 from crmlite.services.defaults import load_defaults
@@ -83,6 +84,16 @@ def rebuild_board_totals_command() -> None:
     board.rebuild_totals()
     db.session.commit()
     click.echo("Board totals rebuilt.")
+
+
+@crm.command("rebuild-rollups")
+def rebuild_rollups_command() -> None:
+    """Recompute the monthly roll-ups of the closed deals from the opportunities (the
+    database keeps them with every change; this is for a database restored from elsewhere,
+    or to check them)."""
+    rollups.rebuild()
+    db.session.commit()
+    click.echo("Roll-ups rebuilt.")
 
 
 @crm.command("add-member")
@@ -322,6 +333,7 @@ def import_archive_command(path: Path) -> None:
         db.session.rollback()
         raise click.ClickException(str(refused)) from refused
     db.session.commit()
+    analyze(db.session)
     click.echo(f"Loaded {sum(counts.values()):,} rows into {len(counts)} tables from {path}.")
 
 

@@ -336,3 +336,80 @@ def test_0018_fills_the_board_totals_and_keeps_them_with_triggers(empty_database
         add("After the downgrade", "5.00", 10)
         db.session.commit()
         db.engine.dispose()
+
+
+def test_0028_fills_the_rollups_and_keeps_them_with_triggers(empty_database_url: str) -> None:
+    """Deals closed and moves made before 0028 are in the roll-ups; after it the triggers
+    keep them (also in the last migration's schema); downgrading removes both tables."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0027")  # the revision before 0028
+        load_defaults()
+        stages = {s.name: s.id for s in db.session.scalars(select(SalesStage))}
+        won = db.session.scalars(
+            select(OpportunityStatus).where(OpportunityStatus.name == "Won")
+        ).one()
+        closed_at = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
+        deal = Opportunity(
+            name="Before",
+            stage_id=stages["Won"],
+            status_id=won.id,
+            revenue=Decimal("1000.50"),
+            cost=Decimal("0.25"),
+            probability=100,
+            closed_at=closed_at,
+            expected_close_on=closed_at.date(),
+        )
+        db.session.add(deal)
+        db.session.flush()
+        db.session.add(
+            StageChange(
+                opportunity_id=deal.id,
+                from_stage_id=stages["Prospect"],
+                to_stage_id=stages["Won"],
+                changed_at=closed_at,
+            )
+        )
+        db.session.commit()
+
+        def closed() -> list[tuple[int, ...]]:
+            rows = db.session.execute(
+                text(
+                    "SELECT month, deals, won_cents, margin_cents FROM closed_rollups"
+                    " WHERE deals != 0 ORDER BY month"
+                )
+            )
+            return [tuple(int(v) for v in row) for row in rows]
+
+        def moves() -> list[tuple[int, ...]]:
+            rows = db.session.execute(
+                text(
+                    "SELECT month, stage_id, entered FROM stage_rollups"
+                    " WHERE entered != 0 ORDER BY month"
+                )
+            )
+            return [tuple(int(v) for v in row) for row in rows]
+
+        upgrade()
+        pipeline = "SELECT month, deals, revenue_cents, weighted_revenue FROM pipeline_rollups"
+        assert [tuple(row) for row in db.session.execute(text(pipeline))] == [
+            (202610, 1, 100050, 100050 * 100)
+        ]
+        assert closed() == [(202610, 1, 100050, 100025)]
+        assert moves() == [(202610, stages["Won"], 1)]
+        db.session.execute(
+            text("UPDATE opportunities SET closed_at = :at, won_amount = 7"),
+            {"at": closed_at + timedelta(hours=1)},
+        )
+        db.session.execute(text("DELETE FROM stage_changes"))
+        db.session.commit()
+        assert closed() == [(202611, 1, 700, 100025)]
+        assert moves() == []
+        db.session.rollback()
+
+        downgrade(revision="0027")
+        tables = inspect(db.engine).get_table_names()
+        assert "closed_rollups" not in tables and "stage_rollups" not in tables
+        db.session.execute(text("UPDATE opportunities SET won_amount = 8"))
+        db.session.commit()
+        db.engine.dispose()

@@ -51,6 +51,7 @@ from crmlite.models.people import (
     Team,
 )
 from crmlite.models.points import PointsMonthQuota, PointsMonthSheet, PointsQuotaChange
+from crmlite.models.rollups import ClosedMonth, PipelineMonth, StageMonth
 from crmlite.models.sales import (
     ForecastLine,
     Opportunity,
@@ -97,6 +98,7 @@ __all__ = [
     "CampaignType",
     "ChecklistItem",
     "ChecklistTemplateItem",
+    "ClosedMonth",
     "Company",
     "Contact",
     "Document",
@@ -130,6 +132,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Paper",
+    "PipelineMonth",
     "PointsMonthQuota",
     "PointsMonthSheet",
     "PointsQuotaChange",
@@ -140,6 +143,7 @@ __all__ = [
     "SalesStage",
     "SendStatus",
     "StageChange",
+    "StageMonth",
     "StepAction",
     "StepAssignee",
     "StoredCalendarEvent",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.schema import MetaData
 
 from crmlite.database import UTCDateTime, utcnow
 from crmlite.extensions import Base, db
@@ -54,3 +57,24 @@ def created_at_column() -> Mapped[datetime]:
 
 def updated_at_column() -> Mapped[datetime]:
     return mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+def kept_by_triggers(
+    tables: tuple[str, ...],
+    create: Callable[[str], list[str]],
+    drop: Callable[[str], list[str]],
+) -> None:
+    """With ``create_all`` and ``drop_all`` (tests, bench): the triggers that keep a derived
+    table (``create(dialect)``), made once all of ``tables`` exist and dropped first."""
+
+    def created(metadata: MetaData, connection: Connection, **_kw: object) -> None:
+        if all(name in metadata.tables for name in tables):
+            for statement in create(connection.dialect.name):
+                connection.execute(text(statement))
+
+    def dropped(_metadata: MetaData, connection: Connection, **_kw: object) -> None:
+        for statement in drop(connection.dialect.name):
+            connection.execute(text(statement))
+
+    event.listen(Model.metadata, "after_create", created)
+    event.listen(Model.metadata, "before_drop", dropped)

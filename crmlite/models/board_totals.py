@@ -20,12 +20,10 @@ that they exist after the last migration).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import BigInteger, Integer
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.schema import MetaData
 
-from crmlite.models.base import Model
+from crmlite.models.base import Model, kept_by_triggers
 
 TRIGGERS = (
     "opportunities_board_totals_insert",
@@ -142,18 +140,4 @@ def rebuild_sql(dialect: str) -> list[str]:
     ]
 
 
-def _create_triggers(metadata: MetaData, connection: Connection, **_kw: object) -> None:
-    """With ``create_all`` (tests, bench): the triggers, once every table exists."""
-    if "board_totals" not in metadata.tables or "opportunities" not in metadata.tables:
-        return
-    for statement in trigger_sql(connection.dialect.name):
-        connection.execute(text(statement))
-
-
-def _drop_triggers(metadata: MetaData, connection: Connection, **_kw: object) -> None:
-    for statement in drop_sql(connection.dialect.name):
-        connection.execute(text(statement))
-
-
-event.listen(Model.metadata, "after_create", _create_triggers)
-event.listen(Model.metadata, "before_drop", _drop_triggers)
+kept_by_triggers(("board_totals", "opportunities"), trigger_sql, drop_sql)

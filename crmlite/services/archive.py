@@ -51,8 +51,8 @@ from sqlalchemy.engine import Connection
 
 from crmlite.database import holds_rows
 from crmlite.extensions import db
-from crmlite.models import board_totals
-from crmlite.services import board
+from crmlite.models import ClosedMonth, PipelineMonth, StageMonth, board_totals
+from crmlite.services import board, rollups
 
 FORMAT = "crmlite-archive"
 FORMAT_VERSION = 1
@@ -285,7 +285,12 @@ def _later_references(table: Table, loaded: set[str]) -> list[Column[Any]]:
 
 
 # Tables the database keeps from others (triggers): in the archive, but not loaded from it.
-DERIVED = {board_totals.BoardTotal.__tablename__}
+DERIVED = {
+    board_totals.BoardTotal.__tablename__,
+    ClosedMonth.__tablename__,
+    StageMonth.__tablename__,
+    PipelineMonth.__tablename__,
+}
 
 
 def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
@@ -343,6 +348,7 @@ def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
                 .values({c.name: values[c.name] for c in later if c.name in values})
             )
         board.rebuild_totals()
+        rollups.rebuild()
         _reset_sequences()
         db.session.flush()
     return counts

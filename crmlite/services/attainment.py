@@ -26,20 +26,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from crmlite.extensions import db
-from crmlite.models import BusinessUnit, Location, Member, Opportunity, RevenueQuota
+from crmlite.models import BusinessUnit, Location, Member, RevenueQuota
 from crmlite.services.money import ZERO, cents, whole_percent
-from crmlite.services.periods import month_start, quarter_months
+from crmlite.services.periods import quarter_months
 from crmlite.services.quotas import NO_LOCATION, NO_UNIT, MonthQuota, quotas_by_member, sum_present
+from crmlite.services.rollups import won_per_month
 from crmlite.services.wins import (
     Basis,
     StatusIds,
     by_name,
     manager_name,
-    matches,
     member_names,
     quota_on,
     status_ids,
-    won_per_month,
 )
 
 
@@ -143,13 +142,13 @@ def quarter_by_member(
     team, the wins of no account manager). `member_id` narrows it to one member."""
     months = quarter_months(quarter)
     last = months[-1]
-    starts = [month_start(year, m, tz) for m in range(1, last + 2)]
     wins = won_per_month(
-        starts,
-        [Opportunity.account_manager_id],
+        [(year, m) for m in range(1, last + 1)],
+        tz,
+        ["account_manager_id"],
         basis,
-        matches(Opportunity.account_manager_id, member_id),
         (statuses or status_ids()).won,
+        member_id=member_id,
     )
     quotas = quotas_by_member(
         ((year, m) for m in range(1, 13)), None if member_id is None else [member_id]
@@ -280,12 +279,11 @@ def summary_by_place(
     queries, whatever the number of deals."""
     months = list(range(1, 13)) if quarter is None else quarter_months(quarter)
     width = len(months)
-    starts = [month_start(year, m, tz) for m in [*months, months[-1] + 1]]
     wins = won_per_month(
-        starts,
-        [Opportunity.location_id, Opportunity.business_unit_id],
+        [(year, m) for m in months],
+        tz,
+        ["location_id", "business_unit_id"],
         basis,
-        [],
         (statuses or status_ids()).won,
     )
     quota_column = RevenueQuota.margin if basis is Basis.MARGIN else RevenueQuota.revenue

@@ -21,23 +21,22 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, func, select
 
 from crmlite.extensions import db
-from crmlite.models import Opportunity
+from crmlite.models import PipelineMonth
 from crmlite.services.money import ZERO, as_decimal, cents
-from crmlite.services.periods import add_months, month_start
+from crmlite.services.periods import add_months
 from crmlite.services.quotas import quotas_by_member, sum_present
+from crmlite.services.rollups import won_per_month
 from crmlite.services.wins import (
     Basis,
     StatusIds,
     by_name,
     manager_name,
-    matches,
     member_names,
     quota_on,
     status_ids,
-    won_per_month,
 )
 
 
@@ -77,41 +76,35 @@ def pipeline_by_month(
 ) -> dict[int | None, dict[int, OpenAmounts]]:
     """Open opportunities by account manager and expected close month (0-2: this month and
     the next two). One grouped query."""
-    firsts = [
-        date(y, m, 1) for y, m in [*forecast_months(today), add_months(today.year, today.month, 3)]
+    months = forecast_months(today)
+    keys = [y * 100 + m for y, m in months]
+    where: list[ColumnElement[bool]] = [
+        PipelineMonth.status_id.in_((statuses or status_ids()).open),
+        PipelineMonth.month.in_(keys),
     ]
-    month = case(*((Opportunity.expected_close_on < firsts[i + 1], i) for i in range(2)), else_=2)
-    inner = (
-        select(
-            Opportunity.account_manager_id.label("member_id"),
-            month.label("month"),
-            Opportunity.revenue,
-            Opportunity.cost,
-            Opportunity.probability,
-        )
-        .where(
-            Opportunity.status_id.in_((statuses or status_ids()).open),
-            Opportunity.expected_close_on >= firsts[0],
-            Opportunity.expected_close_on < firsts[-1],
-            *matches(Opportunity.account_manager_id, member_id),
-        )
-        .subquery()
-    )
-    c = inner.c
-    # Grouped outside: PostgreSQL cannot match a CASE with bound parameters across clauses.
+    if member_id is not None:
+        where.append(PipelineMonth.account_manager_id == member_id)
+    # The pipeline is kept per expected close month by the database (models/rollups.py).
     rows = db.session.execute(
         select(
-            c.member_id,
-            c.month,
-            func.sum(c.revenue),
-            func.sum(c.cost),
-            func.sum(c.revenue * c.probability),
-            func.sum(c.cost * c.probability),
-        ).group_by(c.member_id, c.month)
+            PipelineMonth.account_manager_id,
+            PipelineMonth.month,
+            func.sum(PipelineMonth.revenue_cents),
+            func.sum(PipelineMonth.cost_cents),
+            func.sum(PipelineMonth.weighted_revenue),
+            func.sum(PipelineMonth.weighted_cost),
+        )
+        .where(*where)
+        .group_by(PipelineMonth.account_manager_id, PipelineMonth.month)
     )
     found: dict[int | None, dict[int, OpenAmounts]] = {}
-    for row in rows:
-        found.setdefault(row[0], {})[int(row[1])] = _open_amounts(row[2:6])
+    for member, month, revenue, cost, weighted_revenue, weighted_cost in rows:
+        found.setdefault(member or None, {})[keys.index(month)] = OpenAmounts(
+            Decimal(int(revenue)).scaleb(-2),
+            Decimal(int(cost)).scaleb(-2),
+            cents(Decimal(int(weighted_revenue)).scaleb(-4)),
+            cents(Decimal(int(weighted_cost)).scaleb(-4)),
+        )
     return found
 
 
@@ -204,15 +197,8 @@ def forecast(
             today, member_id=member_id, statuses=statuses
         ).items()
     }
-    starts = [month_start(y, m, tz) for y, m in months] + [
-        month_start(*add_months(*months[-1], 1), tz)
-    ]
     won = won_per_month(
-        starts,
-        [Opportunity.account_manager_id],
-        basis,
-        matches(Opportunity.account_manager_id, member_id),
-        statuses.won,
+        months, tz, ["account_manager_id"], basis, statuses.won, member_id=member_id
     )
     quotas = quotas_by_member(months, None if member_id is None else [member_id])
     names = member_names() if names is None else names

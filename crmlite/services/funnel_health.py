@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select
 
 from crmlite.extensions import db
-from crmlite.models import Opportunity, StageChange
+from crmlite.models import BoardTotal, Opportunity, StageChange
+from crmlite.services import rollups
 from crmlite.services.funnel import open_stages
 from crmlite.services.money import ZERO, as_decimal, cents, half_up, whole_percent
 from crmlite.services.periods import month_start, quarter_months
@@ -111,44 +112,20 @@ def _days_between(later: Any, earlier: Any) -> ColumnElement[Any]:
     return func.extract("epoch", later - earlier) / 86400
 
 
-def funnel_health(
-    start: datetime,
-    end: datetime,
-    basis: Basis = Basis.REVENUE,
-    *,
-    member_id: int | None = None,
-) -> FunnelHealth:
-    """The funnel now and over the period [start, end), from the stage history.
+MS_PER_DAY = 86_400_000
 
-    - Per stage now: the open opportunities in it, count and value.
-    - Conversion: of the moves into a stage during the period, the share followed (by now)
-      by a move to a later stage other than Lost, and the share followed by a move to Won.
-    - Average days: the stays in a stage that ended during the period, from the move into
-      the stage to the move out of it.
-    - Win rate: won ÷ (won + lost) among the opportunities closed during the period (a
-      reopened one counts as it is now).
-    - Lost reasons of the opportunities lost during the period, most frequent first.
-    """
-    stages = open_stages()
-    statuses = status_ids()
-    mine = matches(Opportunity.account_manager_id, member_id)
-    now_by_stage = {
-        stage_id: (count, cents(value))
-        for stage_id, count, value in db.session.execute(
-            select(Opportunity.stage_id, func.count(), func.sum(pipeline_amount(basis)))
-            .where(Opportunity.status_id.in_(statuses.open), *mine)
-            .group_by(Opportunity.stage_id)
-        )
-    }
 
-    # The period's moves into and out of each stage; what happened before and after a move
-    # is stored on it (stage_history.py). The team's are read from the stage's covering
-    # index, a member's through their opportunities (a fiftieth of the period's moves).
+def _moves_scanned(
+    start: datetime, end: datetime, stages: list[Any], mine: list[ColumnElement[bool]]
+) -> tuple[dict[int, tuple[int, int, int]], dict[int, tuple[Decimal | None, int]]]:
+    """The period's moves read from the stage history itself: a member's funnel (their
+    opportunities' moves), or a period that is not whole months."""
+
     def moves(stage: Any, *columns: Any) -> Any:
         query = select(stage, *columns).where(
             StageChange.changed_at >= start, StageChange.changed_at < end
         )
-        if member_id is None:
+        if not mine:
             query = query.where(stage.in_([s.id for s in stages]))
         else:
             query = query.where(StageChange.opportunity_id.in_(select(Opportunity.id).where(*mine)))
@@ -173,19 +150,86 @@ def funnel_health(
             StageChange.from_stage_id, func.avg(days), func.count(StageChange.from_stage_entered_at)
         )
     }
+    return conversion, stays
 
-    closed = dict(
-        db.session.execute(
-            select(Opportunity.status_id, func.count())
-            .where(
-                Opportunity.status_id.in_(statuses.won + statuses.lost),
-                Opportunity.closed_at >= start,
-                Opportunity.closed_at < end,
-                *mine,
+
+def funnel_health(
+    start: datetime,
+    end: datetime,
+    basis: Basis = Basis.REVENUE,
+    *,
+    member_id: int | None = None,
+) -> FunnelHealth:
+    """The funnel now and over the period [start, end), from the stage history.
+
+    - Per stage now: the open opportunities in it, count and value.
+    - Conversion: of the moves into a stage during the period, the share followed (by now)
+      by a move to a later stage other than Lost, and the share followed by a move to Won.
+    - Average days: the stays in a stage that ended during the period, from the move into
+      the stage to the move out of it.
+    - Win rate: won ÷ (won + lost) among the opportunities closed during the period (a
+      reopened one counts as it is now).
+    - Lost reasons of the opportunities lost during the period, most frequent first.
+    """
+    stages = open_stages()
+    statuses = status_ids()
+    mine = matches(Opportunity.account_manager_id, member_id)
+    if member_id is None and basis is Basis.REVENUE:
+        # The team's open deals on the revenue basis: the board's kept column totals.
+        now_by_stage = {
+            stage_id: (int(count), Decimal(int(value)).scaleb(-2))
+            for stage_id, count, value in db.session.execute(
+                select(
+                    BoardTotal.stage_id,
+                    func.sum(BoardTotal.deals),
+                    func.sum(BoardTotal.revenue_cents),
+                )
+                .where(BoardTotal.status_id.in_(statuses.open))
+                .group_by(BoardTotal.stage_id)
             )
-            .group_by(Opportunity.status_id)
-        ).all()
-    )
+            if count
+        }
+    else:
+        now_by_stage = {
+            stage_id: (count, cents(value))
+            for stage_id, count, value in db.session.execute(
+                select(Opportunity.stage_id, func.count(), func.sum(pipeline_amount(basis)))
+                .where(Opportunity.status_id.in_(statuses.open), *mine)
+                .group_by(Opportunity.stage_id)
+            )
+        }
+
+    # The period's moves into and out of each stage; what happened before and after a move
+    # is stored on it (stage_history.py). The team's are read from the monthly roll-ups
+    # (services/rollups.py), a member's through their opportunities (a fiftieth of them).
+    period = rollups.span(start, end)
+    if member_id is None and period is not None:
+        kept = rollups.stage_moves(period, [s.id for s in stages])
+        conversion = {i: (m.entered, m.advanced, m.won) for i, m in kept.items()}
+        stays = {
+            i: (
+                None if not m.stays else half_up(Decimal(m.stay_ms) / m.stays / MS_PER_DAY, 1),
+                m.stays,
+            )
+            for i, m in kept.items()
+        }
+    else:
+        conversion, stays = _moves_scanned(start, end, stages, mine)
+    if period is not None:
+        closed = rollups.closed_between(period, statuses.won + statuses.lost, member_id=member_id)
+    else:
+        closed = dict(
+            db.session.execute(
+                select(Opportunity.status_id, func.count())
+                .where(
+                    Opportunity.status_id.in_(statuses.won + statuses.lost),
+                    Opportunity.closed_at >= start,
+                    Opportunity.closed_at < end,
+                    *mine,
+                )
+                .group_by(Opportunity.status_id)
+            ).all()
+        )
     reasons = [
         LostReason(reason or "(no reason recorded)", count, cents(amount))
         for reason, count, amount in db.session.execute(

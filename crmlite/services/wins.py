@@ -112,7 +112,9 @@ def won_per_month(
     won_ids: list[int],
 ) -> dict[tuple[Any, ...], dict[int, Decimal]]:
     """Won amounts grouped by `keys` and by month: month i (0-based) holds the wins with
-    starts[i] <= closed_at < starts[i + 1]. One query, on the closed_at index."""
+    starts[i] <= closed_at < starts[i + 1]. One query, on the closed_at index. The reports
+    read the monthly roll-ups instead (services/rollups.py); this scan of the period's deals
+    is the rule they must equal (tests/test_rollups.py compares both)."""
     month = case(
         *((Opportunity.closed_at < starts[i + 1], i) for i in range(len(starts) - 1)),
     )

@@ -1,0 +1,431 @@
+"""Monthly roll-ups of the closed opportunities, kept by the database itself: per UTC month,
+status, account manager, location and business unit, how many deals closed and the sums
+every report counts them for (issue #19: the dashboard, the quarter switch, the summary by
+location and business unit and the funnel's win rate must not re-read a period's deals).
+
+Triggers on ``opportunities`` keep the rows with every insert, update and delete, in the
+same transaction, whoever writes (a form, the board, an import, the API, a restore, a bulk
+statement), as they keep ``board_totals``. Amounts are whole cents, integers on both engines,
+so adding and subtracting never drifts:
+
+- ``won_cents``: the won amount, or the revenue when none was recorded (the revenue basis);
+- ``margin_cents``: revenue − cost (the margin basis).
+
+Why UTC months, not the team's: a trigger cannot convert to a time zone on SQLite, and the
+team may change its zone. A month in the team's zone differs from the UTC month by the hours
+of the zone's offset at each end (14 at most); ``services/rollups.py`` reads the UTC months'
+rows and corrects each end from the few deals closed in those hours (an index range on
+``closed_at``), so every figure stays exact in any zone without scanning the period.
+
+Keyed by status, so whether a status counts as won (a setting) is asked when reading. "None
+set" (no account manager, location, business unit) is kept as 0: key columns cannot be NULL.
+Wins stay where their opportunity was booked: a member moving to another location moves no
+row (quotas, read from ``revenue_quotas`` through the members, follow the member).
+
+``rollups.rebuild()`` recomputes every row (``flask crm rebuild-rollups``); a seeded random
+walk (tests/test_rollups.py) compares the kept rows with the rebuilt ones on both engines.
+A migration that rebuilds ``opportunities`` on SQLite drops these triggers: it must create
+them again (as for ``board_totals``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crmlite.models.base import Model, kept_by_triggers
+
+TRIGGERS = (
+    "opportunities_won_rollups_insert",
+    "opportunities_won_rollups_update",
+    "opportunities_won_rollups_delete",
+)
+
+
+class ClosedMonth(Model):
+    """The deals of one status closed in one UTC month by one account manager at one
+    location and business unit (0: none set): their count and sums (see the module)."""
+
+    __tablename__ = "closed_rollups"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    status_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    account_manager_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    location_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    business_unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+    won_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    margin_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PipelineMonth(Model):
+    """The deals of one status expected to close in one month (of ``expected_close_on``, a
+    date: no time zone) with one account manager (0: none): their count, revenue and cost in
+    cents, and both weighted by probability (cents × percent), for the forecast."""
+
+    __tablename__ = "pipeline_rollups"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    status_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    account_manager_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+    revenue_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    weighted_revenue: Mapped[int] = mapped_column(BigInteger, default=0)  # cents × percent
+    weighted_cost: Mapped[int] = mapped_column(BigInteger, default=0)  # cents × percent
+
+
+class StageMonth(Model):
+    """The moves of one UTC month into and out of one stage, for the funnel's conversion and
+    days in stage (services/funnel_health.py), from the stage history: the moves into it
+    (``entered``), how many of those were followed by a move to a later stage other than
+    Lost (``advanced``) or to Won (``won``); the stays in it that ended (``stays``, those
+    whose start is known) and their length in milliseconds (``stay_ms``). Team-wide: a
+    member's funnel reads their own opportunities' moves (a fiftieth of them)."""
+
+    __tablename__ = "stage_rollups"
+
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    stage_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entered: Mapped[int] = mapped_column(Integer, default=0)
+    advanced: Mapped[int] = mapped_column(Integer, default=0)
+    won: Mapped[int] = mapped_column(Integer, default=0)
+    stays: Mapped[int] = mapped_column(Integer, default=0)
+    stay_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+_KEYS = "month, status_id, account_manager_id, location_id, business_unit_id"
+
+
+def _cents(value: str, dialect: str) -> str:
+    if dialect == "postgresql":
+        return f"ROUND({value} * 100)::bigint"
+    return f"CAST(ROUND({value} * 100) AS INTEGER)"
+
+
+def month_sql(moment: str, dialect: str) -> str:
+    """The UTC month of a stored moment as YYYYMM (an integer)."""
+    if dialect == "postgresql":
+        return f"CAST(to_char({moment} AT TIME ZONE 'UTC', 'YYYYMM') AS INTEGER)"
+    return f"CAST(strftime('%Y%m', {moment}) AS INTEGER)"
+
+
+def _values(row: str, dialect: str) -> list[str]:
+    """The key and the figures one opportunity (``row``: NEW, OLD or a table alias) adds."""
+    return [
+        month_sql(f"{row}.closed_at", dialect),
+        f"{row}.status_id",
+        f"COALESCE({row}.account_manager_id, 0)",
+        f"COALESCE({row}.location_id, 0)",
+        f"COALESCE({row}.business_unit_id, 0)",
+        "1",
+        _cents(f"COALESCE({row}.won_amount, {row}.revenue)", dialect),
+        f"{_cents(f'{row}.revenue', dialect)} - {_cents(f'{row}.cost', dialect)}",
+    ]
+
+
+def _add(row: str, dialect: str) -> str:
+    return (
+        f"INSERT INTO closed_rollups ({_KEYS}, deals, won_cents, margin_cents) "
+        f"SELECT {', '.join(_values(row, dialect))} WHERE {row}.closed_at IS NOT NULL "
+        f"ON CONFLICT ({_KEYS}) DO UPDATE SET "
+        "deals = closed_rollups.deals + excluded.deals, "
+        "won_cents = closed_rollups.won_cents + excluded.won_cents, "
+        "margin_cents = closed_rollups.margin_cents + excluded.margin_cents"
+    )
+
+
+def _subtract(row: str, dialect: str) -> str:
+    month, status, manager, location, unit, _one, won, margin = _values(row, dialect)
+    return (
+        f"UPDATE closed_rollups SET deals = deals - 1, won_cents = won_cents - {won}, "
+        f"margin_cents = margin_cents - ({margin}) "
+        f"WHERE month = {month} AND status_id = {status} AND account_manager_id = {manager} "
+        f"AND location_id = {location} AND business_unit_id = {unit}"
+    )
+
+
+_COLUMNS = (
+    "closed_at, status_id, account_manager_id, location_id, business_unit_id, won_amount, "
+    "revenue, cost"
+)
+_CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _COLUMNS.split(", "))
+_CLOSED = "(OLD.closed_at IS NOT NULL OR NEW.closed_at IS NOT NULL)"
+
+
+def trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the triggers on this engine (the migration keeps a copy)."""
+    if dialect == "postgresql":
+        # An update subtracts and adds in key order, so two changes in opposite directions
+        # lock the two rows in the same order (no deadlock).
+        old_key = ", ".join(_values("OLD", dialect)[:5])
+        new_key = ", ".join(_values("NEW", dialect)[:5])
+        return [
+            "CREATE OR REPLACE FUNCTION opportunities_won_rollups() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "IF TG_OP = 'DELETE' THEN " + _subtract("OLD", dialect) + "; "
+            "ELSIF TG_OP = 'INSERT' THEN " + _add("NEW", dialect) + "; "
+            f"ELSIF OLD.closed_at IS NULL OR (NEW.closed_at IS NOT NULL AND "
+            f"({old_key}) <= ({new_key})) THEN "
+            + _subtract("OLD", dialect)
+            + "; "
+            + _add("NEW", dialect)
+            + "; ELSE "
+            + _add("NEW", dialect)
+            + "; "
+            + _subtract("OLD", dialect)
+            + "; END IF; RETURN NULL; END $$",
+            "CREATE OR REPLACE TRIGGER opportunities_won_rollups_insert AFTER INSERT "
+            "ON opportunities FOR EACH ROW WHEN (NEW.closed_at IS NOT NULL) "
+            "EXECUTE FUNCTION opportunities_won_rollups()",
+            "CREATE OR REPLACE TRIGGER opportunities_won_rollups_update AFTER UPDATE OF "
+            f"{_COLUMNS} ON opportunities FOR EACH ROW WHEN ({_CLOSED} AND ({_CHANGED})) "
+            "EXECUTE FUNCTION opportunities_won_rollups()",
+            "CREATE OR REPLACE TRIGGER opportunities_won_rollups_delete AFTER DELETE "
+            "ON opportunities FOR EACH ROW WHEN (OLD.closed_at IS NOT NULL) "
+            "EXECUTE FUNCTION opportunities_won_rollups()",
+        ]
+    changed = _CHANGED.replace("IS DISTINCT FROM", "IS NOT")
+    return [
+        "CREATE TRIGGER IF NOT EXISTS opportunities_won_rollups_insert AFTER INSERT "
+        f"ON opportunities WHEN NEW.closed_at IS NOT NULL BEGIN {_add('NEW', dialect)}; END",
+        "CREATE TRIGGER IF NOT EXISTS opportunities_won_rollups_update AFTER UPDATE OF "
+        f"{_COLUMNS} ON opportunities WHEN {_CLOSED} AND ({changed}) "
+        f"BEGIN {_subtract('OLD', dialect)}; {_add('NEW', dialect)}; END",
+        "CREATE TRIGGER IF NOT EXISTS opportunities_won_rollups_delete AFTER DELETE "
+        f"ON opportunities WHEN OLD.closed_at IS NOT NULL "
+        f"BEGIN {_subtract('OLD', dialect)}; END",
+    ]
+
+
+def drop_sql(dialect: str) -> list[str]:
+    """The statements dropping the triggers (on PostgreSQL, the function and with it them)."""
+    if dialect == "postgresql":
+        return ["DROP FUNCTION IF EXISTS opportunities_won_rollups() CASCADE"]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in TRIGGERS]
+
+
+def rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every row from the opportunities."""
+    month, status, manager, location, unit, _one, won, margin = _values("o", dialect)
+    return [
+        "DELETE FROM closed_rollups",
+        f"INSERT INTO closed_rollups ({_KEYS}, deals, won_cents, margin_cents) "
+        f"SELECT {month}, {status}, {manager}, {location}, {unit}, COUNT(*), SUM({won}), "
+        f"SUM({margin}) FROM opportunities o WHERE o.closed_at IS NOT NULL "
+        f"GROUP BY {month}, {status}, {manager}, {location}, {unit}",
+    ]
+
+
+def _pipeline_rows(row: str, sign: str, dialect: str) -> str:
+    """The row one opportunity adds (sign '') or takes away (sign '-') from the pipeline."""
+    if dialect == "postgresql":
+        month = f"CAST(to_char({row}.expected_close_on, 'YYYYMM') AS INTEGER)"
+    else:
+        month = f"CAST(strftime('%Y%m', {row}.expected_close_on) AS INTEGER)"
+    revenue, cost = _cents(f"{row}.revenue", dialect), _cents(f"{row}.cost", dialect)
+    return (
+        f"SELECT {month} AS month, {row}.status_id AS status_id, "
+        f"COALESCE({row}.account_manager_id, 0) AS account_manager_id, {sign}1 AS deals, "
+        f"{sign}{revenue} AS revenue_cents, {sign}{cost} AS cost_cents, "
+        f"{sign}{revenue} * {row}.probability AS weighted_revenue, "
+        f"{sign}{cost} * {row}.probability AS weighted_cost"
+    )
+
+
+_PIPELINE_KEYS = "month, status_id, account_manager_id"
+_PIPELINE_FIGURES = ("deals", "revenue_cents", "cost_cents", "weighted_revenue", "weighted_cost")
+
+
+def _pipeline_upsert(rows: list[str]) -> str:
+    # One statement, its rows in key order (no deadlock on PostgreSQL).
+    sums = ", ".join(f"SUM({f})" for f in _PIPELINE_FIGURES)
+    updates = ", ".join(f"{f} = pipeline_rollups.{f} + excluded.{f}" for f in _PIPELINE_FIGURES)
+    return (
+        f"INSERT INTO pipeline_rollups ({_PIPELINE_KEYS}, {', '.join(_PIPELINE_FIGURES)}) "
+        f"SELECT {_PIPELINE_KEYS}, {sums} FROM ({' UNION ALL '.join(rows)}) AS deals "
+        f"WHERE month IS NOT NULL GROUP BY {_PIPELINE_KEYS} ORDER BY {_PIPELINE_KEYS} "
+        f"ON CONFLICT ({_PIPELINE_KEYS}) DO UPDATE SET {updates}"
+    )
+
+
+_PIPELINE_COLUMNS = "expected_close_on, status_id, account_manager_id, revenue, cost, probability"
+_PIPELINE_CHANGED = " OR ".join(
+    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _PIPELINE_COLUMNS.split(", ")
+)
+
+
+def _row_triggers(
+    dialect: str,
+    function: str,
+    table: str,
+    columns: str,
+    changed_when: str,
+    bodies: tuple[str, str, str],
+    inserted_when: str = "",
+    deleted_when: str = "",
+) -> list[str]:
+    """A row's triggers on ``table``, each one statement of ``bodies`` (added, removed,
+    changed): on PostgreSQL one function ``function`` and three triggers calling it; on
+    SQLite three triggers named ``function`` + _insert, _update, _delete."""
+    added, removed, changed = bodies
+    if dialect == "postgresql":
+
+        def when(condition: str) -> str:
+            return f"WHEN ({condition}) " if condition else ""
+
+        return [
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF TG_OP = 'DELETE' THEN {removed}; "
+            f"ELSIF TG_OP = 'INSERT' THEN {added}; "
+            f"ELSE {changed}; END IF; RETURN NULL; END $$",
+            f"CREATE OR REPLACE TRIGGER {function}_insert AFTER INSERT "
+            f"ON {table} FOR EACH ROW {when(inserted_when)}EXECUTE FUNCTION {function}()",
+            f"CREATE OR REPLACE TRIGGER {function}_update AFTER UPDATE OF "
+            f"{columns} ON {table} FOR EACH ROW {when(changed_when)}"
+            f"EXECUTE FUNCTION {function}()",
+            f"CREATE OR REPLACE TRIGGER {function}_delete AFTER DELETE "
+            f"ON {table} FOR EACH ROW {when(deleted_when)}EXECUTE FUNCTION {function}()",
+        ]
+
+    def sqlite_when(condition: str) -> str:
+        return f"WHEN {condition} " if condition else ""
+
+    changed_when = changed_when.replace("IS DISTINCT FROM", "IS NOT")
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {function}_insert AFTER INSERT "
+        f"ON {table} {sqlite_when(inserted_when)}BEGIN {added}; END",
+        f"CREATE TRIGGER IF NOT EXISTS {function}_update AFTER UPDATE OF "
+        f"{columns} ON {table} {sqlite_when(changed_when)}BEGIN {changed}; END",
+        f"CREATE TRIGGER IF NOT EXISTS {function}_delete AFTER DELETE "
+        f"ON {table} {sqlite_when(deleted_when)}BEGIN {removed}; END",
+    ]
+
+
+def _row_triggers_dropped(dialect: str, function: str) -> list[str]:
+    if dialect == "postgresql":
+        return [f"DROP FUNCTION IF EXISTS {function}() CASCADE"]
+    return [f"DROP TRIGGER IF EXISTS {function}_{op}" for op in ("insert", "update", "delete")]
+
+
+def pipeline_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the pipeline's triggers (the migration keeps a copy)."""
+    return _row_triggers(
+        dialect,
+        "opportunities_open_rollups",
+        "opportunities",
+        _PIPELINE_COLUMNS,
+        _PIPELINE_CHANGED,
+        (
+            _pipeline_upsert([_pipeline_rows("NEW", "", dialect)]),
+            _pipeline_upsert([_pipeline_rows("OLD", "-", dialect)]),
+            _pipeline_upsert(
+                [_pipeline_rows("OLD", "-", dialect), _pipeline_rows("NEW", "", dialect)]
+            ),
+        ),
+        inserted_when="NEW.expected_close_on IS NOT NULL",
+        deleted_when="OLD.expected_close_on IS NOT NULL",
+    )
+
+
+def pipeline_drop_sql(dialect: str) -> list[str]:
+    return _row_triggers_dropped(dialect, "opportunities_open_rollups")
+
+
+def pipeline_rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every pipeline row from the opportunities."""
+    return [
+        "DELETE FROM pipeline_rollups",
+        _pipeline_upsert([_pipeline_rows("o", "", dialect) + " FROM opportunities o"]),
+    ]
+
+
+def _bool(value: str, dialect: str) -> str:
+    return f"CAST({value} AS INTEGER)" if dialect == "postgresql" else f"({value})"
+
+
+def stay_ms_sql(change: str, dialect: str) -> str:
+    """How long the stay a move ends lasted, in whole milliseconds (NULL: start unknown)."""
+    if dialect == "postgresql":
+        return (
+            f"ROUND(EXTRACT(EPOCH FROM ({change}.changed_at - {change}.from_stage_entered_at))"
+            " * 1000)::bigint"
+        )
+    return (
+        f"CAST(ROUND((julianday({change}.changed_at) - julianday({change}.from_stage_entered_at))"
+        " * 86400000) AS INTEGER)"
+    )
+
+
+def _stage_rows(change: str, sign: str, dialect: str) -> list[str]:
+    """The two rows one move adds (sign '') or takes away (sign '-'): its entry into the
+    stage it went to, its exit from the one it left."""
+    month = month_sql(f"{change}.changed_at", dialect)
+    known = f"CASE WHEN {change}.from_stage_entered_at IS NULL THEN 0 ELSE 1 END"
+    return [
+        f"SELECT {month} AS month, {change}.to_stage_id AS stage_id, {sign}1 AS entered, "
+        f"{sign}{_bool(f'{change}.advanced_later', dialect)} AS advanced, "
+        f"{sign}{_bool(f'{change}.won_later', dialect)} AS won, 0 AS stays, "
+        f"{'CAST(0 AS BIGINT)' if dialect == 'postgresql' else '0'} AS stay_ms",
+        f"SELECT {month}, {change}.from_stage_id, 0, 0, 0, {sign}{known}, "
+        f"{sign}COALESCE({stay_ms_sql(change, dialect)}, 0)",
+    ]
+
+
+def _stage_upsert(rows: list[str]) -> str:
+    # One statement, its rows in key order: two moves in opposite directions lock the rows
+    # in the same order (no deadlock on PostgreSQL).
+    return (
+        "INSERT INTO stage_rollups (month, stage_id, entered, advanced, won, stays, stay_ms) "
+        "SELECT month, stage_id, SUM(entered), SUM(advanced), SUM(won), SUM(stays), "
+        f"SUM(stay_ms) FROM ({' UNION ALL '.join(rows)}) AS moves "
+        "WHERE stage_id IS NOT NULL GROUP BY month, stage_id ORDER BY month, stage_id "
+        "ON CONFLICT (month, stage_id) DO UPDATE SET "
+        "entered = stage_rollups.entered + excluded.entered, "
+        "advanced = stage_rollups.advanced + excluded.advanced, "
+        "won = stage_rollups.won + excluded.won, "
+        "stays = stage_rollups.stays + excluded.stays, "
+        "stay_ms = stage_rollups.stay_ms + excluded.stay_ms"
+    )
+
+
+_STAGE_COLUMNS = (
+    "changed_at, from_stage_id, to_stage_id, from_stage_entered_at, advanced_later, won_later"
+)
+_STAGE_CHANGED = " OR ".join(
+    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _STAGE_COLUMNS.split(", ")
+)
+
+
+def stage_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the triggers on ``stage_changes`` (the migration keeps a copy)."""
+    return _row_triggers(
+        dialect,
+        "stage_changes_rollups",
+        "stage_changes",
+        _STAGE_COLUMNS,
+        _STAGE_CHANGED,
+        (
+            _stage_upsert(_stage_rows("NEW", "", dialect)),
+            _stage_upsert(_stage_rows("OLD", "-", dialect)),
+            _stage_upsert(_stage_rows("OLD", "-", dialect) + _stage_rows("NEW", "", dialect)),
+        ),
+    )
+
+
+def stage_drop_sql(dialect: str) -> list[str]:
+    return _row_triggers_dropped(dialect, "stage_changes_rollups")
+
+
+def stage_rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every stage row from the stage history."""
+    return [
+        "DELETE FROM stage_rollups",
+        _stage_upsert([row + " FROM stage_changes c" for row in _stage_rows("c", "", dialect)]),
+    ]
+
+
+kept_by_triggers(("closed_rollups", "opportunities"), trigger_sql, drop_sql)
+kept_by_triggers(("pipeline_rollups", "opportunities"), pipeline_trigger_sql, pipeline_drop_sql)
+kept_by_triggers(("stage_rollups", "stage_changes"), stage_trigger_sql, stage_drop_sql)

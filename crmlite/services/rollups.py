@@ -1,0 +1,360 @@
+"""The deals closed per month, read from the roll-ups the database keeps (models/rollups.py)
+instead of the period's opportunities: what the dashboard, the quarter switch, the summary
+by location and business unit, the forecast's "won" and the funnel's win rate count.
+
+The rule is the one of services/wins.py, unchanged: a deal counts in the month, in the
+team's zone, of its ``closed_at``, with its status as it is now. The roll-ups are kept per
+UTC month; a month in the team's zone starts and ends up to 14 hours away from the UTC
+month's, so each end is corrected from the deals closed in those few hours (one grouped
+query on the ``closed_at`` index). Two queries, whatever the length of the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select, text
+
+from crmlite.extensions import db
+from crmlite.models import ClosedMonth, Opportunity, StageChange, StageMonth
+from crmlite.models import rollups as kept
+from crmlite.services.money import ZERO, cents
+from crmlite.services.periods import add_months, month_start
+from crmlite.services.wins import Basis, won_amount
+
+# What a roll-up row and an opportunity are grouped by, under the same name.
+KEYS: dict[str, tuple[Any, Any]] = {
+    "account_manager_id": (ClosedMonth.account_manager_id, Opportunity.account_manager_id),
+    "location_id": (ClosedMonth.location_id, Opportunity.location_id),
+    "business_unit_id": (ClosedMonth.business_unit_id, Opportunity.business_unit_id),
+    "status_id": (ClosedMonth.status_id, Opportunity.status_id),
+}
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The deals closed in a month: how many, and what they count for on the basis."""
+
+    deals: int = 0
+    amount: Decimal = ZERO
+
+    def __add__(self, other: Closed) -> Closed:
+        return Closed(self.deals + other.deals, self.amount + other.amount)
+
+    def __neg__(self) -> Closed:
+        return Closed(-self.deals, -self.amount)
+
+
+Found = dict[tuple[Any, ...], dict[int, Closed]]
+
+
+def _utc_month(year: int, month: int) -> int:
+    return year * 100 + month
+
+
+def closed_per_month(
+    months: Sequence[tuple[int, int]],
+    tz: ZoneInfo,
+    keys: Sequence[str],
+    basis: Basis,
+    status_ids: Sequence[int],
+    *,
+    member_id: int | None = None,
+) -> Found:
+    """The deals of these statuses closed in each of these consecutive months (year, month)
+    of the zone ``tz``, grouped by ``keys`` (names in KEYS; "none set" reads None) and by
+    month: month i (0-based) holds the deals with start(months[i]) <= closed_at <
+    start(months[i] + 1). Only the months with a deal are given. ``member_id`` narrows it
+    to one account manager (0: none)."""
+    if not months or not status_ids:
+        return {}
+    bounds = [*months, add_months(*months[-1], 1)]
+    found: Found = {}
+
+    def add(key: tuple[Any, ...], index: int, closed: Closed) -> None:
+        key = tuple(None if value == 0 else value for value in key)
+        by_month = found.setdefault(key, {})
+        by_month[index] = by_month.get(index, Closed()) + closed
+
+    # The UTC months, from the roll-ups.
+    columns = [KEYS[name][0] for name in keys]
+    amount = ClosedMonth.margin_cents if basis is Basis.MARGIN else ClosedMonth.won_cents
+    where: list[ColumnElement[bool]] = [
+        ClosedMonth.status_id.in_(list(status_ids)),
+        ClosedMonth.month.in_([_utc_month(y, m) for y, m in months]),
+    ]
+    if member_id is not None:
+        where.append(ClosedMonth.account_manager_id == member_id)
+    index_of = {_utc_month(y, m): i for i, (y, m) in enumerate(months)}
+    for *key, month, deals, amount_cents in db.session.execute(
+        select(*columns, ClosedMonth.month, func.sum(ClosedMonth.deals), func.sum(amount))
+        .where(*where)
+        .group_by(*columns, ClosedMonth.month)
+    ):
+        add(tuple(key), index_of[month], Closed(int(deals), Decimal(int(amount_cents)).scaleb(-2)))
+
+    # Each end: the hours between the UTC month's start and the zone's, added to or taken
+    # from the months on either side.
+    edges = []  # (boundary index, lower, upper, sign)
+    for j, (y, m) in enumerate(bounds):
+        utc, local = datetime(*add_months(y, m, 0), 1, tzinfo=UTC), month_start(y, m, tz)
+        if local != utc:
+            edges.append((j, min(utc, local), max(utc, local), 1 if local > utc else -1))
+    if edges:
+        for edge_key, j, closed in _closed_between(edges, keys, basis, status_ids, member_id):
+            sign = next(s for k, _lo, _hi, s in edges if k == j)
+            # local month i = UTC month i − edge i + edge i+1
+            if j < len(months):
+                add(edge_key, j, -closed if sign > 0 else closed)
+            if j > 0:
+                add(edge_key, j - 1, closed if sign > 0 else -closed)
+    return {
+        key: {i: c for i, c in by_month.items() if c.deals}
+        for key, by_month in found.items()
+        if any(c.deals for c in by_month.values())
+    }
+
+
+def _closed_between(
+    edges: list[tuple[int, datetime, datetime, int]],
+    keys: Sequence[str],
+    basis: Basis,
+    status_ids: Sequence[int],
+    member_id: int | None,
+) -> list[tuple[tuple[Any, ...], int, Closed]]:
+    """The deals closed in each edge's hours, grouped by the keys and the edge."""
+    edge = case(*((Opportunity.closed_at < upper, j) for j, _lower, upper, _s in edges))
+    labels = [f"k{n}" for n in range(len(keys))]
+    where: list[ColumnElement[bool]] = [
+        Opportunity.status_id.in_(list(status_ids)),
+        or_(
+            *(
+                and_(Opportunity.closed_at >= lower, Opportunity.closed_at < upper)
+                for _j, lower, upper, _s in edges
+            )
+        ),
+    ]
+    if member_id is not None:
+        where.append(
+            Opportunity.account_manager_id.is_(None)
+            if member_id == 0
+            else Opportunity.account_manager_id == member_id
+        )
+    inner = (
+        select(
+            *(KEYS[name][1].label(label) for name, label in zip(keys, labels, strict=True)),
+            edge.label("edge"),
+            won_amount(basis).label("amount"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    # Grouped outside: PostgreSQL cannot match a CASE with bound parameters across clauses.
+    key_columns = [inner.c[label] for label in labels]
+    rows = db.session.execute(
+        select(*key_columns, inner.c.edge, func.count(), func.sum(inner.c.amount)).group_by(
+            *key_columns, inner.c.edge
+        )
+    )
+    return [(tuple(row[:-3]), row[-3], Closed(row[-2], cents(row[-1]))) for row in rows]
+
+
+def won_per_month(
+    months: Sequence[tuple[int, int]],
+    tz: ZoneInfo,
+    keys: Sequence[str],
+    basis: Basis,
+    won_ids: Sequence[int],
+    *,
+    member_id: int | None = None,
+) -> dict[tuple[Any, ...], dict[int, Decimal]]:
+    """Won amounts grouped by the keys and by month (closed_per_month on the won statuses)."""
+    return {
+        key: {i: c.amount for i, c in by_month.items()}
+        for key, by_month in closed_per_month(
+            months, tz, keys, basis, won_ids, member_id=member_id
+        ).items()
+    }
+
+
+def rebuild() -> None:
+    """Recompute every roll-up row from the opportunities: after a restore from an old
+    backup, or to check them (the triggers keep them otherwise)."""
+    dialect = db.session.get_bind().dialect.name
+    for statement in (
+        kept.rebuild_sql(dialect)
+        + kept.stage_rebuild_sql(dialect)
+        + kept.pipeline_rebuild_sql(dialect)
+    ):
+        db.session.execute(text(statement))
+
+
+# ------------------------------------------------------------------ any period near months
+
+
+@dataclass(frozen=True)
+class Span:
+    """A period [start, end) as whole UTC months (YYYYMM) and, at each end, the hours to add
+    (sign 1) or take away (sign -1): a month in any zone starts within 14 hours of the UTC
+    month's start."""
+
+    months: list[int]
+    edges: list[tuple[datetime, datetime, int]]
+
+
+def _nearest_utc_month(moment: datetime) -> datetime | None:
+    first = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = datetime(*add_months(first.year, first.month, 1), 1, tzinfo=UTC)
+    best = min((first, following), key=lambda m: abs(m - moment))
+    return best if abs(best - moment) <= timedelta(hours=15) else None
+
+
+def span(start: datetime, end: datetime) -> Span | None:
+    """The period as UTC months and edges; None when it does not start and end at the start
+    of a month in some zone (read the deals themselves then)."""
+    first, last = _nearest_utc_month(start), _nearest_utc_month(end)
+    if first is None or last is None or last <= first:
+        return None
+    months, y, m = [], first.year, first.month
+    while (y, m) < (last.year, last.month):
+        months.append(_utc_month(y, m))
+        y, m = add_months(y, m, 1)
+    edges = []
+    if start != first:
+        edges.append((start, first, 1) if start < first else (first, start, -1))
+    if end != last:
+        edges.append((last, end, 1) if end > last else (end, last, -1))
+    return Span(months, edges)
+
+
+def _edge(moment: Any, edges: list[tuple[datetime, datetime, int]]) -> tuple[Any, Any]:
+    """The sign of the edge a moment falls in (a CASE), and the condition it falls in one."""
+    sign = case(*((and_(moment >= lo, moment < hi), s) for lo, hi, s in edges), else_=0)
+    return sign, or_(*(and_(moment >= lo, moment < hi) for lo, hi, _s in edges))
+
+
+def closed_between(
+    period: Span, status_ids: Sequence[int], *, member_id: int | None = None
+) -> dict[int, int]:
+    """How many deals of each of these statuses closed in the period (status id: count)."""
+    found: dict[int, int] = {}
+    if not status_ids:
+        return found
+    where: list[ColumnElement[bool]] = [
+        ClosedMonth.status_id.in_(list(status_ids)),
+        ClosedMonth.month.in_(period.months),
+    ]
+    if member_id is not None:
+        where.append(ClosedMonth.account_manager_id == member_id)
+    for status_id, deals in db.session.execute(
+        select(ClosedMonth.status_id, func.sum(ClosedMonth.deals))
+        .where(*where)
+        .group_by(ClosedMonth.status_id)
+    ):
+        found[status_id] = int(deals)
+    if period.edges:
+        sign, inside = _edge(Opportunity.closed_at, period.edges)
+        mine = []
+        if member_id is not None:
+            mine.append(
+                Opportunity.account_manager_id.is_(None)
+                if member_id == 0
+                else Opportunity.account_manager_id == member_id
+            )
+        for status_id, deals in db.session.execute(
+            select(Opportunity.status_id, func.sum(sign))
+            .where(Opportunity.status_id.in_(list(status_ids)), inside, *mine)
+            .group_by(Opportunity.status_id)
+        ):
+            found[status_id] = found.get(status_id, 0) + int(deals or 0)
+    return found
+
+
+@dataclass(frozen=True)
+class StageMoves:
+    """A stage's moves in a period (see models/rollups.StageMonth)."""
+
+    entered: int = 0
+    advanced: int = 0
+    won: int = 0
+    stays: int = 0
+    stay_ms: int = 0
+
+    def __add__(self, other: StageMoves) -> StageMoves:
+        return StageMoves(
+            self.entered + other.entered,
+            self.advanced + other.advanced,
+            self.won + other.won,
+            self.stays + other.stays,
+            self.stay_ms + other.stay_ms,
+        )
+
+
+def stay_ms(later: Any, earlier: Any) -> Any:
+    """Milliseconds between two moments, in SQL (as models/rollups keeps them)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return cast(
+            func.round((func.julianday(later) - func.julianday(earlier)) * 86_400_000), BigInteger
+        )
+    return cast(func.round(func.extract("epoch", later - earlier) * 1000), BigInteger)
+
+
+def stage_moves(period: Span, stage_ids: Sequence[int]) -> dict[int, StageMoves]:
+    """The team's moves into and out of these stages in the period, per stage."""
+    found: dict[int, StageMoves] = {}
+
+    def add(stage_id: int, moves: StageMoves) -> None:
+        found[stage_id] = found.get(stage_id, StageMoves()) + moves
+
+    for stage_id, *sums in db.session.execute(
+        select(
+            StageMonth.stage_id,
+            func.sum(StageMonth.entered),
+            func.sum(StageMonth.advanced),
+            func.sum(StageMonth.won),
+            func.sum(StageMonth.stays),
+            func.sum(StageMonth.stay_ms),
+        )
+        .where(StageMonth.month.in_(period.months), StageMonth.stage_id.in_(list(stage_ids)))
+        .group_by(StageMonth.stage_id)
+    ):
+        add(stage_id, StageMoves(*(int(v or 0) for v in sums)))
+    if not period.edges:
+        return found
+    sign, inside = _edge(StageChange.changed_at, period.edges)
+    for stage_id, entered, advanced, won in db.session.execute(
+        select(
+            StageChange.to_stage_id,
+            func.sum(sign),
+            func.sum(case((StageChange.advanced_later, sign), else_=0)),
+            func.sum(case((StageChange.won_later, sign), else_=0)),
+        )
+        .where(StageChange.to_stage_id.in_(list(stage_ids)), inside)
+        .group_by(StageChange.to_stage_id)
+    ):
+        add(stage_id, StageMoves(int(entered or 0), int(advanced or 0), int(won or 0)))
+    known = StageChange.from_stage_entered_at.is_not(None)
+    for stage_id, stays, ms in db.session.execute(
+        select(
+            StageChange.from_stage_id,
+            func.sum(case((known, sign), else_=0)),
+            func.sum(
+                case(
+                    (
+                        known,
+                        sign * stay_ms(StageChange.changed_at, StageChange.from_stage_entered_at),
+                    ),
+                    else_=0,
+                )
+            ),
+        )
+        .where(StageChange.from_stage_id.in_(list(stage_ids)), inside)
+        .group_by(StageChange.from_stage_id)
+    ):
+        add(stage_id, StageMoves(stays=int(stays or 0), stay_ms=int(ms or 0)))
+    return found
