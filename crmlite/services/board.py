@@ -42,7 +42,7 @@ from crmlite.models import (
     board_totals,
 )
 from crmlite.services import reference
-from crmlite.services.money import ZERO, cents
+from crmlite.services.money import ZERO, cents, from_cents
 from crmlite.services.next_steps import has_next_step, has_next_step_on, stalled
 from crmlite.services.periods import quarter_start
 from crmlite.services.statuses import is_open, is_open_status, open_status_ids
@@ -248,8 +248,8 @@ def _kept_open_totals(stage_list: list[SalesStage]) -> dict[int, ColumnTotals]:
     return {
         stage_id: ColumnTotals(
             int(count or 0),
-            cents(Decimal(int(revenue or 0)) / 100),
-            cents(Decimal(int(weighted or 0)) / 10_000),
+            from_cents(revenue),
+            from_cents(weighted, 4),
         )
         for stage_id, count, revenue, weighted in rows
     }

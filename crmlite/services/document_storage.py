@@ -90,14 +90,12 @@ class BucketStorage:
 
         try:
             found = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            log.error("documents bucket %s: get %s: %s", self.bucket, key, error)
-            raise StorageUnavailable(
-                "The documents store cannot be reached just now. Try again later."
-            ) from error
         except _failures() as error:
+            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in (
+                "NoSuchKey",
+                "404",
+            ):
+                return None
             log.error("documents bucket %s: get %s: %s", self.bucket, key, error)
             raise StorageUnavailable(
                 "The documents store cannot be reached just now. Try again later."

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from crmlite.extensions import db
 from crmlite.models import PipelineMonth
-from crmlite.services.money import ZERO, as_decimal, cents
+from crmlite.services.money import ZERO, as_decimal, cents, from_cents
 from crmlite.services.periods import add_months
 from crmlite.services.quotas import quotas_by_member, sum_present
 from crmlite.services.rollups import won_per_month
@@ -100,10 +100,10 @@ def pipeline_by_month(
     found: dict[int | None, dict[int, OpenAmounts]] = {}
     for member, month, revenue, cost, weighted_revenue, weighted_cost in rows:
         found.setdefault(member or None, {})[keys.index(month)] = OpenAmounts(
-            Decimal(int(revenue)).scaleb(-2),
-            Decimal(int(cost)).scaleb(-2),
-            cents(Decimal(int(weighted_revenue)).scaleb(-4)),
-            cents(Decimal(int(weighted_cost)).scaleb(-4)),
+            from_cents(revenue),
+            from_cents(cost),
+            from_cents(weighted_revenue, 4),
+            from_cents(weighted_cost, 4),
         )
     return found
 

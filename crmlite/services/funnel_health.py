@@ -27,7 +27,7 @@ from crmlite.extensions import db
 from crmlite.models import BoardTotal, Opportunity, StageChange
 from crmlite.services import rollups
 from crmlite.services.funnel import open_stages
-from crmlite.services.money import ZERO, as_decimal, cents, half_up, whole_percent
+from crmlite.services.money import ZERO, as_decimal, cents, from_cents, half_up, whole_percent
 from crmlite.services.periods import month_start, quarter_months
 from crmlite.services.wins import Basis, matches, pipeline_amount, status_ids
 
@@ -177,7 +177,7 @@ def funnel_health(
     if member_id is None and basis is Basis.REVENUE:
         # The team's open deals on the revenue basis: the board's kept column totals.
         now_by_stage = {
-            stage_id: (int(count), Decimal(int(value)).scaleb(-2))
+            stage_id: (int(count), from_cents(value))
             for stage_id, count, value in db.session.execute(
                 select(
                     BoardTotal.stage_id,

@@ -124,6 +124,13 @@ def cents(value: Any) -> Decimal:
     return half_up(as_decimal(value), 2)
 
 
+def from_cents(value: Any, places: int = 2) -> Decimal:
+    """An amount kept by the database as a whole number of hundredths (``places`` 2: cents;
+    4: cents times a percentage, as the kept weighted totals are), as exact cents; None is
+    zero."""
+    return cents(Decimal(int(value or 0)).scaleb(-places))
+
+
 def percent(part: Any, whole: Any, places: int = 0) -> Decimal | None:
     """part ÷ whole in percent, rounded half up to ``places`` decimals; None when the whole
     is zero or missing, or either is not a finite number (no meaningful percentage)."""

@@ -285,7 +285,7 @@ def set_month_quota(
             f"{month.label} is closed and its points sheet is frozen: "
             "its quota stays as it was printed."
         )
-    before = _month_quota(member, month, team=team, today=today)
+    before = month_quota(member, month, team=team, today=today)
     row = db.session.scalar(
         select(PointsMonthQuota).where(
             PointsMonthQuota.member_id == member.id, PointsMonthQuota.month == month.first_day
@@ -309,7 +309,7 @@ def set_month_quota(
     else:
         row.quota, row.set_by_id, row.set_at = quota, by.id, utcnow()
     db.session.flush()
-    after = _month_quota(member, month, team=team, today=today)
+    after = month_quota(member, month, team=team, today=today)
     if (after.quota, after.source) != (before.quota, before.source):
         events.publish(
             events.QuotaChanged(
@@ -323,7 +323,8 @@ def set_month_quota(
     return after
 
 
-def _month_quota(member: Member, month: Month, *, team: Team, today: date) -> MonthQuota:
+def month_quota(member: Member, month: Month, *, team: Team, today: date) -> MonthQuota:
+    """The member's points quota for one month, as the year's grid shows it."""
     return next(
         q for q in year_quotas(member, month.year, team=team, today=today) if q.month == month
     )

@@ -23,7 +23,7 @@ from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, s
 from crmlite.extensions import db
 from crmlite.models import ClosedMonth, Opportunity, StageChange, StageMonth
 from crmlite.models import rollups as kept
-from crmlite.services.money import ZERO, cents
+from crmlite.services.money import ZERO, cents, from_cents
 from crmlite.services.periods import add_months, month_start
 from crmlite.services.wins import Basis, won_amount
 
@@ -96,7 +96,7 @@ def closed_per_month(
         .where(*where)
         .group_by(*columns, ClosedMonth.month)
     ):
-        add(tuple(key), index_of[month], Closed(int(deals), Decimal(int(amount_cents)).scaleb(-2)))
+        add(tuple(key), index_of[month], Closed(int(deals), from_cents(amount_cents)))
 
     # Each end: the hours between the UTC month's start and the zone's, added to or taken
     # from the months on either side.

@@ -168,11 +168,7 @@ def points_month(year: int, member_id: int, month: int) -> str | Response:
             return redirect(url_for("quotas.points_quotas", year=year, member_id=member.id))
     if not is_htmx():
         return _points_page(member, year, {month: form})
-    row = next(
-        mq
-        for mq in points.year_quotas(member, year, team=get_team(), today=local_today(g.tz))
-        if mq.month.month == month
-    )
+    row = points.month_quota(member, Month(year, month), team=get_team(), today=local_today(g.tz))
     return render_template(
         "quotas/_points_month.html", member=member, year=year, mq=row, form=form, saved=valid
     )
