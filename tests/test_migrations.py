@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -334,6 +334,61 @@ def test_0018_fills_the_board_totals_and_keeps_them_with_triggers(empty_database
         downgrade(revision="0017")
         assert "board_totals" not in inspect(db.engine).get_table_names()
         add("After the downgrade", "5.00", 10)
+        db.session.commit()
+        db.engine.dispose()
+
+
+def test_0030_fills_the_hygiene_counts_and_keeps_them_with_triggers(
+    empty_database_url: str,
+) -> None:
+    """An open deal made before 0030 is counted in hygiene_rollups; after it the triggers
+    keep the counts as its next step and close date change; downgrading removes the table."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0028")  # the revision before 0030
+        load_defaults()
+        stages = {s.name: s.id for s in db.session.scalars(select(SalesStage))}
+        opened = db.session.scalars(
+            select(OpportunityStatus).where(OpportunityStatus.name == "Open")
+        ).one()
+        db.session.add(
+            Opportunity(
+                name="Before",
+                stage_id=stages["Prospect"],
+                status_id=opened.id,
+                revenue=Decimal(0),
+                cost=Decimal(0),
+                probability=10,
+                expected_close_on=date(2026, 10, 31),
+            )
+        )
+        db.session.commit()
+
+        def counts() -> list[tuple[int, ...]]:
+            rows = db.session.execute(
+                text(
+                    "SELECT kind, period, account_manager_id, deals FROM hygiene_rollups"
+                    " WHERE deals != 0 ORDER BY kind, period"
+                )
+            )
+            return [tuple(int(v) for v in row) for row in rows]
+
+        upgrade()
+        assert counts() == [(1, 0, 0, 1), (3, 202610, 0, 1), (4, 20261031, 0, 1), (5, 0, 0, 1)]
+        db.session.execute(
+            text(
+                "UPDATE opportunities SET last_open_activity_on = :day, revenue = 5, "
+                "expected_close_on = NULL"
+            ),
+            {"day": date(2026, 11, 2)},
+        )
+        db.session.commit()
+        assert counts() == [(1, 202611, 0, 1), (2, 20261102, 0, 1)]
+        db.session.rollback()
+
+        downgrade(revision="0028")
+        assert "hygiene_rollups" not in inspect(db.engine).get_table_names()
+        db.session.execute(text("UPDATE opportunities SET revenue = 0"))
         db.session.commit()
         db.engine.dispose()
 

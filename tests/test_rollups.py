@@ -19,8 +19,11 @@ from sqlalchemy import delete, insert, select, update
 
 from crmlite.extensions import db
 from crmlite.models import (
+    Activity,
+    ActivityStatus,
     BusinessUnit,
     ClosedMonth,
+    HygieneCount,
     Location,
     Member,
     Opportunity,
@@ -30,11 +33,12 @@ from crmlite.models import (
     StageChange,
     StageMonth,
 )
-from crmlite.services import attainment, funnel, rollups, wins
+from crmlite.models import rollups as kept_rows
+from crmlite.services import attainment, funnel, hygiene, rollups, wins
 from crmlite.services.funnel_health import Period, funnel_health, period_bounds
 from crmlite.services.periods import add_months, month_start
 from crmlite.services.wins import Basis, matches, status_ids
-from tests.conftest import status
+from tests.conftest import activity_type, status
 
 Rows = dict[tuple[int, ...], tuple[int, int, int]]
 ZONES = ["UTC", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
@@ -114,6 +118,45 @@ def added_up_pipeline() -> PipelineRows:
             before[4] + cost * o.probability,
         )
     return rows
+
+
+HygieneRows = dict[tuple[int, int, int, int], int]
+
+
+def kept_hygiene() -> HygieneRows:
+    return {
+        (r.status_id, r.kind, r.period, r.account_manager_id): r.deals
+        for r in db.session.scalars(select(HygieneCount))
+        if r.deals
+    }
+
+
+def added_up_hygiene() -> HygieneRows:
+    """The hygiene rows added up in Python from every opportunity: per status, kind, period
+    and account manager (models/rollups.py)."""
+    rows: HygieneRows = {}
+    for o in db.session.scalars(select(Opportunity)):
+        periods = [(kept_rows.NEXT_STEP_MONTH, 0)]
+        if (last := o.last_open_activity_on) is not None:
+            periods = [
+                (kept_rows.NEXT_STEP_MONTH, last.year * 100 + last.month),
+                (kept_rows.NEXT_STEP_DAY, int(last.strftime("%Y%m%d"))),
+            ]
+        if (close := o.expected_close_on) is not None:
+            periods += [
+                (kept_rows.CLOSE_MONTH, close.year * 100 + close.month),
+                (kept_rows.CLOSE_DAY, int(close.strftime("%Y%m%d"))),
+            ]
+        if o.revenue == 0:
+            periods.append((kept_rows.ZERO_REVENUE, 0))
+        for kind, period in periods:
+            key = (o.status_id, kind, period, o.account_manager_id or 0)
+            rows[key] = rows.get(key, 0) + 1
+    return rows
+
+
+def some_counts(counts: hygiene.Counts) -> hygiene.Counts:
+    return {manager: figures for manager, figures in counts.items() if any(figures)}
 
 
 StageRows = dict[tuple[int, int], tuple[int, int, int, int, int]]
@@ -323,7 +366,7 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
             elif field == "probability":
                 o.probability = chance.randrange(0, 101)
             elif field == "revenue":
-                o.revenue = amount()
+                o.revenue = chance.choice([Decimal(0), amount()])
             else:
                 o.cost = amount()
 
@@ -373,6 +416,33 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
         )
         db.session.expire_all()
 
+    def plan_or_finish_activity() -> None:
+        """A next step planned (often around a month's end), done, cancelled or deleted:
+        the deal's latest open activity moves."""
+        found = list(
+            db.session.scalars(select(Activity).where(Activity.status == ActivityStatus.OPEN.value))
+        )
+        if found and chance.random() < 0.5:
+            activity = chance.choice(found)
+            if chance.random() < 0.3:
+                db.session.delete(activity)
+            else:
+                activity.status = chance.choice(
+                    [ActivityStatus.CLOSED.value, ActivityStatus.CANCELLED.value]
+                )
+                activity.closed_at = datetime.now(UTC)
+        elif (o := pick()) is not None:
+            db.session.add(
+                Activity(
+                    subject="Next step",
+                    type_id=activity_type("SE").id,
+                    assigned_to_id=chance.choice(people).id,
+                    opportunity_id=o.id,
+                    due_on=moment().date(),
+                    status=ActivityStatus.OPEN.value,
+                )
+            )
+
     def move_member() -> None:
         chance.choice(people).location_id = some([p.id for p in locations])
 
@@ -407,8 +477,10 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
         bulk_update,
         move_member,
         change_quota,
+        *[plan_or_finish_activity] * 3,
     ]
     statuses = status_ids()
+    kinds_seen: set[int] = set()
     for step in range(1, 1001):
         chance.choice(steps)()
         db.session.flush()
@@ -419,11 +491,34 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
         assert kept() == added_up(), f"after step {step}"
         assert same_moves(kept_moves(), added_up_moves()), f"moves after step {step}"
         assert kept_pipeline() == added_up_pipeline(), f"pipeline after step {step}"
+        kept_now = kept_hygiene()
+        assert kept_now == added_up_hygiene(), f"hygiene after step {step}"
+        kinds_seen.update(kind for _status, kind, _period, _manager in kept_now)
         if step % 100:
             continue
         db.session.commit()
         before, moves_before, pipeline_before = kept(), kept_moves(), kept_pipeline()
+        hygiene_before = kept_hygiene()
         rollups.rebuild()
+        assert kept_hygiene() == hygiene_before, f"hygiene rebuilt after step {step}"
+        deals = list(db.session.scalars(select(Opportunity)))
+        days_kept = sorted(
+            day
+            for o in deals
+            for day in (o.last_open_activity_on, o.expected_close_on)
+            if day is not None
+        )
+        # Fixed days, and days on which deals fall due (the edge of "before today").
+        todays = [date(2026, 3, 1), date(2026, 3, 31), *chance.sample(days_kept, k=4)]
+        for today in todays:
+            for member_id in (None, 0, people[1].id):
+                assert some_counts(
+                    hygiene.kept_counts(today, statuses.open, member_id)
+                ) == some_counts(hygiene.counted_from_deals(today, statuses.open, member_id)), (
+                    step,
+                    today,
+                    member_id,
+                )
         assert kept_pipeline() == pipeline_before, f"pipeline rebuilt after step {step}"
         assert kept() == before, f"rebuilt after step {step}"
         assert kept_moves() == moves_before, f"moves rebuilt after step {step}"
@@ -468,6 +563,7 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
     assert (
         len(kept()) > 20 and len(kept_moves()) > 20
     )  # the walk did reach many months, statuses and places
+    assert kinds_seen == set(range(1, 6))  # every kind of hygiene row was kept at some point
 
 
 ZERO_COST = Decimal("0.00")

@@ -51,7 +51,7 @@ from crmlite.models.people import (
     Team,
 )
 from crmlite.models.points import PointsMonthQuota, PointsMonthSheet, PointsQuotaChange
-from crmlite.models.rollups import ClosedMonth, PipelineMonth, StageMonth
+from crmlite.models.rollups import ClosedMonth, HygieneCount, PipelineMonth, StageMonth
 from crmlite.models.sales import (
     ForecastLine,
     Opportunity,
@@ -111,6 +111,7 @@ __all__ = [
     "ExpenseEntry",
     "ForecastLine",
     "FormSubmission",
+    "HygieneCount",
     "ImportChange",
     "ImportJob",
     "ImportKind",

@@ -426,6 +426,113 @@ def stage_rebuild_sql(dialect: str) -> list[str]:
     ]
 
 
+# ------------------------------------------------------------------ the open book's hygiene
+
+# What a hygiene row counts (``HygieneCount.kind``) and what its ``period`` is.
+NEXT_STEP_MONTH = 1  # the month (YYYYMM) of the deal's latest open activity; 0: none
+NEXT_STEP_DAY = 2  # the day (YYYYMMDD) of the same; no row when none
+CLOSE_MONTH = 3  # the month of its expected close date; no row when none
+CLOSE_DAY = 4  # the day of the same
+ZERO_REVENUE = 5  # period 0: no revenue entered
+
+
+class HygieneCount(Model):
+    """How many deals of one status and account manager (0: none) fall in one period of one
+    kind (above): the hygiene counts of the dashboard (services/hygiene.py) add up the
+    months before this one and the days of this month before today, a few rows per member
+    whatever the number of open deals (issue #19). Kept by triggers on ``opportunities``
+    like the other roll-ups; keyed by status, so whether a status counts as open is asked
+    when reading."""
+
+    __tablename__ = "hygiene_rollups"
+
+    status_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    account_manager_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def _date_key(value: str, pattern: str, dialect: str) -> str:
+    """A date as an integer: pattern 'month' gives YYYYMM, 'day' YYYYMMDD (NULL stays NULL)."""
+    if dialect == "postgresql":
+        return (
+            f"CAST(to_char({value}, '{'YYYYMM' if pattern == 'month' else 'YYYYMMDD'}') AS INTEGER)"
+        )
+    return f"CAST(strftime('{'%Y%m' if pattern == 'month' else '%Y%m%d'}', {value}) AS INTEGER)"
+
+
+def _hygiene_rows(row: str, sign: str, dialect: str, source: str = "") -> str:
+    """The rows one opportunity adds (sign '') or takes away (sign '-'): one per kind
+    (``source``: a FROM clause, when ``row`` is a table's alias)."""
+    next_step = f"{row}.last_open_activity_on"
+    periods = {
+        NEXT_STEP_MONTH: f"COALESCE({_date_key(next_step, 'month', dialect)}, 0)",
+        NEXT_STEP_DAY: _date_key(next_step, "day", dialect),
+        CLOSE_MONTH: _date_key(f"{row}.expected_close_on", "month", dialect),
+        CLOSE_DAY: _date_key(f"{row}.expected_close_on", "day", dialect),
+        ZERO_REVENUE: f"CASE WHEN {row}.revenue = 0 THEN 0 END",
+    }
+    return " UNION ALL ".join(
+        f"SELECT {row}.status_id AS status_id, {kind} AS kind, {period} AS period, "
+        f"COALESCE({row}.account_manager_id, 0) AS account_manager_id, {sign}1 AS deals{source}"
+        for kind, period in periods.items()
+    )
+
+
+_HYGIENE_KEYS = "status_id, kind, period, account_manager_id"
+
+
+def _hygiene_upsert(rows: list[str]) -> str:
+    # One statement, its rows in key order (no deadlock on PostgreSQL).
+    return (
+        f"INSERT INTO hygiene_rollups ({_HYGIENE_KEYS}, deals) "
+        f"SELECT {_HYGIENE_KEYS}, SUM(deals) FROM ({' UNION ALL '.join(rows)}) AS deals "
+        f"WHERE period IS NOT NULL GROUP BY {_HYGIENE_KEYS} ORDER BY {_HYGIENE_KEYS} "
+        f"ON CONFLICT ({_HYGIENE_KEYS}) DO UPDATE SET "
+        "deals = hygiene_rollups.deals + excluded.deals"
+    )
+
+
+_HYGIENE_COLUMNS = (
+    "status_id, account_manager_id, last_open_activity_on, expected_close_on, revenue"
+)
+_HYGIENE_CHANGED = " OR ".join(
+    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _HYGIENE_COLUMNS.split(", ")
+)
+
+
+def hygiene_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the hygiene counts' triggers (the migration keeps a copy)."""
+    return _row_triggers(
+        dialect,
+        "opportunities_hygiene_rollups",
+        "opportunities",
+        _HYGIENE_COLUMNS,
+        _HYGIENE_CHANGED,
+        (
+            _hygiene_upsert([_hygiene_rows("NEW", "", dialect)]),
+            _hygiene_upsert([_hygiene_rows("OLD", "-", dialect)]),
+            _hygiene_upsert(
+                [_hygiene_rows("OLD", "-", dialect), _hygiene_rows("NEW", "", dialect)]
+            ),
+        ),
+    )
+
+
+def hygiene_drop_sql(dialect: str) -> list[str]:
+    return _row_triggers_dropped(dialect, "opportunities_hygiene_rollups")
+
+
+def hygiene_rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every hygiene row from the opportunities."""
+    return [
+        "DELETE FROM hygiene_rollups",
+        _hygiene_upsert([_hygiene_rows("o", "", dialect, " FROM opportunities o")]),
+    ]
+
+
 kept_by_triggers(("closed_rollups", "opportunities"), trigger_sql, drop_sql)
 kept_by_triggers(("pipeline_rollups", "opportunities"), pipeline_trigger_sql, pipeline_drop_sql)
 kept_by_triggers(("stage_rollups", "stage_changes"), stage_trigger_sql, stage_drop_sql)
+kept_by_triggers(("hygiene_rollups", "opportunities"), hygiene_trigger_sql, hygiene_drop_sql)

@@ -190,6 +190,7 @@ def rebuild() -> None:
         kept.rebuild_sql(dialect)
         + kept.stage_rebuild_sql(dialect)
         + kept.pipeline_rebuild_sql(dialect)
+        + kept.hygiene_rebuild_sql(dialect)
     ):
         db.session.execute(text(statement))
 
