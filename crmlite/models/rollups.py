@@ -445,6 +445,7 @@ class HygieneCount(Model):
     when reading."""
 
     __tablename__ = "hygiene_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}  # read in key order, no lookups
 
     status_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     kind: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -107,7 +107,11 @@ def half_up(value: Decimal, places: int = 0) -> Decimal:
     Infinity) comes back as it is, for ``format_amount`` to mark."""
     if not value.is_finite():
         return value
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    quantum = _QUANTA.get(places) or Decimal(1).scaleb(-places)
+    return value.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(5)}
 
 
 def as_decimal(value: Any) -> Decimal:
@@ -128,7 +132,8 @@ def from_cents(value: Any, places: int = 2) -> Decimal:
     """An amount kept by the database as a whole number of hundredths (``places`` 2: cents;
     4: cents times a percentage, as the kept weighted totals are), as exact cents; None is
     zero."""
-    return cents(Decimal(int(value or 0)).scaleb(-places))
+    amount = Decimal(int(value or 0)).scaleb(-places)
+    return amount if places == 2 else half_up(amount, 2)
 
 
 def percent(part: Any, whole: Any, places: int = 0) -> Decimal | None:

@@ -15,10 +15,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    text,
+)
 
 from crmlite.extensions import db
 from crmlite.models import ClosedMonth, Opportunity, StageChange, StageMonth
@@ -74,12 +87,16 @@ def closed_per_month(
     if not months or not status_ids:
         return {}
     bounds = [*months, add_months(*months[-1], 1)]
-    found: Found = {}
+    # key → month index → [deals, cents], added up as integers and made Decimals once.
+    sums: dict[tuple[Any, ...], dict[int, list[int]]] = {}
 
-    def add(key: tuple[Any, ...], index: int, closed: Closed) -> None:
-        key = tuple(None if value == 0 else value for value in key)
-        by_month = found.setdefault(key, {})
-        by_month[index] = by_month.get(index, Closed()) + closed
+    def add(key: tuple[Any, ...], index: int, deals: int, amount_cents: int) -> None:
+        by_month = sums.setdefault(key, {})
+        if index in by_month:
+            by_month[index][0] += deals
+            by_month[index][1] += amount_cents
+        else:
+            by_month[index] = [deals, amount_cents]
 
     # The UTC months, from the roll-ups.
     columns = [KEYS[name][0] for name in keys]
@@ -96,7 +113,7 @@ def closed_per_month(
         .where(*where)
         .group_by(*columns, ClosedMonth.month)
     ):
-        add(tuple(key), index_of[month], Closed(int(deals), from_cents(amount_cents)))
+        add(tuple(value or None for value in key), index_of[month], int(deals), int(amount_cents))
 
     # Each end: the hours between the UTC month's start and the zone's, added to or taken
     # from the months on either side.
@@ -106,17 +123,19 @@ def closed_per_month(
         if local != utc:
             edges.append((j, min(utc, local), max(utc, local), 1 if local > utc else -1))
     if edges:
-        for edge_key, j, closed in _closed_between(edges, keys, basis, status_ids, member_id):
-            sign = next(s for k, _lo, _hi, s in edges if k == j)
+        signs = {j: sign for j, _lo, _hi, sign in edges}
+        for edge_key, j, deals, amount_cents in _closed_between(
+            edges, keys, basis, status_ids, member_id
+        ):
             # local month i = UTC month i − edge i + edge i+1
             if j < len(months):
-                add(edge_key, j, -closed if sign > 0 else closed)
+                add(edge_key, j, -deals * signs[j], -amount_cents * signs[j])
             if j > 0:
-                add(edge_key, j - 1, closed if sign > 0 else -closed)
+                add(edge_key, j - 1, deals * signs[j], amount_cents * signs[j])
     return {
-        key: {i: c for i, c in by_month.items() if c.deals}
-        for key, by_month in found.items()
-        if any(c.deals for c in by_month.values())
+        key: {i: Closed(deals, from_cents(amount_cents)) for i, (deals, amount_cents) in kept}
+        for key, by_month in sums.items()
+        if (kept := [(i, figures) for i, figures in by_month.items() if figures[0]])
     }
 
 
@@ -126,25 +145,43 @@ def _closed_between(
     basis: Basis,
     status_ids: Sequence[int],
     member_id: int | None,
-) -> list[tuple[tuple[Any, ...], int, Closed]]:
-    """The deals closed in each edge's hours, grouped by the keys and the edge."""
-    edge = case(*((Opportunity.closed_at < upper, j) for j, _lower, upper, _s in edges))
+) -> list[tuple[tuple[Any, ...], int, int, int]]:
+    """The deals closed in each edge's hours, grouped by the keys and the edge: their
+    number and amount in cents."""
+    member = "any" if member_id is None else "none" if member_id == 0 else "one"
+    params: dict[str, Any] = {"statuses": list(status_ids), "member": member_id}
+    for n, (_j, lower, upper, _sign) in enumerate(edges):
+        params[f"lower{n}"], params[f"upper{n}"] = lower, upper
+    rows = db.session.execute(_between(tuple(keys), basis, len(edges), member), params)
+    return [
+        (tuple(row[:-3]), edges[row[-3]][0], int(row[-2]), int(cents(row[-1]) * 100))
+        for row in rows
+    ]
+
+
+@cache
+def _between(keys: tuple[str, ...], basis: Basis, edge_count: int, member: str) -> Select[Any]:
+    """The query of ``_closed_between`` with bound parameters, built once per shape (the
+    dashboard asks three times a request; building it took longer than running it):
+    edge n is ``lower{n}`` <= closed_at < ``upper{n}``."""
+    edge = case(*((Opportunity.closed_at < bindparam(f"upper{n}"), n) for n in range(edge_count)))
     labels = [f"k{n}" for n in range(len(keys))]
     where: list[ColumnElement[bool]] = [
-        Opportunity.status_id.in_(list(status_ids)),
+        Opportunity.status_id.in_(bindparam("statuses", expanding=True)),
         or_(
             *(
-                and_(Opportunity.closed_at >= lower, Opportunity.closed_at < upper)
-                for _j, lower, upper, _s in edges
+                and_(
+                    Opportunity.closed_at >= bindparam(f"lower{n}"),
+                    Opportunity.closed_at < bindparam(f"upper{n}"),
+                )
+                for n in range(edge_count)
             )
         ),
     ]
-    if member_id is not None:
-        where.append(
-            Opportunity.account_manager_id.is_(None)
-            if member_id == 0
-            else Opportunity.account_manager_id == member_id
-        )
+    if member == "none":
+        where.append(Opportunity.account_manager_id.is_(None))
+    elif member == "one":
+        where.append(Opportunity.account_manager_id == bindparam("member"))
     inner = (
         select(
             *(KEYS[name][1].label(label) for name, label in zip(keys, labels, strict=True)),
@@ -156,12 +193,9 @@ def _closed_between(
     )
     # Grouped outside: PostgreSQL cannot match a CASE with bound parameters across clauses.
     key_columns = [inner.c[label] for label in labels]
-    rows = db.session.execute(
-        select(*key_columns, inner.c.edge, func.count(), func.sum(inner.c.amount)).group_by(
-            *key_columns, inner.c.edge
-        )
+    return select(*key_columns, inner.c.edge, func.count(), func.sum(inner.c.amount)).group_by(
+        *key_columns, inner.c.edge
     )
-    return [(tuple(row[:-3]), row[-3], Closed(row[-2], cents(row[-1]))) for row in rows]
 
 
 def won_per_month(

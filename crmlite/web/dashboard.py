@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, g, render_template, request, url_for
+from markupsafe import Markup, escape
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -25,7 +26,7 @@ from crmlite.services import attainment, deal_lists, exports
 from crmlite.services import dashboard as service
 from crmlite.services.funnel_health import Period, funnel_health, period_bounds, period_months
 from crmlite.services.hygiene import HYGIENE_KINDS
-from crmlite.services.money import format_amount
+from crmlite.services.money import format_amount, format_percent
 from crmlite.services.parsing import parse_id
 from crmlite.services.periods import Month, month_name, quarter_months, quarter_of
 from crmlite.services.quotas import FIRST_QUOTA_YEAR, LAST_QUOTA_YEAR, NO_LOCATION, NO_UNIT
@@ -168,9 +169,24 @@ def amount(value: Decimal | None) -> str:
     return format_amount(value, places=0)
 
 
+def attainment_cells(att: attainment.Attainment, url: str, cell_id: str) -> Markup:
+    """Total (linked to the won deals behind it), Quota and % of one attainment, three
+    cells. The page has hundreds: written here, a third of the time a template macro
+    takes."""
+    cell = escape(cell_id)
+    state = " on-quota" if att.on_quota else " below-quota" if att.percent is not None else ""
+    return Markup(
+        f'<td class="num figure-total" id="{cell}-total"><a href="{escape(url)}">'
+        f"{escape(amount(att.total))}</a></td>"
+        f'<td class="num figure-quota" id="{cell}-quota">{escape(amount(att.quota))}</td>'
+        f'<td class="num figure-percent{state}" id="{cell}-percent">'
+        f"{escape(format_percent(att.percent))}</td>"
+    )
+
+
 @bp.context_processor
 def helpers() -> dict[str, Any]:
-    return {"month_name": month_name, "amount": amount}
+    return {"month_name": month_name, "amount": amount, "attainment_cells": attainment_cells}
 
 
 @bp.get("/")

@@ -66,6 +66,7 @@ def upgrade():
         sa.PrimaryKeyConstraint(
             'status_id', 'kind', 'period', 'account_manager_id', name=op.f('pk_hygiene_rollups')
         ),
+        sqlite_with_rowid=False,
     )
     dialect = op.get_bind().dialect.name
     for statement in FILL[dialect] + TRIGGERS[dialect]:
