@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
+from itertools import accumulate
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -29,7 +31,7 @@ from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member, RevenueQuota
 from crmlite.services.money import ZERO, cents, whole_percent
 from crmlite.services.periods import quarter_months
-from crmlite.services.quotas import NO_LOCATION, NO_UNIT, MonthQuota, quotas_by_member, sum_present
+from crmlite.services.quotas import NO_LOCATION, NO_UNIT, quotas_by_member, sum_present
 from crmlite.services.rollups import won_per_month
 from crmlite.services.wins import (
     Basis,
@@ -49,7 +51,7 @@ class Attainment:
     total: Decimal = ZERO
     quota: Decimal | None = None
 
-    @property
+    @cached_property  # a page asks hundreds of them, some twice
     def percent(self) -> int | None:
         return whole_percent(self.total, self.quota)
 
@@ -79,7 +81,7 @@ class MemberQuarter:
     months: list[Attainment]
     ytd: list[Attainment]
 
-    @property
+    @cached_property
     def quarter(self) -> Attainment:
         return combined(self.months)
 
@@ -159,22 +161,17 @@ def quarter_by_member(
     for mid in by_name(ids, names):
         won = wins.get((mid,), {})
         quota = quotas.get(mid, {}) if mid is not None else {}
-
-        def month_quota(m: int, quota: dict[tuple[int, int], MonthQuota] = quota) -> Decimal | None:
-            return quota_on(quota.get((year, m)), basis)
-
+        # Won and quota from January to the end of each month (a quota: None until one).
+        month_won = [won.get(m - 1, ZERO) for m in range(1, last + 1)]
+        month_quotas = [quota_on(quota.get((year, m)), basis) for m in range(1, last + 1)]
+        ytd_won = list(accumulate(month_won))
+        ytd_quota = list(accumulate(month_quotas, lambda a, b: sum_present((a, b))))
         rows.append(
             MemberQuarter(
                 member_id=mid,
                 name=manager_name(mid, names),
-                months=[Attainment(won.get(m - 1, ZERO), month_quota(m)) for m in months],
-                ytd=[
-                    Attainment(
-                        sum((won.get(i - 1, ZERO) for i in range(1, m + 1)), ZERO),
-                        sum_present(month_quota(i) for i in range(1, m + 1)),
-                    )
-                    for m in months
-                ],
+                months=[Attainment(month_won[m - 1], month_quotas[m - 1]) for m in months],
+                ytd=[Attainment(ytd_won[m - 1], ytd_quota[m - 1]) for m in months],
             )
         )
     return QuarterByMember(
