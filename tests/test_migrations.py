@@ -341,8 +341,9 @@ def test_0018_fills_the_board_totals_and_keeps_them_with_triggers(empty_database
 def test_0030_fills_the_hygiene_counts_and_keeps_them_with_triggers(
     empty_database_url: str,
 ) -> None:
-    """An open deal made before 0030 is counted in hygiene_rollups; after it the triggers
-    keep the counts as its next step and close date change; downgrading removes the table."""
+    """An open deal made before 0030 is counted in hygiene_rollups, a won one in
+    member_closed_rollups; after it the triggers keep them as the deals change; downgrading
+    removes both tables."""
     app = create_app(TestConfig(empty_database_url))
     with app.app_context():
         upgrade(revision="0028")  # the revision before 0030
@@ -362,32 +363,62 @@ def test_0030_fills_the_hygiene_counts_and_keeps_them_with_triggers(
                 expected_close_on=date(2026, 10, 31),
             )
         )
+        won = db.session.scalars(
+            select(OpportunityStatus).where(OpportunityStatus.name == "Won")
+        ).one()
+        db.session.add(
+            Opportunity(
+                name="Won before",
+                stage_id=stages["Won"],
+                status_id=won.id,
+                revenue=Decimal("1000.50"),
+                cost=Decimal("0.25"),
+                probability=100,
+                closed_at=datetime(2026, 10, 31, 23, 30, tzinfo=UTC),
+            )
+        )
         db.session.commit()
+
+        def members() -> list[tuple[int, ...]]:
+            rows = db.session.execute(
+                text(
+                    "SELECT month, deals, won_cents, margin_cents FROM member_closed_rollups"
+                    " WHERE deals != 0"
+                )
+            )
+            return [tuple(int(v) for v in row) for row in rows]
 
         def counts() -> list[tuple[int, ...]]:
             rows = db.session.execute(
                 text(
                     "SELECT kind, period, account_manager_id, deals FROM hygiene_rollups"
-                    " WHERE deals != 0 ORDER BY kind, period"
-                )
+                    " WHERE deals != 0 AND status_id = :open ORDER BY kind, period"
+                ),
+                {"open": opened.id},
             )
             return [tuple(int(v) for v in row) for row in rows]
 
         upgrade()
         assert counts() == [(1, 0, 0, 1), (3, 202610, 0, 1), (4, 20261031, 0, 1), (5, 0, 0, 1)]
+        assert members() == [(202610, 1, 100050, 100025)]
         db.session.execute(
             text(
                 "UPDATE opportunities SET last_open_activity_on = :day, revenue = 5, "
-                "expected_close_on = NULL"
+                "expected_close_on = NULL WHERE name = 'Before'"
             ),
             {"day": date(2026, 11, 2)},
         )
+        db.session.execute(
+            text("UPDATE opportunities SET won_amount = 7 WHERE name = 'Won before'")
+        )
         db.session.commit()
         assert counts() == [(1, 202611, 0, 1), (2, 20261102, 0, 1)]
+        assert members() == [(202610, 1, 700, 100025)]
         db.session.rollback()
 
         downgrade(revision="0028")
-        assert "hygiene_rollups" not in inspect(db.engine).get_table_names()
+        tables = inspect(db.engine).get_table_names()
+        assert "hygiene_rollups" not in tables and "member_closed_rollups" not in tables
         db.session.execute(text("UPDATE opportunities SET revenue = 0"))
         db.session.commit()
         db.engine.dispose()

@@ -22,6 +22,7 @@ from crmlite.models import (
     Activity,
     ActivityStatus,
     BusinessUnit,
+    ClosedMemberMonth,
     ClosedMonth,
     HygieneCount,
     Location,
@@ -78,6 +79,28 @@ def added_up() -> Rows:
             margin + int(o.revenue * 100) - int(o.cost * 100),
         )
     return rows
+
+
+def by_member(rows: Rows) -> dict[tuple[int, int, int], tuple[int, int, int]]:
+    """Closed rows without the location and business unit, as member_closed_rollups keeps
+    them: (status, month, account manager)."""
+    found: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+    for (month, status_id, manager, _location, _unit), figures in rows.items():
+        before = found.get((status_id, month, manager), (0, 0, 0))
+        found[(status_id, month, manager)] = (
+            before[0] + figures[0],
+            before[1] + figures[1],
+            before[2] + figures[2],
+        )
+    return {key: figures for key, figures in found.items() if figures != (0, 0, 0)}
+
+
+def kept_by_member() -> dict[tuple[int, int, int], tuple[int, int, int]]:
+    return {
+        (r.status_id, r.month, r.account_manager_id): (r.deals, r.won_cents, r.margin_cents)
+        for r in db.session.scalars(select(ClosedMemberMonth))
+        if (r.deals, r.won_cents, r.margin_cents) != (0, 0, 0)
+    }
 
 
 PipelineRows = dict[tuple[int, int, int], tuple[int, int, int, int, int]]
@@ -488,7 +511,9 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
             db.session.rollback()  # a transaction that did not happen leaves no trace
         elif step % 3 == 0:
             db.session.commit()
-        assert kept() == added_up(), f"after step {step}"
+        added = added_up()
+        assert kept() == added, f"after step {step}"
+        assert kept_by_member() == by_member(added), f"by member after step {step}"
         assert same_moves(kept_moves(), added_up_moves()), f"moves after step {step}"
         assert kept_pipeline() == added_up_pipeline(), f"pipeline after step {step}"
         kept_now = kept_hygiene()
@@ -498,9 +523,10 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
             continue
         db.session.commit()
         before, moves_before, pipeline_before = kept(), kept_moves(), kept_pipeline()
-        hygiene_before = kept_hygiene()
+        hygiene_before, members_before = kept_hygiene(), kept_by_member()
         rollups.rebuild()
         assert kept_hygiene() == hygiene_before, f"hygiene rebuilt after step {step}"
+        assert kept_by_member() == members_before, f"by member rebuilt after step {step}"
         deals = list(db.session.scalars(select(Opportunity)))
         days_kept = sorted(
             day

@@ -51,7 +51,13 @@ from crmlite.models.people import (
     Team,
 )
 from crmlite.models.points import PointsMonthQuota, PointsMonthSheet, PointsQuotaChange
-from crmlite.models.rollups import ClosedMonth, HygieneCount, PipelineMonth, StageMonth
+from crmlite.models.rollups import (
+    ClosedMemberMonth,
+    ClosedMonth,
+    HygieneCount,
+    PipelineMonth,
+    StageMonth,
+)
 from crmlite.models.sales import (
     ForecastLine,
     Opportunity,
@@ -98,6 +104,7 @@ __all__ = [
     "CampaignType",
     "ChecklistItem",
     "ChecklistTemplateItem",
+    "ClosedMemberMonth",
     "ClosedMonth",
     "Company",
     "Contact",

@@ -426,6 +426,89 @@ def stage_rebuild_sql(dialect: str) -> list[str]:
     ]
 
 
+# ------------------------------------------------------------------ closed, per member
+
+
+class ClosedMemberMonth(Model):
+    """``closed_rollups`` without the location and business unit: the deals of one status
+    closed in one UTC month by one account manager (0: none), their count and sums. The
+    reports by member (the quarterly summary, its year to date, the forecast's won) read a
+    row per member and month here instead of one per place they booked in."""
+
+    __tablename__ = "member_closed_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}  # read in key order, no lookups
+
+    status_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    account_manager_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+    won_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    margin_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+_MEMBER_KEYS = "status_id, month, account_manager_id"
+_MEMBER_FIGURES = ("deals", "won_cents", "margin_cents")
+
+
+def _member_rows(row: str, sign: str, dialect: str, source: str = "") -> str:
+    """The row one closed opportunity adds (sign '') or takes away (sign '-')."""
+    month, status, manager, _location, _unit, _one, won, margin = _values(row, dialect)
+    return (
+        f"SELECT {status} AS status_id, {month} AS month, {manager} AS account_manager_id, "
+        f"{sign}1 AS deals, {sign}({won}) AS won_cents, {sign}({margin}) AS margin_cents"
+        f"{source} WHERE {row}.closed_at IS NOT NULL"
+    )
+
+
+def _member_upsert(rows: list[str]) -> str:
+    # One statement, its rows in key order (no deadlock on PostgreSQL).
+    sums = ", ".join(f"SUM({f})" for f in _MEMBER_FIGURES)
+    updates = ", ".join(f"{f} = member_closed_rollups.{f} + excluded.{f}" for f in _MEMBER_FIGURES)
+    return (
+        f"INSERT INTO member_closed_rollups ({_MEMBER_KEYS}, {', '.join(_MEMBER_FIGURES)}) "
+        f"SELECT {_MEMBER_KEYS}, {sums} FROM ({' UNION ALL '.join(rows)}) AS deals "
+        f"WHERE month IS NOT NULL GROUP BY {_MEMBER_KEYS} ORDER BY {_MEMBER_KEYS} "
+        f"ON CONFLICT ({_MEMBER_KEYS}) DO UPDATE SET {updates}"
+    )
+
+
+_MEMBER_COLUMNS = "closed_at, status_id, account_manager_id, won_amount, revenue, cost"
+_MEMBER_CHANGED = " OR ".join(
+    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _MEMBER_COLUMNS.split(", ")
+)
+
+
+def member_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the per-member closed roll-up's triggers (the migration
+    keeps a copy)."""
+    return _row_triggers(
+        dialect,
+        "opportunities_member_rollups",
+        "opportunities",
+        _MEMBER_COLUMNS,
+        f"{_CLOSED} AND ({_MEMBER_CHANGED})",
+        (
+            _member_upsert([_member_rows("NEW", "", dialect)]),
+            _member_upsert([_member_rows("OLD", "-", dialect)]),
+            _member_upsert([_member_rows("OLD", "-", dialect), _member_rows("NEW", "", dialect)]),
+        ),
+        inserted_when="NEW.closed_at IS NOT NULL",
+        deleted_when="OLD.closed_at IS NOT NULL",
+    )
+
+
+def member_drop_sql(dialect: str) -> list[str]:
+    return _row_triggers_dropped(dialect, "opportunities_member_rollups")
+
+
+def member_rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every per-member closed row from the opportunities."""
+    return [
+        "DELETE FROM member_closed_rollups",
+        _member_upsert([_member_rows("o", "", dialect, " FROM opportunities o")]),
+    ]
+
+
 # ------------------------------------------------------------------ the open book's hygiene
 
 # What a hygiene row counts (``HygieneCount.kind``) and what its ``period`` is.
@@ -537,3 +620,4 @@ kept_by_triggers(("closed_rollups", "opportunities"), trigger_sql, drop_sql)
 kept_by_triggers(("pipeline_rollups", "opportunities"), pipeline_trigger_sql, pipeline_drop_sql)
 kept_by_triggers(("stage_rollups", "stage_changes"), stage_trigger_sql, stage_drop_sql)
 kept_by_triggers(("hygiene_rollups", "opportunities"), hygiene_trigger_sql, hygiene_drop_sql)
+kept_by_triggers(("member_closed_rollups", "opportunities"), member_trigger_sql, member_drop_sql)

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from crmlite.extensions import db
-from crmlite.models import ClosedMonth, Opportunity, StageChange, StageMonth
+from crmlite.models import ClosedMemberMonth, ClosedMonth, Opportunity, StageChange, StageMonth
 from crmlite.models import rollups as kept
 from crmlite.services.money import ZERO, cents, from_cents
 from crmlite.services.periods import add_months, month_start
@@ -47,6 +47,7 @@ KEYS: dict[str, tuple[Any, Any]] = {
     "business_unit_id": (ClosedMonth.business_unit_id, Opportunity.business_unit_id),
     "status_id": (ClosedMonth.status_id, Opportunity.status_id),
 }
+MEMBER_KEYS = ("account_manager_id", "status_id")  # also kept in member_closed_rollups
 
 
 @dataclass(frozen=True)
@@ -98,20 +99,21 @@ def closed_per_month(
         else:
             by_month[index] = [deals, amount_cents]
 
-    # The UTC months, from the roll-ups.
-    columns = [KEYS[name][0] for name in keys]
-    amount = ClosedMonth.margin_cents if basis is Basis.MARGIN else ClosedMonth.won_cents
+    # The UTC months, from the roll-ups: by member alone, the narrower table.
+    kept_rows: Any = ClosedMemberMonth if set(keys) <= set(MEMBER_KEYS) else ClosedMonth
+    columns = [getattr(kept_rows, name) for name in keys]
+    amount = kept_rows.margin_cents if basis is Basis.MARGIN else kept_rows.won_cents
     where: list[ColumnElement[bool]] = [
-        ClosedMonth.status_id.in_(list(status_ids)),
-        ClosedMonth.month.in_([_utc_month(y, m) for y, m in months]),
+        kept_rows.status_id.in_(list(status_ids)),
+        kept_rows.month.in_([_utc_month(y, m) for y, m in months]),
     ]
     if member_id is not None:
-        where.append(ClosedMonth.account_manager_id == member_id)
+        where.append(kept_rows.account_manager_id == member_id)
     index_of = {_utc_month(y, m): i for i, (y, m) in enumerate(months)}
     for *key, month, deals, amount_cents in db.session.execute(
-        select(*columns, ClosedMonth.month, func.sum(ClosedMonth.deals), func.sum(amount))
+        select(*columns, kept_rows.month, func.sum(kept_rows.deals), func.sum(amount))
         .where(*where)
-        .group_by(*columns, ClosedMonth.month)
+        .group_by(*columns, kept_rows.month)
     ):
         add(tuple(value or None for value in key), index_of[month], int(deals), int(amount_cents))
 
@@ -225,6 +227,7 @@ def rebuild() -> None:
         + kept.stage_rebuild_sql(dialect)
         + kept.pipeline_rebuild_sql(dialect)
         + kept.hygiene_rebuild_sql(dialect)
+        + kept.member_rebuild_sql(dialect)
     ):
         db.session.execute(text(statement))
 
