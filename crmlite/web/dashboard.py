@@ -24,6 +24,7 @@ from crmlite.extensions import db
 from crmlite.models import BusinessUnit, Location, Member
 from crmlite.services import attainment, deal_lists, exports
 from crmlite.services import dashboard as service
+from crmlite.services.forecast import MemberForecast
 from crmlite.services.funnel_health import Period, funnel_health, period_bounds, period_months
 from crmlite.services.hygiene import HYGIENE_KINDS
 from crmlite.services.money import format_amount, format_percent
@@ -207,6 +208,25 @@ def member_rows(m: attainment.MemberQuarter, months: list[int], links: FigureLin
     )
 
 
+def forecast_row(r: MemberForecast, links: FigureLinks) -> Markup:
+    """A member's row of the forecast: pipeline and weighted per month, then the three
+    months' weighted, quota left and what the weighted pipeline leaves uncovered."""
+    member = r.member_id or 0
+    months = "".join(
+        f'<td class="num"><a href="{escape(links.pipeline(fm.year, fm.month, member))}">'
+        f'{escape(amount(fm.pipeline))}</a></td><td class="num">{escape(amount(fm.weighted))}</td>'
+        for fm in r.months
+    )
+    below = " below-quota" if r.shortfall else ""
+    return Markup(
+        f'<tr id="forecast-{"none" if r.member_id is None else r.member_id}">'
+        f'<th scope="row">{escape(r.name)}</th>{months}'
+        f'<td class="num">{escape(amount(r.weighted))}</td>'
+        f'<td class="num">{escape(amount(r.gap))}</td>'
+        f'<td class="num{below}">{escape(amount(r.shortfall))}</td></tr>'
+    )
+
+
 @bp.context_processor
 def helpers() -> dict[str, Any]:
     return {
@@ -214,6 +234,7 @@ def helpers() -> dict[str, Any]:
         "amount": amount,
         "attainment_cells": attainment_cells,
         "member_rows": member_rows,
+        "forecast_row": forecast_row,
     }
 
 
