@@ -198,5 +198,7 @@ def format_percent(value: Decimal | int | float | None, places: int = 0) -> str:
     (half up); None (no meaningful percentage) → "—"."""
     if value is None:
         return "—"
+    if type(value) is int and not places:  # a whole percent (hundreds a page)
+        return f"{value} %"
     number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     return f"{half_up(number, places):.{places}f} %"
