@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 
-from crmlite.database import write_intent
+from crmlite.database import end_unwritten_transaction, write_intent
 from crmlite.extensions import db
 from crmlite.models import (
     Campaign,
@@ -190,3 +190,48 @@ def test_a_contact_is_never_on_the_same_track_twice_at_once(app) -> None:
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+@pytest.fixture()
+def postgresql_only(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's transactions and psycopg's prepared statements")
+
+
+def test_a_transaction_that_wrote_nothing_ends_with_commit(postgresql_only, make_company) -> None:
+    """Read only: committed (for the database the same as a rollback), so psycopg keeps its
+    prepared statements; with a write, flushed or not, left for the rollback."""
+    company = make_company(name="Acme")
+    db.session.scalar(select(Contact.id))
+    assert db.session().in_transaction()
+    end_unwritten_transaction(db.session())
+    assert not db.session().in_transaction()
+
+    company.name = "Renamed, not flushed"
+    end_unwritten_transaction(db.session())
+    assert db.session().in_transaction()
+    db.session.flush()  # written now: an id is assigned to the transaction
+    end_unwritten_transaction(db.session())
+    assert db.session().in_transaction()
+    db.session.rollback()
+    assert db.session.get(type(company), company.id).name == "Acme"
+
+
+def test_read_only_requests_keep_the_prepared_statements(
+    postgresql_only, client, signed_in
+) -> None:
+    """psycopg prepares a statement run five times on a connection and forgets them all at a
+    ROLLBACK: read-only requests end with COMMIT, so the board's statements stay prepared."""
+    signed_in()
+    for _ in range(7):
+        assert client.get("/board/").status_code == 200
+    with db.engine.connect() as connection:
+        prepared = connection.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
+    assert prepared > 0
+
+
+def test_on_sqlite_the_transaction_is_left_alone(sqlite_only, make_company) -> None:
+    make_company(name="Acme")
+    db.session.scalar(select(Contact.id))
+    end_unwritten_transaction(db.session())
+    assert db.session().in_transaction()

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
-from crmlite.database import write_intent
+from crmlite.database import end_unwritten_transaction, write_intent
 from crmlite.extensions import db, login_manager
 from crmlite.services import permissions
 from crmlite.services.parsing import InvalidNumber, parse_id, parse_whole
@@ -230,6 +230,11 @@ def _register_guards(app: Flask) -> None:
         token = g.pop("write_intent_token", None)
         if token is not None:
             write_intent.reset(token)
+
+    @app.teardown_request
+    def keep_prepared_statements(exc: BaseException | None) -> None:
+        if exc is None:
+            end_unwritten_transaction(db.session())
 
     # The API signs its callers in with their token (never the session cookie) before the
     # sign-in guard and the route rules below look at who is signed in.
