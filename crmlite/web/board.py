@@ -317,6 +317,9 @@ def _moved(
         in_place=in_place,
         board_version=None if notice else board_live.caught_up(since, opportunity_id),
         poll_seconds=_poll_seconds(),
+        # Only a member who may move the card gets here (``move`` checked): no need to
+        # read every card they may move.
+        movable={opportunity_id},
     )
     focus = [_title(opportunity_id)]
     if not in_place:
