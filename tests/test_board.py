@@ -322,6 +322,49 @@ def test_forward_move_with_a_next_step_moves_at_once(
     assert reload(deal).stage_id == stage("Discovery").id
 
 
+def test_a_plain_move_reads_nothing_twice(
+    client, signed_in, make_opportunity, make_activity, queries, today
+) -> None:
+    """A drop forward with a next step scheduled, as the board sends it (current but for
+    this move): the sign-in, the team, the deal, the stages (once), its next step; the
+    UPDATE, the history (INSERT, then its derived columns), the webhooks to tell; then the
+    card, the two headers and the board's version. Nothing read again after the commit (the
+    member, the team, the stages), nor all of the rep's movable cards for this one."""
+    me = signed_in(Role.REP)
+    deal = make_opportunity(account_manager_id=me.id, revenue="1000.00")
+    make_activity(me, "Booked", due_on=today + timedelta(days=1), opportunity_id=deal.id)
+    token = page_token(client, "/board/")
+    version = re.search(r'data-version="([0-9-]+)"', client.get("/board/").get_data(as_text=True))
+    data = {
+        "stage_id": stage("Discovery").id,
+        "version": deal.version,
+        "via": "drag",
+        "board_version": version.group(1),
+    }
+    with queries() as counted:
+        response = client.post(
+            f"/board/opportunities/{deal.id}/move",
+            data=data,
+            headers={"HX-Request": "true", "X-CSRFToken": token},
+        )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert reload(deal).stage_id == stage("Discovery").id
+    assert f'id="card-{deal.id}"' in html and "data-movable" in html
+    assert 'id="board-live"' in html  # the board caught up with this move
+    assert header(html, "Prospect") == "0 deals · $0 · $0 weighted"
+    assert header(html, "Discovery") == "1 deal · $1,000 · $600 weighted"
+    # On PostgreSQL the end of the request asks whether the reads after the commit wrote
+    # anything (database.end_unwritten_transaction): not part of the move.
+    statements = [
+        " ".join(s.split()) for s in counted.statements if "txid_current_if_assigned" not in s
+    ]
+    assert sum(s.startswith("SELECT sales_stages.") for s in statements) == 1, statements
+    assert sum(s.startswith("SELECT members.") for s in statements) == 1, statements
+    assert sum(s.startswith("SELECT team.") for s in statements) == 1, statements
+    assert len(statements) == 12, statements
+
+
 def test_lost_asks_for_a_reason_which_is_required(
     client, signed_in, make_opportunity, htmx
 ) -> None:

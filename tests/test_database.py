@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 
-from crmlite.database import end_unwritten_transaction, write_intent
+from crmlite.database import commit_keeping, end_unwritten_transaction, write_intent
 from crmlite.extensions import db
 from crmlite.models import (
     Campaign,
@@ -162,6 +162,26 @@ def test_a_stale_update_is_refused_not_overwritten(app, make_opportunity) -> Non
         db.session.commit()
     db.session.rollback()
     assert db.session.get(Opportunity, opportunity.id).name == "theirs"
+
+
+def test_commit_keeping_keeps_what_was_read_and_written(
+    app, make_company, make_opportunity, queries
+) -> None:
+    kept = make_company(name="Kept")
+    other = make_company(name="Other")
+    changed = make_opportunity(name="Before")
+    db.session.expire_all()
+    assert (kept.name, other.name, changed.version) == ("Kept", "Other", 1)
+    changed.name = "After"  # written by the commit itself (flushed first)
+    commit_keeping(db.session, kept, changed)
+    with queries() as counted:
+        assert kept.name == "Kept" and changed.name == "After" and changed.version == 2
+    assert counted.count == 0
+    with queries() as counted:
+        assert other.name == "Other"  # not kept: expired by the commit, read again
+    assert counted.count == 1
+    db.session.expire_all()
+    assert db.session.get(Opportunity, changed.id).name == "After"
 
 
 def test_a_contact_is_never_on_the_same_track_twice_at_once(app) -> None:

@@ -213,11 +213,15 @@ def column_totals(
         return totals
     won_ids = [s.id for s in stage_list if s.is_won]
     lost_ids = [s.id for s in stage_list if s.is_lost]
-    amount = case(
-        (Opportunity.stage_id.in_(won_ids), func.coalesce(Opportunity.won_amount, 0)),
-        (Opportunity.stage_id.in_(lost_ids), func.coalesce(Opportunity.lost_amount, 0)),
-        else_=Opportunity.revenue,
-    )
+    # Only the stages asked for (a move's answer asks for the columns it changed).
+    whens: list[tuple[Any, Any]] = []
+    if won_ids:
+        whens.append((Opportunity.stage_id.in_(won_ids), func.coalesce(Opportunity.won_amount, 0)))
+    if lost_ids:
+        whens.append(
+            (Opportunity.stage_id.in_(lost_ids), func.coalesce(Opportunity.lost_amount, 0))
+        )
+    amount: Any = case(*whens, else_=Opportunity.revenue) if whens else Opportunity.revenue
     query = select(
         Opportunity.stage_id,
         func.count(Opportunity.id),

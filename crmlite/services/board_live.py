@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -34,34 +35,40 @@ def _decode(version: str | None) -> tuple[datetime, int] | None:
     return _EPOCH + timedelta(microseconds=micros), max_id
 
 
-def version() -> str:
-    """The latest change to any opportunity and the highest id, as one token: one query,
-    each half an index lookup (two scalar subqueries, so SQLite's min/max shortcut applies
-    to each)."""
+def _version_parts() -> tuple[Any, Any]:
+    # Two scalar subqueries, so SQLite's min/max shortcut applies to each.
     latest = select(func.max(Opportunity.updated_at)).scalar_subquery()
     highest = select(func.max(Opportunity.id)).scalar_subquery()
-    row = db.session.execute(select(latest, highest)).one()
+    return latest, highest
+
+
+def version() -> str:
+    """The latest change to any opportunity and the highest id, as one token: one query,
+    each half an index lookup."""
+    row = db.session.execute(select(*_version_parts())).one()
     return _encode(row[0], row[1])
 
 
 def caught_up(since: str | None, opportunity_id: int) -> str | None:
     """After this member changed ``opportunity_id``: the current version when nothing else
     changed since ``since`` (their board was current but for their own change, so it need
-    not be fetched again), else None."""
+    not be fetched again), else None. One query."""
     decoded = _decode(since)
     if decoded is None:
         return None
     latest, max_id = decoded
-    others = db.session.scalar(
+    others = (
         select(func.count())
         .select_from(Opportunity)
         .where(Opportunity.updated_at > latest, Opportunity.id != opportunity_id)
+        .scalar_subquery()
     )
-    if others:
+    count, current_latest, current_max_id = db.session.execute(
+        select(others, *_version_parts())
+    ).one()
+    if count or (current_max_id or 0) != max_id:
         return None
-    current = version()
-    now = _decode(current)
-    return current if now is not None and now[1] == max_id else None
+    return _encode(current_latest, current_max_id)
 
 
 class Movable:

@@ -12,6 +12,7 @@ agreement set-up is done, then it is won (PRODUCT.md, stage 6).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -36,13 +37,17 @@ class ChecklistRefused(ValueError):
     """A set-up item cannot be added; the message says why."""
 
 
-def is_commitment(stage: SalesStage) -> bool:
-    """Commitment is the last open stage of the funnel (the one before Won)."""
+def is_commitment(stage: SalesStage, stages: Sequence[SalesStage] | None = None) -> bool:
+    """Commitment is the last open stage of the funnel (the one before Won). ``stages``:
+    every stage of the funnel, when the caller has them at hand (else they are asked for)."""
     if stage.is_closed:
         return False
-    last_open = db.session.scalar(
-        select(func.max(SalesStage.position)).where(~SalesStage.is_won, ~SalesStage.is_lost)
-    )
+    if stages is not None:
+        last_open = max((s.position for s in stages if not s.is_closed), default=None)
+    else:
+        last_open = db.session.scalar(
+            select(func.max(SalesStage.position)).where(~SalesStage.is_won, ~SalesStage.is_lost)
+        )
     return stage.position == last_open
 
 

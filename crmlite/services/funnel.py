@@ -6,6 +6,7 @@ A move reports what happened as an event (``events.Won``, ``events.Lost``); the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -190,6 +191,7 @@ def move_to_stage(
     cancel_open_activities: bool = True,
     checklist_confirmed: bool = False,
     now: datetime | None = None,
+    stages: Sequence[SalesStage] | None = None,
 ) -> StageChange | None:
     """Move an opportunity to a stage and record it in the history (from, to, who, when).
 
@@ -210,7 +212,8 @@ def move_to_stage(
       Lost Sale track and end it when a sale is won (see services/reactions.py). A won or
       lost opportunity moved to another stage is published too (``ClosedDealMoved``: the
       audit log records it), and every move as ``StageChanged`` (webhooks hear of it).
-    Returns None when the opportunity already is in that stage.
+    ``stages``: every stage of the funnel, when the caller has read them (they are not read
+    again). Returns None when the opportunity already is in that stage.
     """
     if expected_version != opportunity.version:
         raise ChangedMeanwhile
@@ -286,7 +289,7 @@ def move_to_stage(
     )
     db.session.add(change)
     db.session.flush()
-    if to_stage.is_won or checklists.is_commitment(to_stage):
+    if to_stage.is_won or checklists.is_commitment(to_stage, stages):
         checklists.give_checklist(opportunity)
     if to_stage.is_closed and cancel_open_activities:
         activities.cancel_open_activities(

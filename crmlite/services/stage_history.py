@@ -17,10 +17,11 @@ the ORM call ``refresh()`` themselves; migration 0006 does the same for existing
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from crmlite.models import SalesStage, StageChange
@@ -30,6 +31,25 @@ DERIVED = ("from_stage_entered_at", "advanced_later", "won_later")
 
 def refresh(session: Session, opportunity_ids: Iterable[int] | None = None) -> None:
     """Recompute the derived columns of these opportunities' moves (all when None)."""
+    if opportunity_ids is None:
+        session.execute(_statement(some=False), execution_options={"synchronize_session": False})
+    else:
+        ids = sorted(set(opportunity_ids))
+        if not ids:
+            return
+        session.execute(
+            _statement(some=True), {"ids": ids}, execution_options={"synchronize_session": False}
+        )
+    # Moves already loaded show the new values on their next read (expiring issues no SQL).
+    for change in list(session.identity_map.values()):
+        if isinstance(change, StageChange):
+            session.expire(change, list(DERIVED))
+
+
+@functools.cache
+def _statement(*, some: bool) -> Any:
+    """The UPDATE, built once (building it takes milliseconds, longer than running it for
+    one opportunity): of the opportunities in the ``ids`` parameter when ``some``, else all."""
     earlier = aliased(StageChange)
     later = aliased(StageChange)
     later_stage = aliased(SalesStage)
@@ -63,16 +83,11 @@ def refresh(session: Session, opportunity_ids: Iterable[int] | None = None) -> N
         advanced_later=later_move(~later_stage.is_lost, later_stage.position > this_position),
         won_later=later_move(later_stage.is_won),
     )
-    if opportunity_ids is not None:
-        ids = sorted(set(opportunity_ids))
-        if not ids:
-            return
-        statement = statement.where(StageChange.opportunity_id.in_(ids))
-    session.execute(statement, execution_options={"synchronize_session": False})
-    # Moves already loaded show the new values on their next read (expiring issues no SQL).
-    for change in list(session.identity_map.values()):
-        if isinstance(change, StageChange):
-            session.expire(change, list(DERIVED))
+    if some:
+        statement = statement.where(
+            StageChange.opportunity_id.in_(bindparam("ids", expanding=True))
+        )
+    return statement
 
 
 def _after_flush(session: Session, _context: Any) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from crmlite.database import commit_keeping
 from crmlite.extensions import db
 from crmlite.models import (
     BusinessUnit,
@@ -237,6 +238,7 @@ def _render_card(opportunity_id: int, notice: str = "") -> str:
 
 
 def _prompt(kind: str, opportunity: Opportunity, to_stage: SalesStage, form: MoveForm) -> str:
+    form.offer_step_types()
     form.prompt.data = kind
     form.stage_id.data = to_stage.id
     form.version.data = opportunity.version
@@ -282,13 +284,17 @@ def _headers(
     stage_list: list[SalesStage], stage_ids: Collection[int] | None = None
 ) -> list[tuple[SalesStage, ColumnTotals]]:
     """Column headers with their totals under the board's filters (sent along with the
-    form): those of ``stage_ids``, or every one."""
-    totals = board_service.column_totals(stage_list, filters_from(request.form), _today(), g.tz)
-    return [(s, totals[s.id]) for s in stage_list if stage_ids is None or s.id in stage_ids]
+    form): those of ``stage_ids``, or every one (only those shown are added up)."""
+    shown = [s for s in stage_list if stage_ids is None or s.id in stage_ids]
+    totals = board_service.column_totals(shown, filters_from(request.form), _today(), g.tz)
+    return [(s, totals[s.id]) for s in shown]
 
 
 def _moved(
-    opportunity_id: int, stage_ids: Collection[int] | None, notice: str = ""
+    opportunity_id: int,
+    stage_ids: Collection[int] | None,
+    notice: str = "",
+    stage_list: list[SalesStage] | None = None,
 ) -> tuple[str, dict[str, str]]:
     """The changed fragments only: the card and the headers of the columns in ``stage_ids``
     (every one when None). A mouse drop (``via=drag``) keeps the card where it was dropped
@@ -296,8 +302,9 @@ def _moved(
     "Move to…" control open. When the board was current but for this move, its version
     moves on, so the next poll does not fetch the board again for the person's own move.
     The page says what happened and keeps the focus on the card (its "Move to" list after
-    a keyboard move)."""
-    stage_list = reference.stages()
+    a keyboard move). ``stage_list``: the stages, when the move has them at hand."""
+    if stage_list is None:
+        stage_list = reference.stages()
     since = request.form.get("board_version")
     the_card = _the_card(opportunity_id)
     in_place = request.form.get("via") == "drag"
@@ -310,6 +317,9 @@ def _moved(
         in_place=in_place,
         board_version=None if notice else board_live.caught_up(since, opportunity_id),
         poll_seconds=_poll_seconds(),
+        # After a move, the member may move the card (``move`` checked): no need to read
+        # every card they may move. After a conflict, it is asked again.
+        **({} if notice else {"movable": {opportunity_id}}),
     )
     focus = [_title(opportunity_id)]
     if not in_place:
@@ -361,7 +371,10 @@ def move(opportunity_id: int) -> str | tuple[str, dict[str, str]]:
     require("opportunity.change", opportunity)
     form = MoveForm()
     valid = form.validate()
-    to_stage = db.session.get(SalesStage, form.stage_id.data) if form.stage_id.data else None
+    # The stages, read once: the move, the checks and the changed headers all use them.
+    stage_list = reference.stages()
+    stage_by_id = {stage.id: stage for stage in stage_list}
+    to_stage = stage_by_id.get(form.stage_id.data) if form.stage_id.data else None
     version = form.version.data  # None when missing or malformed
     if to_stage is None or version is None:
         notice = "That stage does not exist; nothing moved."
@@ -371,8 +384,7 @@ def move(opportunity_id: int) -> str | tuple[str, dict[str, str]]:
         return _changed_meanwhile(opportunity.id)
     if not valid:
         return _prompt(form.prompt.data or "lost", opportunity, to_stage, form)
-    from_stage = db.session.get(SalesStage, opportunity.stage_id)
-    assert from_stage is not None
+    from_stage = stage_by_id[opportunity.stage_id]
 
     if from_stage.is_closed and not to_stage.is_closed and form.prompt.data != "reopen":
         return _prompt("reopen", opportunity, to_stage, form)
@@ -399,8 +411,11 @@ def move(opportunity_id: int) -> str | tuple[str, dict[str, str]]:
             cancel_open_activities=form.open_activities.data != "keep",
             checklist_confirmed=bool(form.checklist_confirmed.data),
             now=datetime.now(UTC),
+            stages=stage_list,
         )
-        db.session.commit()
+        # What the answer shows besides the card (the member's rights, the team's currency,
+        # the stages' headers) is as this request read it: not read again after the commit.
+        commit_keeping(db.session, current_user._get_current_object(), g.team, *stage_list)
     except funnel.MoveRefused as refused:
         db.session.rollback()
         field = getattr(form, refused.field or "lost_reason")
@@ -408,7 +423,7 @@ def move(opportunity_id: int) -> str | tuple[str, dict[str, str]]:
         return _prompt(form.prompt.data or "lost", opportunity, to_stage, form)
     except (funnel.ChangedMeanwhile, StaleDataError):
         return _changed_meanwhile(opportunity_id)
-    return _moved(opportunity.id, {from_stage.id, opportunity.stage_id})
+    return _moved(opportunity_id, {from_stage.id, to_stage.id}, stage_list=stage_list)
 
 
 def _schedule_next_step(form: MoveForm, opportunity: Opportunity) -> bool:

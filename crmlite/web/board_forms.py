@@ -74,8 +74,9 @@ class MoveForm(FlaskForm):
         "end": "step_end",
     }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def offer_step_types(self) -> None:
+        """The next step's types, read only when the question is shown: a plain move does
+        not need them (the service checks the type chosen)."""
         self.step_type_id.set_choices(reference.active_activity_types(), label="label", none=False)
 
 
