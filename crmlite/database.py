@@ -63,8 +63,13 @@ def end_unwritten_transaction(session: Session) -> None:
         return
     if session.get_bind().dialect.name != "postgresql":
         return
-    if session.scalar(text("SELECT txid_current_if_assigned()")) is None:
+    if session.scalar(text(WROTE_ANYTHING)) is None:
         session.commit()
+
+
+# Whether this transaction has written anything (NULL: no): how a request ends, counted with
+# BEGIN and COMMIT as transaction control, not as one of the request's statements.
+WROTE_ANYTHING = "SELECT txid_current_if_assigned()"
 
 
 @event.listens_for(Engine, "begin")
@@ -110,7 +115,8 @@ class QueryCounter:
         return len(self.statements)
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+        control = statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA"))
+        if not control and statement != WROTE_ANYTHING:
             self.statements.append(statement)
 
 
