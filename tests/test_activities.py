@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from crmlite.extensions import db
 from crmlite.models import Activity, ActivityNote, Role
+from crmlite.services import activities as activities_service
 from crmlite.services.team import local_today
 from tests.conftest import activity_type, page_token
 
@@ -317,6 +318,40 @@ def test_due_soon_strip(client, signed_in, make_activity, today) -> None:
         'activity-moved from:body"'
     ) in strip
     assert "Call Jason soon" in client.get("/").get_data(as_text=True)
+
+
+def test_a_reminder_is_due_from_its_own_length_before_the_start(make_member, make_activity) -> None:
+    """Short reminders are looked for among what starts soon, long ones among the week's;
+    each is due exactly when its start minus its reminder has come, until it ends."""
+    me = make_member()
+    now = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
+    cases = {  # subject: (minutes from now to the start, reminder minutes, due?)
+        "0 min, started 5 min ago": (-5, 0, True),
+        "0 min, starts in 5": (5, 0, False),
+        "15 min, starts in 15": (15, 15, True),
+        "15 min, starts in 16": (16, 15, False),
+        "30 min, starts in 20": (20, 30, True),
+        "30 min, starts in 40": (40, 30, False),
+        "an hour, starts in 60": (60, 60, True),
+        "a day, starts in 23 h": (23 * 60, 1_440, True),
+        "a day, starts in 25 h": (25 * 60, 1_440, False),
+        "two days, starts in 47 h": (47 * 60, 2_880, True),
+        "a week, starts in 6 days": (6 * 1_440, 10_080, True),
+        "a week, starts in 8 days": (8 * 1_440, 10_080, False),
+        "15 min, ended 1 min ago": (-31, 15, False),
+    }
+    for subject, (start, reminder, _due) in cases.items():
+        starts_at = now + timedelta(minutes=start)
+        make_activity(
+            me,
+            subject,
+            due_on=starts_at.astimezone(LA).date(),
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=30),
+            reminder_minutes=reminder,
+        )
+    due = {a.subject for a in activities_service.due_soon(me.id, now, LA)}
+    assert due == {subject for subject, (_s, _r, is_due) in cases.items() if is_due}
 
 
 def test_log_buttons_on_opportunity_company_and_contact_pages(

@@ -405,6 +405,10 @@ def context_for(
 
 # Minutes: a reminder comes at most a week before the activity.
 LONGEST_REMINDER = 10_080
+# Reminder lengths that bound how soon a candidate must start: one with a reminder of at
+# most 15 minutes is due only if it starts within 15 minutes, and so on; longer ones within
+# a week (a superset: the exact rule is applied to what is found).
+REMINDER_BANDS = (15, 60, 1_440)
 
 
 def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
@@ -412,7 +416,19 @@ def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
     ended yet (untimed ones: on their day), soonest first. Every page shows them, so the
     query reads only what the strip shows, and only activities that could qualify."""
     today = now.astimezone(tz).date()
-    week_ahead = now + timedelta(minutes=LONGEST_REMINDER)
+    starts_soon = or_(
+        *(
+            and_(
+                Activity.reminder_minutes <= band,
+                Activity.starts_at <= now + timedelta(minutes=band),
+            )
+            for band in REMINDER_BANDS
+        ),
+        and_(
+            Activity.reminder_minutes > REMINDER_BANDS[-1],
+            Activity.starts_at <= now + timedelta(minutes=LONGEST_REMINDER),
+        ),
+    )
     # The candidates as plain rows first (most are not due yet); only those due are loaded.
     candidates = db.session.execute(
         select(Activity.id, Activity.starts_at, Activity.reminder_minutes)
@@ -423,10 +439,7 @@ def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
             Activity.reminder_minutes.is_not(None),
             or_(
                 and_(Activity.starts_at.is_(None), Activity.due_on == today),
-                and_(
-                    Activity.starts_at <= week_ahead,
-                    func.coalesce(Activity.ends_at, Activity.starts_at) >= now,
-                ),
+                and_(starts_soon, func.coalesce(Activity.ends_at, Activity.starts_at) >= now),
             ),
         )
         .order_by(Activity.due_on, Activity.starts_at)
