@@ -76,6 +76,9 @@ class ActivityType(Model):
         return self.points * self.monthly_count
 
 
+REMINDED = "status = 'Open' AND reminder_minutes IS NOT NULL"
+
+
 class Activity(Model):
     __tablename__ = "activities"
 
@@ -142,6 +145,19 @@ class Activity(Model):
         ),
         # Next step: an opportunity's open activities by time.
         Index("ix_activities_opportunity_next", "opportunity_id", "status", "due_on"),
+        # Due soon (every page): a member's open activities with a reminder, by time, with
+        # what the rule reads, so the strip is answered from the index alone.
+        Index(
+            "ix_activities_reminders",
+            "assigned_to_id",
+            "due_on",
+            "starts_at",
+            "ends_at",
+            "reminder_minutes",
+            "status",
+            sqlite_where=text(REMINDED),
+            postgresql_where=text(REMINDED),
+        ),
     )
 
     type: Mapped[ActivityType] = rel(ActivityType)
