@@ -13,7 +13,11 @@ which the page loads in place in a second request (this quarter and the whole ye
 the team, and a rep's own year).
 
     .venv/bin/python -m bench.dashboard [--engines sqlite,postgresql] [--sizes 10000,100000]
-        [--activities_per_opportunity 10]
+        [--activities_per_opportunity 10] [--loaded URL]
+
+``--loaded URL`` measures a database filled earlier (``python -m bench.data``; e.g. a
+million opportunities, which take SQLite 20 minutes to load) as it is, instead of loading
+each size fresh; ``--engines`` then names its engine.
 """
 
 from __future__ import annotations
@@ -22,15 +26,16 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bench.harness import (
     Result,
-    bench_database,
     close_connections,
     engines_main,
     filled_app,
+    fresh_or_loaded,
     get_ok,
+    loaded_app,
     measure,
     signed_in_client,
 )
@@ -43,10 +48,19 @@ from crmlite.services.team import get_team, local_today
 HTMX = {"HX-Request": "true", "HX-Target": "dashboard"}
 
 
-def run(engine: str, opportunities: int, activities: int, members: int) -> list[Result]:
+def run(
+    engine: str, opportunities: int, activities: int, members: int, loaded: str = ""
+) -> list[Result]:
     print(f"dashboard benchmark: {engine}, {opportunities:,} opportunities", flush=True)
-    with bench_database(engine, f"dashboard{opportunities}") as url:
-        app = filled_app(url, opportunities=opportunities, activities=activities, members=members)
+    with fresh_or_loaded(engine, f"dashboard{opportunities}", loaded) as url:
+        if loaded:
+            app = loaded_app(url)
+            with app.app_context():
+                opportunities = db.session.scalar(select(func.count(Opportunity.id))) or 0
+        else:
+            app = filled_app(
+                url, opportunities=opportunities, activities=activities, members=members
+            )
         manager = signed_in_client(app, "bench-1@example.com")  # every tenth is a manager
         rep = signed_in_client(app, "bench-2@example.com")
         with app.app_context():
@@ -165,14 +179,19 @@ def main() -> None:
         "dashboard.json",
         lambda engine, args: [
             result
-            for size in args.sizes.split(",")
+            for size in ([0] if args.loaded else args.sizes.split(","))
             for result in run(
-                engine, int(size), int(size) * args.activities_per_opportunity, args.members
+                engine,
+                int(size),
+                int(size) * args.activities_per_opportunity,
+                args.members,
+                args.loaded,
             )
         ],
         sizes="10000,100000",
         activities_per_opportunity=10,
         members=50,
+        loaded="",
     )
 
 

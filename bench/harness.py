@@ -77,6 +77,23 @@ def bench_database(engine: str, label: str) -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def fresh_or_loaded(engine: str, label: str, loaded: str) -> Iterator[str]:
+    """A fresh database (``bench_database``), or ``loaded``: the URL of one a bench load
+    filled earlier (a million opportunities take SQLite 20 minutes to load), measured as
+    it is and kept."""
+    if loaded:
+        yield loaded
+        return
+    with bench_database(engine, label) as url:
+        yield url
+
+
+def loaded_app(url: str) -> Flask:
+    """The app on a database filled earlier by ``bench.data`` (``python -m bench.data``)."""
+    return create_app(TestConfig(url), WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
+
+
 def filled_app(url: str, *, opportunities: int, activities: int, members: int = 50) -> Flask:
     app = create_app(TestConfig(url), WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
     with app.app_context():
