@@ -7,6 +7,10 @@ bytes of HTML per card; the change poll under 3 ms; a card move under 15 ms p50;
 number of SQL statements per request. Under load: ``bench/board_load.py``.
 
     .venv/bin/python -m bench.board [--engines sqlite,postgresql] [--sizes 10000,100000]
+        [--loaded URL]
+
+``--loaded URL`` measures a database filled earlier by ``python -m bench.data`` as it is
+(``--engines`` then names its engine).
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from sqlalchemy import func, select
 from bench.board_floor import floor_app
 from bench.harness import (
     Result,
-    bench_database,
     close_connections,
     engines_main,
     filled_app,
+    fresh_or_loaded,
+    loaded_app,
     measure,
     signed_in_client,
 )
@@ -46,12 +51,15 @@ def card_bytes(html: bytes) -> dict[str, Any]:
     }
 
 
-def run(engine: str, size: int) -> list[Result | dict[str, Any]]:
+def run(engine: str, size: int, loaded: str = "") -> list[Result | dict[str, Any]]:
     print(f"board benchmark: {engine}, {size:,} open opportunities", flush=True)
     # bench.data makes most opportunities open; ask for enough to have `size` open ones.
     total = int(size * 1.4)
-    with bench_database(engine, f"board{size}") as url:
-        app = filled_app(url, opportunities=total, activities=size * 10)
+    with fresh_or_loaded(engine, f"board{size}", loaded) as url:
+        if loaded:
+            app = loaded_app(url)
+        else:
+            app = filled_app(url, opportunities=total, activities=size * 10)
         client = signed_in_client(app)
         with app.app_context():
             open_count = db.session.scalar(
@@ -133,10 +141,13 @@ def main() -> None:
         __doc__,
         "board.json",
         lambda engine, args: [
-            result for size in args.sizes.split(",") for result in run(engine, int(size))
+            result
+            for size in ([0] if args.loaded else args.sizes.split(","))
+            for result in run(engine, int(size), args.loaded)
         ],
         engines="sqlite,postgresql",
         sizes="10000,100000",
+        loaded="",
     )
 
 
