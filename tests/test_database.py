@@ -243,8 +243,8 @@ def test_read_only_requests_keep_the_prepared_statements(
     """psycopg prepares a statement run five times on a connection and forgets them all at a
     ROLLBACK: read-only requests end with COMMIT, so the board's statements stay prepared."""
     signed_in()
-    # The pool hands its connections out in turn: enough requests for five on each.
-    for _ in range(5 * db.engine.pool.size() + 1):  # type: ignore[attr-defined]
+    # The pool hands its connections out in turn: enough requests for five on each, twice.
+    for _ in range(10 * db.engine.pool.size()):  # type: ignore[attr-defined]
         assert client.get("/board/").status_code == 200
     # Ask every connection of the pool.
     connections = [db.engine.connect() for _ in range(db.engine.pool.size())]  # type: ignore[attr-defined]
