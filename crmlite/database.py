@@ -64,7 +64,13 @@ def end_unwritten_transaction(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     if session.scalar(text(WROTE_ANYTHING)) is None:
-        session.commit()
+        # Nothing written, nothing to read again: objects stay as loaded, as the rollback
+        # left them (a streamed export reads them after the request's teardown).
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
 
 
 # Whether this transaction has written anything (NULL: no): how a request ends, counted with
