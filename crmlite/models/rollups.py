@@ -97,6 +97,28 @@ class StageMonth(Model):
 _KEYS = "month, status_id, account_manager_id, location_id, business_unit_id"
 
 
+def changed(columns: str) -> str:
+    """A trigger's condition: one of these columns (comma-separated) changed."""
+    return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns.split(", "))
+
+
+def summed_upsert(
+    table: str, keys: str, figures: tuple[str, ...], rows: list[str], *, present: str, alias: str
+) -> str:
+    """Add ``rows`` (SELECTs giving the keys and figures, + or −) to ``table``'s rows, in one
+    statement: grouped by the keys, in key order (two changes in opposite directions lock
+    the rows in the same order: no deadlock on PostgreSQL); rows whose ``present`` key is
+    NULL are left out."""
+    sums = ", ".join(f"SUM({f})" for f in figures)
+    updates = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in figures)
+    return (
+        f"INSERT INTO {table} ({keys}, {', '.join(figures)}) "
+        f"SELECT {keys}, {sums} FROM ({' UNION ALL '.join(rows)}) AS {alias} "
+        f"WHERE {present} IS NOT NULL GROUP BY {keys} ORDER BY {keys} "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+    )
+
+
 def _cents(value: str, dialect: str) -> str:
     if dialect == "postgresql":
         return f"ROUND({value} * 100)::bigint"
@@ -149,7 +171,7 @@ _COLUMNS = (
     "closed_at, status_id, account_manager_id, location_id, business_unit_id, won_amount, "
     "revenue, cost"
 )
-_CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _COLUMNS.split(", "))
+_CHANGED = changed(_COLUMNS)
 _CLOSED = "(OLD.closed_at IS NOT NULL OR NEW.closed_at IS NOT NULL)"
 
 
@@ -238,21 +260,13 @@ _PIPELINE_FIGURES = ("deals", "revenue_cents", "cost_cents", "weighted_revenue",
 
 
 def _pipeline_upsert(rows: list[str]) -> str:
-    # One statement, its rows in key order (no deadlock on PostgreSQL).
-    sums = ", ".join(f"SUM({f})" for f in _PIPELINE_FIGURES)
-    updates = ", ".join(f"{f} = pipeline_rollups.{f} + excluded.{f}" for f in _PIPELINE_FIGURES)
-    return (
-        f"INSERT INTO pipeline_rollups ({_PIPELINE_KEYS}, {', '.join(_PIPELINE_FIGURES)}) "
-        f"SELECT {_PIPELINE_KEYS}, {sums} FROM ({' UNION ALL '.join(rows)}) AS deals "
-        f"WHERE month IS NOT NULL GROUP BY {_PIPELINE_KEYS} ORDER BY {_PIPELINE_KEYS} "
-        f"ON CONFLICT ({_PIPELINE_KEYS}) DO UPDATE SET {updates}"
+    return summed_upsert(
+        "pipeline_rollups", _PIPELINE_KEYS, _PIPELINE_FIGURES, rows, present="month", alias="deals"
     )
 
 
 _PIPELINE_COLUMNS = "expected_close_on, status_id, account_manager_id, revenue, cost, probability"
-_PIPELINE_CHANGED = " OR ".join(
-    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _PIPELINE_COLUMNS.split(", ")
-)
+_PIPELINE_CHANGED = changed(_PIPELINE_COLUMNS)
 
 
 def _row_triggers(
@@ -374,28 +388,16 @@ def _stage_rows(change: str, sign: str, dialect: str) -> list[str]:
 
 
 def _stage_upsert(rows: list[str]) -> str:
-    # One statement, its rows in key order: two moves in opposite directions lock the rows
-    # in the same order (no deadlock on PostgreSQL).
-    return (
-        "INSERT INTO stage_rollups (month, stage_id, entered, advanced, won, stays, stay_ms) "
-        "SELECT month, stage_id, SUM(entered), SUM(advanced), SUM(won), SUM(stays), "
-        f"SUM(stay_ms) FROM ({' UNION ALL '.join(rows)}) AS moves "
-        "WHERE stage_id IS NOT NULL GROUP BY month, stage_id ORDER BY month, stage_id "
-        "ON CONFLICT (month, stage_id) DO UPDATE SET "
-        "entered = stage_rollups.entered + excluded.entered, "
-        "advanced = stage_rollups.advanced + excluded.advanced, "
-        "won = stage_rollups.won + excluded.won, "
-        "stays = stage_rollups.stays + excluded.stays, "
-        "stay_ms = stage_rollups.stay_ms + excluded.stay_ms"
+    figures = ("entered", "advanced", "won", "stays", "stay_ms")
+    return summed_upsert(
+        "stage_rollups", "month, stage_id", figures, rows, present="stage_id", alias="moves"
     )
 
 
 _STAGE_COLUMNS = (
     "changed_at, from_stage_id, to_stage_id, from_stage_entered_at, advanced_later, won_later"
 )
-_STAGE_CHANGED = " OR ".join(
-    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _STAGE_COLUMNS.split(", ")
-)
+_STAGE_CHANGED = changed(_STAGE_COLUMNS)
 
 
 def stage_trigger_sql(dialect: str) -> list[str]:
@@ -461,21 +463,13 @@ def _member_rows(row: str, sign: str, dialect: str, source: str = "") -> str:
 
 
 def _member_upsert(rows: list[str]) -> str:
-    # One statement, its rows in key order (no deadlock on PostgreSQL).
-    sums = ", ".join(f"SUM({f})" for f in _MEMBER_FIGURES)
-    updates = ", ".join(f"{f} = member_closed_rollups.{f} + excluded.{f}" for f in _MEMBER_FIGURES)
-    return (
-        f"INSERT INTO member_closed_rollups ({_MEMBER_KEYS}, {', '.join(_MEMBER_FIGURES)}) "
-        f"SELECT {_MEMBER_KEYS}, {sums} FROM ({' UNION ALL '.join(rows)}) AS deals "
-        f"WHERE month IS NOT NULL GROUP BY {_MEMBER_KEYS} ORDER BY {_MEMBER_KEYS} "
-        f"ON CONFLICT ({_MEMBER_KEYS}) DO UPDATE SET {updates}"
+    return summed_upsert(
+        "member_closed_rollups", _MEMBER_KEYS, _MEMBER_FIGURES, rows, present="month", alias="deals"
     )
 
 
 _MEMBER_COLUMNS = "closed_at, status_id, account_manager_id, won_amount, revenue, cost"
-_MEMBER_CHANGED = " OR ".join(
-    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _MEMBER_COLUMNS.split(", ")
-)
+_MEMBER_CHANGED = changed(_MEMBER_COLUMNS)
 
 
 def member_trigger_sql(dialect: str) -> list[str]:
@@ -568,22 +562,15 @@ _HYGIENE_KEYS = "status_id, kind, period, account_manager_id"
 
 
 def _hygiene_upsert(rows: list[str]) -> str:
-    # One statement, its rows in key order (no deadlock on PostgreSQL).
-    return (
-        f"INSERT INTO hygiene_rollups ({_HYGIENE_KEYS}, deals) "
-        f"SELECT {_HYGIENE_KEYS}, SUM(deals) FROM ({' UNION ALL '.join(rows)}) AS deals "
-        f"WHERE period IS NOT NULL GROUP BY {_HYGIENE_KEYS} ORDER BY {_HYGIENE_KEYS} "
-        f"ON CONFLICT ({_HYGIENE_KEYS}) DO UPDATE SET "
-        "deals = hygiene_rollups.deals + excluded.deals"
+    return summed_upsert(
+        "hygiene_rollups", _HYGIENE_KEYS, ("deals",), rows, present="period", alias="deals"
     )
 
 
 _HYGIENE_COLUMNS = (
     "status_id, account_manager_id, last_open_activity_on, expected_close_on, revenue"
 )
-_HYGIENE_CHANGED = " OR ".join(
-    f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _HYGIENE_COLUMNS.split(", ")
-)
+_HYGIENE_CHANGED = changed(_HYGIENE_COLUMNS)
 
 
 def hygiene_trigger_sql(dialect: str) -> list[str]:
