@@ -241,10 +241,7 @@ def rebuild_sql(dialect: str) -> list[str]:
 
 def _pipeline_rows(row: str, sign: str, dialect: str) -> str:
     """The row one opportunity adds (sign '') or takes away (sign '-') from the pipeline."""
-    if dialect == "postgresql":
-        month = f"CAST(to_char({row}.expected_close_on, 'YYYYMM') AS INTEGER)"
-    else:
-        month = f"CAST(strftime('%Y%m', {row}.expected_close_on) AS INTEGER)"
+    month = _date_key(f"{row}.expected_close_on", "month", dialect)
     revenue, cost = _cents(f"{row}.revenue", dialect), _cents(f"{row}.cost", dialect)
     return (
         f"SELECT {month} AS month, {row}.status_id AS status_id, "

@@ -59,12 +59,6 @@ class Closed:
     deals: int = 0
     amount: Decimal = ZERO
 
-    def __add__(self, other: Closed) -> Closed:
-        return Closed(self.deals + other.deals, self.amount + other.amount)
-
-    def __neg__(self) -> Closed:
-        return Closed(-self.deals, -self.amount)
-
 
 Found = dict[tuple[Any, ...], dict[int, Closed]]
 
@@ -274,20 +268,21 @@ def _edge(moment: Any, edges: list[tuple[datetime, datetime, int]]) -> tuple[Any
 def closed_between(
     period: Span, status_ids: Sequence[int], *, member_id: int | None = None
 ) -> dict[int, int]:
-    """How many deals of each of these statuses closed in the period (status id: count)."""
+    """How many deals of each of these statuses closed in the period (status id: count),
+    from the per-member roll-ups (no place to add up)."""
     found: dict[int, int] = {}
     if not status_ids:
         return found
     where: list[ColumnElement[bool]] = [
-        ClosedMonth.status_id.in_(list(status_ids)),
-        ClosedMonth.month.in_(period.months),
+        ClosedMemberMonth.status_id.in_(list(status_ids)),
+        ClosedMemberMonth.month.in_(period.months),
     ]
     if member_id is not None:
-        where.append(ClosedMonth.account_manager_id == member_id)
+        where.append(ClosedMemberMonth.account_manager_id == member_id)
     for status_id, deals in db.session.execute(
-        select(ClosedMonth.status_id, func.sum(ClosedMonth.deals))
+        select(ClosedMemberMonth.status_id, func.sum(ClosedMemberMonth.deals))
         .where(*where)
-        .group_by(ClosedMonth.status_id)
+        .group_by(ClosedMemberMonth.status_id)
     ):
         found[status_id] = int(deals)
     if period.edges:
