@@ -424,6 +424,64 @@ def test_0030_fills_the_hygiene_counts_and_keeps_them_with_triggers(
         db.engine.dispose()
 
 
+def test_0032_fills_the_lost_reasons_and_keeps_them_with_triggers(
+    empty_database_url: str,
+) -> None:
+    """A deal lost before 0032 (with a 2,000-character reason, which PostgreSQL keys by its
+    MD5) is counted in lost_reason_rollups; after it the triggers follow a new reason and a
+    lost amount; downgrading removes the table and a lost deal's change still saves."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0031")  # the revision before 0032
+        load_defaults()
+        lost = db.session.scalars(
+            select(OpportunityStatus).where(OpportunityStatus.name == "Lost")
+        ).one()
+        lost_stage = db.session.scalars(select(SalesStage).where(SalesStage.is_lost)).one()
+        long_reason = "Chose a cheaper offer; " * 87  # 2,001 characters
+        db.session.add(
+            Opportunity(
+                name="Lost before",
+                stage_id=lost_stage.id,
+                status_id=lost.id,
+                revenue=Decimal("1200.40"),
+                cost=Decimal(0),
+                probability=0,
+                lost_reason=long_reason,
+                closed_at=datetime(2026, 9, 30, 23, 30, tzinfo=UTC),
+            )
+        )
+        db.session.commit()
+
+        def reasons() -> list[tuple[object, ...]]:
+            rows = db.session.execute(
+                text(
+                    "SELECT month, lost_reason, deals, amount_cents FROM lost_reason_rollups"
+                    " WHERE deals != 0 AND status_id = :lost"
+                ),
+                {"lost": lost.id},
+            )
+            return [(int(m), r, int(d), int(c)) for m, r, d, c in rows]
+
+        upgrade()
+        assert reasons() == [(202609, long_reason, 1, 120040)]
+        db.session.execute(
+            text(
+                "UPDATE opportunities SET lost_reason = 'Budget cut', lost_amount = 900 "
+                "WHERE name = 'Lost before'"
+            )
+        )
+        db.session.commit()
+        assert reasons() == [(202609, "Budget cut", 1, 90000)]
+        db.session.rollback()
+
+        downgrade(revision="0031")
+        assert "lost_reason_rollups" not in inspect(db.engine).get_table_names()
+        db.session.execute(text("UPDATE opportunities SET lost_reason = 'Timing'"))
+        db.session.commit()
+        db.engine.dispose()
+
+
 def test_0028_fills_the_rollups_and_keeps_them_with_triggers(empty_database_url: str) -> None:
     """Deals closed and moves made before 0028 are in the roll-ups; after it the triggers
     keep them (also in the last migration's schema); downgrading removes both tables."""

@@ -26,6 +26,7 @@ from crmlite.models import (
     ClosedMonth,
     HygieneCount,
     Location,
+    LostReasonMonth,
     Member,
     Opportunity,
     PipelineMonth,
@@ -42,6 +43,8 @@ from crmlite.services.wins import Basis, matches, status_ids
 from tests.conftest import activity_type, status
 
 Rows = dict[tuple[int, ...], tuple[int, int, int]]
+# Lost reasons: free text, a long one (PostgreSQL keys it by its MD5), two alike but for case.
+REASONS = ["Went with another provider", "went with another provider", "", "Budget cut. " * 160]
 ZONES = ["UTC", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
 
 
@@ -78,6 +81,30 @@ def added_up() -> Rows:
             won + int(amount * 100),
             margin + int(o.revenue * 100) - int(o.cost * 100),
         )
+    return rows
+
+
+LostRows = dict[tuple[int, int, int, str], tuple[int, int]]
+
+
+def kept_lost() -> LostRows:
+    return {
+        (r.status_id, r.month, r.account_manager_id, r.lost_reason): (r.deals, r.amount_cents)
+        for r in db.session.scalars(select(LostReasonMonth))
+        if (r.deals, r.amount_cents) != (0, 0)
+    }
+
+
+def added_up_lost() -> LostRows:
+    """The lost-reason rows added up in Python from every closed opportunity."""
+    rows: LostRows = {}
+    for o in db.session.scalars(select(Opportunity).where(Opportunity.closed_at.is_not(None))):
+        assert o.closed_at is not None
+        at = o.closed_at.astimezone(UTC)
+        key = (o.status_id, at.year * 100 + at.month, o.account_manager_id or 0, o.lost_reason)
+        deals, cents = rows.get(key, (0, 0))
+        amount = o.lost_amount if o.lost_amount is not None else o.revenue
+        rows[key] = (deals + 1, cents + int(amount * 100))
     return rows
 
 
@@ -336,7 +363,7 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
                 by=chance.choice(people),
                 expected_version=o.version,
                 tz=la,
-                lost_reason="Went with another provider",
+                lost_reason=chance.choice([r for r in REASONS if r]),  # asked for
                 cancel_open_activities=False,
                 now=moment(),
             )
@@ -359,9 +386,15 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
 
     def edit_closed() -> None:
         if (o := pick(closed=True)) is not None:
-            field = chance.choice(["won_amount", "closed_at", "revenue", "cost", "status"])
+            field = chance.choice(
+                ["won_amount", "closed_at", "revenue", "cost", "status", "lost_reason", "lost"]
+            )
             if field == "won_amount":
                 o.won_amount = chance.choice([None, amount()])
+            elif field == "lost_reason":
+                o.lost_reason = chance.choice(REASONS)
+            elif field == "lost":
+                o.lost_amount = chance.choice([None, amount()])
             elif field == "closed_at":
                 o.closed_at = moment()
             elif field == "revenue":
@@ -514,6 +547,7 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
         added = added_up()
         assert kept() == added, f"after step {step}"
         assert kept_by_member() == by_member(added), f"by member after step {step}"
+        assert kept_lost() == added_up_lost(), f"lost reasons after step {step}"
         assert same_moves(kept_moves(), added_up_moves()), f"moves after step {step}"
         assert kept_pipeline() == added_up_pipeline(), f"pipeline after step {step}"
         kept_now = kept_hygiene()
@@ -523,8 +557,9 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
             continue
         db.session.commit()
         before, moves_before, pipeline_before = kept(), kept_moves(), kept_pipeline()
-        hygiene_before, members_before = kept_hygiene(), kept_by_member()
+        hygiene_before, members_before, lost_before = kept_hygiene(), kept_by_member(), kept_lost()
         rollups.rebuild()
+        assert kept_lost() == lost_before, f"lost reasons rebuilt after step {step}"
         assert kept_hygiene() == hygiene_before, f"hygiene rebuilt after step {step}"
         assert kept_by_member() == members_before, f"by member rebuilt after step {step}"
         deals = list(db.session.scalars(select(Opportunity)))
@@ -589,6 +624,7 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
     assert (
         len(kept()) > 20 and len(kept_moves()) > 20
     )  # the walk did reach many months, statuses and places
+    assert len({reason for *_key, reason in kept_lost()}) >= 3  # lost for several reasons
     assert kinds_seen == set(range(1, 6))  # every kind of hygiene row was kept at some point
 
 

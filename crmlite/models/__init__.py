@@ -55,6 +55,7 @@ from crmlite.models.rollups import (
     ClosedMemberMonth,
     ClosedMonth,
     HygieneCount,
+    LostReasonMonth,
     PipelineMonth,
     StageMonth,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "ImportProblem",
     "ImportStatus",
     "Location",
+    "LostReasonMonth",
     "MarketingList",
     "MarketingListMember",
     "Member",

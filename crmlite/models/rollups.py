@@ -30,7 +30,7 @@ them again (as for ``board_totals``).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmlite.models.base import Model, kept_by_triggers
@@ -103,19 +103,27 @@ def changed(columns: str) -> str:
 
 
 def summed_upsert(
-    table: str, keys: str, figures: tuple[str, ...], rows: list[str], *, present: str, alias: str
+    table: str,
+    keys: str,
+    figures: tuple[str, ...],
+    rows: list[str],
+    *,
+    present: str,
+    alias: str,
+    conflict: str = "",
 ) -> str:
     """Add ``rows`` (SELECTs giving the keys and figures, + or −) to ``table``'s rows, in one
     statement: grouped by the keys, in key order (two changes in opposite directions lock
     the rows in the same order: no deadlock on PostgreSQL); rows whose ``present`` key is
-    NULL are left out."""
+    NULL are left out. ``conflict``: the primary key, when ``keys`` also holds a column it
+    determines (kept as first written)."""
     sums = ", ".join(f"SUM({f})" for f in figures)
     updates = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in figures)
     return (
         f"INSERT INTO {table} ({keys}, {', '.join(figures)}) "
         f"SELECT {keys}, {sums} FROM ({' UNION ALL '.join(rows)}) AS {alias} "
         f"WHERE {present} IS NOT NULL GROUP BY {keys} ORDER BY {keys} "
-        f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({conflict or keys}) DO UPDATE SET {updates}"
     )
 
 
@@ -600,8 +608,99 @@ def hygiene_rebuild_sql(dialect: str) -> list[str]:
     ]
 
 
+# ------------------------------------------------------------------ lost reasons
+
+
+class LostReasonMonth(Model):
+    """The deals of one status closed in one UTC month by one account manager (0: none) with
+    one lost reason ("" when none, as for won deals): their count and amount in cents (the
+    lost amount, or the revenue when none was recorded), for the funnel's lost reasons
+    (services/funnel_health.py) without reading the period's lost deals.
+
+    ``reason_key`` is the reason itself on SQLite and its MD5 on PostgreSQL, whose index
+    entries cannot hold a long text (a reason may run to 2,000 characters); the reports
+    group by ``lost_reason``, which the key determines."""
+
+    __tablename__ = "lost_reason_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}  # read in key order, no lookups
+
+    status_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    account_manager_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reason_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    lost_reason: Mapped[str] = mapped_column(Text)
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+_LOST_KEYS = "status_id, month, account_manager_id, reason_key"
+
+
+def _reason_key(reason: str, dialect: str) -> str:
+    return f"md5({reason})" if dialect == "postgresql" else reason
+
+
+def _lost_rows(row: str, sign: str, dialect: str, source: str = "") -> str:
+    """The row one closed opportunity adds (sign '') or takes away (sign '-')."""
+    return (
+        f"SELECT {row}.status_id AS status_id, {month_sql(f'{row}.closed_at', dialect)} AS month, "
+        f"COALESCE({row}.account_manager_id, 0) AS account_manager_id, "
+        f"{_reason_key(f'{row}.lost_reason', dialect)} AS reason_key, "
+        f"{row}.lost_reason AS lost_reason, {sign}1 AS deals, "
+        f"{sign}({_cents(f'COALESCE({row}.lost_amount, {row}.revenue)', dialect)}) AS amount_cents"
+        f"{source} WHERE {row}.closed_at IS NOT NULL"
+    )
+
+
+def _lost_upsert(rows: list[str]) -> str:
+    return summed_upsert(
+        "lost_reason_rollups",
+        f"{_LOST_KEYS}, lost_reason",
+        ("deals", "amount_cents"),
+        rows,
+        present="month",
+        alias="deals",
+        conflict=_LOST_KEYS,
+    )
+
+
+_LOST_COLUMNS = "closed_at, status_id, account_manager_id, lost_reason, lost_amount, revenue"
+_LOST_CHANGED = changed(_LOST_COLUMNS)
+
+
+def lost_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the lost reasons' triggers (the migration keeps a copy)."""
+    return _row_triggers(
+        dialect,
+        "opportunities_lost_rollups",
+        "opportunities",
+        _LOST_COLUMNS,
+        f"{_CLOSED} AND ({_LOST_CHANGED})",
+        (
+            _lost_upsert([_lost_rows("NEW", "", dialect)]),
+            _lost_upsert([_lost_rows("OLD", "-", dialect)]),
+            _lost_upsert([_lost_rows("OLD", "-", dialect), _lost_rows("NEW", "", dialect)]),
+        ),
+        inserted_when="NEW.closed_at IS NOT NULL",
+        deleted_when="OLD.closed_at IS NOT NULL",
+    )
+
+
+def lost_drop_sql(dialect: str) -> list[str]:
+    return _row_triggers_dropped(dialect, "opportunities_lost_rollups")
+
+
+def lost_rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every lost-reason row from the opportunities."""
+    return [
+        "DELETE FROM lost_reason_rollups",
+        _lost_upsert([_lost_rows("o", "", dialect, " FROM opportunities o")]),
+    ]
+
+
 kept_by_triggers(("closed_rollups", "opportunities"), trigger_sql, drop_sql)
 kept_by_triggers(("pipeline_rollups", "opportunities"), pipeline_trigger_sql, pipeline_drop_sql)
 kept_by_triggers(("stage_rollups", "stage_changes"), stage_trigger_sql, stage_drop_sql)
 kept_by_triggers(("hygiene_rollups", "opportunities"), hygiene_trigger_sql, hygiene_drop_sql)
 kept_by_triggers(("member_closed_rollups", "opportunities"), member_trigger_sql, member_drop_sql)
+kept_by_triggers(("lost_reason_rollups", "opportunities"), lost_trigger_sql, lost_drop_sql)

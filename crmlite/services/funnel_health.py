@@ -230,23 +230,30 @@ def funnel_health(
                 .group_by(Opportunity.status_id)
             ).all()
         )
+    if period is not None:
+        counted = rollups.lost_reasons(period, statuses.lost, member_id=member_id)
+    else:
+        counted = [
+            (reason, count, cents(amount))
+            for reason, count, amount in db.session.execute(
+                select(
+                    Opportunity.lost_reason,
+                    func.count(Opportunity.id),
+                    func.sum(func.coalesce(Opportunity.lost_amount, Opportunity.revenue)),
+                )
+                .where(
+                    Opportunity.status_id.in_(statuses.lost),
+                    Opportunity.closed_at >= start,
+                    Opportunity.closed_at < end,
+                    *mine,
+                )
+                .group_by(Opportunity.lost_reason)
+                .order_by(func.count(Opportunity.id).desc(), Opportunity.lost_reason)
+            )
+        ]
     reasons = [
-        LostReason(reason or "(no reason recorded)", count, cents(amount))
-        for reason, count, amount in db.session.execute(
-            select(
-                Opportunity.lost_reason,
-                func.count(Opportunity.id),
-                func.sum(func.coalesce(Opportunity.lost_amount, Opportunity.revenue)),
-            )
-            .where(
-                Opportunity.status_id.in_(statuses.lost),
-                Opportunity.closed_at >= start,
-                Opportunity.closed_at < end,
-                *mine,
-            )
-            .group_by(Opportunity.lost_reason)
-            .order_by(func.count(Opportunity.id).desc(), Opportunity.lost_reason)
-        )
+        LostReason(reason or "(no reason recorded)", count, amount)
+        for reason, count, amount in counted
     ]
     shown = reasons[:LOST_REASONS_SHOWN]
     return FunnelHealth(

@@ -1,12 +1,14 @@
 """The deals closed per month, read from the roll-ups the database keeps (models/rollups.py)
 instead of the period's opportunities: what the dashboard, the quarter switch, the summary
-by location and business unit, the forecast's "won" and the funnel's win rate count.
+by location and business unit, the forecast's "won" and the funnel's win rate, moves and
+lost reasons count.
 
 The rule is the one of services/wins.py, unchanged: a deal counts in the month, in the
 team's zone, of its ``closed_at``, with its status as it is now. The roll-ups are kept per
 UTC month; a month in the team's zone starts and ends up to 14 hours away from the UTC
 month's, so each end is corrected from the deals closed in those few hours (one grouped
-query on the ``closed_at`` index). Two queries, whatever the length of the history.
+query on the ``closed_at`` index, one index range per edge). A few statements, each built
+once per shape, whatever the length of the history.
 """
 
 from __future__ import annotations
@@ -22,21 +24,27 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
-    and_,
     bindparam,
     case,
     cast,
     func,
     literal_column,
-    or_,
     select,
     text,
     union_all,
 )
 
 from crmlite.extensions import db
-from crmlite.models import ClosedMemberMonth, ClosedMonth, Opportunity, StageChange, StageMonth
+from crmlite.models import (
+    ClosedMemberMonth,
+    ClosedMonth,
+    LostReasonMonth,
+    Opportunity,
+    StageChange,
+    StageMonth,
+)
 from crmlite.models import rollups as kept
 from crmlite.services.money import ZERO, cents, from_cents
 from crmlite.services.periods import add_months, month_start
@@ -146,7 +154,7 @@ def _closed_between(
 ) -> list[tuple[tuple[Any, ...], int, int, int]]:
     """The deals closed in each edge's hours, grouped by the keys and the edge: their
     number and amount in cents."""
-    member = "any" if member_id is None else "none" if member_id == 0 else "one"
+    member = _member_shape(member_id)
     params: dict[str, Any] = {"statuses": list(status_ids), "member": member_id}
     for n, (_j, lower, upper, _sign) in enumerate(edges):
         params[f"lower{n}"], params[f"upper{n}"] = lower, upper
@@ -164,11 +172,6 @@ def _between(keys: tuple[str, ...], basis: Basis, edge_count: int, member: str) 
     edge n is ``lower{n}`` <= closed_at < ``upper{n}``, one index range each (status and
     close time: ix_opportunities_wins), so no planner picks a scan of every won deal."""
     labels = [f"k{n}" for n in range(len(keys))]
-    member_rule: list[ColumnElement[bool]] = []
-    if member == "none":
-        member_rule.append(Opportunity.account_manager_id.is_(None))
-    elif member == "one":
-        member_rule.append(Opportunity.account_manager_id == bindparam("member"))
     edges = [
         select(
             *(KEYS[name][1].label(label) for name, label in zip(keys, labels, strict=True)),
@@ -176,9 +179,8 @@ def _between(keys: tuple[str, ...], basis: Basis, edge_count: int, member: str) 
             won_amount(basis).label("amount"),
         ).where(
             Opportunity.status_id.in_(bindparam("statuses", expanding=True)),
-            Opportunity.closed_at >= bindparam(f"lower{n}"),
-            Opportunity.closed_at < bindparam(f"upper{n}"),
-            *member_rule,
+            *_in_edge(Opportunity.closed_at, n),
+            *_one_member(Opportunity.account_manager_id, member),
         )
         for n in range(edge_count)
     ]
@@ -217,6 +219,7 @@ def rebuild() -> None:
         + kept.pipeline_rebuild_sql(dialect)
         + kept.hygiene_rebuild_sql(dialect)
         + kept.member_rebuild_sql(dialect)
+        + kept.lost_rebuild_sql(dialect)
     ):
         db.session.execute(text(statement))
 
@@ -259,48 +262,133 @@ def span(start: datetime, end: datetime) -> Span | None:
     return Span(months, edges)
 
 
-def _edge(moment: Any, edges: list[tuple[datetime, datetime, int]]) -> tuple[Any, Any]:
-    """The sign of the edge a moment falls in (a CASE), and the condition it falls in one."""
-    sign = case(*((and_(moment >= lo, moment < hi), s) for lo, hi, s in edges), else_=0)
-    return sign, or_(*(and_(moment >= lo, moment < hi) for lo, hi, _s in edges))
+def _edge_params(period: Span) -> dict[str, Any]:
+    """The bound values of a period's edges: ``lower{n}``, ``upper{n}``, ``sign{n}``."""
+    params: dict[str, Any] = {"months": period.months}
+    for n, (lower, upper, sign) in enumerate(period.edges):
+        params |= {f"lower{n}": lower, f"upper{n}": upper, f"sign{n}": sign}
+    return params
+
+
+def _in_edge(moment: Any, n: int) -> list[ColumnElement[bool]]:
+    """``moment`` in edge n's hours: one index range per edge (SQLite plans an OR of two
+    ranges as a pass over every row of the statuses or stages asked for)."""
+    return [moment >= bindparam(f"lower{n}"), moment < bindparam(f"upper{n}")]
+
+
+def _sign(n: int) -> Any:
+    return bindparam(f"sign{n}", type_=Integer)
+
+
+def _one_member(column: Any, member: str, *, kept: bool = False) -> list[ColumnElement[bool]]:
+    """Everyone's rows ("any"), those of no account manager ("none": NULL on a deal, 0 in a
+    ``kept`` roll-up row, bound as ``:member``) or of ``:member`` ("one")."""
+    if member == "any":
+        return []
+    if member == "none" and not kept:
+        return [column.is_(None)]
+    return [column == bindparam("member")]
+
+
+def _member_shape(member_id: int | None) -> str:
+    return "any" if member_id is None else "none" if member_id == 0 else "one"
+
+
+@cache
+def _closed_query(edge_count: int, member: str) -> Select[Any]:
+    """closed_between's statement, built once per shape (as _between): the per-member rows
+    of the months and the deals of each edge, added up per status."""
+    statuses: Any = bindparam("statuses", expanding=True)
+    parts: list[Any] = [
+        select(ClosedMemberMonth.status_id, ClosedMemberMonth.deals).where(
+            ClosedMemberMonth.status_id.in_(statuses),
+            ClosedMemberMonth.month.in_(bindparam("months", expanding=True)),
+            *_one_member(ClosedMemberMonth.account_manager_id, member, kept=True),
+        )
+    ]
+    parts += [
+        select(Opportunity.status_id, _sign(n)).where(
+            Opportunity.status_id.in_(statuses),
+            *_in_edge(Opportunity.closed_at, n),
+            *_one_member(Opportunity.account_manager_id, member),
+        )
+        for n in range(edge_count)
+    ]
+    rows = union_all(*parts).subquery()
+    return select(rows.c.status_id, func.sum(rows.c.deals)).group_by(rows.c.status_id)
 
 
 def closed_between(
     period: Span, status_ids: Sequence[int], *, member_id: int | None = None
 ) -> dict[int, int]:
     """How many deals of each of these statuses closed in the period (status id: count),
-    from the per-member roll-ups (no place to add up)."""
-    found: dict[int, int] = {}
+    from the per-member roll-ups (no place to add up); ``member_id`` narrows it to one
+    account manager (0: none)."""
     if not status_ids:
-        return found
-    where: list[ColumnElement[bool]] = [
-        ClosedMemberMonth.status_id.in_(list(status_ids)),
-        ClosedMemberMonth.month.in_(period.months),
+        return {}
+    params = _edge_params(period) | {"statuses": list(status_ids), "member": member_id or 0}
+    query = _closed_query(len(period.edges), _member_shape(member_id))
+    return {
+        status_id: int(deals)
+        for status_id, deals in db.session.execute(query, params)
+        if deals is not None
+    }
+
+
+@cache
+def _lost_query(edge_count: int, member: str) -> Select[Any]:
+    """lost_reasons' statement, built once per shape: the lost-reason rows of the months and
+    the deals of each edge, added up per reason, most frequent first."""
+    statuses: Any = bindparam("statuses", expanding=True)
+    parts: list[Any] = [
+        select(
+            LostReasonMonth.lost_reason.label("reason"),
+            LostReasonMonth.deals.label("deals"),
+            LostReasonMonth.amount_cents.label("amount_cents"),
+        ).where(
+            LostReasonMonth.status_id.in_(statuses),
+            LostReasonMonth.month.in_(bindparam("months", expanding=True)),
+            *_one_member(LostReasonMonth.account_manager_id, member, kept=True),
+        )
     ]
-    if member_id is not None:
-        where.append(ClosedMemberMonth.account_manager_id == member_id)
-    for status_id, deals in db.session.execute(
-        select(ClosedMemberMonth.status_id, func.sum(ClosedMemberMonth.deals))
-        .where(*where)
-        .group_by(ClosedMemberMonth.status_id)
-    ):
-        found[status_id] = int(deals)
-    if period.edges:
-        sign, inside = _edge(Opportunity.closed_at, period.edges)
-        mine = []
-        if member_id is not None:
-            mine.append(
-                Opportunity.account_manager_id.is_(None)
-                if member_id == 0
-                else Opportunity.account_manager_id == member_id
-            )
-        for status_id, deals in db.session.execute(
-            select(Opportunity.status_id, func.sum(sign))
-            .where(Opportunity.status_id.in_(list(status_ids)), inside, *mine)
-            .group_by(Opportunity.status_id)
-        ):
-            found[status_id] = found.get(status_id, 0) + int(deals or 0)
-    return found
+    amount = func.coalesce(Opportunity.lost_amount, Opportunity.revenue)
+    parts += [
+        select(
+            Opportunity.lost_reason,
+            _sign(n),
+            _sign(n) * cast(func.round(amount * 100), BigInteger),
+        ).where(
+            Opportunity.status_id.in_(statuses),
+            *_in_edge(Opportunity.closed_at, n),
+            *_one_member(Opportunity.account_manager_id, member),
+        )
+        for n in range(edge_count)
+    ]
+    rows = union_all(*parts).subquery()
+    deals = func.sum(rows.c.deals)
+    return (
+        select(rows.c.reason, deals, func.sum(rows.c.amount_cents))
+        .group_by(rows.c.reason)
+        .having(deals != 0)
+        .order_by(deals.desc(), rows.c.reason)
+    )
+
+
+def lost_reasons(
+    period: Span, status_ids: Sequence[int], *, member_id: int | None = None
+) -> list[tuple[str, int, Decimal]]:
+    """The reasons the deals of these statuses closed in the period were lost for, most
+    frequent first (then by reason): each with how many and their amount (the lost amount,
+    or the revenue when none was recorded), from the lost-reason roll-ups and the deals of
+    the period's edges; ``member_id`` narrows it to one account manager (0: none)."""
+    if not status_ids:
+        return []
+    params = _edge_params(period) | {"statuses": list(status_ids), "member": member_id or 0}
+    query = _lost_query(len(period.edges), _member_shape(member_id))
+    return [
+        (reason, int(count), from_cents(int(amount_cents)))
+        for reason, count, amount_cents in db.session.execute(query, params)
+    ]
 
 
 @dataclass(frozen=True)
@@ -313,76 +401,72 @@ class StageMoves:
     stays: int = 0
     stay_ms: int = 0
 
-    def __add__(self, other: StageMoves) -> StageMoves:
-        return StageMoves(
-            self.entered + other.entered,
-            self.advanced + other.advanced,
-            self.won + other.won,
-            self.stays + other.stays,
-            self.stay_ms + other.stay_ms,
-        )
 
-
-def stay_ms(later: Any, earlier: Any) -> Any:
+def stay_ms(later: Any, earlier: Any, dialect: str) -> Any:
     """Milliseconds between two moments, in SQL (as models/rollups keeps them)."""
-    if db.session.get_bind().dialect.name == "sqlite":
+    if dialect == "sqlite":
         return cast(
             func.round((func.julianday(later) - func.julianday(earlier)) * 86_400_000), BigInteger
         )
     return cast(func.round(func.extract("epoch", later - earlier) * 1000), BigInteger)
 
 
-def stage_moves(period: Span, stage_ids: Sequence[int]) -> dict[int, StageMoves]:
-    """The team's moves into and out of these stages in the period, per stage."""
-    found: dict[int, StageMoves] = {}
-
-    def add(stage_id: int, moves: StageMoves) -> None:
-        found[stage_id] = found.get(stage_id, StageMoves()) + moves
-
-    for stage_id, *sums in db.session.execute(
+@cache
+def _moves_query(edge_count: int, dialect: str) -> Select[Any]:
+    """stage_moves' statement, built once per shape: the stage rows of the months, and each
+    edge's moves into a stage and out of one, added up per stage."""
+    stages: Any = bindparam("stages", expanding=True)
+    parts: list[Any] = [
         select(
             StageMonth.stage_id,
-            func.sum(StageMonth.entered),
-            func.sum(StageMonth.advanced),
-            func.sum(StageMonth.won),
-            func.sum(StageMonth.stays),
-            func.sum(StageMonth.stay_ms),
+            StageMonth.entered,
+            StageMonth.advanced,
+            StageMonth.won,
+            StageMonth.stays,
+            StageMonth.stay_ms,
+        ).where(
+            StageMonth.month.in_(bindparam("months", expanding=True)),
+            StageMonth.stage_id.in_(stages),
         )
-        .where(StageMonth.month.in_(period.months), StageMonth.stage_id.in_(list(stage_ids)))
-        .group_by(StageMonth.stage_id)
-    ):
-        add(stage_id, StageMoves(*(int(v or 0) for v in sums)))
-    if not period.edges:
-        return found
-    sign, inside = _edge(StageChange.changed_at, period.edges)
-    for stage_id, entered, advanced, won in db.session.execute(
-        select(
-            StageChange.to_stage_id,
-            func.sum(sign),
-            func.sum(case((StageChange.advanced_later, sign), else_=0)),
-            func.sum(case((StageChange.won_later, sign), else_=0)),
+    ]
+    none: Any = literal_column("0")
+    for n in range(edge_count):
+        sign = _sign(n)
+        parts.append(
+            select(
+                StageChange.to_stage_id,
+                sign,
+                case((StageChange.advanced_later, sign), else_=0),
+                case((StageChange.won_later, sign), else_=0),
+                none,
+                none,
+            ).where(StageChange.to_stage_id.in_(stages), *_in_edge(StageChange.changed_at, n))
         )
-        .where(StageChange.to_stage_id.in_(list(stage_ids)), inside)
-        .group_by(StageChange.to_stage_id)
-    ):
-        add(stage_id, StageMoves(int(entered or 0), int(advanced or 0), int(won or 0)))
-    known = StageChange.from_stage_entered_at.is_not(None)
-    for stage_id, stays, ms in db.session.execute(
-        select(
-            StageChange.from_stage_id,
-            func.sum(case((known, sign), else_=0)),
-            func.sum(
-                case(
-                    (
-                        known,
-                        sign * stay_ms(StageChange.changed_at, StageChange.from_stage_entered_at),
-                    ),
-                    else_=0,
-                )
-            ),
+        parts.append(
+            select(
+                StageChange.from_stage_id,
+                none,
+                none,
+                none,
+                sign,
+                sign * stay_ms(StageChange.changed_at, StageChange.from_stage_entered_at, dialect),
+            ).where(
+                StageChange.from_stage_id.in_(stages),
+                StageChange.from_stage_entered_at.is_not(None),
+                *_in_edge(StageChange.changed_at, n),
+            )
         )
-        .where(StageChange.from_stage_id.in_(list(stage_ids)), inside)
-        .group_by(StageChange.from_stage_id)
-    ):
-        add(stage_id, StageMoves(stays=int(stays or 0), stay_ms=int(ms or 0)))
-    return found
+    rows = union_all(*parts).subquery()
+    return select(
+        rows.c.stage_id, *(func.sum(rows.c[name]) for name in list(rows.c.keys())[1:])
+    ).group_by(rows.c.stage_id)
+
+
+def stage_moves(period: Span, stage_ids: Sequence[int]) -> dict[int, StageMoves]:
+    """The team's moves into and out of these stages in the period, per stage."""
+    query = _moves_query(len(period.edges), db.session.get_bind().dialect.name)
+    params = _edge_params(period) | {"stages": list(stage_ids)}
+    return {
+        stage_id: StageMoves(*(int(v or 0) for v in sums))
+        for stage_id, *sums in db.session.execute(query, params)
+    }
