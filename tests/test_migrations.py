@@ -482,6 +482,60 @@ def test_0032_fills_the_lost_reasons_and_keeps_them_with_triggers(
         db.engine.dispose()
 
 
+def test_0033_fills_the_boards_closed_rollup_and_keeps_it_with_triggers(
+    empty_database_url: str,
+) -> None:
+    """A deal won before 0033 is counted in board_closed_rollups (its won amount; none
+    lost); after it the triggers follow it to Lost; downgrading removes the table."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0032")  # the revision before 0033
+        load_defaults()
+        stages = {s.name: s.id for s in db.session.scalars(select(SalesStage))}
+        won = db.session.scalars(
+            select(OpportunityStatus).where(OpportunityStatus.name == "Won")
+        ).one()
+        db.session.add(
+            Opportunity(
+                name="Won before",
+                stage_id=stages["Won"],
+                status_id=won.id,
+                revenue=Decimal("1000.50"),
+                cost=Decimal(0),
+                probability=100,
+                won_amount=Decimal("950.25"),
+                closed_at=datetime(2026, 10, 31, 23, 30, tzinfo=UTC),
+            )
+        )
+        db.session.commit()
+
+        def rows() -> list[tuple[int, ...]]:
+            found = db.session.execute(
+                text(
+                    "SELECT stage_id, month, deals, won_cents, lost_cents FROM "
+                    "board_closed_rollups WHERE deals != 0"
+                )
+            )
+            return [tuple(int(v) for v in row) for row in found]
+
+        upgrade()
+        assert rows() == [(stages["Won"], 202610, 1, 95025, 0)]
+        db.session.execute(
+            text(
+                "UPDATE opportunities SET stage_id = :lost, won_amount = NULL, lost_amount = 12 "
+                "WHERE name = 'Won before'"
+            ),
+            {"lost": stages["Lost"]},
+        )
+        db.session.commit()
+        assert rows() == [(stages["Lost"], 202610, 1, 0, 1200)]
+        db.session.rollback()
+
+        downgrade(revision="0032")
+        assert "board_closed_rollups" not in inspect(db.engine).get_table_names()
+        db.engine.dispose()
+
+
 def test_0028_fills_the_rollups_and_keeps_them_with_triggers(empty_database_url: str) -> None:
     """Deals closed and moves made before 0028 are in the roll-ups; after it the triggers
     keep them (also in the last migration's schema); downgrading removes both tables."""

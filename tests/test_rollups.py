@@ -21,6 +21,7 @@ from crmlite.extensions import db
 from crmlite.models import (
     Activity,
     ActivityStatus,
+    BoardClosedMonth,
     BusinessUnit,
     ClosedMemberMonth,
     ClosedMonth,
@@ -36,7 +37,8 @@ from crmlite.models import (
     StageMonth,
 )
 from crmlite.models import rollups as kept_rows
-from crmlite.services import attainment, funnel, hygiene, rollups, wins
+from crmlite.services import attainment, board, funnel, hygiene, rollups, wins
+from crmlite.services.board import BoardFilters
 from crmlite.services.funnel_health import Period, funnel_health, period_bounds
 from crmlite.services.periods import add_months, month_start
 from crmlite.services.wins import Basis, matches, status_ids
@@ -80,6 +82,33 @@ def added_up() -> Rows:
             deals + 1,
             won + int(amount * 100),
             margin + int(o.revenue * 100) - int(o.cost * 100),
+        )
+    return rows
+
+
+BoardClosedRows = dict[tuple[int, int], tuple[int, int, int]]
+
+
+def kept_board_closed() -> BoardClosedRows:
+    return {
+        (r.stage_id, r.month): (r.deals, r.won_cents, r.lost_cents)
+        for r in db.session.scalars(select(BoardClosedMonth))
+        if (r.deals, r.won_cents, r.lost_cents) != (0, 0, 0)
+    }
+
+
+def added_up_board_closed() -> BoardClosedRows:
+    """The board's closed rows added up in Python from every closed opportunity."""
+    rows: BoardClosedRows = {}
+    for o in db.session.scalars(select(Opportunity).where(Opportunity.closed_at.is_not(None))):
+        assert o.closed_at is not None
+        at = o.closed_at.astimezone(UTC)
+        key = (o.stage_id, at.year * 100 + at.month)
+        deals, won, lost = rows.get(key, (0, 0, 0))
+        rows[key] = (
+            deals + 1,
+            won + int((o.won_amount or 0) * 100),
+            lost + int((o.lost_amount or 0) * 100),
         )
     return rows
 
@@ -548,6 +577,7 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
         assert kept() == added, f"after step {step}"
         assert kept_by_member() == by_member(added), f"by member after step {step}"
         assert kept_lost() == added_up_lost(), f"lost reasons after step {step}"
+        assert kept_board_closed() == added_up_board_closed(), f"board after step {step}"
         assert same_moves(kept_moves(), added_up_moves()), f"moves after step {step}"
         assert kept_pipeline() == added_up_pipeline(), f"pipeline after step {step}"
         kept_now = kept_hygiene()
@@ -560,6 +590,9 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
         hygiene_before, members_before, lost_before = kept_hygiene(), kept_by_member(), kept_lost()
         rollups.rebuild()
         assert kept_lost() == lost_before, f"lost reasons rebuilt after step {step}"
+        board_before = kept_board_closed()
+        rollups.rebuild()
+        assert kept_board_closed() == board_before, f"board rebuilt after step {step}"
         assert kept_hygiene() == hygiene_before, f"hygiene rebuilt after step {step}"
         assert kept_by_member() == members_before, f"by member rebuilt after step {step}"
         deals = list(db.session.scalars(select(Opportunity)))
@@ -604,6 +637,16 @@ def test_a_random_walk_of_1000_changes_keeps_the_rollups_exact(
                         attainment.summary_by_place(2026, quarter, tz, basis),
                         attainment.summary_by_place(2025, None, tz, basis),
                     ), (step, zone, basis)
+        closed_stages = [s for s in stages if s.is_closed]
+        for zone in ZONES:
+            tz = ZoneInfo(zone)
+            for today in (date(2026, 1, 1), date(2026, 5, 20), date(2025, 12, 31)):
+                kept_headers = board.column_totals(closed_stages, BoardFilters(), today, tz)
+                with monkeypatch.context() as patch:
+                    patch.setattr(board, "_kept_closed_totals", lambda _stages, _since: {})
+                    assert kept_headers == board.column_totals(
+                        closed_stages, BoardFilters(), today, tz
+                    ), (step, zone, today)
         for zone in ZONES:
             tz = ZoneInfo(zone)
             for period in (Period.QUARTER, Period.YEAR):

@@ -52,6 +52,7 @@ from crmlite.models.people import (
 )
 from crmlite.models.points import PointsMonthQuota, PointsMonthSheet, PointsQuotaChange
 from crmlite.models.rollups import (
+    BoardClosedMonth,
     ClosedMemberMonth,
     ClosedMonth,
     HygieneCount,
@@ -95,6 +96,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuditKind",
+    "BoardClosedMonth",
     "BoardTotal",
     "BusinessUnit",
     "Campaign",

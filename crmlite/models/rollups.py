@@ -698,9 +698,90 @@ def lost_rebuild_sql(dialect: str) -> list[str]:
     ]
 
 
+# ------------------------------------------------------------------ the board's Won and Lost
+
+
+class BoardClosedMonth(Model):
+    """The deals in one stage closed in one UTC month, whatever their status: how many, and
+    the sums of their won and lost amounts (none recorded: 0), in cents. The board's Won and
+    Lost headers add up this quarter's (services/board.py) from these rows instead of the
+    quarter's closed deals (issue #16: the same speed at 100,000 opportunities)."""
+
+    __tablename__ = "board_closed_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}  # read in key order, no lookups
+
+    stage_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    deals: Mapped[int] = mapped_column(Integer, default=0)
+    won_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    lost_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def _board_closed_rows(row: str, sign: str, dialect: str, source: str = "") -> str:
+    """The row one closed opportunity adds (sign '') or takes away (sign '-')."""
+    return (
+        f"SELECT {row}.stage_id AS stage_id, {month_sql(f'{row}.closed_at', dialect)} AS month, "
+        f"{sign}1 AS deals, "
+        f"{sign}({_cents(f'COALESCE({row}.won_amount, 0)', dialect)}) AS won_cents, "
+        f"{sign}({_cents(f'COALESCE({row}.lost_amount, 0)', dialect)}) AS lost_cents"
+        f"{source} WHERE {row}.closed_at IS NOT NULL"
+    )
+
+
+def _board_closed_upsert(rows: list[str]) -> str:
+    return summed_upsert(
+        "board_closed_rollups",
+        "stage_id, month",
+        ("deals", "won_cents", "lost_cents"),
+        rows,
+        present="month",
+        alias="deals",
+    )
+
+
+_BOARD_CLOSED_COLUMNS = "closed_at, stage_id, won_amount, lost_amount"
+_BOARD_CLOSED_CHANGED = changed(_BOARD_CLOSED_COLUMNS)
+
+
+def board_closed_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the board's closed roll-up's triggers (the migration keeps a
+    copy)."""
+    return _row_triggers(
+        dialect,
+        "opportunities_board_closed_rollups",
+        "opportunities",
+        _BOARD_CLOSED_COLUMNS,
+        f"{_CLOSED} AND ({_BOARD_CLOSED_CHANGED})",
+        (
+            _board_closed_upsert([_board_closed_rows("NEW", "", dialect)]),
+            _board_closed_upsert([_board_closed_rows("OLD", "-", dialect)]),
+            _board_closed_upsert(
+                [_board_closed_rows("OLD", "-", dialect), _board_closed_rows("NEW", "", dialect)]
+            ),
+        ),
+        inserted_when="NEW.closed_at IS NOT NULL",
+        deleted_when="OLD.closed_at IS NOT NULL",
+    )
+
+
+def board_closed_drop_sql(dialect: str) -> list[str]:
+    return _row_triggers_dropped(dialect, "opportunities_board_closed_rollups")
+
+
+def board_closed_rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every row of the board's closed roll-up from the opportunities."""
+    return [
+        "DELETE FROM board_closed_rollups",
+        _board_closed_upsert([_board_closed_rows("o", "", dialect, " FROM opportunities o")]),
+    ]
+
+
 kept_by_triggers(("closed_rollups", "opportunities"), trigger_sql, drop_sql)
 kept_by_triggers(("pipeline_rollups", "opportunities"), pipeline_trigger_sql, pipeline_drop_sql)
 kept_by_triggers(("stage_rollups", "stage_changes"), stage_trigger_sql, stage_drop_sql)
 kept_by_triggers(("hygiene_rollups", "opportunities"), hygiene_trigger_sql, hygiene_drop_sql)
 kept_by_triggers(("member_closed_rollups", "opportunities"), member_trigger_sql, member_drop_sql)
 kept_by_triggers(("lost_reason_rollups", "opportunities"), lost_trigger_sql, lost_drop_sql)
+kept_by_triggers(
+    ("board_closed_rollups", "opportunities"), board_closed_trigger_sql, board_closed_drop_sql
+)

@@ -38,6 +38,7 @@ from sqlalchemy import (
 
 from crmlite.extensions import db
 from crmlite.models import (
+    BoardClosedMonth,
     ClosedMemberMonth,
     ClosedMonth,
     LostReasonMonth,
@@ -220,6 +221,7 @@ def rebuild() -> None:
         + kept.hygiene_rebuild_sql(dialect)
         + kept.member_rebuild_sql(dialect)
         + kept.lost_rebuild_sql(dialect)
+        + kept.board_closed_rebuild_sql(dialect)
     ):
         db.session.execute(text(statement))
 
@@ -389,6 +391,60 @@ def lost_reasons(
         (reason, int(count), from_cents(int(amount_cents)))
         for reason, count, amount_cents in db.session.execute(query, params)
     ]
+
+
+@cache
+def _board_closed_query(edge_count: int) -> Select[Any]:
+    """board_closed's statement, built once per shape: the board's closed rows from the
+    first month on, and the deals of the edge, added up per stage."""
+    stages: Any = bindparam("stages", expanding=True)
+    parts: list[Any] = [
+        select(
+            BoardClosedMonth.stage_id,
+            BoardClosedMonth.deals,
+            BoardClosedMonth.won_cents,
+            BoardClosedMonth.lost_cents,
+        ).where(BoardClosedMonth.stage_id.in_(stages), BoardClosedMonth.month >= bindparam("first"))
+    ]
+
+    def in_cents(amount: Any) -> Any:
+        return cast(func.round(func.coalesce(amount, 0) * 100), BigInteger)
+
+    parts += [
+        select(
+            Opportunity.stage_id,
+            _sign(n),
+            _sign(n) * in_cents(Opportunity.won_amount),
+            _sign(n) * in_cents(Opportunity.lost_amount),
+        ).where(Opportunity.stage_id.in_(stages), *_in_edge(Opportunity.closed_at, n))
+        for n in range(edge_count)
+    ]
+    rows = union_all(*parts).subquery()
+    return select(
+        rows.c.stage_id, *(func.sum(rows.c[name]) for name in list(rows.c.keys())[1:])
+    ).group_by(rows.c.stage_id)
+
+
+def board_closed(
+    since: datetime, stage_ids: Sequence[int]
+) -> dict[int, tuple[int, Decimal, Decimal]] | None:
+    """The deals in these stages closed at ``since`` or later (the start of a month in some
+    zone), whatever their status, per stage: how many, and the sums of their won and of
+    their lost amounts (none recorded: 0). None when ``since`` is no month's start."""
+    first = _nearest_utc_month(since)
+    if first is None:
+        return None
+    edges = [] if since == first else [(since, first, 1) if since < first else (first, since, -1)]
+    params = _edge_params(Span([], edges)) | {
+        "stages": list(stage_ids),
+        "first": _utc_month(first.year, first.month),
+    }
+    return {
+        stage_id: (int(deals), from_cents(int(won)), from_cents(int(lost)))
+        for stage_id, deals, won, lost in db.session.execute(
+            _board_closed_query(len(edges)), params
+        )
+    }
 
 
 @dataclass(frozen=True)
