@@ -266,7 +266,7 @@ _PIPELINE_COLUMNS = "expected_close_on, status_id, account_manager_id, revenue, 
 _PIPELINE_CHANGED = changed(_PIPELINE_COLUMNS)
 
 
-def _row_triggers(
+def row_triggers(
     dialect: str,
     function: str,
     table: str,
@@ -314,7 +314,7 @@ def _row_triggers(
     ]
 
 
-def _row_triggers_dropped(dialect: str, function: str) -> list[str]:
+def row_triggers_dropped(dialect: str, function: str) -> list[str]:
     if dialect == "postgresql":
         return [f"DROP FUNCTION IF EXISTS {function}() CASCADE"]
     return [f"DROP TRIGGER IF EXISTS {function}_{op}" for op in ("insert", "update", "delete")]
@@ -322,7 +322,7 @@ def _row_triggers_dropped(dialect: str, function: str) -> list[str]:
 
 def pipeline_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the pipeline's triggers (the migration keeps a copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "opportunities_open_rollups",
         "opportunities",
@@ -341,7 +341,7 @@ def pipeline_trigger_sql(dialect: str) -> list[str]:
 
 
 def pipeline_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "opportunities_open_rollups")
+    return row_triggers_dropped(dialect, "opportunities_open_rollups")
 
 
 def pipeline_rebuild_sql(dialect: str) -> list[str]:
@@ -399,7 +399,7 @@ _STAGE_CHANGED = changed(_STAGE_COLUMNS)
 
 def stage_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the triggers on ``stage_changes`` (the migration keeps a copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "stage_changes_rollups",
         "stage_changes",
@@ -414,7 +414,7 @@ def stage_trigger_sql(dialect: str) -> list[str]:
 
 
 def stage_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "stage_changes_rollups")
+    return row_triggers_dropped(dialect, "stage_changes_rollups")
 
 
 def stage_rebuild_sql(dialect: str) -> list[str]:
@@ -472,7 +472,7 @@ _MEMBER_CHANGED = changed(_MEMBER_COLUMNS)
 def member_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the per-member closed roll-up's triggers (the migration
     keeps a copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "opportunities_member_rollups",
         "opportunities",
@@ -489,7 +489,7 @@ def member_trigger_sql(dialect: str) -> list[str]:
 
 
 def member_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "opportunities_member_rollups")
+    return row_triggers_dropped(dialect, "opportunities_member_rollups")
 
 
 def member_rebuild_sql(dialect: str) -> list[str]:
@@ -572,7 +572,7 @@ _HYGIENE_CHANGED = changed(_HYGIENE_COLUMNS)
 
 def hygiene_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the hygiene counts' triggers (the migration keeps a copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "opportunities_hygiene_rollups",
         "opportunities",
@@ -589,7 +589,7 @@ def hygiene_trigger_sql(dialect: str) -> list[str]:
 
 
 def hygiene_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "opportunities_hygiene_rollups")
+    return row_triggers_dropped(dialect, "opportunities_hygiene_rollups")
 
 
 def hygiene_rebuild_sql(dialect: str) -> list[str]:
