@@ -14,7 +14,7 @@ import icalendar
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
@@ -22,6 +22,7 @@ from crmlite.models import (
     Activity,
     ActivityNote,
     ActivityType,
+    CalendarFeedStamp,
     Member,
     Role,
     StoredCalendarEvent,
@@ -708,7 +709,7 @@ def test_feed_request_statements(
     client, signed_in, anonymous, make_activity, make_member, queries
 ) -> None:
     """Constant statements: built or read from the store, with 2 events or 20 (and notes);
-    a 304 reads only the member and the version."""
+    a 304 reads only the member, with their feed's count of changes."""
     me = signed_in(Role.REP)
     colleague = make_member()
     url = subscribe(client).removeprefix("http://localhost")
@@ -740,10 +741,12 @@ def test_feed_request_statements(
     assert len(events(changed.data)) == 20 and stored_count() == 20
     again, read_more = fetch()
     assert again.data == changed.data
-    # The team, the member, the version, the events (, the activities to build, the store).
-    assert (read, built) == (read_more, built_more) == (4, 6)
+    # The team, the member with their feed's count of changes, the events (, the activities
+    # to build, the store).
+    assert (read, built) == (read_more, built_more) == (3, 5)
     unchanged, checked = fetch(**{"If-None-Match": again.headers["ETag"]})
-    assert unchanged.status_code == 304 and checked == 3
+    # The team (every request's), the member with the count: nothing read for the version.
+    assert unchanged.status_code == 304 and checked == 2
 
 
 def test_an_activity_deleted_while_its_event_is_built_stores_nothing(
@@ -781,3 +784,157 @@ def test_many_events_to_build_are_loaded_with_the_window(
         assembled = calendar_feed.assemble(me, today=today, calendar_name="Me", tz=LA)
     assert len(assembled.built) == 3 and counted.count == 2
     assert assembled.body == built_whole(me, today=today, calendar_name="Me", tz=LA)
+
+
+# -- the ETag from the count of changes the database keeps (models/feed_stamps.py) ------------
+
+
+def stamp(member_id: int) -> int:
+    """The member's count of changes to their feed's activities and notes (0: no row yet)."""
+    return (
+        db.session.scalar(
+            select(CalendarFeedStamp.changes).where(CalendarFeedStamp.member_id == member_id)
+        )
+        or 0
+    )
+
+
+def test_the_etag_changes_with_every_change_to_the_member_s_activities(
+    app, anonymous, make_member, make_activity
+) -> None:
+    """Added, edited, moved, done, noted, reassigned (both members' feeds), deleted: each
+    changes the ETag of the feeds it touches, and never that of another member's feed."""
+    me, colleague, bystander = make_member(), make_member(), make_member()
+    tokens = {m.id: calendar_feed.start_subscription(m) for m in (me, colleague, bystander)}
+    db.session.commit()
+    day = local_today(LA) + timedelta(days=1)
+    theirs = make_activity(bystander, "Theirs", due_on=day)
+
+    def etags() -> dict[int, str]:
+        found = {}
+        for member_id, token in tokens.items():
+            response = anonymous.get(f"/calendar/feed/{token}.ics")
+            assert response.status_code == 200
+            found[member_id] = response.headers["ETag"]
+        return found
+
+    seen = etags()
+
+    def changed() -> set[int]:
+        """Whose ETag changed since the last look."""
+        nonlocal seen
+        now = etags()
+        moved = {member_id for member_id, etag in now.items() if seen[member_id] != etag}
+        seen = now
+        return moved
+
+    meeting = make_activity(me, "Demo", due_on=day, starts_at=at(day, 10), ends_at=at(day, 11))
+    assert changed() == {me.id}
+    meeting = db.session.get(Activity, meeting.id)
+    meeting.subject = "Demo of the new plan"
+    db.session.commit()
+    assert changed() == {me.id}
+    meeting = db.session.get(Activity, meeting.id)
+    cal.move_activity(meeting, due_on=day, start=time(15), tz=LA, expected_version=2)
+    db.session.commit()
+    assert changed() == {me.id}
+    meeting = db.session.get(Activity, meeting.id)
+    close_activity(meeting, by=me)
+    db.session.commit()
+    assert changed() == {me.id}
+    meeting = db.session.get(Activity, meeting.id)
+    add_note(meeting, by=colleague, body="Went well.")
+    db.session.commit()
+    assert changed() == {me.id}
+    meeting = db.session.get(Activity, meeting.id)
+    meeting.assigned_to_id = colleague.id
+    db.session.commit()
+    assert changed() == {me.id, colleague.id}
+    db.session.delete(db.session.get(Activity, meeting.id))
+    db.session.commit()
+    assert changed() == {colleague.id}
+    # Another member's activity changed: only their feed.
+    theirs = db.session.get(Activity, theirs.id)
+    theirs.subject = "Theirs, changed"
+    db.session.commit()
+    assert changed() == {bystander.id}
+    assert changed() == set()  # nothing changed: the same ETags
+
+
+def test_bulk_statements_change_the_etag(app, anonymous, make_member, make_activity) -> None:
+    """Statements that write many activities at once (imports, the worker, the API) without
+    the ORM's per-row bookkeeping still change the ETag: the database counts each row."""
+    me, bystander = make_member(), make_member()
+    token = calendar_feed.start_subscription(me)
+    db.session.commit()
+    url = f"/calendar/feed/{token}.ics"
+    day = local_today(LA)
+    for n in range(3):
+        make_activity(me, f"Call {n}", due_on=day + timedelta(days=n))
+    make_activity(bystander, "Theirs", due_on=day)
+    first = anonymous.get(url)
+    etag = first.headers["ETag"]
+    assert anonymous.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+    db.session.execute(
+        update(Activity).where(Activity.assigned_to_id == me.id).values(subject="Call again")
+    )
+    db.session.commit()
+    updated = anonymous.get(url, headers={"If-None-Match": etag})
+    assert updated.status_code == 200 and updated.headers["ETag"] != etag
+    assert set(events(updated.data)) == {"Call again"}
+
+    etag = updated.headers["ETag"]
+    db.session.execute(
+        update(Activity)
+        .where(Activity.assigned_to_id == bystander.id)
+        .values(subject="Theirs again")
+    )
+    db.session.commit()
+    assert anonymous.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+    db.session.execute(delete(Activity).where(Activity.assigned_to_id == me.id))
+    db.session.commit()
+    deleted = anonymous.get(url, headers={"If-None-Match": etag})
+    assert deleted.status_code == 200 and deleted.headers["ETag"] != etag
+    assert events(deleted.data) == {}
+
+
+def test_the_count_of_changes_per_member(app, make_member, make_activity) -> None:
+    """Each write counts once for each member whose feed it touches: an activity for its
+    assignee, a reassigned one for both, a note for its activity's assignee; a write that
+    changes nothing the feed reads, and other members' writes, count nothing."""
+    me, colleague = make_member(), make_member()
+    assert stamp(me.id) == 0  # no row yet
+    activity = make_activity(me, "Call")
+    assert (stamp(me.id), stamp(colleague.id)) == (1, 0)
+    activity = db.session.get(Activity, activity.id)
+    activity.subject = "Call back"
+    db.session.commit()
+    assert stamp(me.id) == 2
+    # The same subject, and a column no feed reads: nothing the feed shows changed.
+    db.session.execute(
+        text("UPDATE activities SET subject = subject, email_to = 'x' WHERE id = :id"),
+        {"id": activity.id},
+    )
+    db.session.commit()
+    assert stamp(me.id) == 2
+    activity = db.session.get(Activity, activity.id)
+    note = add_note(activity, by=colleague, body="A note.")
+    db.session.commit()
+    assert (stamp(me.id), stamp(colleague.id)) == (3, 0)
+    db.session.execute(
+        text("UPDATE activity_notes SET body = 'Edited.' WHERE id = :id"), {"id": note.id}
+    )
+    db.session.commit()
+    assert stamp(me.id) == 4
+    activity = db.session.get(Activity, activity.id)
+    activity.assigned_to_id = colleague.id
+    db.session.commit()
+    assert (stamp(me.id), stamp(colleague.id)) == (5, 1)
+    db.session.execute(delete(ActivityNote).where(ActivityNote.id == note.id))
+    db.session.commit()
+    assert (stamp(me.id), stamp(colleague.id)) == (5, 2)
+    db.session.delete(db.session.get(Activity, activity.id))
+    db.session.commit()
+    assert (stamp(me.id), stamp(colleague.id)) == (5, 3)

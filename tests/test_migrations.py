@@ -18,8 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from crmlite import create_app
 from crmlite.config import TestConfig
 from crmlite.extensions import db
-from crmlite.models import Opportunity, OpportunityStatus, SalesStage, StageChange
-from crmlite.services import defaults
+from crmlite.models import (
+    Activity,
+    ActivityType,
+    Opportunity,
+    OpportunityStatus,
+    Role,
+    SalesStage,
+    StageChange,
+)
+from crmlite.services import defaults, members
 from crmlite.services.defaults import load_defaults
 
 
@@ -533,6 +541,71 @@ def test_0033_fills_the_boards_closed_rollup_and_keeps_it_with_triggers(
 
         downgrade(revision="0032")
         assert "board_closed_rollups" not in inspect(db.engine).get_table_names()
+        db.engine.dispose()
+
+
+def test_0034_counts_the_feeds_changes_with_triggers(empty_database_url: str) -> None:
+    """After 0034 the triggers count each member's feed's changes: an activity added, changed
+    (reassigned: both members), deleted, a note added; a member without a row reads as 0
+    (nothing is filled); downgrading removes the table and the triggers."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0033")  # the revision before 0034
+        load_defaults()
+        now, today = datetime.now(UTC), date.today()
+        type_id = db.session.scalar(select(ActivityType.id).limit(1))
+
+        def add_member(n: int) -> int:
+            member = members.create_member(
+                email=f"m{n}@example.com", name=f"Member {n}", password="x" * 12, role=Role.REP
+            )
+            db.session.flush()
+            return member.id
+
+        def add_activity(subject: str, member_id: int) -> None:
+            db.session.add(
+                Activity(subject=subject, type_id=type_id, assigned_to_id=member_id, due_on=today)
+            )
+            db.session.flush()
+
+        me, colleague = add_member(1), add_member(2)
+        add_activity("Before", me)
+        db.session.commit()
+
+        def stamps() -> dict[int, int]:
+            rows = db.session.execute(text("SELECT member_id, changes FROM calendar_feed_stamps"))
+            return {int(member): int(changes) for member, changes in rows}
+
+        upgrade()
+        assert stamps() == {}  # not filled: no row reads as 0
+        add_activity("After", me)
+        db.session.execute(
+            text("UPDATE activities SET subject = 'Before, changed' WHERE subject = 'Before'")
+        )
+        db.session.commit()
+        assert stamps() == {me: 2}
+        db.session.execute(
+            text(
+                "INSERT INTO activity_notes (activity_id, author_id, created_at, body)"
+                " SELECT id, :me, :now, 'A note.' FROM activities WHERE subject = 'After'"
+            ),
+            {"me": me, "now": now},
+        )
+        db.session.execute(
+            text("UPDATE activities SET assigned_to_id = :colleague WHERE subject = 'After'"),
+            {"colleague": colleague},
+        )
+        db.session.execute(text("DELETE FROM activities WHERE subject = 'Before, changed'"))
+        db.session.commit()
+        assert stamps() == {me: 5, colleague: 1}
+        db.session.rollback()
+
+        downgrade(revision="0033")
+        assert "calendar_feed_stamps" not in inspect(db.engine).get_table_names()
+        add_activity("After the downgrade", me)
+        db.session.execute(text("UPDATE activities SET subject = 'Changed'"))
+        db.session.execute(text("DELETE FROM activity_notes"))
+        db.session.commit()
         db.engine.dispose()
 
 

@@ -14,6 +14,7 @@ from crmlite.models.audit import AuditEntry, AuditKind
 from crmlite.models.board_totals import BoardTotal
 from crmlite.models.costs import ExpenseCategory, ExpenseEntry, TimeEntry
 from crmlite.models.documents import ChecklistItem, ChecklistTemplateItem, Document
+from crmlite.models.feed_stamps import CalendarFeedStamp
 from crmlite.models.imports import (
     DuplicateMode,
     ImportChange,
@@ -99,6 +100,7 @@ __all__ = [
     "BoardClosedMonth",
     "BoardTotal",
     "BusinessUnit",
+    "CalendarFeedStamp",
     "Campaign",
     "CampaignEmail",
     "CampaignEmailLink",

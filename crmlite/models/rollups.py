@@ -274,7 +274,7 @@ _PIPELINE_COLUMNS = "expected_close_on, status_id, account_manager_id, revenue, 
 _PIPELINE_CHANGED = changed(_PIPELINE_COLUMNS)
 
 
-def _row_triggers(
+def row_triggers(
     dialect: str,
     function: str,
     table: str,
@@ -322,7 +322,7 @@ def _row_triggers(
     ]
 
 
-def _row_triggers_dropped(dialect: str, function: str) -> list[str]:
+def row_triggers_dropped(dialect: str, function: str) -> list[str]:
     if dialect == "postgresql":
         return [f"DROP FUNCTION IF EXISTS {function}() CASCADE"]
     return [f"DROP TRIGGER IF EXISTS {function}_{op}" for op in ("insert", "update", "delete")]
@@ -330,7 +330,7 @@ def _row_triggers_dropped(dialect: str, function: str) -> list[str]:
 
 def pipeline_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the pipeline's triggers (the migration keeps a copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "opportunities_open_rollups",
         "opportunities",
@@ -349,7 +349,7 @@ def pipeline_trigger_sql(dialect: str) -> list[str]:
 
 
 def pipeline_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "opportunities_open_rollups")
+    return row_triggers_dropped(dialect, "opportunities_open_rollups")
 
 
 def pipeline_rebuild_sql(dialect: str) -> list[str]:
@@ -407,7 +407,7 @@ _STAGE_CHANGED = changed(_STAGE_COLUMNS)
 
 def stage_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the triggers on ``stage_changes`` (the migration keeps a copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "stage_changes_rollups",
         "stage_changes",
@@ -422,7 +422,7 @@ def stage_trigger_sql(dialect: str) -> list[str]:
 
 
 def stage_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "stage_changes_rollups")
+    return row_triggers_dropped(dialect, "stage_changes_rollups")
 
 
 def stage_rebuild_sql(dialect: str) -> list[str]:
@@ -480,7 +480,7 @@ _MEMBER_CHANGED = changed(_MEMBER_COLUMNS)
 def member_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the per-member closed roll-up's triggers (the migration
     keeps a copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "opportunities_member_rollups",
         "opportunities",
@@ -497,7 +497,7 @@ def member_trigger_sql(dialect: str) -> list[str]:
 
 
 def member_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "opportunities_member_rollups")
+    return row_triggers_dropped(dialect, "opportunities_member_rollups")
 
 
 def member_rebuild_sql(dialect: str) -> list[str]:
@@ -580,7 +580,7 @@ _HYGIENE_CHANGED = changed(_HYGIENE_COLUMNS)
 
 def hygiene_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the hygiene counts' triggers (the migration keeps a copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "opportunities_hygiene_rollups",
         "opportunities",
@@ -597,7 +597,7 @@ def hygiene_trigger_sql(dialect: str) -> list[str]:
 
 
 def hygiene_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "opportunities_hygiene_rollups")
+    return row_triggers_dropped(dialect, "opportunities_hygiene_rollups")
 
 
 def hygiene_rebuild_sql(dialect: str) -> list[str]:
@@ -670,7 +670,7 @@ _LOST_CHANGED = changed(_LOST_COLUMNS)
 
 def lost_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the lost reasons' triggers (the migration keeps a copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "opportunities_lost_rollups",
         "opportunities",
@@ -687,7 +687,7 @@ def lost_trigger_sql(dialect: str) -> list[str]:
 
 
 def lost_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "opportunities_lost_rollups")
+    return row_triggers_dropped(dialect, "opportunities_lost_rollups")
 
 
 def lost_rebuild_sql(dialect: str) -> list[str]:
@@ -746,7 +746,7 @@ _BOARD_CLOSED_CHANGED = changed(_BOARD_CLOSED_COLUMNS)
 def board_closed_trigger_sql(dialect: str) -> list[str]:
     """The statements creating the board's closed roll-up's triggers (the migration keeps a
     copy)."""
-    return _row_triggers(
+    return row_triggers(
         dialect,
         "opportunities_board_closed_rollups",
         "opportunities",
@@ -765,7 +765,7 @@ def board_closed_trigger_sql(dialect: str) -> list[str]:
 
 
 def board_closed_drop_sql(dialect: str) -> list[str]:
-    return _row_triggers_dropped(dialect, "opportunities_board_closed_rollups")
+    return row_triggers_dropped(dialect, "opportunities_board_closed_rollups")
 
 
 def board_closed_rebuild_sql(dialect: str) -> list[str]:

@@ -41,6 +41,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Table,
+    delete,
     insert,
     inspect,
     select,
@@ -51,7 +52,17 @@ from sqlalchemy.engine import Connection
 
 from crmlite.database import holds_rows
 from crmlite.extensions import db
-from crmlite.models import ClosedMonth, PipelineMonth, StageMonth, board_totals
+from crmlite.models import (
+    BoardClosedMonth,
+    CalendarFeedStamp,
+    ClosedMemberMonth,
+    ClosedMonth,
+    HygieneCount,
+    LostReasonMonth,
+    PipelineMonth,
+    StageMonth,
+    board_totals,
+)
 from crmlite.services import board, rollups
 
 FORMAT = "crmlite-archive"
@@ -286,11 +297,24 @@ def _later_references(table: Table, loaded: set[str]) -> list[Column[Any]]:
 
 # Tables the database keeps from others (triggers): in the archive, but not loaded from it.
 DERIVED = {
-    board_totals.BoardTotal.__tablename__,
-    ClosedMonth.__tablename__,
-    StageMonth.__tablename__,
-    PipelineMonth.__tablename__,
+    model.__tablename__
+    for model in (
+        board_totals.BoardTotal,
+        BoardClosedMonth,
+        ClosedMemberMonth,
+        ClosedMonth,
+        HygieneCount,
+        LostReasonMonth,
+        PipelineMonth,
+        StageMonth,
+    )
 }
+
+
+# Counts the triggers raise and nothing can recompute (each member's feed's count of changes):
+# loaded last, as archived, over what the triggers counted while the rows went in, so each
+# count goes on from where it was (a calendar's ETag never meets an earlier count again).
+COUNTED = {CalendarFeedStamp.__tablename__}
 
 
 def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
@@ -306,13 +330,9 @@ def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
         loaded: set[str] = set()
         pending: list[tuple[Table, dict[str, Any], list[Column[Any]]]] = []
         counts: dict[str, int] = {}
-        for entry in entries:
+
+        def load(entry: TableEntry) -> None:
             table = tables[entry.name]
-            if entry.name in DERIVED:
-                # The triggers fill it as the opportunities go in; rebuilt below to be sure.
-                counts[entry.name] = entry.rows
-                loaded.add(entry.name)
-                continue
             later = _later_references(table, loaded)
             later_names = {c.name for c in later}
             columns = list(table.columns)
@@ -341,6 +361,14 @@ def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
                 )
             counts[entry.name] = count
             loaded.add(entry.name)
+
+        for entry in entries:
+            if entry.name in DERIVED:
+                # The triggers fill it as the opportunities go in; rebuilt below to be sure.
+                counts[entry.name] = entry.rows
+                loaded.add(entry.name)
+            elif entry.name not in COUNTED:
+                load(entry)
         for table, values, later in pending:
             db.session.execute(
                 update(table)
@@ -349,6 +377,10 @@ def restore_archive(source: IO[bytes] | str) -> dict[str, int]:
             )
         board.rebuild_totals()
         rollups.rebuild()
+        for entry in entries:
+            if entry.name in COUNTED:
+                db.session.execute(delete(tables[entry.name]))
+                load(entry)
         _reset_sequences()
         db.session.flush()
     return counts

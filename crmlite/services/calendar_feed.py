@@ -26,6 +26,7 @@ from crmlite.models import (
     ActivityNote,
     ActivityStatus,
     ActivityType,
+    CalendarFeedStamp,
     Company,
     Contact,
     Member,
@@ -64,13 +65,26 @@ def revoke_subscription(member: Member) -> None:
     db.session.flush()
 
 
-def subscriber(token: str) -> Member | None:
-    """The active member whose feed this token opens, if any."""
+@dataclass(frozen=True)
+class Subscription:
+    """The member a feed address opens, and how many times anything their feed can show
+    has changed so far (counted by the database: models/feed_stamps.py)."""
+
+    member: Member
+    changes: int
+
+
+def subscriber(token: str) -> Subscription | None:
+    """The active member whose feed this token opens, if any, with their feed's count of
+    changes, in one statement."""
     if not token or len(token) > 64:
         return None
-    return db.session.scalar(
-        select(Member).where(Member.calendar_token == token, Member.active.is_(True))
-    )
+    row = db.session.execute(
+        select(Member, func.coalesce(CalendarFeedStamp.changes, 0))
+        .outerjoin(CalendarFeedStamp, CalendarFeedStamp.member_id == Member.id)
+        .where(Member.calendar_token == token, Member.active.is_(True))
+    ).one_or_none()
+    return None if row is None else Subscription(row[0], row[1])
 
 
 # Calendar apps show a description in a small pane; a captured e-mail's text can be long.
@@ -126,42 +140,28 @@ def update_feed_settings(member: Member, *, include_captured: bool, include_done
     db.session.flush()
 
 
-def feed_version(member: Member, *, today: date, calendar_name: str, tz: ZoneInfo) -> str:
-    """A fingerprint of the feed's content, for its ETag, in one aggregate statement:
-    every change to one of its activities bumps that activity's version, a deleted one
-    lowers the count, a note added raises the notes' count (notes are never edited), and
-    the window moves with the day; the member's feed settings and the team's zone count
-    too. (A company renamed shows once one of the member's activities changes, or the next
-    day.)"""
-    window = _feed_window(member, today)
-    notes = (
-        select(func.count(ActivityNote.id))
-        .join(Activity, Activity.id == ActivityNote.activity_id)
-        .where(*window)
-        .correlate(None)  # its own count of the window's notes, not tied to the outer rows
-        .scalar_subquery()
-    )
-    count, last_change, versions, note_count = db.session.execute(
-        select(
-            func.count(Activity.id),
-            func.max(Activity.updated_at),
-            func.sum(Activity.version),
-            notes,
-        ).where(*window)
-    ).one()
+def feed_version(
+    member: Member, *, changes: int, today: date, calendar_name: str, tz: ZoneInfo
+) -> str:
+    """A fingerprint of the feed's content, for its ETag, from what is already read (no
+    statement of its own): ``changes``, the count the database raises with every activity
+    of the member's added, changed, moved, reassigned or deleted and every note on one
+    (``subscriber``); the window moves with the day; the member's feed settings, the
+    calendar's name and the team's zone count too. (A company renamed shows once one of the
+    member's activities changes, or the next day.) The address's token counts as well: a
+    database emptied and filled again (tests, a restore) starts the counts again, and a
+    process's feeds kept by version must not meet an old one."""
     facts = "|".join(
         str(fact)
         for fact in (
             member.id,
+            member.calendar_token,
             calendar_name,
             today,
             tz.key,
             member.feed_include_captured,
             member.feed_include_done,
-            count,
-            last_change,
-            versions,
-            note_count,
+            changes,
         )
     )
     return hashlib.sha256(facts.encode()).hexdigest()[:32]

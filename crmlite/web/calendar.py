@@ -488,12 +488,16 @@ feeds = FeedCache()
 @public
 def feed(token: str) -> Response:
     """The iCalendar feed calendars subscribe to: public, opened by its secret token alone.
-    Unchanged since the app last asked: 304, or the body built then."""
-    member = calendar_feed.subscriber(token)
-    if member is None:
+    Unchanged since the app last asked: 304 (read: the team, the member with their feed's
+    count of changes), or the body built then."""
+    subscription = calendar_feed.subscriber(token)
+    if subscription is None:
         abort(404)
+    member = subscription.member
     today, name = _today(), f"{member.name} · {g.team_name}"
-    version = calendar_feed.feed_version(member, today=today, calendar_name=name, tz=g.tz)
+    version = calendar_feed.feed_version(
+        member, changes=subscription.changes, today=today, calendar_name=name, tz=g.tz
+    )
     headers = {
         "Content-Disposition": 'inline; filename="crmlite.ics"',
         # The address is the secret: keep it out of shared caches and search engines.
