@@ -296,6 +296,13 @@ def _member_shape(member_id: int | None) -> str:
     return "any" if member_id is None else "none" if member_id == 0 else "one"
 
 
+def _added_up(parts: list[Any]) -> Select[Any]:
+    """The rows of ``parts`` (each: a key, then figures) added up per key."""
+    rows = union_all(*parts).subquery()
+    key, *figures = rows.c
+    return select(key, *(func.sum(figure) for figure in figures)).group_by(key)
+
+
 @cache
 def _closed_query(edge_count: int, member: str) -> Select[Any]:
     """closed_between's statement, built once per shape (as _between): the per-member rows
@@ -316,8 +323,7 @@ def _closed_query(edge_count: int, member: str) -> Select[Any]:
         )
         for n in range(edge_count)
     ]
-    rows = union_all(*parts).subquery()
-    return select(rows.c.status_id, func.sum(rows.c.deals)).group_by(rows.c.status_id)
+    return _added_up(parts)
 
 
 def closed_between(
@@ -366,14 +372,9 @@ def _lost_query(edge_count: int, member: str) -> Select[Any]:
         )
         for n in range(edge_count)
     ]
-    rows = union_all(*parts).subquery()
-    deals = func.sum(rows.c.deals)
-    return (
-        select(rows.c.reason, deals, func.sum(rows.c.amount_cents))
-        .group_by(rows.c.reason)
-        .having(deals != 0)
-        .order_by(deals.desc(), rows.c.reason)
-    )
+    query = _added_up(parts)
+    reason, deals, _amount = query.selected_columns
+    return query.having(deals != 0).order_by(deals.desc(), reason)
 
 
 def lost_reasons(
@@ -419,10 +420,7 @@ def _board_closed_query(edge_count: int) -> Select[Any]:
         ).where(Opportunity.stage_id.in_(stages), *_in_edge(Opportunity.closed_at, n))
         for n in range(edge_count)
     ]
-    rows = union_all(*parts).subquery()
-    return select(
-        rows.c.stage_id, *(func.sum(rows.c[name]) for name in list(rows.c.keys())[1:])
-    ).group_by(rows.c.stage_id)
+    return _added_up(parts)
 
 
 def board_closed(
@@ -512,10 +510,7 @@ def _moves_query(edge_count: int, dialect: str) -> Select[Any]:
                 *_in_edge(StageChange.changed_at, n),
             )
         )
-    rows = union_all(*parts).subquery()
-    return select(
-        rows.c.stage_id, *(func.sum(rows.c[name]) for name in list(rows.c.keys())[1:])
-    ).group_by(rows.c.stage_id)
+    return _added_up(parts)
 
 
 def stage_moves(period: Span, stage_ids: Sequence[int]) -> dict[int, StageMoves]:
