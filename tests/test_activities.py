@@ -320,6 +320,43 @@ def test_due_soon_strip(client, signed_in, make_activity, today) -> None:
     assert "Call Jason soon" in client.get("/").get_data(as_text=True)
 
 
+def test_due_soon_shows_the_soonest_five_and_counts_the_rest(
+    client, signed_in, make_activity
+) -> None:
+    """A busy rep's strip stays one line: the five soonest (untimed ones after the day's
+    timed ones), then "and N more due" linking to their open activities."""
+    me = signed_in(Role.REP)
+
+    def busy_day(now: datetime, label: str) -> None:
+        today = now.astimezone(LA).date()
+        make_activity(me, f"{label} untimed", due_on=today, reminder_minutes=0)
+        for minutes in (25, 5, 15, 10, 20, 30):
+            starts_at = now + timedelta(minutes=minutes)
+            make_activity(
+                me,
+                f"{label} in {minutes}",
+                due_on=starts_at.astimezone(LA).date(),
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=30),
+                reminder_minutes=60,
+            )
+
+    noon = datetime(2025, 6, 2, 19, 0, tzinfo=UTC)  # noon in Los Angeles, long ago
+    busy_day(noon, "Noon")
+    due = activities_service.due_soon(me.id, noon, LA)
+    assert (due.count, due.more) == (7, 2)
+    assert [a.subject for a in due.shown] == [f"Noon in {m}" for m in (5, 10, 15, 20, 25)]
+    everything = activities_service.due_soon(me.id, noon, LA, shown=99)
+    assert [a.subject for a in everything.shown][-2:] == ["Noon in 30", "Noon untimed"]
+
+    busy_day(datetime.now(UTC), "Now")  # the page asks with the clock's own time
+    strip = client.get("/activities/due-soon").get_data(as_text=True)
+    assert strip.count('class="due-soon-item"') == 5 and "Now in 5" in strip
+    assert "Noon" not in strip and "and 2 more due" in strip
+    assert f"/activities/?member_id={me.id}&amp;when=open" in strip
+    assert client.get("/").get_data(as_text=True).count('class="due-soon-item"') == 5
+
+
 def test_a_reminder_is_due_from_its_own_length_before_the_start(make_member, make_activity) -> None:
     """Short reminders are looked for among what starts soon, long ones among the week's;
     each is due exactly when its start minus its reminder has come, until it ends."""
@@ -350,7 +387,7 @@ def test_a_reminder_is_due_from_its_own_length_before_the_start(make_member, mak
             ends_at=starts_at + timedelta(minutes=30),
             reminder_minutes=reminder,
         )
-    due = {a.subject for a in activities_service.due_soon(me.id, now, LA)}
+    due = {a.subject for a in activities_service.due_soon(me.id, now, LA, shown=99).shown}
     assert due == {subject for subject, (_s, _r, is_due) in cases.items() if is_due}
 
 

@@ -411,10 +411,29 @@ LONGEST_REMINDER = 10_080
 REMINDER_BANDS = (15, 60, 1_440)
 
 
-def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
+# The strip shows the soonest few, one line on a desktop; the rest are counted.
+DUE_SOON_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class DueSoon:
+    """The reminders that have come due: the soonest `shown` ones, and how many in all."""
+
+    shown: list[Activity]
+    count: int
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.shown)
+
+
+def due_soon(
+    member_id: int, now: datetime, tz: ZoneInfo, *, shown: int = DUE_SOON_SHOWN
+) -> DueSoon:
     """Open activities with a reminder whose reminder time has come and that have not
-    ended yet (untimed ones: on their day), soonest first. Every page shows them, so the
-    query reads only what the strip shows, and only activities that could qualify."""
+    ended yet (untimed ones: on their day), soonest first: the first `shown` loaded, all
+    counted. Every page shows them, so the query reads only activities that could
+    qualify, as plain rows, and loads only those the strip shows."""
     today = now.astimezone(tz).date()
     starts_soon = or_(
         *(
@@ -442,7 +461,8 @@ def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
                 and_(starts_soon, func.coalesce(Activity.ends_at, Activity.starts_at) >= now),
             ),
         )
-        .order_by(Activity.due_on, Activity.starts_at)
+        # Untimed ones after the day's timed ones, as in the list (both engines alike).
+        .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
     ).all()
     due_ids = [
         row.id
@@ -450,11 +470,12 @@ def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
         if row.starts_at is None
         or row.starts_at - timedelta(minutes=row.reminder_minutes or 0) <= now
     ]
-    if not due_ids:
-        return []
+    first = due_ids[:shown]
+    if not first:
+        return DueSoon([], len(due_ids))
     loaded = db.session.scalars(
         select(Activity)
-        .where(Activity.id.in_(due_ids))
+        .where(Activity.id.in_(first))
         .options(
             load_only(
                 Activity.subject,
@@ -469,7 +490,7 @@ def due_soon(member_id: int, now: datetime, tz: ZoneInfo) -> list[Activity]:
         )
     )
     by_id = {activity.id: activity for activity in loaded}
-    return [by_id[i] for i in due_ids if i in by_id]
+    return DueSoon([by_id[i] for i in first if i in by_id], len(due_ids))
 
 
 WHEN_CHOICES = {

@@ -430,7 +430,7 @@ def due_soon() -> str:
 def due_soon_strip() -> dict[str, Any]:
     """Every page's "Due soon" strip asks for it while rendering (one query)."""
 
-    def due_soon_now() -> list[Activity]:
+    def due_soon_now() -> service.DueSoon:
         # A request refused early (e.g. an oversized upload) may not have the zone yet.
         tz = g.get("tz") or ZoneInfo(get_team().time_zone)
         return service.due_soon(current_user.id, datetime.now(UTC), tz)
