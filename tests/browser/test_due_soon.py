@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import Browser, expect
 
-from crmlite.models import Role
 from crmlite.extensions import db
+from crmlite.models import Role
 from tests.browser.conftest import sign_in_page
 from tests.browser.test_calendar import EMAIL, LA
 
