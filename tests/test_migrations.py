@@ -609,6 +609,93 @@ def test_0034_counts_the_feeds_changes_with_triggers(empty_database_url: str) ->
         db.engine.dispose()
 
 
+def test_0035_fills_the_member_stage_rollup_and_keeps_it_with_triggers(
+    empty_database_url: str,
+) -> None:
+    """A move made before 0035 is counted for its deal's account manager; after it a new move
+    counts, handing the deal over takes its moves along, and deleting the deal takes them
+    away; downgrading removes the table and the triggers."""
+    app = create_app(TestConfig(empty_database_url))
+    with app.app_context():
+        upgrade(revision="0034")  # the revision before 0035
+        load_defaults()
+        stages = {s.name: s.id for s in db.session.scalars(select(SalesStage))}
+        opened = db.session.scalars(
+            select(OpportunityStatus).where(OpportunityStatus.name == "Open")
+        ).one()
+        nick, cory = (
+            members.create_member(
+                email=f"{name}@example.com", name=name, password="x" * 12, role=Role.REP
+            )
+            for name in ("nick", "cory")
+        )
+        deal = Opportunity(
+            name="Moved before",
+            stage_id=stages["Discovery"],
+            status_id=opened.id,
+            revenue=Decimal(100),
+            cost=Decimal(0),
+            probability=30,
+            account_manager=nick,
+        )
+        db.session.add(deal)
+        db.session.flush()
+        entered = datetime(2026, 9, 30, 23, 30, tzinfo=UTC)
+
+        def move(at: datetime, to: str, came: str | None) -> None:
+            db.session.execute(
+                text(
+                    "INSERT INTO stage_changes (opportunity_id, from_stage_id, to_stage_id, "
+                    "changed_at, from_stage_entered_at, advanced_later, won_later) VALUES "
+                    "(:deal, :came, :to, :at, :entered, false, false)"
+                ),
+                {
+                    "deal": deal.id,
+                    "came": stages[came] if came else None,
+                    "to": stages[to],
+                    "at": at,
+                    "entered": entered if came else None,
+                },
+            )
+
+        move(entered, "Discovery", None)
+        ids = {"nick": nick.id, "cory": cory.id, "discovery": stages["Discovery"]}
+        db.session.commit()
+
+        def rows() -> list[tuple[int, ...]]:
+            found = db.session.execute(
+                text(
+                    "SELECT account_manager_id, month, stage_id, entered, stays, stay_ms FROM "
+                    "member_stage_rollups WHERE entered != 0 OR stays != 0 "
+                    "ORDER BY account_manager_id, month, stage_id"
+                )
+            )
+            return [tuple(int(v) for v in row) for row in found]
+
+        upgrade()
+        assert rows() == [(ids["nick"], 202609, ids["discovery"], 1, 0, 0)]
+        move(entered + timedelta(hours=1), "Presentation", "Discovery")
+        db.session.commit()
+        assert rows() == [
+            (ids["nick"], 202609, ids["discovery"], 1, 0, 0),
+            (ids["nick"], 202610, ids["discovery"], 0, 1, 3_600_000),
+            (ids["nick"], 202610, stages["Presentation"], 1, 0, 0),
+        ]
+        db.session.execute(
+            text("UPDATE opportunities SET account_manager_id = :cory"), {"cory": ids["cory"]}
+        )
+        db.session.commit()
+        assert [row[0] for row in rows()] == [ids["cory"]] * 3
+        db.session.execute(text("DELETE FROM opportunities"))
+        db.session.commit()
+        assert rows() == []
+        db.session.rollback()
+
+        downgrade(revision="0034")
+        assert "member_stage_rollups" not in inspect(db.engine).get_table_names()
+        db.engine.dispose()
+
+
 def test_0028_fills_the_rollups_and_keeps_them_with_triggers(empty_database_url: str) -> None:
     """Deals closed and moves made before 0028 are in the roll-ups; after it the triggers
     keep them (also in the last migration's schema); downgrading removes both tables."""

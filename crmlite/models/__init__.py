@@ -58,6 +58,7 @@ from crmlite.models.rollups import (
     ClosedMonth,
     HygieneCount,
     LostReasonMonth,
+    MemberStageMonth,
     PipelineMonth,
     StageMonth,
 )
@@ -136,6 +137,7 @@ __all__ = [
     "MarketingListMember",
     "Member",
     "MemberSession",
+    "MemberStageMonth",
     "Opportunity",
     "OpportunityContact",
     "OpportunityNote",

@@ -115,14 +115,15 @@ def summed_upsert(
     """Add ``rows`` (SELECTs giving the keys and figures, + or −) to ``table``'s rows, in one
     statement: grouped by the keys, in key order (two changes in opposite directions lock
     the rows in the same order: no deadlock on PostgreSQL); rows whose ``present`` key is
-    NULL are left out. ``conflict``: the primary key, when ``keys`` also holds a column it
-    determines (kept as first written)."""
+    NULL are left out (``present``: comma-separated when several). ``conflict``: the
+    primary key, when ``keys`` also holds a column it determines (kept as first written)."""
     sums = ", ".join(f"SUM({f})" for f in figures)
+    present = " AND ".join(f"{column} IS NOT NULL" for column in present.split(", "))
     updates = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in figures)
     return (
         f"INSERT INTO {table} ({keys}, {', '.join(figures)}) "
         f"SELECT {keys}, {sums} FROM ({' UNION ALL '.join(rows)}) AS {alias} "
-        f"WHERE {present} IS NOT NULL GROUP BY {keys} ORDER BY {keys} "
+        f"WHERE {present} GROUP BY {keys} ORDER BY {keys} "
         f"ON CONFLICT ({conflict or keys}) DO UPDATE SET {updates}"
     )
 
@@ -377,26 +378,32 @@ def stay_ms_sql(change: str, dialect: str) -> str:
     )
 
 
-def _stage_rows(change: str, sign: str, dialect: str) -> list[str]:
+def _stage_rows(change: str, sign: str, dialect: str, member: str = "") -> list[str]:
     """The two rows one move adds (sign '') or takes away (sign '-'): its entry into the
-    stage it went to, its exit from the one it left."""
+    stage it went to, its exit from the one it left; first the ``member`` they count for,
+    when given (an SQL expression)."""
     month = month_sql(f"{change}.changed_at", dialect)
     known = f"CASE WHEN {change}.from_stage_entered_at IS NULL THEN 0 ELSE 1 END"
+    whose, whose_again = (
+        (f"{member} AS account_manager_id, ", f"{member}, ") if member else ("", "")
+    )
     return [
-        f"SELECT {month} AS month, {change}.to_stage_id AS stage_id, {sign}1 AS entered, "
+        f"SELECT {whose}{month} AS month, {change}.to_stage_id AS stage_id, {sign}1 AS entered, "
         f"{sign}{_bool(f'{change}.advanced_later', dialect)} AS advanced, "
         f"{sign}{_bool(f'{change}.won_later', dialect)} AS won, 0 AS stays, "
         f"{'CAST(0 AS BIGINT)' if dialect == 'postgresql' else '0'} AS stay_ms",
-        f"SELECT {month}, {change}.from_stage_id, 0, 0, 0, {sign}{known}, "
+        f"SELECT {whose_again}{month}, {change}.from_stage_id, 0, 0, 0, {sign}{known}, "
         f"{sign}COALESCE({stay_ms_sql(change, dialect)}, 0)",
     ]
 
 
 def _stage_upsert(rows: list[str]) -> str:
-    figures = ("entered", "advanced", "won", "stays", "stay_ms")
     return summed_upsert(
-        "stage_rollups", "month, stage_id", figures, rows, present="stage_id", alias="moves"
+        "stage_rollups", "month, stage_id", _STAGE_FIGURES, rows, present="stage_id", alias="moves"
     )
+
+
+_STAGE_FIGURES = ("entered", "advanced", "won", "stays", "stay_ms")
 
 
 _STAGE_COLUMNS = (
@@ -776,6 +783,128 @@ def board_closed_rebuild_sql(dialect: str) -> list[str]:
     ]
 
 
+# ------------------------------------------------------------------ stage moves, per member
+
+
+class MemberStageMonth(Model):
+    """``stage_rollups`` per account manager (0: none): a member's funnel reads their rows
+    instead of their deals' moves (which grow with the history). A move counts for the
+    deal's account manager now: a deal handed to someone else takes its moves along."""
+
+    __tablename__ = "member_stage_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}  # read in key order, no lookups
+
+    account_manager_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # YYYYMM
+    stage_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entered: Mapped[int] = mapped_column(Integer, default=0)
+    advanced: Mapped[int] = mapped_column(Integer, default=0)
+    won: Mapped[int] = mapped_column(Integer, default=0)
+    stays: Mapped[int] = mapped_column(Integer, default=0)
+    stay_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def _member_stage_upsert(rows: list[str]) -> str:
+    """Rows of a deal no longer there (its moves deleted with it) have no member: left out,
+    as the deal's own trigger took them away before it went."""
+    return summed_upsert(
+        "member_stage_rollups",
+        "account_manager_id, month, stage_id",
+        _STAGE_FIGURES,
+        rows,
+        present="account_manager_id, stage_id",
+        alias="moves",
+    )
+
+
+def _whose(change: str) -> str:
+    """A move's member: its deal's account manager now (NULL once the deal is gone)."""
+    return (
+        "(SELECT COALESCE(o.account_manager_id, 0) FROM opportunities o "
+        f"WHERE o.id = {change}.opportunity_id)"
+    )
+
+
+def _deal_moves(row: str, sign: str, dialect: str) -> list[str]:
+    """What all of a deal's moves count for its account manager (``row``: OLD or NEW)."""
+    return [
+        f"{part} FROM stage_changes c WHERE c.opportunity_id = {row}.id"
+        for part in _stage_rows("c", sign, dialect, f"COALESCE({row}.account_manager_id, 0)")
+    ]
+
+
+_MEMBER_STAGE_COLUMNS = f"{_STAGE_COLUMNS}, opportunity_id"
+
+
+def member_stage_trigger_sql(dialect: str) -> list[str]:
+    """The statements creating the per-member stage roll-up's triggers (the migration keeps
+    a copy): on ``stage_changes`` as for ``stage_rollups``, the member read from the deal;
+    on ``opportunities`` a change of account manager moves the deal's moves to the new one,
+    and a delete takes them away before its moves go with it (their member is gone then)."""
+
+    def rows(change: str, sign: str) -> list[str]:
+        return _stage_rows(change, sign, dialect, _whose(change))
+
+    moves = row_triggers(
+        dialect,
+        "stage_changes_member_rollups",
+        "stage_changes",
+        _MEMBER_STAGE_COLUMNS,
+        changed(_MEMBER_STAGE_COLUMNS),
+        (
+            _member_stage_upsert(rows("NEW", "")),
+            _member_stage_upsert(rows("OLD", "-")),
+            _member_stage_upsert(rows("OLD", "-") + rows("NEW", "")),
+        ),
+    )
+    handed_over = _member_stage_upsert(
+        _deal_moves("OLD", "-", dialect) + _deal_moves("NEW", "", dialect)
+    )
+    deleted = _member_stage_upsert(_deal_moves("OLD", "-", dialect))
+    function = "opportunities_member_stage_rollups"
+    if dialect == "postgresql":
+        new_manager = "OLD.account_manager_id IS DISTINCT FROM NEW.account_manager_id"
+        return [
+            *moves,
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN IF TG_OP = 'DELETE' THEN {deleted}; RETURN OLD; END IF; "
+            f"{handed_over}; RETURN NULL; END $$",
+            f"CREATE OR REPLACE TRIGGER {function}_update AFTER UPDATE OF account_manager_id "
+            f"ON opportunities FOR EACH ROW WHEN ({new_manager}) EXECUTE FUNCTION {function}()",
+            f"CREATE OR REPLACE TRIGGER {function}_delete BEFORE DELETE ON opportunities "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+        ]
+    new_manager = "OLD.account_manager_id IS NOT NEW.account_manager_id"
+    return [
+        *moves,
+        f"CREATE TRIGGER IF NOT EXISTS {function}_update AFTER UPDATE OF account_manager_id "
+        f"ON opportunities WHEN {new_manager} BEGIN {handed_over}; END",
+        f"CREATE TRIGGER IF NOT EXISTS {function}_delete BEFORE DELETE ON opportunities "
+        f"BEGIN {deleted}; END",
+    ]
+
+
+def member_stage_drop_sql(dialect: str) -> list[str]:
+    return [
+        *row_triggers_dropped(dialect, "stage_changes_member_rollups"),
+        *row_triggers_dropped(dialect, "opportunities_member_stage_rollups"),  # no _insert
+    ]
+
+
+def member_stage_rebuild_sql(dialect: str) -> list[str]:
+    """Recompute every per-member stage row from the stage history and the deals."""
+    source = " FROM stage_changes c JOIN opportunities o ON o.id = c.opportunity_id"
+    return [
+        "DELETE FROM member_stage_rollups",
+        _member_stage_upsert(
+            [
+                row + source
+                for row in _stage_rows("c", "", dialect, "COALESCE(o.account_manager_id, 0)")
+            ]
+        ),
+    ]
+
+
 kept_by_triggers(("closed_rollups", "opportunities"), trigger_sql, drop_sql)
 kept_by_triggers(("pipeline_rollups", "opportunities"), pipeline_trigger_sql, pipeline_drop_sql)
 kept_by_triggers(("stage_rollups", "stage_changes"), stage_trigger_sql, stage_drop_sql)
@@ -784,4 +913,9 @@ kept_by_triggers(("member_closed_rollups", "opportunities"), member_trigger_sql,
 kept_by_triggers(("lost_reason_rollups", "opportunities"), lost_trigger_sql, lost_drop_sql)
 kept_by_triggers(
     ("board_closed_rollups", "opportunities"), board_closed_trigger_sql, board_closed_drop_sql
+)
+kept_by_triggers(
+    ("member_stage_rollups", "stage_changes", "opportunities"),
+    member_stage_trigger_sql,
+    member_stage_drop_sql,
 )

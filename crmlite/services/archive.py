@@ -59,6 +59,7 @@ from crmlite.models import (
     ClosedMonth,
     HygieneCount,
     LostReasonMonth,
+    MemberStageMonth,
     PipelineMonth,
     StageMonth,
     board_totals,
@@ -305,6 +306,7 @@ DERIVED = {
         ClosedMonth,
         HygieneCount,
         LostReasonMonth,
+        MemberStageMonth,
         PipelineMonth,
         StageMonth,
     )

@@ -118,8 +118,8 @@ MS_PER_DAY = 86_400_000
 def _moves_scanned(
     start: datetime, end: datetime, stages: list[Any], mine: list[ColumnElement[bool]]
 ) -> tuple[dict[int, tuple[int, int, int]], dict[int, tuple[Decimal | None, int]]]:
-    """The period's moves read from the stage history itself: a member's funnel (their
-    opportunities' moves), or a period that is not whole months."""
+    """The period's moves read from the stage history itself, for a period that is not whole
+    months in any zone (the team's, or a member's: their opportunities' moves)."""
 
     def moves(stage: Any, *columns: Any) -> Any:
         query = select(stage, *columns).where(
@@ -201,10 +201,10 @@ def funnel_health(
 
     # The period's moves into and out of each stage; what happened before and after a move
     # is stored on it (stage_history.py). The team's are read from the monthly roll-ups
-    # (services/rollups.py), a member's through their opportunities (a fiftieth of them).
+    # (services/rollups.py), the team's or a member's.
     period = rollups.span(start, end)
-    if member_id is None and period is not None:
-        kept = rollups.stage_moves(period, [s.id for s in stages])
+    if period is not None:
+        kept = rollups.stage_moves(period, [s.id for s in stages], member_id=member_id)
         conversion = {i: (m.entered, m.advanced, m.won) for i, m in kept.items()}
         stays = {
             i: (

@@ -42,6 +42,7 @@ from crmlite.models import (
     ClosedMemberMonth,
     ClosedMonth,
     LostReasonMonth,
+    MemberStageMonth,
     Opportunity,
     StageChange,
     StageMonth,
@@ -222,6 +223,7 @@ def rebuild() -> None:
         + kept.member_rebuild_sql(dialect)
         + kept.lost_rebuild_sql(dialect)
         + kept.board_closed_rebuild_sql(dialect)
+        + kept.member_stage_rebuild_sql(dialect)
     ):
         db.session.execute(text(statement))
 
@@ -466,38 +468,52 @@ def stay_ms(later: Any, earlier: Any, dialect: str) -> Any:
 
 
 @cache
-def _moves_query(edge_count: int, dialect: str) -> Select[Any]:
-    """stage_moves' statement, built once per shape: the stage rows of the months, and each
-    edge's moves into a stage and out of one, added up per stage."""
+def _moves_query(edge_count: int, dialect: str, member: str = "any") -> Select[Any]:
+    """stage_moves' statement, built once per shape: the stage rows of the months (the
+    team's, or one member's), and each edge's moves into a stage and out of one, added up
+    per stage."""
     stages: Any = bindparam("stages", expanding=True)
+    kept_rows: Any = StageMonth if member == "any" else MemberStageMonth
     parts: list[Any] = [
         select(
-            StageMonth.stage_id,
-            StageMonth.entered,
-            StageMonth.advanced,
-            StageMonth.won,
-            StageMonth.stays,
-            StageMonth.stay_ms,
+            kept_rows.stage_id,
+            kept_rows.entered,
+            kept_rows.advanced,
+            kept_rows.won,
+            kept_rows.stays,
+            kept_rows.stay_ms,
         ).where(
-            StageMonth.month.in_(bindparam("months", expanding=True)),
-            StageMonth.stage_id.in_(stages),
+            kept_rows.month.in_(bindparam("months", expanding=True)),
+            kept_rows.stage_id.in_(stages),
+            *_one_member(kept_rows.account_manager_id, member, kept=True)
+            if member != "any"
+            else (),
         )
     ]
+
+    def moves(*columns: Any) -> Any:
+        if member == "any":
+            return select(*columns)
+        return select(*columns).join(Opportunity, Opportunity.id == StageChange.opportunity_id)
+
+    whose = _one_member(Opportunity.account_manager_id, member)
     none: Any = literal_column("0")
     for n in range(edge_count):
         sign = _sign(n)
         parts.append(
-            select(
+            moves(
                 StageChange.to_stage_id,
                 sign,
                 case((StageChange.advanced_later, sign), else_=0),
                 case((StageChange.won_later, sign), else_=0),
                 none,
                 none,
-            ).where(StageChange.to_stage_id.in_(stages), *_in_edge(StageChange.changed_at, n))
+            ).where(
+                StageChange.to_stage_id.in_(stages), *_in_edge(StageChange.changed_at, n), *whose
+            )
         )
         parts.append(
-            select(
+            moves(
                 StageChange.from_stage_id,
                 none,
                 none,
@@ -508,15 +524,21 @@ def _moves_query(edge_count: int, dialect: str) -> Select[Any]:
                 StageChange.from_stage_id.in_(stages),
                 StageChange.from_stage_entered_at.is_not(None),
                 *_in_edge(StageChange.changed_at, n),
+                *whose,
             )
         )
     return _added_up(parts)
 
 
-def stage_moves(period: Span, stage_ids: Sequence[int]) -> dict[int, StageMoves]:
-    """The team's moves into and out of these stages in the period, per stage."""
-    query = _moves_query(len(period.edges), db.session.get_bind().dialect.name)
-    params = _edge_params(period) | {"stages": list(stage_ids)}
+def stage_moves(
+    period: Span, stage_ids: Sequence[int], *, member_id: int | None = None
+) -> dict[int, StageMoves]:
+    """The moves into and out of these stages in the period, per stage: the team's, or
+    those of ``member_id``'s deals (0: of no account manager)."""
+    query = _moves_query(
+        len(period.edges), db.session.get_bind().dialect.name, _member_shape(member_id)
+    )
+    params = _edge_params(period) | {"stages": list(stage_ids), "member": member_id or 0}
     return {
         stage_id: StageMoves(*(int(v or 0) for v in sums))
         for stage_id, *sums in db.session.execute(query, params)
