@@ -321,11 +321,13 @@ def test_due_soon_strip(client, signed_in, make_activity, today) -> None:
 
 
 def test_due_soon_shows_the_soonest_five_and_counts_the_rest(
-    client, signed_in, make_activity
+    client, signed_in, make_activity, make_company
 ) -> None:
     """A busy rep's strip stays one line: the five soonest (untimed ones after the day's
     timed ones), then "and N more due" linking to their open activities."""
     me = signed_in(Role.REP)
+
+    acme = make_company(name="ACME Towing")
 
     def busy_day(now: datetime, label: str) -> None:
         today = now.astimezone(LA).date()
@@ -339,6 +341,7 @@ def test_due_soon_shows_the_soonest_five_and_counts_the_rest(
                 starts_at=starts_at,
                 ends_at=starts_at + timedelta(minutes=30),
                 reminder_minutes=60,
+                company_id=acme.id if minutes == 5 else None,
             )
 
     noon = datetime(2025, 6, 2, 19, 0, tzinfo=UTC)  # noon in Los Angeles, long ago
@@ -351,7 +354,7 @@ def test_due_soon_shows_the_soonest_five_and_counts_the_rest(
 
     busy_day(datetime.now(UTC), "Now")  # the page asks with the clock's own time
     strip = client.get("/activities/due-soon").get_data(as_text=True)
-    assert strip.count('class="due-soon-item"') == 5 and "Now in 5" in strip
+    assert strip.count('class="due-soon-item"') == 5 and "Now in 5 (ACME Towing)" in strip
     assert "Noon" not in strip and "and 2 more due" in strip
     assert f"/activities/?member_id={me.id}&amp;when=open" in strip
     assert client.get("/").get_data(as_text=True).count('class="due-soon-item"') == 5

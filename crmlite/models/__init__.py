@@ -76,6 +76,7 @@ from crmlite.models.sales import (
     SalesStage,
     StageChange,
 )
+from crmlite.models.search import SEARCHED
 from crmlite.models.tracks import (
     EnrollmentStatus,
     StepAction,
@@ -90,6 +91,7 @@ from crmlite.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSubs
 
 __all__ = [
     "PLACES",
+    "SEARCHED",
     "Activity",
     "ActivityGroup",
     "ActivityNote",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
 from crmlite.models import (
@@ -415,11 +415,19 @@ REMINDER_BANDS = (15, 60, 1_440)
 DUE_SOON_SHOWN = 5
 
 
+class DueItem(NamedTuple):
+    """A reminder as the strip shows it."""
+
+    subject: str
+    starts_at: datetime | None
+    company_name: str | None
+
+
 @dataclass(frozen=True)
 class DueSoon:
     """The reminders that have come due: the soonest `shown` ones, and how many in all."""
 
-    shown: list[Activity]
+    shown: list[DueItem]
     count: int
 
     @property
@@ -431,9 +439,9 @@ def due_soon(
     member_id: int, now: datetime, tz: ZoneInfo, *, shown: int = DUE_SOON_SHOWN
 ) -> DueSoon:
     """Open activities with a reminder whose reminder time has come and that have not
-    ended yet (untimed ones: on their day), soonest first: the first `shown` loaded, all
-    counted. Every page shows them, so the query reads only activities that could
-    qualify, as plain rows, and loads only those the strip shows."""
+    ended yet (untimed ones: on their day), soonest first: the first `shown`, and how many.
+    Every page shows them: one statement reading only activities that could qualify, as
+    plain rows (the exact rule is applied to them here)."""
     today = now.astimezone(tz).date()
     starts_soon = or_(
         *(
@@ -448,9 +456,16 @@ def due_soon(
             Activity.starts_at <= now + timedelta(minutes=LONGEST_REMINDER),
         ),
     )
-    # The candidates as plain rows first (most are not due yet); only those due are loaded.
     candidates = db.session.execute(
-        select(Activity.id, Activity.starts_at, Activity.reminder_minutes)
+        select(
+            Activity.starts_at,
+            Activity.reminder_minutes,
+            Activity.subject,
+            select(Company.name)
+            .where(Company.id == Activity.company_id)
+            .scalar_subquery()
+            .label("company_name"),
+        )
         .where(
             Activity.assigned_to_id == member_id,
             Activity.due_on.between(today - timedelta(days=1), today + timedelta(days=8)),
@@ -464,33 +479,13 @@ def due_soon(
         # Untimed ones after the day's timed ones, as in the list (both engines alike).
         .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
     ).all()
-    due_ids = [
-        row.id
+    due = [
+        DueItem(row.subject, row.starts_at, row.company_name)
         for row in candidates
         if row.starts_at is None
         or row.starts_at - timedelta(minutes=row.reminder_minutes or 0) <= now
     ]
-    first = due_ids[:shown]
-    if not first:
-        return DueSoon([], len(due_ids))
-    loaded = db.session.scalars(
-        select(Activity)
-        .where(Activity.id.in_(first))
-        .options(
-            load_only(
-                Activity.subject,
-                Activity.due_on,
-                Activity.starts_at,
-                Activity.ends_at,
-                Activity.reminder_minutes,
-                Activity.company_id,
-                raiseload=True,
-            ),
-            joinedload(Activity.company).load_only(Company.name, raiseload=True),
-        )
-    )
-    by_id = {activity.id: activity for activity in loaded}
-    return DueSoon([by_id[i] for i in first if i in by_id], len(due_ids))
+    return DueSoon(due[:shown], len(due))
 
 
 WHEN_CHOICES = {

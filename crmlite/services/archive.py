@@ -53,6 +53,7 @@ from sqlalchemy.engine import Connection
 from crmlite.database import holds_rows
 from crmlite.extensions import db
 from crmlite.models import (
+    SEARCHED,
     BoardClosedMonth,
     CalendarFeedStamp,
     ClosedMemberMonth,
@@ -310,7 +311,7 @@ DERIVED = {
         PipelineMonth,
         StageMonth,
     )
-}
+} | set(SEARCHED)  # the search's tables (SQLite) are not models either
 
 
 # Counts the triggers raise and nothing can recompute (each member's feed's count of changes):

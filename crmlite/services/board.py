@@ -35,13 +35,12 @@ from crmlite.models import (
     BoardTotal,
     ChecklistItem,
     Company,
-    Contact,
     Member,
     Opportunity,
     SalesStage,
     board_totals,
 )
-from crmlite.services import reference, rollups
+from crmlite.services import reference, rollups, text_search
 from crmlite.services.money import ZERO, cents, from_cents
 from crmlite.services.next_steps import has_next_step, has_next_step_on, stalled
 from crmlite.services.periods import quarter_start
@@ -170,16 +169,7 @@ def _filtered(query: Any, filters: BoardFilters, today: date) -> Any:
     if filters.stalled_only:
         query = query.where(stalled(today))
     if filters.q:
-        # Matching companies and contacts are found once (small tables), not joined per row.
-        pattern = f"%{filters.q.strip()}%"
-        full_name = Contact.first_name + " " + Contact.last_name
-        query = query.where(
-            or_(
-                Opportunity.name.ilike(pattern),
-                Opportunity.company_id.in_(select(Company.id).where(Company.name.ilike(pattern))),
-                Opportunity.contact_id.in_(select(Contact.id).where(full_name.ilike(pattern))),
-            )
-        )
+        query = query.where(text_search.deals_containing(filters.q))
     return query
 
 
