@@ -4,6 +4,7 @@ every open board; which cards a member may move; who changed a card meanwhile.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,21 +74,33 @@ def caught_up(since: str | None, opportunity_id: int) -> str | None:
 
 class Movable:
     """The cards a member may move (``opportunity.change``), asked per card by the board's
-    templates: everything for a manager, else the member's deals, read once per response
-    in one query whatever the number of cards."""
+    templates: everything for a manager, else those of the cards shown that are the
+    member's, read in one query for all the cards ``consider`` is given (never all of the
+    member's deals: a rep may hold thousands)."""
 
     def __init__(self, member: Member) -> None:
         self._member = member
         self._all = permissions.allows(member, "opportunity.change")
-        self._ids: set[int] | None = None
+        self._known: dict[int, bool] = {}
 
-    def __contains__(self, opportunity_id: object) -> bool:
+    def consider(self, opportunity_ids: Iterable[int]) -> None:
+        """Find out, in one query, which of these cards not asked about yet may move."""
+        if self._all:
+            return
+        asked = [i for i in dict.fromkeys(opportunity_ids) if i not in self._known]
+        if not asked:
+            return
+        condition = permissions.where(self._member, "opportunity.change")
+        allowed = set(
+            db.session.scalars(select(Opportunity.id).where(Opportunity.id.in_(asked), condition))
+        )
+        self._known.update((i, i in allowed) for i in asked)
+
+    def __contains__(self, opportunity_id: int) -> bool:
         if self._all:
             return True
-        if self._ids is None:
-            condition = permissions.where(self._member, "opportunity.change")
-            self._ids = set(db.session.scalars(select(Opportunity.id).where(condition)))
-        return opportunity_id in self._ids
+        self.consider([opportunity_id])
+        return self._known[opportunity_id]
 
 
 @dataclass(frozen=True)

@@ -129,19 +129,23 @@ def _on_deal(member: Member, opportunity_id: int | None) -> bool:
     )
 
 
+def _on_the_deal(member: Member) -> ColumnElement[bool]:
+    """SQL: an opportunity the member is on, checked on the row itself (so a few rows are
+    checked, not all of the member's deals read first)."""
+    return or_(
+        Opportunity.account_manager_id == member.id,
+        Opportunity.sales_associate_id == member.id,
+        Opportunity.id.in_(
+            select(OpportunityTeamMember.opportunity_id).where(
+                OpportunityTeamMember.member_id == member.id
+            )
+        ),
+    )
+
+
 def _deals_of(member: Member) -> Any:
     """SQL: the ids of the opportunities the member is on."""
-    return select(Opportunity.id).where(
-        or_(
-            Opportunity.account_manager_id == member.id,
-            Opportunity.sales_associate_id == member.id,
-            Opportunity.id.in_(
-                select(OpportunityTeamMember.opportunity_id).where(
-                    OpportunityTeamMember.member_id == member.id
-                )
-            ),
-        )
-    )
+    return select(Opportunity.id).where(_on_the_deal(member))
 
 
 def _accounts_of(member: Member) -> Any:
@@ -193,7 +197,7 @@ THEMSELVES = Relation("their own", lambda m, other: isinstance(other, Member) an
 ON_THE_DEAL = Relation(
     "they are on the deal (account manager, sales associate or team member)",
     lambda m, o: isinstance(o, Opportunity) and _on_deal(m, o.id),
-    lambda m: Opportunity.id.in_(_deals_of(m)),
+    _on_the_deal,
 )
 
 # Documents

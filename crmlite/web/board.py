@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_login import current_user
@@ -61,14 +61,22 @@ class CardUrls:
         return self._log.replace(str(_ID), str(opportunity_id))
 
 
+def _movable() -> board_live.Movable:
+    """The cards the member may move (drag, "Move to…") for this request: what it read is
+    kept, so a board asks once for all its cards (``index``)."""
+    if "movable" not in g:
+        g.movable = board_live.Movable(current_user)
+    return cast(board_live.Movable, g.movable)
+
+
 @bp.context_processor
 def card_urls() -> dict[str, Any]:
-    # ``movable``: the cards the member may move (drag, "Move to…"), read once if asked.
-    urls, movable = CardUrls(), board_live.Movable(current_user)
+    urls, movable = CardUrls(), _movable()
 
     def card_list(cards: list[Card]) -> Markup:
         """A column's cards, each as ``_cards.html`` renders it (see ``_rendered_card``)."""
         place = (urls.detail(0), str(g.tz))
+        movable.consider(card.id for card in cards)
         return Markup("").join(_rendered_card(card, card.id in movable, place) for card in cards)
 
     return {"urls": urls, "movable": movable, "card_list": card_list}
@@ -160,6 +168,7 @@ def index() -> str | tuple[str, dict[str, str]]:
     # Read first: a change while the board is read shows on the next poll, never missed.
     live = {"board_version": board_live.version(), "poll_seconds": _poll_seconds()}
     columns = board_service.board(filters, _today(), g.tz)
+    _movable().consider(card.id for column in columns for card in column.cards)  # one query
     context = {"columns": columns, "filters": filters, **live}
     if is_htmx() and request.headers.get("HX-Target") == "board":
         if request.args.get("live"):  # the live board catching up: the address stays
