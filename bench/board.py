@@ -82,7 +82,12 @@ def run(engine: str, size: int, loaded: str = "") -> list[Result | dict[str, Any
         floor_result = measure(
             app, "floor (minimal page, 300 cards)", engine, data, lambda _i: floor.get("/")
         )
-        results += [board, floor_result]
+        rep = signed_in_client(app, "bench-2@example.com")  # a rep: may move only their own
+        results += [
+            board,
+            floor_result,
+            measure(app, "board (rep)", engine, data, lambda _i: rep.get("/board/")),
+        ]
         html = client.get("/board/").data
         results.append(
             {
