@@ -6,6 +6,7 @@ exactly the texts of their rows whatever was changed."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -94,6 +95,13 @@ def test_the_search_counts_and_ranks_only_what_it_finds(
         make_opportunity(name=f"Dental chairs {n}", revenue="100.00")
         make_opportunity(name=f"Phones {n}", company_id=dental.id, revenue="10.00")
         make_opportunity(name=f"Other {n}", revenue="1.00")
+    now = datetime.now(UTC)
+    make_opportunity(
+        name="Dental won", stage_name="Won", closed_at=now, revenue="100.00", won_amount="70.00"
+    )
+    make_opportunity(
+        name="Dental lost", stage_name="Lost", closed_at=now, revenue="100.00", lost_amount="40"
+    )
     filters = BoardFilters(q="dental")
     stages = [s for s in reference.stages() if not s.is_closed]
     tz = ZoneInfo("America/Los_Angeles")
@@ -105,4 +113,14 @@ def test_the_search_counts_and_ranks_only_what_it_finds(
             select(Opportunity.name).where(deals_containing("dental"))  # the board's rule
         )
     )
-    assert names == {f"Dental chairs {n}" for n in range(5)} | {f"Phones {n}" for n in range(5)}
+    assert names == {f"Dental chairs {n}" for n in range(5)} | {f"Phones {n}" for n in range(5)} | {
+        "Dental won",
+        "Dental lost",
+    }
+    shown = {column.stage.id: column for column in board.board(filters, local_today(tz), tz)}
+    everything = board.column_totals(reference.stages(), filters, local_today(tz), tz)
+    assert {i: c.totals for i, c in shown.items()} == everything  # one pass, the same figures
+    assert len(shown[prospect.id].cards) == 10
+    won, lost = (next(s for s in reference.stages() if s.name == n).id for n in ("Won", "Lost"))
+    assert (shown[won].totals.amount, shown[lost].totals.amount) == (70, 40)
+    assert shown[won].totals.weighted_revenue is None

@@ -204,9 +204,26 @@ def column_totals(
         counted = [s for s in stage_list if s.is_closed and s.id not in kept_closed]
     if not counted:
         return totals
+    query = select(
+        Opportunity.stage_id,
+        func.count(Opportunity.id),
+        func.coalesce(func.sum(_column_amount(counted)), 0),
+        func.coalesce(func.sum(_WEIGHTED), 0),
+    ).where(_visible(counted, quarter_start(today, tz)))
+    query = _filtered(query, filters, today).group_by(Opportunity.stage_id)
+    for stage_id, count, amount_sum, weighted in db.session.execute(query):
+        totals[stage_id] = _column_totals(stage_id, count, amount_sum, weighted, closed_ids)
+    return totals
+
+
+_WEIGHTED = Opportunity.revenue * Opportunity.probability / 100
+
+
+def _column_amount(stage_list: list[SalesStage]) -> Any:
+    """A deal's amount in its column's total: won in Won, lost in Lost, else its revenue
+    (only the stages asked for: a move's answer asks for the columns it changed)."""
     won_ids = [s.id for s in stage_list if s.is_won]
     lost_ids = [s.id for s in stage_list if s.is_lost]
-    # Only the stages asked for (a move's answer asks for the columns it changed).
     whens: list[tuple[Any, Any]] = []
     if won_ids:
         whens.append((Opportunity.stage_id.in_(won_ids), func.coalesce(Opportunity.won_amount, 0)))
@@ -214,19 +231,15 @@ def column_totals(
         whens.append(
             (Opportunity.stage_id.in_(lost_ids), func.coalesce(Opportunity.lost_amount, 0))
         )
-    amount: Any = case(*whens, else_=Opportunity.revenue) if whens else Opportunity.revenue
-    query = select(
-        Opportunity.stage_id,
-        func.count(Opportunity.id),
-        func.coalesce(func.sum(amount), 0),
-        func.coalesce(func.sum(Opportunity.revenue * Opportunity.probability / 100), 0),
-    ).where(_visible(counted, quarter_start(today, tz)))
-    query = _filtered(query, filters, today).group_by(Opportunity.stage_id)
-    for stage_id, count, amount_sum, weighted in db.session.execute(query):
-        totals[stage_id] = ColumnTotals(
-            count, cents(amount_sum), None if stage_id in closed_ids else cents(weighted)
-        )
-    return totals
+    return case(*whens, else_=Opportunity.revenue) if whens else Opportunity.revenue
+
+
+def _column_totals(
+    stage_id: int, count: int, amount: Any, weighted: Any, closed_ids: set[int]
+) -> ColumnTotals:
+    return ColumnTotals(
+        int(count), cents(amount or 0), None if stage_id in closed_ids else cents(weighted or 0)
+    )
 
 
 def _kept_open_totals(stage_list: list[SalesStage]) -> dict[int, ColumnTotals]:
@@ -284,35 +297,60 @@ def _card_ids(
     ranks the matching opportunities of every column in one pass, as it must read them all.
     """
     since = quarter_start(today, tz)
-    open_order = [
-        has_next_step(today),
-        Opportunity.first_open_activity_on.is_(None).desc(),
-        Opportunity.first_open_activity_on,
-        Opportunity.stage_entered_at,
-        Opportunity.id,
-    ]
     if filters.q:
-        rank = func.row_number().over(
-            partition_by=Opportunity.stage_id,
-            order_by=[Opportunity.closed_at.desc(), *open_order],
-        )
-        query = select(Opportunity.stage_id, Opportunity.id, rank.label("rank")).where(
-            _visible(stage_list, since)
-        )
-        ranked = _filtered(query, filters, today).subquery()
-        rows = db.session.execute(
-            select(ranked.c.stage_id, ranked.c.id)
-            .where(ranked.c.rank > offset, ranked.c.rank <= offset + limit + 1)
-            .order_by(ranked.c.stage_id, ranked.c.rank)
-        )
-        return [(stage_id, opportunity_id) for stage_id, opportunity_id in rows]
-
+        return _searched(stage_list, filters, today, tz, offset=offset, limit=limit)[0]
     shape = tuple((stage.id, stage.is_closed) for stage in stage_list)
     rows = db.session.execute(
         _columns_statement(shape, open_status_ids(), filters),
         {"today": today, "since": since, "offset": offset, "take": offset + limit + 1},
     )
     return [(stage_id, opportunity_id) for stage_id, opportunity_id in rows]
+
+
+def _searched(
+    stage_list: list[SalesStage],
+    filters: BoardFilters,
+    today: date,
+    tz: ZoneInfo,
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[list[tuple[int, int]], dict[int, ColumnTotals]]:
+    """A text search's cards (as ``_card_ids``) and the totals of the columns they are in,
+    in one pass over the matching opportunities: each ranked in its column, which also
+    counts and adds them up (reading the matches once, not once for each)."""
+    column = Opportunity.stage_id
+    rank = func.row_number().over(
+        partition_by=column,
+        order_by=[
+            Opportunity.closed_at.desc(),
+            has_next_step(today),
+            Opportunity.first_open_activity_on.is_(None).desc(),
+            Opportunity.first_open_activity_on,
+            Opportunity.stage_entered_at,
+            Opportunity.id,
+        ],
+    )
+    query = select(
+        Opportunity.stage_id,
+        Opportunity.id,
+        rank.label("rank"),
+        func.count().over(partition_by=column).label("deals"),
+        func.sum(_column_amount(stage_list)).over(partition_by=column).label("amount"),
+        func.sum(_WEIGHTED).over(partition_by=column).label("weighted"),
+    ).where(_visible(stage_list, quarter_start(today, tz)))
+    ranked = _filtered(query, filters, today).subquery()
+    rows = db.session.execute(
+        select(ranked)
+        .where(ranked.c.rank > offset, ranked.c.rank <= offset + limit + 1)
+        .order_by(ranked.c.stage_id, ranked.c.rank)
+    ).all()
+    closed_ids = {s.id for s in stage_list if s.is_closed}
+    totals = {
+        row.stage_id: _column_totals(row.stage_id, row.deals, row.amount, row.weighted, closed_ids)
+        for row in rows
+    }
+    return [(row.stage_id, row.id) for row in rows], totals
 
 
 def _none(column: Any) -> Any:
@@ -527,8 +565,15 @@ def board(
     """Every column with its totals and first cards."""
     now = now or datetime.now(UTC)
     stage_list = reference.stages()
-    totals = column_totals(stage_list, filters, today, tz)
-    ids = _card_ids(stage_list, filters, today, tz, offset=0, limit=per_column)
+    if filters.q:  # the totals come with the cards (a column with none found: zero)
+        ids, found = _searched(stage_list, filters, today, tz, offset=0, limit=per_column)
+        totals = {
+            s.id: found.get(s.id, ColumnTotals(weighted_revenue=None if s.is_closed else ZERO))
+            for s in stage_list
+        }
+    else:
+        totals = column_totals(stage_list, filters, today, tz)
+        ids = _card_ids(stage_list, filters, today, tz, offset=0, limit=per_column)
     cards = _cards([opportunity_id for _, opportunity_id in ids], today, now)
     columns = {s.id: Column(stage=s, totals=totals[s.id]) for s in stage_list}
     for stage_id, opportunity_id in ids:
