@@ -12,7 +12,9 @@ instead of reading every name of every deal on the board (317 ms at 70,000 open 
 
 Neither is a model: the tables and indexes are made by the migration, and by ``create_all``
 (tests, bench) through the event below. They hold nothing a restore needs: the triggers fill
-the tables as the rows go in (``services/archive.py`` lists them as derived).
+the tables as the rows go in (``services/archive.py`` lists them as derived). A migration
+that rebuilds one of the source tables on SQLite drops its triggers: it must create them
+again (as for the roll-ups).
 """
 
 from __future__ import annotations
