@@ -430,41 +430,54 @@ def _columns_statement(
 
 
 def _cards(opportunity_ids: list[int], today: date, now: datetime) -> dict[int, Card]:
-    """Cards for these opportunities: one query whatever their number."""
+    """Cards for these opportunities: one query whatever their number (its rows unpacked
+    by position: reading 20 fields of 200 rows by name took longer than the query)."""
     if not opportunity_ids:
         return {}
-    rows = db.session.execute(_CARDS, {"ids": opportunity_ids}).all()
-    return {
-        row.id: Card(
-            id=row.id,
-            name=row.name,
-            version=row.version,
-            stage_id=row.stage_id,
-            stage_name=row.stage_name,
-            revenue=row.revenue,
-            rating=row.rating,
-            expected_close_on=row.expected_close_on,
-            company_name=row.company_name,
-            account_manager_name=row.account_manager_name,
-            won_amount=row.won_amount,
-            lost_reason=row.lost_reason,
-            earliest_open=(
-                OpenActivity(row.subject, row.due_on, row.starts_at)
-                if row.due_on is not None
-                else None
-            ),
-            state=card_state(
-                row.is_won,
-                row.is_lost,
-                row.first_open_activity_on,
-                row.last_open_activity_on,
-                today,
-            ),
-            days_in_stage=max(0, (now - row.stage_entered_at).days),
-            checklist=f"{row.checklist_done}/{row.checklist_all}" if row.checklist_all else "",
+    cards = {}
+    for (
+        opportunity_id,
+        name,
+        version,
+        stage_id,
+        stage_name,
+        is_won,
+        is_lost,
+        revenue,
+        rating,
+        expected_close_on,
+        company_name,
+        account_manager_name,
+        won_amount,
+        lost_reason,
+        first_open_activity_on,
+        last_open_activity_on,
+        stage_entered_at,
+        subject,
+        due_on,
+        starts_at,
+        checklist_all,
+        checklist_done,
+    ) in db.session.execute(_CARDS, {"ids": opportunity_ids}):
+        cards[opportunity_id] = Card(
+            opportunity_id,
+            name,
+            version,
+            stage_id,
+            stage_name,
+            revenue,
+            rating,
+            expected_close_on,
+            company_name,
+            account_manager_name,
+            won_amount,
+            lost_reason,
+            OpenActivity(subject, due_on, starts_at) if due_on is not None else None,
+            card_state(is_won, is_lost, first_open_activity_on, last_open_activity_on, today),
+            max(0, (now - stage_entered_at).days),
+            f"{checklist_done}/{checklist_all}" if checklist_all else "",
         )
-        for row in rows
-    }
+    return cards
 
 
 def _name_of(model: Any, key: Any) -> Any:
