@@ -16,6 +16,7 @@ The rules, the same on every form, import, CLI option and API field:
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -186,11 +187,16 @@ def format_money(value: Decimal | int | None, currency: str, *, whole: bool = Fa
     number = Decimal(value)
     if not number.is_finite():
         return INVALID_MARKER
+    return _in_currency(half_up(number, 0 if whole else 2), currency, whole)
+
+
+@functools.lru_cache(maxsize=8192)
+def _in_currency(rounded: Decimal, currency: str, whole: bool) -> str:
+    """Babel's text for an amount already rounded, remembered: a page shows the same column
+    totals and amounts on every load, and Babel takes about 0.1 ms each."""
     if whole:
-        return format_currency(
-            half_up(number, 0), currency, "¤#,##0", locale=LOCALE, currency_digits=False
-        )
-    return format_currency(half_up(number, 2), currency, locale=LOCALE)
+        return format_currency(rounded, currency, "¤#,##0", locale=LOCALE, currency_digits=False)
+    return format_currency(rounded, currency, locale=LOCALE)
 
 
 def format_percent(value: Decimal | int | float | None, places: int = 0) -> str:
