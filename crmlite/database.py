@@ -63,7 +63,9 @@ def end_unwritten_transaction(session: Session) -> None:
         return
     if session.get_bind().dialect.name != "postgresql":
         return
-    if session.scalar(text(WROTE_ANYTHING)) is None:
+    # Only SELECTs ran (most requests): nothing written, no need to ask the database.
+    only_read = session.connection().info.get(ONLY_READ, False)
+    if only_read or session.scalar(text(WROTE_ANYTHING)) is None:
         # Nothing written, nothing to read again: objects stay as loaded, as the rollback
         # left them (a streamed export reads them after the request's teardown).
         expire, session.expire_on_commit = session.expire_on_commit, False
@@ -78,10 +80,22 @@ def end_unwritten_transaction(session: Session) -> None:
 WROTE_ANYTHING = "SELECT txid_current_if_assigned()"
 
 
+# Whether every statement of the connection's transaction so far was a SELECT (kept in the
+# connection's info): a transaction that ran only SELECTs wrote nothing.
+ONLY_READ = "crmlite_only_read"
+
+
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(conn: Any) -> None:
+    conn.info[ONLY_READ] = True
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if conn.info.get(ONLY_READ) and statement.lstrip()[:6].upper() != "SELECT":
+        conn.info[ONLY_READ] = False
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -10,11 +10,17 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 
-from crmlite.database import commit_keeping, end_unwritten_transaction, write_intent
+from crmlite.database import (
+    WROTE_ANYTHING,
+    commit_keeping,
+    count_queries,
+    end_unwritten_transaction,
+    write_intent,
+)
 from crmlite.extensions import db
 from crmlite.models import (
     Campaign,
@@ -224,8 +230,22 @@ def test_a_transaction_that_wrote_nothing_ends_with_commit(postgresql_only, make
     company = make_company(name="Acme")
     db.session.scalar(select(Contact.id))
     assert db.session().in_transaction()
-    end_unwritten_transaction(db.session())
+    with count_queries(db.engine) as asked:  # only SELECTs ran: nothing to ask the database
+        end_unwritten_transaction(db.session())
     assert not db.session().in_transaction()
+    assert WROTE_ANYTHING not in asked.statements
+    asked_raw: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        asked_raw.append(statement)  # the counter leaves the question out
+
+    db.session.execute(text("SET LOCAL statement_timeout = 5000"))  # not a SELECT: ask
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        end_unwritten_transaction(db.session())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert not db.session().in_transaction() and asked_raw == [WROTE_ANYTHING]
 
     company.name = "Renamed, not flushed"
     end_unwritten_transaction(db.session())
