@@ -200,8 +200,8 @@ def funnel_health(
         }
 
     # The period's moves into and out of each stage; what happened before and after a move
-    # is stored on it (stage_history.py). The team's are read from the monthly roll-ups
-    # (services/rollups.py), the team's or a member's.
+    # is stored on it (stage_history.py). They are read from the monthly roll-ups
+    # (services/rollups.py): the team's, or one member's.
     period = rollups.span(start, end)
     if period is not None:
         kept = rollups.stage_moves(period, [s.id for s in stages], member_id=member_id)

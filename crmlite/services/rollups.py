@@ -474,6 +474,7 @@ def _moves_query(edge_count: int, dialect: str, member: str = "any") -> Select[A
     per stage."""
     stages: Any = bindparam("stages", expanding=True)
     kept_rows: Any = StageMonth if member == "any" else MemberStageMonth
+    theirs = [] if member == "any" else _one_member(kept_rows.account_manager_id, member, kept=True)
     parts: list[Any] = [
         select(
             kept_rows.stage_id,
@@ -485,9 +486,7 @@ def _moves_query(edge_count: int, dialect: str, member: str = "any") -> Select[A
         ).where(
             kept_rows.month.in_(bindparam("months", expanding=True)),
             kept_rows.stage_id.in_(stages),
-            *_one_member(kept_rows.account_manager_id, member, kept=True)
-            if member != "any"
-            else (),
+            *theirs,
         )
     ]
 
