@@ -31,7 +31,9 @@ from playwright.sync_api import (
     Browser,
     ConsoleMessage,
     Error,
+    Locator,
     Page,
+    expect,
     sync_playwright,
 )
 from werkzeug.serving import make_server
@@ -169,3 +171,14 @@ def sign_in_page(page: Page, base_url: str, email: str, password: str = PASSWORD
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+# The classes htmx gives swapped-in content until it has settled (20 ms after the swap).
+UNSETTLED = re.compile(r"\bhtmx-(added|settling|swapping)\b")
+
+
+def settled(swapped: Locator) -> None:
+    """Wait until htmx has readied what it swapped in (its forms and buttons live), as a
+    person's next key or click always comes later than those 20 ms: a test that types at
+    once meets a form that still submits without htmx."""
+    expect(swapped).not_to_have_class(UNSETTLED)

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from crmlite.extensions import db
 from crmlite.models import Role
 from crmlite.services.periods import Month
-from tests.browser.conftest import sign_in_page
+from tests.browser.conftest import settled, sign_in_page
 
 EMAIL = "manny@example.com"
 
@@ -37,12 +37,14 @@ def test_set_a_month_then_clear_it(page: Page, live_server: str, make_member) ->
     expect(row.locator(".field-error")).to_contain_text("whole number")
     expect(quota).to_have_value("12 points")
     expect(quota).to_have_attribute("aria-invalid", "true")
+    settled(row)
 
     quota.fill("350")
     quota.press("Enter")
     expect(row.locator(f"#points-quota-{month.key}")).to_have_text("350")
     expect(row).to_contain_text("set for this month")
     expect(row.get_by_role("status")).to_have_text("Saved.")
+    settled(row)
 
     row.get_by_role("button", name="Clear").click()
     expect(row.locator(f"#points-quota-{month.key}")).to_have_text("500")
