@@ -86,7 +86,7 @@ ONLY_READ = "crmlite_only_read"
 
 
 @event.listens_for(Engine, "begin")
-def _begin_sqlite(conn: Any) -> None:
+def _begin(conn: Any) -> None:
     conn.info[ONLY_READ] = True
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

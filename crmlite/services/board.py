@@ -191,10 +191,7 @@ def column_totals(
     rows, whatever the number of deals); a filtered board adds up its matching deals, and
     Won and Lost add up this quarter's, in one grouped query each."""
     closed_ids = {s.id for s in stage_list if s.is_closed}
-    totals = {
-        s.id: ColumnTotals(weighted_revenue=None if s.id in closed_ids else ZERO)
-        for s in stage_list
-    }
+    totals = _zero_totals(stage_list)
     unfiltered = filters == BoardFilters()
     counted = stage_list
     if unfiltered:
@@ -232,6 +229,11 @@ def _column_amount(stage_list: list[SalesStage]) -> Any:
             (Opportunity.stage_id.in_(lost_ids), func.coalesce(Opportunity.lost_amount, 0))
         )
     return case(*whens, else_=Opportunity.revenue) if whens else Opportunity.revenue
+
+
+def _zero_totals(stage_list: list[SalesStage]) -> dict[int, ColumnTotals]:
+    """Every column's totals before any deal is counted (no weighted figure when closed)."""
+    return {s.id: ColumnTotals(weighted_revenue=None if s.is_closed else ZERO) for s in stage_list}
 
 
 def _column_totals(
@@ -296,9 +298,9 @@ def _card_ids(
     Unsearched, each column is one top-N query on the board index; a text search instead
     ranks the matching opportunities of every column in one pass, as it must read them all.
     """
-    since = quarter_start(today, tz)
     if filters.q:
         return _searched(stage_list, filters, today, tz, offset=offset, limit=limit)[0]
+    since = quarter_start(today, tz)
     shape = tuple((stage.id, stage.is_closed) for stage in stage_list)
     rows = db.session.execute(
         _columns_statement(shape, open_status_ids(), filters),
@@ -316,9 +318,9 @@ def _searched(
     offset: int,
     limit: int,
 ) -> tuple[list[tuple[int, int]], dict[int, ColumnTotals]]:
-    """A text search's cards (as ``_card_ids``) and the totals of the columns they are in,
-    in one pass over the matching opportunities: each ranked in its column, which also
-    counts and adds them up (reading the matches once, not once for each)."""
+    """A text search's cards (as ``_card_ids``) and every column's totals (zero where
+    nothing was found), in one pass over the matching opportunities: each ranked in its
+    column, which also counts and adds them up (reading the matches once, not twice)."""
     column = Opportunity.stage_id
     rank = func.row_number().over(
         partition_by=column,
@@ -346,10 +348,11 @@ def _searched(
         .order_by(ranked.c.stage_id, ranked.c.rank)
     ).all()
     closed_ids = {s.id for s in stage_list if s.is_closed}
-    totals = {
-        row.stage_id: _column_totals(row.stage_id, row.deals, row.amount, row.weighted, closed_ids)
-        for row in rows
-    }
+    totals = _zero_totals(stage_list)
+    for row in rows:
+        totals[row.stage_id] = _column_totals(
+            row.stage_id, row.deals, row.amount, row.weighted, closed_ids
+        )
     return [(row.stage_id, row.id) for row in rows], totals
 
 
@@ -578,12 +581,8 @@ def board(
     """Every column with its totals and first cards."""
     now = now or datetime.now(UTC)
     stage_list = reference.stages()
-    if filters.q:  # the totals come with the cards (a column with none found: zero)
-        ids, found = _searched(stage_list, filters, today, tz, offset=0, limit=per_column)
-        totals = {
-            s.id: found.get(s.id, ColumnTotals(weighted_revenue=None if s.is_closed else ZERO))
-            for s in stage_list
-        }
+    if filters.q:  # the totals come with the cards
+        ids, totals = _searched(stage_list, filters, today, tz, offset=0, limit=per_column)
     else:
         totals = column_totals(stage_list, filters, today, tz)
         ids = _card_ids(stage_list, filters, today, tz, offset=0, limit=per_column)
