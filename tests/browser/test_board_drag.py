@@ -184,6 +184,33 @@ def test_filters_apply_without_reload_and_stay_in_the_url(
     expect(page.locator(".board-card")).to_have_count(1)
 
 
+def test_a_swapped_in_form_is_ready_the_moment_it_shows(
+    page: Page, live_server: str, deals: dict[str, int]
+) -> None:
+    """Keys pressed right after the new-opportunity form shows go where the person looks:
+    htmx settles swapped-in content at once, so its htmx handling and autofocus come with
+    the swap, not 20 ms later, when a quick typist's field would lose its focus to the name
+    and its text land there (seen in CI: "Kern River - Managed NetworkKern River Water")."""
+    open_board(page, live_server)
+    # What the form is like the moment it is in the page (before anyone could type).
+    classes = page.evaluate(
+        """() => new Promise((resolve) => {
+            new MutationObserver((records, observer) => {
+                observer.disconnect();
+                resolve(document.getElementById("new-opportunity-form").className);
+            }).observe(document.getElementById("board-panel"), {childList: true});
+            document.querySelector("[hx-get$='/board/opportunities/new']").click();
+        })"""
+    )
+    assert "new-opportunity" in classes
+    assert "htmx-added" not in classes  # settled: nothing left for htmx to do later
+    form = page.locator("#new-opportunity-form")
+    form.get_by_label("Company").fill("CharTec")
+    form.get_by_label("Opportunity").fill("CharTec - Phone System")
+    expect(form.get_by_label("Company")).to_have_value("CharTec")
+    expect(form.get_by_label("Opportunity")).to_have_value("CharTec - Phone System")
+
+
 def test_new_opportunity_from_the_board(
     page: Page, live_server: str, deals: dict[str, int], make_member: Callable[..., Member]
 ) -> None:
