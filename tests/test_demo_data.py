@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from bench.data import generate
-from crmlite.services import archive, board, rollups
 from bench.data.__main__ import main as bench_data_main
 from crmlite import create_app
 from crmlite.config import TestConfig
@@ -41,6 +40,7 @@ from crmlite.models import (
     SalesStage,
     StageChange,
 )
+from crmlite.services import archive, board, rollups
 from crmlite.services.defaults import load_defaults
 from crmlite.services.funnel import stalled_count
 from crmlite.services.members import authenticate
