@@ -93,7 +93,7 @@ def _triggers_off(bench: Bench) -> Iterator[bool]:
     """PostgreSQL with a superuser: every connection opened meanwhile runs with the triggers
     off (the pool is emptied first); yields whether they are. Those connections are closed
     when it ends, so none of them serves a request later with its triggers off."""
-    engine = bench.session.get_bind()
+    engine = db.engine
     may = engine.dialect.name == "postgresql" and bench.session.scalar(
         text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
     )
