@@ -3,12 +3,13 @@ member has to do next."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from crmlite.extensions import db
@@ -435,28 +436,30 @@ class DueSoon:
         return self.count - len(self.shown)
 
 
-def due_soon(
-    member_id: int, now: datetime, tz: ZoneInfo, *, shown: int = DUE_SOON_SHOWN
-) -> DueSoon:
-    """Open activities with a reminder whose reminder time has come and that have not
-    ended yet (untimed ones: on their day), soonest first: the first `shown`, and how many.
-    Every page shows them: one statement reading only activities that could qualify, as
-    plain rows (the exact rule is applied to them here)."""
-    today = now.astimezone(tz).date()
+# Each reminder band's latest start that may be due (its minutes and the longest's).
+_BANDS = (*REMINDER_BANDS, LONGEST_REMINDER)
+
+
+@functools.cache
+def _due_soon_statement() -> Any:
+    """``due_soon``'s statement, built once (building it took longer than running it)."""
+    now = bindparam("now", type_=Activity.starts_at.type)
+    today = bindparam("today", type_=Activity.due_on.type)
+
+    def soon(band: int) -> Any:
+        return bindparam(f"soon_{band}", type_=Activity.starts_at.type)
+
     starts_soon = or_(
         *(
-            and_(
-                Activity.reminder_minutes <= band,
-                Activity.starts_at <= now + timedelta(minutes=band),
-            )
+            and_(Activity.reminder_minutes <= band, Activity.starts_at <= soon(band))
             for band in REMINDER_BANDS
         ),
         and_(
             Activity.reminder_minutes > REMINDER_BANDS[-1],
-            Activity.starts_at <= now + timedelta(minutes=LONGEST_REMINDER),
+            Activity.starts_at <= soon(LONGEST_REMINDER),
         ),
     )
-    candidates = db.session.execute(
+    return (
         select(
             Activity.starts_at,
             Activity.reminder_minutes,
@@ -467,8 +470,11 @@ def due_soon(
             .label("company_name"),
         )
         .where(
-            Activity.assigned_to_id == member_id,
-            Activity.due_on.between(today - timedelta(days=1), today + timedelta(days=8)),
+            Activity.assigned_to_id == bindparam("member_id"),
+            Activity.due_on.between(
+                bindparam("first_day", type_=Activity.due_on.type),
+                bindparam("last_day", type_=Activity.due_on.type),
+            ),
             Activity.status == ActivityStatus.OPEN.value,
             Activity.reminder_minutes.is_not(None),
             or_(
@@ -478,6 +484,27 @@ def due_soon(
         )
         # Untimed ones after the day's timed ones, as in the list (both engines alike).
         .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
+    )
+
+
+def due_soon(
+    member_id: int, now: datetime, tz: ZoneInfo, *, shown: int = DUE_SOON_SHOWN
+) -> DueSoon:
+    """Open activities with a reminder whose reminder time has come and that have not
+    ended yet (untimed ones: on their day), soonest first: the first `shown`, and how many.
+    Every page shows them: one statement reading only activities that could qualify, as
+    plain rows (the exact rule is applied to them here)."""
+    today = now.astimezone(tz).date()
+    candidates = db.session.execute(
+        _due_soon_statement(),
+        {
+            "member_id": member_id,
+            "now": now,
+            "today": today,
+            "first_day": today - timedelta(days=1),
+            "last_day": today + timedelta(days=8),
+            **{f"soon_{band}": now + timedelta(minutes=band) for band in _BANDS},
+        },
     ).all()
     due = [
         DueItem(row.subject, row.starts_at, row.company_name)

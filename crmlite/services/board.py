@@ -244,19 +244,25 @@ def _column_totals(
     )
 
 
+_KEPT_OPEN_TOTALS = (
+    select(
+        BoardTotal.stage_id,
+        func.sum(BoardTotal.deals),
+        func.sum(BoardTotal.revenue_cents),
+        func.sum(BoardTotal.weighted_cent_percents),
+    )
+    .where(
+        BoardTotal.stage_id.in_(bindparam("stages", expanding=True)),
+        is_open_status(BoardTotal.status_id),
+    )
+    .group_by(BoardTotal.stage_id)
+)
+
+
 def _kept_open_totals(stage_list: list[SalesStage]) -> dict[int, ColumnTotals]:
     """The open stages' totals from ``BoardTotal``: its open statuses' rows, one query."""
     open_ids = [s.id for s in stage_list if not s.is_closed]
-    rows = db.session.execute(
-        select(
-            BoardTotal.stage_id,
-            func.sum(BoardTotal.deals),
-            func.sum(BoardTotal.revenue_cents),
-            func.sum(BoardTotal.weighted_cent_percents),
-        )
-        .where(BoardTotal.stage_id.in_(open_ids), is_open_status(BoardTotal.status_id))
-        .group_by(BoardTotal.stage_id)
-    )
+    rows = db.session.execute(_KEPT_OPEN_TOTALS, {"stages": open_ids})
     return {
         stage_id: ColumnTotals(
             int(count or 0),

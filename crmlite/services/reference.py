@@ -16,9 +16,11 @@ from crmlite.models import (
     TrackKind,
 )
 
+_STAGES = select(SalesStage).order_by(SalesStage.position)
+
 
 def stages() -> list[SalesStage]:
-    return list(db.session.scalars(select(SalesStage).order_by(SalesStage.position)))
+    return list(db.session.scalars(_STAGES))
 
 
 def activity_types() -> list[ActivityType]:

@@ -26,15 +26,14 @@ def is_open_status(status_id: Any) -> ColumnElement[bool]:
     return status_id.in_(select(OpportunityStatus.id).where(~OpportunityStatus.is_closed))
 
 
+_OPEN_STATUS_IDS = (
+    select(OpportunityStatus.id).where(~OpportunityStatus.is_closed).order_by(OpportunityStatus.id)
+)
+
+
 def open_status_ids() -> tuple[int, ...]:
     """The ids of the open statuses (usually one), in order."""
-    return tuple(
-        db.session.scalars(
-            select(OpportunityStatus.id)
-            .where(~OpportunityStatus.is_closed)
-            .order_by(OpportunityStatus.id)
-        )
-    )
+    return tuple(db.session.scalars(_OPEN_STATUS_IDS))
 
 
 def status(*, won: bool = False, lost: bool = False) -> OpportunityStatus:
