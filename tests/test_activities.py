@@ -320,6 +320,42 @@ def test_due_soon_strip(client, signed_in, make_activity, today) -> None:
     assert "Call Jason soon" in client.get("/").get_data(as_text=True)
 
 
+def test_due_soon_reads_its_partial_index_in_a_generic_plan(app) -> None:
+    """psycopg prepares a statement run five times, and PostgreSQL may then plan it once for
+    any values: the strip's statement must still match ix_activities_reminders (WHERE
+    status = 'Open' …), which it cannot when the status is a bound value."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's generic plans")
+    from psycopg.sql import Literal
+
+    compiled = activities_service._due_soon_statement().compile(dialect=db.engine.dialect)
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", compiled.string)))
+    positional = re.sub(
+        r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", compiled.string
+    )
+    connection = db.session.connection()
+    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    connection.exec_driver_sql(f"PREPARE due_soon AS {positional}")
+    now = datetime.now(UTC)
+    values = compiled.construct_params(
+        {
+            "member_id": 1,
+            "now": now,
+            "today": now.date(),
+            "first_day": now.date(),
+            "last_day": now.date(),
+            **{f"soon_{band}": now for band in activities_service._BANDS},
+        }
+    )
+    raw = connection.connection.dbapi_connection
+    arguments = ", ".join(Literal(values[n]).as_string(raw) for n in names)
+    plan = "\n".join(
+        row[0] for row in connection.exec_driver_sql(f"EXPLAIN EXECUTE due_soon({arguments})")
+    )
+    connection.exec_driver_sql("DEALLOCATE due_soon")
+    assert "ix_activities_reminders" in plan, plan
+
+
 def test_due_soon_shows_the_soonest_five_and_counts_the_rest(
     client, signed_in, make_activity, make_company
 ) -> None:

@@ -77,7 +77,8 @@ def card_urls() -> dict[str, Any]:
         """A column's cards, each as ``_cards.html`` renders it (see ``_rendered_card``)."""
         place = (urls.detail(0), str(g.tz))
         movable.consider(card.id for card in cards)
-        return Markup("").join(_rendered_card(card, card.id in movable, place) for card in cards)
+        # Each card is already safe HTML: joined as text, not escaped once more one by one.
+        return Markup("".join(_rendered_card(card, card.id in movable, place) for card in cards))
 
     return {"urls": urls, "movable": movable, "card_list": card_list}
 
