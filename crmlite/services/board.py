@@ -400,7 +400,8 @@ def _columns_statement(
     each read in the order of an index from its first row, never sorting a whole column:
     open deals without any open activity, longest in the stage first; those stalled on
     overdue activities, oldest first; those with a next step, by its day. Won and Lost:
-    newest first. The parts are ranked per column and the page's rows kept."""
+    newest first. The parts are ranked per column and the page's rows kept: stage id,
+    opportunity id, the column's position and the card's rank in it."""
     today: Any = bindparam("today", type_=Date)  # stands for the day, a date
     take = bindparam("take", type_=Integer)
     order = [Opportunity.first_open_activity_on, Opportunity.stage_entered_at, Opportunity.id]
@@ -468,8 +469,9 @@ def _column_cards_statement(
 ) -> Any:
     """The unsearched board's page of cards with everything they show, in one statement:
     ``_columns_statement``'s ranked ids joined to the cards' rows (``_CARD_ROWS``). The same
-    text at every request, so PostgreSQL keeps it prepared (a list of ids, different in
-    length each time, was planned again every time: 2.6 ms of a 7 ms board)."""
+    text at every request, so PostgreSQL keeps it prepared (a second statement on a list of
+    ids, of another length each time, was planned again every time: 6.7 → 4.3 ms for the
+    cards at 10,000 open deals)."""
     page = _columns_statement(shape, open_statuses, filters).order_by(None).subquery("page")
     return _CARD_ROWS.add_columns(page.c.position, page.c.rank, page.c.stage_id).join(
         page, page.c.id == Opportunity.id
