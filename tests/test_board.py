@@ -9,13 +9,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import template_rendered
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from crmlite.extensions import db
 from crmlite.models import Activity, Company, Opportunity, Role, StageChange
-from crmlite.services.team import local_today
-from tests.conftest import activity_type, page_token, stage, status
+from crmlite.services.team import get_team, local_today
+from tests.conftest import activity_type, page_token, sign_in, stage, status
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -524,3 +525,52 @@ def test_new_opportunity_in_place(client, signed_in, htmx) -> None:
     assert db.session.scalar(select(func.count(StageChange.id))) == 1
     assert f"afterbegin:#stage-{stage('Prospect').id}-cards" in html
     assert header(html, "Prospect") == "1 deal · $6,200 · $620 weighted"
+
+
+def test_a_board_shown_again_unchanged_is_not_rendered_again(
+    app, client, signed_in, make_opportunity, make_member, make_company
+) -> None:
+    """The columns' HTML is kept per everything it shows: the same board again costs no
+    rendering; a change to a card, or a member who may move other cards, gets its own."""
+    manager = signed_in(Role.MANAGER)
+    rep = make_member(role=Role.REP, email="rep@example.com")
+    water = make_company(name="Kern River Water")
+    theirs = make_opportunity(
+        name="Network upgrade", company_id=water.id, account_manager_id=manager.id
+    )
+    db.session.commit()
+    rendered: list[str] = []
+
+    def note(_sender, template, **_extra) -> None:
+        rendered.append(template.name)
+
+    template_rendered.connect(note, app)
+    try:
+        first = client.get("/board/").get_data(as_text=True)
+        again = client.get("/board/").get_data(as_text=True)
+        assert rendered.count("board/_board.html") == 1
+        assert column(again, "Prospect") == column(first, "Prospect")
+        assert re.search(rf'id="card-{theirs.id}"[^>]*data-movable', first)
+
+        # The rep sees the same cards, but may not move the manager's deal.
+        as_rep = app.test_client()
+        assert sign_in(as_rep, rep.email).status_code == 302
+        html = as_rep.get("/board/").get_data(as_text=True)
+        assert rendered.count("board/_board.html") == 2
+        card = re.search(rf'<li class="board-card[^>]*id="card-{theirs.id}"[^>]*>', html).group(0)
+        assert "data-movable" not in card
+
+        # A renamed company shows at once (its deals' version is not what changed).
+        db.session.get(Company, water.id).name = "Kern River Utilities"
+        db.session.commit()
+        html = client.get("/board/").get_data(as_text=True)
+        assert "Kern River Utilities" in column(html, "Prospect")
+        assert rendered.count("board/_board.html") == 3
+
+        # So does the team's currency in the column totals.
+        get_team().currency = "EUR"
+        db.session.commit()
+        html = client.get("/board/").get_data(as_text=True)
+        assert header(html, "Prospect").startswith("1 deal · €1,000")
+    finally:
+        template_rendered.disconnect(note, app)

@@ -89,6 +89,11 @@ class Movable:
         self._all = permissions.allows(member, "opportunity.change")
         self._known: dict[int, bool] = {}
 
+    @property
+    def everything(self) -> bool:
+        """Whether the member may move every card (a manager)."""
+        return self._all
+
     def consider(self, opportunity_ids: Iterable[int]) -> None:
         """Find out, in one query, which of these cards not asked about yet may move."""
         if self._all:

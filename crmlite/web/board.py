@@ -4,7 +4,9 @@ between them, filters kept in the URL."""
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Collection
+from dataclasses import astuple
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -178,20 +180,78 @@ def index() -> str | tuple[str, dict[str, str]]:
     live = {"board_version": board_live.version(), "poll_seconds": _poll_seconds()}
     columns = board_service.board(filters, _today(), g.tz)
     _movable().consider(card.id for column in columns for card in column.cards)  # one query
-    context = {"columns": columns, "filters": filters, **live}
+    panel = _panel(columns, filters, **live)
     if is_htmx() and request.headers.get("HX-Target") == "board":
         if request.args.get("live"):  # the live board catching up: the address stays
-            return render_template("board/_board.html", **context)
+            return panel
         # The address bar keeps the filters (only those set), so the view can be shared;
         # the chips of the active filters come along out of band.
         url = url_for("board.index", **filters.query_args())
         chips = _chips(filters, _filter_choices())
-        html = render_template("board/_board.html", chips=chips, chips_oob=True, **context)
-        return html, {"HX-Push-Url": url}
+        bar = render_template("board/_bar_oob.html", chips=chips, filters=filters)
+        return panel + Markup(bar), {"HX-Push-Url": url}
     choices = _filter_choices()
     return render_template(
-        "board/page.html", choices=choices, chips=_chips(filters, choices), **context
+        "board/page.html",
+        panel=panel,
+        choices=choices,
+        chips=_chips(filters, choices),
+        filters=filters,
     )
+
+
+# The board's columns as HTML (``_board.html``), kept for the latest boards shown: the same
+# board shown again while nothing on it changed (a reload, a colleague's board, the same
+# filters) is not rendered again. The key holds everything the HTML shows.
+_PANELS: dict[Any, str] = {}
+_PANELS_LOCK = threading.Lock()
+PANELS_KEPT = 32
+
+
+def _panel(
+    columns: list[board_service.Column],
+    filters: BoardFilters,
+    board_version: str,
+    poll_seconds: str,
+) -> Markup:
+    movable = _movable()
+    shown = [card.id for column in columns for card in column.cards]
+    key = (
+        tuple(
+            (
+                c.stage.id,
+                c.stage.name,
+                c.stage.is_won,
+                c.stage.is_lost,
+                astuple(c.totals),
+                tuple(c.cards),
+                c.has_more,
+                c.next_offset,
+            )
+            for c in columns
+        ),
+        filters,
+        None if movable.everything else frozenset(i for i in shown if i in movable),
+        board_version,
+        poll_seconds,
+        url_for("board.index"),  # behind a proxy the links' prefix may differ
+        str(g.tz),
+        g.team.currency,  # the column totals' money
+    )
+    html = _PANELS.get(key)
+    if html is None:
+        html = render_template(
+            "board/_board.html",
+            columns=columns,
+            filters=filters,
+            board_version=board_version,
+            poll_seconds=poll_seconds,
+        )
+        with _PANELS_LOCK:  # a threaded server's requests may store at the same time
+            if len(_PANELS) >= PANELS_KEPT:
+                _PANELS.pop(next(iter(_PANELS)))  # the oldest
+            _PANELS[key] = html
+    return Markup(html)
 
 
 @bp.get("/export.<fmt>")
