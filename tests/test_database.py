@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -17,7 +19,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from crmlite.database import (
     WROTE_ANYTHING,
     commit_keeping,
-    count_queries,
     end_unwritten_transaction,
     write_intent,
 )
@@ -224,27 +225,36 @@ def postgresql_only(app):
         pytest.skip("PostgreSQL's transactions and psycopg's prepared statements")
 
 
+@contextmanager
+def raw_statements() -> Iterator[list[str]]:
+    """Every statement sent meanwhile (``count_queries`` leaves out the question asked of a
+    transaction that may have written)."""
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
 def test_a_transaction_that_wrote_nothing_ends_with_commit(postgresql_only, make_company) -> None:
     """Read only: committed (for the database the same as a rollback), so psycopg keeps its
     prepared statements; with a write, flushed or not, left for the rollback."""
     company = make_company(name="Acme")
     db.session.scalar(select(Contact.id))
     assert db.session().in_transaction()
-    with count_queries(db.engine) as asked:  # only SELECTs ran: nothing to ask the database
+    with raw_statements() as asked:  # only SELECTs ran: nothing to ask the database
         end_unwritten_transaction(db.session())
     assert not db.session().in_transaction()
-    assert WROTE_ANYTHING not in asked.statements
-    asked_raw: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        asked_raw.append(statement)  # the counter leaves the question out
+    assert WROTE_ANYTHING not in asked
 
     db.session.execute(text("SET LOCAL statement_timeout = 5000"))  # not a SELECT: ask
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with raw_statements() as asked_raw:
         end_unwritten_transaction(db.session())
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert not db.session().in_transaction() and asked_raw == [WROTE_ANYTHING]
 
     company.name = "Renamed, not flushed"

@@ -4,7 +4,6 @@ every open board; which cards a member may move; who changed a card meanwhile.""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,15 +43,13 @@ def _version_parts() -> tuple[Any, Any]:
     return latest, highest
 
 
-@functools.cache
-def _version_statement() -> Any:
-    return select(*_version_parts())
+_VERSION = select(*_version_parts())
 
 
 def version() -> str:
     """The latest change to any opportunity and the highest id, as one token: one query,
     each half an index lookup."""
-    row = db.session.execute(_version_statement()).one()
+    row = db.session.execute(_VERSION).one()
     return _encode(row[0], row[1])
 
 

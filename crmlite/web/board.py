@@ -120,22 +120,20 @@ _FILTER_LISTS: dict[str, tuple[Any, Any]] = {
 }
 
 
-@functools.cache
-def _filter_choices_statement() -> Any:
-    """Every list of the filter bar in one statement, built once (building it each time
-    took longer than running it)."""
-    return union_all(
-        *(
-            select(literal(key).label("kind"), model.id, model.name.label("name")).where(active)
-            for key, (model, active) in _FILTER_LISTS.items()
-        )
-    ).order_by(text("kind"), text("name"))
+# Every list of the filter bar in one statement, built once (building it each time took
+# longer than running it).
+_FILTER_CHOICES = union_all(
+    *(
+        select(literal(key).label("kind"), model.id, model.name.label("name")).where(active)
+        for key, (model, active) in _FILTER_LISTS.items()
+    )
+).order_by(text("kind"), text("name"))
 
 
 def _filter_choices() -> dict[str, Any]:
     """The filter bar's options (id and name), every list in one statement."""
     choices: dict[str, Any] = {key: [] for key in _FILTER_LISTS}
-    for row in db.session.execute(_filter_choices_statement()):
+    for row in db.session.execute(_FILTER_CHOICES):
         choices[row.kind].append(row)
     return {**choices, "ratings": RATINGS}
 

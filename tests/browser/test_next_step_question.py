@@ -120,8 +120,8 @@ def test_escape_puts_the_card_back(page: Page, live_server: str, deal: int) -> N
     dialog = page.locator(f"#card-{deal} dialog.next-step-dialog")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_label("Next step", exact=True)).to_have_value(str(activity_type("DM").id))
-    # Ready as a person sees it: modal, its buttons live (htmx readies the new content
-    # after its settle delay; a key pressed within those 20 ms met a plain open dialog).
+    # Ready as a person sees it: modal, its buttons live (with htmx's 20 ms settle delay,
+    # which base.html no longer has, a key pressed at once met a plain open dialog).
     expect(dialog).to_have_attribute("data-modal-on", "1")
     page.keyboard.press("Escape")
     expect(page.locator("dialog.next-step-dialog")).to_have_count(0)
