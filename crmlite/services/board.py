@@ -21,6 +21,7 @@ from sqlalchemy import (
     cast,
     false,
     func,
+    literal,
     literal_column,
     null,
     or_,
@@ -166,7 +167,9 @@ def _filtered(query: Any, filters: BoardFilters, today: date) -> Any:
     }
     for column, value in exact.items():
         if value is not None:
-            query = query.where(column == value)
+            # Written into the text when it runs, so the board's cards keep no bound value
+            # (see _columns_statement).
+            query = query.where(column == literal(value, column.type, literal_execute=True))
     if filters.stalled_only:
         query = query.where(stalled(today))
     if filters.q:
@@ -391,8 +394,7 @@ def _none(column: Any) -> Any:
 
 
 def _number(value: int) -> Any:
-    """An integer written into the statement's text, not bound: each part's column
-    position, stage and part number (sixty values bound at every run cost 0.1-0.25 ms)."""
+    """An integer written into the statement's text, not bound."""
     return literal_column(str(int(value)), Integer)
 
 
@@ -401,20 +403,24 @@ def _columns_statement(
     shape: tuple[tuple[int, bool], ...], open_statuses: tuple[int, ...], filters: BoardFilters
 ) -> Any:
     """The unsearched board's cards in one statement, built once per set of stages and
-    filters (the day and the page are parameters). Each column comes in up to three parts,
-    each read in the order of an index from its first row, never sorting a whole column:
-    open deals without any open activity, longest in the stage first; those stalled on
-    overdue activities, oldest first; those with a next step, by its day. Won and Lost:
-    newest first. The parts are ranked per column and the page's rows kept: stage id,
-    opportunity id, the column's position and the card's rank in it."""
-    today: Any = bindparam("today", type_=Date)  # stands for the day, a date
-    take = bindparam("take", type_=Integer)
+    filters. Each column comes in up to three parts, each read in the order of an index
+    from its first row, never sorting a whole column: open deals without any open activity,
+    longest in the stage first; those stalled on overdue activities, oldest first; those
+    with a next step, by its day. Won and Lost: newest first. The parts are ranked per
+    column and the page's rows kept: stage id, opportunity id, the column's position and
+    the card's rank in it."""
+    # The day and the page are written into the text when it runs, like the stages and
+    # statuses here: a statement with no parameters is planned once by PostgreSQL and its
+    # plan kept (with parameters it was planned again at every run once the table grew:
+    # 3 ms of the 9 at 100,000 open deals).
+    today: Any = bindparam("today", type_=Date, literal_execute=True)  # the day, a date
+    take = bindparam("take", type_=Integer, literal_execute=True)
     order = [Opportunity.first_open_activity_on, Opportunity.stage_entered_at, Opportunity.id]
     parts: list[Any] = []
     for position, (stage_id, is_closed) in enumerate(shape):
         if is_closed:
-            since = bindparam("since", type_=Opportunity.closed_at.type)
-            where = [Opportunity.stage_id == stage_id, Opportunity.closed_at >= since]
+            since = bindparam("since", type_=Opportunity.closed_at.type, literal_execute=True)
+            where = [Opportunity.stage_id == _number(stage_id), Opportunity.closed_at >= since]
             ordered: list[tuple[list[Any], list[Any]]] = [
                 (where, [Opportunity.closed_at.desc(), Opportunity.id])
             ]
@@ -422,7 +428,10 @@ def _columns_statement(
             planned = Opportunity.first_open_activity_on.is_not(None)
             # The open statuses by id: twenty parts each with a subquery cost PostgreSQL
             # more to plan than to run.
-            where = [Opportunity.stage_id == stage_id, Opportunity.status_id.in_(open_statuses)]
+            where = [
+                Opportunity.stage_id == _number(stage_id),
+                Opportunity.status_id.in_([_number(i) for i in open_statuses]),
+            ]
             ordered = [
                 ([*where, Opportunity.first_open_activity_on.is_(None)], order),
                 ([*where, planned, ~has_next_step(today)], order),
@@ -463,7 +472,10 @@ def _columns_statement(
     ranked = select(both.c.position, both.c.stage_id, both.c.id, rank.label("rank")).subquery()
     return (
         select(ranked.c.stage_id, ranked.c.id, ranked.c.position, ranked.c.rank)
-        .where(ranked.c.rank > bindparam("offset", type_=Integer), ranked.c.rank <= take)
+        .where(
+            ranked.c.rank > bindparam("offset", type_=Integer, literal_execute=True),
+            ranked.c.rank <= take,
+        )
         .order_by(ranked.c.position, ranked.c.rank)
     )
 
@@ -529,10 +541,10 @@ _EARLIEST_OPEN = (
     select(Activity.id)
     .where(
         Activity.opportunity_id == Opportunity.id,
-        Activity.status == ActivityStatus.OPEN.value,
+        Activity.status == literal_column(f"'{ActivityStatus.OPEN.value}'"),
     )
     .order_by(Activity.due_on, Activity.starts_at.is_(None), Activity.starts_at, Activity.id)
-    .limit(1)
+    .limit(_number(1))
     .correlate(Opportunity)
     .scalar_subquery()
 )
@@ -543,11 +555,11 @@ _EARLIEST_OPEN = (
 _CHECKLIST = (
     select(
         cast(func.count(ChecklistItem.done_at), String)
-        + "/"
+        + literal_column("'/'")
         + cast(func.count(ChecklistItem.id), String)
     )
     .where(ChecklistItem.opportunity_id == Opportunity.id)
-    .having(func.count(ChecklistItem.id) > 0)
+    .having(func.count(ChecklistItem.id) > _number(0))
     .correlate(Opportunity)
     .scalar_subquery()
 )
