@@ -154,26 +154,48 @@ def measure(
     warmup: int = 5,
 ) -> Result:
     """Time `request(i)` `runs` times after `warmup` calls; count the SQL of the last one."""
+    return measure_together(app, {name: request}, engine, data, runs=runs, warmup=warmup)[0]
+
+
+def measure_together(
+    app: Flask,
+    requests: dict[str, Callable[[int], Any]],
+    engine: str,
+    data: str,
+    runs: int = 60,
+    warmup: int = 5,
+) -> list[Result]:
+    """Time several requests taking turns (one of each, `runs` times, after `warmup` of
+    each), so that a page and the floor it is compared with meet the machine's same
+    moments: a machine slowing down for a while slows both alike. The SQL of each one's
+    last call is counted."""
     for i in range(warmup):
-        request(i)
-    timings = []
+        for request in requests.values():
+            request(i)
+    timings: dict[str, list[float]] = {name: [] for name in requests}
     for i in range(runs):
-        started = time.perf_counter()
-        request(warmup + i)
-        timings.append((time.perf_counter() - started) * 1000)
-    with app.app_context(), count_queries(db.engine) as counted:
-        request(warmup + runs)
-    timings.sort()
-    return Result(
-        name,
-        engine,
-        data,
-        runs,
-        round(statistics.median(timings), 2),
-        round(timings[int(len(timings) * 0.95) - 1], 2),
-        round(timings[-1], 2),
-        counted.count,
-    )
+        for name, request in requests.items():
+            started = time.perf_counter()
+            request(warmup + i)
+            timings[name].append((time.perf_counter() - started) * 1000)
+    results = []
+    for name, request in requests.items():
+        with app.app_context(), count_queries(db.engine) as counted:
+            request(warmup + runs)
+        times = sorted(timings[name])
+        results.append(
+            Result(
+                name,
+                engine,
+                data,
+                runs,
+                round(statistics.median(times), 2),
+                round(times[int(len(times) * 0.95) - 1], 2),
+                round(times[-1], 2),
+                counted.count,
+            )
+        )
+    return results
 
 
 def save(results: Sequence[Result | dict[str, Any]], file_name: str) -> None:
