@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -220,13 +221,14 @@ def test_board_query_count_does_not_grow(
     assert many.count == few.count, many.statements
 
 
-def test_the_boards_cards_are_planned_once_on_postgresql(
+def test_the_boards_cards_and_closed_totals_are_planned_once_on_postgresql(
     app, make_opportunity, make_activity, make_member, today
 ) -> None:
     """psycopg prepares a statement run five times; PostgreSQL plans a prepared statement
     with bound values anew for each of its first five runs, and for good whenever the plan
     for any values looks dearer (it did, on a large table: 3 ms of planning per board). The
-    board's cards carry no bound value, so they are planned once and the plan kept."""
+    board's cards and its Won and Lost totals carry no bound value, so they are planned once
+    and the plan kept."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plans of prepared statements")
     from crmlite.services import board as board_service
@@ -234,19 +236,35 @@ def test_the_boards_cards_are_planned_once_on_postgresql(
     rep = make_member()
     deal = make_opportunity(name="Planned once", account_manager_id=rep.id, rating="Hot")
     make_activity(rep, "Call", due_on=today, opportunity_id=deal.id)
+    make_opportunity(
+        name="Won lately",
+        stage_name="Won",
+        revenue="700.00",
+        won_amount=Decimal("650.00"),
+        closed_at=datetime.now(UTC),
+    )
     filtered = board_service.BoardFilters(account_manager_id=rep.id, rating="Hot")
-    for filters in (board_service.BoardFilters(), filtered):
+    for filters, shown, won in ((board_service.BoardFilters(), 2, "650.00"), (filtered, 1, "0")):
         for _ in range(8):  # prepared at the sixth run, then run from its plan
             columns = board_service.board(filters, today, LA)
-        assert [c.name for column in columns for c in column.cards] == ["Planned once"]
-    plans = db.session.execute(
-        text(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
-            " WHERE statement LIKE 'SELECT opportunities.id, opportunities.name,%'"
-            " AND statement LIKE '%row_number()%'"  # the board's page, not cards by id
-        )
-    ).all()
-    assert len(plans) >= 2 and all(custom == 0 and generic > 0 for generic, custom in plans), plans
+        assert sum(len(column.cards) for column in columns) == shown
+        won_column = next(column for column in columns if column.stage.is_won)
+        assert won_column.totals.amount == Decimal(won)
+
+    def plans(statement: str) -> list[Any]:
+        return db.session.execute(
+            text(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE :statement"
+            ),
+            {"statement": statement},
+        ).all()
+
+    # The board's pages (not its cards by id) and its Won and Lost totals.
+    cards = plans("SELECT opportunities.id, opportunities.name,%row_number()%")
+    closed = plans("SELECT anon_1.stage_id, sum(anon_1.deals)%board_closed_rollups%")
+    assert len(cards) >= 2 and len(closed) >= 1, (cards, closed)
+    assert all(custom == 0 and generic > 0 for generic, custom in cards + closed), (cards, closed)
 
 
 def move(htmx, opportunity: Opportunity, stage_name: str, **extra) -> str:

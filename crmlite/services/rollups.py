@@ -274,14 +274,18 @@ def _edge_params(period: Span) -> dict[str, Any]:
     return params
 
 
-def _in_edge(moment: Any, n: int) -> list[ColumnElement[bool]]:
+def _in_edge(moment: Any, n: int, *, written: bool = False) -> list[ColumnElement[bool]]:
     """``moment`` in edge n's hours: one index range per edge (SQLite plans an OR of two
-    ranges as a pass over every row of the statuses or stages asked for)."""
-    return [moment >= bindparam(f"lower{n}"), moment < bindparam(f"upper{n}")]
+    ranges as a pass over every row of the statuses or stages asked for). ``written``: the
+    hours written into the statement's text when it runs, not bound."""
+    return [
+        moment >= bindparam(f"lower{n}", literal_execute=written),
+        moment < bindparam(f"upper{n}", literal_execute=written),
+    ]
 
 
-def _sign(n: int) -> Any:
-    return bindparam(f"sign{n}", type_=Integer)
+def _sign(n: int, *, written: bool = False) -> Any:
+    return bindparam(f"sign{n}", type_=Integer, literal_execute=written)
 
 
 def _one_member(column: Any, member: str, *, kept: bool = False) -> list[ColumnElement[bool]]:
@@ -399,27 +403,33 @@ def lost_reasons(
 @cache
 def _board_closed_query(edge_count: int) -> Select[Any]:
     """board_closed's statement, built once per shape: the board's closed rows from the
-    first month on, and the deals of the edge, added up per stage."""
-    stages: Any = bindparam("stages", expanding=True)
+    first month on, and the deals of the edge, added up per stage. Every board asks it: its
+    values are written into its text when it runs, so PostgreSQL plans it once and keeps
+    the plan (bound, it was planned again at every board)."""
+    stages: Any = bindparam("stages", expanding=True, literal_execute=True)
+    first: Any = bindparam("first", literal_execute=True)
     parts: list[Any] = [
         select(
             BoardClosedMonth.stage_id,
             BoardClosedMonth.deals,
             BoardClosedMonth.won_cents,
             BoardClosedMonth.lost_cents,
-        ).where(BoardClosedMonth.stage_id.in_(stages), BoardClosedMonth.month >= bindparam("first"))
+        ).where(BoardClosedMonth.stage_id.in_(stages), BoardClosedMonth.month >= first)
     ]
 
     def in_cents(amount: Any) -> Any:
-        return cast(func.round(func.coalesce(amount, 0) * 100), BigInteger)
+        return cast(
+            func.round(func.coalesce(amount, literal_column("0")) * literal_column("100")),
+            BigInteger,
+        )
 
     parts += [
         select(
             Opportunity.stage_id,
-            _sign(n),
-            _sign(n) * in_cents(Opportunity.won_amount),
-            _sign(n) * in_cents(Opportunity.lost_amount),
-        ).where(Opportunity.stage_id.in_(stages), *_in_edge(Opportunity.closed_at, n))
+            _sign(n, written=True),
+            _sign(n, written=True) * in_cents(Opportunity.won_amount),
+            _sign(n, written=True) * in_cents(Opportunity.lost_amount),
+        ).where(Opportunity.stage_id.in_(stages), *_in_edge(Opportunity.closed_at, n, written=True))
         for n in range(edge_count)
     ]
     return _added_up(parts)
