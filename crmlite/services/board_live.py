@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Integer, any_, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from crmlite.extensions import db
@@ -75,6 +76,15 @@ def caught_up(since: str | None, opportunity_id: int) -> str | None:
     return _encode(current_latest, current_max_id)
 
 
+def _among(opportunity_ids: list[int]) -> ColumnElement[bool]:
+    """SQL: the opportunity is one of these. On PostgreSQL the ids are one array value, so
+    the statement is the same for any number of them and planned once (a list of 200 bound
+    values was planned again at every rep's board: 2 ms); elsewhere a list."""
+    if db.engine.dialect.name == "postgresql":
+        return Opportunity.id == any_(literal(opportunity_ids, ARRAY(Integer)))
+    return Opportunity.id.in_(opportunity_ids)
+
+
 class Movable:
     """The cards a member may move (``opportunity.change``), asked per card by the board's
     templates: everything for a manager, else those of the cards shown that are the
@@ -99,9 +109,7 @@ class Movable:
         if not asked:
             return
         condition = permissions.where(self._member, "opportunity.change")
-        allowed = set(
-            db.session.scalars(select(Opportunity.id).where(Opportunity.id.in_(asked), condition))
-        )
+        allowed = set(db.session.scalars(select(Opportunity.id).where(_among(asked), condition)))
         self._known.update((i, i in allowed) for i in asked)
 
     def __contains__(self, opportunity_id: int) -> bool:
