@@ -374,9 +374,9 @@ def test_a_plain_move_reads_nothing_twice(
     client, signed_in, make_opportunity, make_activity, queries, today
 ) -> None:
     """A drop forward with a next step scheduled, as the board sends it (current but for
-    this move): the sign-in, the team, the deal, the stages (once), its next step; the
-    UPDATE, the history (INSERT, then its derived columns), the webhooks to tell; then the
-    card, the two headers and the board's version. Nothing read again after the commit (the
+    this move): the sign-in (the team read with it), the deal, the stages (once), its next
+    step; the UPDATE, the history (INSERT, then its derived columns), the webhooks to tell;
+    then the card, the two headers and the board's version. Nothing read again after the commit (the
     member, the team, the stages), nor all of the rep's movable cards for this one."""
     me = signed_in(Role.REP)
     deal = make_opportunity(account_manager_id=me.id, revenue="1000.00")
@@ -409,8 +409,10 @@ def test_a_plain_move_reads_nothing_twice(
     ]
     assert sum(s.startswith("SELECT sales_stages.") for s in statements) == 1, statements
     assert sum(s.startswith("SELECT members.") for s in statements) == 1, statements
-    assert sum(s.startswith("SELECT team.") for s in statements) == 1, statements
-    assert len(statements) == 12, statements
+    the_sign_in = next(s for s in statements if s.startswith("SELECT members."))
+    assert "team.time_zone" in the_sign_in  # the team's settings read with the sign-in
+    assert sum(s.startswith("SELECT team.") for s in statements) == 0, statements
+    assert len(statements) == 11, statements
 
 
 def test_lost_asks_for_a_reason_which_is_required(

@@ -259,8 +259,9 @@ def _register_guards(app: Flask) -> None:
 
         if request.endpoint and request.endpoint != "static":
             # Held for the request, so later get_team() calls find it in the session's
-            # identity map instead of querying again.
-            g.team = get_team()
+            # identity map instead of querying again. A signed-in request has it already
+            # (read with the sign-in, web/sessions.py).
+            g.team = g.get("team") or get_team()
             g.team_name = g.team.name
             g.tz = ZoneInfo(g.team.time_zone)
 

@@ -49,15 +49,16 @@ def load_member(user_id: str) -> Member | None:
     """The member of the sign-in this cookie stands for, or None once it has ended."""
     member_id, _, token = user_id.partition(":")
     ident = parse_id(member_id)
-    row = sessions.find_session(ident, token, now=utcnow()) if ident and token else None
-    if row is not None and not row.remember and _idle_too_long():
-        row = None
-    if row is None:
+    found = sessions.find_session(ident, token, now=utcnow()) if ident and token else None
+    if found is not None and not found.session.remember and _idle_too_long():
+        found = None
+    if found is None:
         _forget_sign_in()
         return None
-    g.member_session = row
+    g.member_session = found.session
+    g.team = found.team  # read with the sign-in; the team_settings hook keeps it
     _note_activity()
-    return row.member
+    return found.session.member
 
 
 def _idle_too_long() -> bool:
