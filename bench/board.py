@@ -3,9 +3,9 @@
 Targets (issue #16), on both engines, with 10,000 and 100,000 open opportunities: the board
 at most 1.3 × the floor measured in the same run, the two taking turns request by request
 (``bench/board_floor.py``: a minimal Flask + SQLAlchemy + Jinja page of 300 cards from the
-same database), p95 under 30 ms, at most 600
-bytes of HTML per card; the change poll under 3 ms; a card move under 15 ms p50; a constant
-number of SQL statements per request. Under load: ``bench/board_load.py``.
+same database), p95 under 30 ms, at most 600 bytes of HTML per card; the change poll under
+3 ms; a card move under 15 ms p50; a constant number of SQL statements per request. Under
+load: ``bench/board_load.py``.
 
     .venv/bin/python -m bench.board [--engines sqlite,postgresql] [--sizes 10000,100000]
         [--loaded URL]

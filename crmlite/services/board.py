@@ -578,7 +578,7 @@ _CARD_ROWS = (
         Opportunity.expected_close_on,
         # Looked up per card (an index probe each): a join would let PostgreSQL hash the
         # whole table for a page of 200 cards. The few members are joined (PostgreSQL
-        # scanned them once per card: 0.8 ms of the board's 6.7 at 10,000 open deals).
+        # scanned them once per card: 0.8 ms of the cards' 6.7 at 10,000 open deals).
         _name_of(Company, Opportunity.company_id).label("company_name"),
         Member.name.label("account_manager_name"),
         Opportunity.won_amount,
