@@ -20,7 +20,19 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, cast, event, func, inspect, literal, select, text
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    cast,
+    event,
+    func,
+    inspect,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
@@ -118,6 +130,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def written(value: int | str) -> Any:
+    """A constant of crmlite's own (a status, a stage id, a count) written into a
+    statement's text, not bound: PostgreSQL's plan for a prepared statement then sees it (a
+    partial index's WHERE, a LIMIT), and a statement with no bound value at all is planned
+    once and its plan kept."""
+    if isinstance(value, int):
+        return literal_column(str(int(value)), Integer)
+    return literal_column("'" + value.replace("'", "''") + "'", String)
 
 
 def utcnow() -> datetime:

@@ -376,8 +376,9 @@ def test_a_plain_move_reads_nothing_twice(
     """A drop forward with a next step scheduled, as the board sends it (current but for
     this move): the sign-in (the team read with it), the deal, the stages (once), its next
     step; the UPDATE, the history (INSERT, then its derived columns), the webhooks to tell;
-    then the card, the two headers and the board's version. Nothing read again after the commit (the
-    member, the team, the stages), nor all of the rep's movable cards for this one."""
+    then the card, the two headers and the board's version. Nothing read again after the
+    commit (the member, the team, the stages), nor all of the rep's movable cards for this
+    one."""
     me = signed_in(Role.REP)
     deal = make_opportunity(account_manager_id=me.id, revenue="1000.00")
     make_activity(me, "Booked", due_on=today + timedelta(days=1), opportunity_id=deal.id)

@@ -44,7 +44,6 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    literal_column,
     or_,
     select,
     union_all,
@@ -52,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from crmlite.database import utcnow
+from crmlite.database import utcnow, written
 from crmlite.extensions import db
 from crmlite.models import (
     Activity,
@@ -376,7 +375,7 @@ def _closed_in(month: Month, tz: ZoneInfo) -> list[Any]:
     return [
         # A literal, not a bound value, so the planner matches the partial index
         # ix_activities_points (WHERE status = 'Closed') and totals come from it alone.
-        Activity.status == literal_column(f"'{ActivityStatus.CLOSED.value}'"),
+        Activity.status == written(ActivityStatus.CLOSED.value),
         Activity.closed_at >= start,
         Activity.closed_at < end,
     ]

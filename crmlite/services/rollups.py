@@ -30,12 +30,12 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal_column,
     select,
     text,
     union_all,
 )
 
+from crmlite.database import written
 from crmlite.extensions import db
 from crmlite.models import (
     BoardClosedMonth,
@@ -177,7 +177,7 @@ def _between(keys: tuple[str, ...], basis: Basis, edge_count: int, member: str) 
     edges = [
         select(
             *(KEYS[name][1].label(label) for name, label in zip(keys, labels, strict=True)),
-            literal_column(str(n)).label("edge"),
+            written(n).label("edge"),
             won_amount(basis).label("amount"),
         ).where(
             Opportunity.status_id.in_(bindparam("statuses", expanding=True)),
@@ -419,7 +419,7 @@ def _board_closed_query(edge_count: int) -> Select[Any]:
 
     def in_cents(amount: Any) -> Any:
         return cast(
-            func.round(func.coalesce(amount, literal_column("0")) * literal_column("100")),
+            func.round(func.coalesce(amount, written(0)) * written(100)),
             BigInteger,
         )
 
@@ -508,7 +508,7 @@ def _moves_query(edge_count: int, dialect: str, member: str = "any") -> Select[A
         .scalar_subquery()
     )
     whose = [] if member == "any" else _one_member(whose_deal, member)
-    none: Any = literal_column("0")
+    none: Any = written(0)
     for n in range(edge_count):
         sign = _sign(n)
         parts.append(
