@@ -136,3 +136,30 @@ def test_filtering_with_htmx_sends_the_chips_out_of_band(client, signed_in) -> N
     # Nonsense in the URL is ignored: no chip, no error.
     html = client.get("/board/?account_manager_id=abc&rating=Lukewarm").get_data(as_text=True)
     assert chips(html) == []
+
+
+def test_the_filter_bar_follows_its_lists(client, signed_in, make_member) -> None:
+    """The bar is kept between boards (web/board.py): a renamed, a new or a deactivated
+    member shows on the next board all the same."""
+    from crmlite.extensions import db
+
+    signed_in(Role.MANAGER)
+    cory = make_member(name="Cory Ferguson", email="cory@example.com")
+    url = f"/board/?account_manager_id={cory.id}"
+    html = client.get(url).get_data(as_text=True)
+    assert re.search(rf'<option value="{cory.id}" selected>Cory Ferguson</option>', html)
+    assert [label for label, _ in chips(html)] == ["Account manager: Cory Ferguson"]
+
+    cory.name = "Cory Ferguson-Lee"
+    make_member(name="Dana Newhire", email="dana@example.com")
+    db.session.commit()
+    html = client.get(url).get_data(as_text=True)
+    assert re.search(rf'<option value="{cory.id}" selected>Cory Ferguson-Lee</option>', html)
+    assert ">Dana Newhire</option>" in html and ">Cory Ferguson</option>" not in html
+    assert [label for label, _ in chips(html)] == ["Account manager: Cory Ferguson-Lee"]
+
+    cory.active = False
+    db.session.commit()
+    html = client.get(url).get_data(as_text=True)
+    assert "Cory Ferguson" not in html.split('<select id="filter-account_manager_id"')[1][:2000]
+    assert [label for label, _ in chips(html)] == [f"Account manager: #{cory.id}"]

@@ -130,12 +130,30 @@ _FILTER_CHOICES = union_all(
 ).order_by(text("kind"), text("name"))
 
 
-def _filter_choices() -> dict[str, Any]:
-    """The filter bar's options (id and name), every list in one statement."""
+def _filter_rows() -> tuple[Any, ...]:
+    """The filter bar's options as (kind, id, name) rows, every list in one statement."""
+    return tuple(db.session.execute(_FILTER_CHOICES))
+
+
+def _filter_choices(rows: tuple[Any, ...] | None = None) -> dict[str, Any]:
+    """The filter bar's options (id and name) per list, from ``rows`` (else read)."""
     choices: dict[str, Any] = {key: [] for key in _FILTER_LISTS}
-    for row in db.session.execute(_FILTER_CHOICES):
+    for row in _filter_rows() if rows is None else rows:
         choices[row.kind].append(row)
     return {**choices, "ratings": RATINGS}
+
+
+@functools.lru_cache(maxsize=32)
+def _bar(rows: tuple[Any, ...], filters: BoardFilters, board_url: str) -> Markup:
+    """The filter bar with its chips and exports, remembered: the same for every board with
+    these filters while the lists' options are these (its hundred-odd options took longer
+    to render than the column totals to read). ``board_url``: the links' prefix (behind a
+    proxy it may differ)."""
+    choices = _filter_choices(rows)
+    html = render_template(
+        "board/_bar.html", choices=choices, chips=_chips(filters, choices), filters=filters
+    )
+    return Markup(html)
 
 
 _FILTER_LABELS = {
@@ -188,14 +206,8 @@ def index() -> str | tuple[str, dict[str, str]]:
         chips = _chips(filters, _filter_choices())
         bar = render_template("board/_bar_oob.html", chips=chips, filters=filters)
         return panel + Markup(bar), {"HX-Push-Url": url}
-    choices = _filter_choices()
-    return render_template(
-        "board/page.html",
-        panel=panel,
-        choices=choices,
-        chips=_chips(filters, choices),
-        filters=filters,
-    )
+    bar = _bar(_filter_rows(), filters, url_for("board.index"))
+    return render_template("board/page.html", panel=panel, bar=bar)
 
 
 # The board's columns as HTML (``_board.html``), kept for the latest boards shown: the same
