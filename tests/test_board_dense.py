@@ -9,6 +9,7 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from crmlite.extensions import db
 from crmlite.models import Role
 from crmlite.services.team import local_today
 
@@ -141,8 +142,6 @@ def test_filtering_with_htmx_sends_the_chips_out_of_band(client, signed_in) -> N
 def test_the_filter_bar_follows_its_lists(client, signed_in, make_member) -> None:
     """The bar is kept between boards (web/board.py): a renamed, a new or a deactivated
     member shows on the next board all the same."""
-    from crmlite.extensions import db
-
     signed_in(Role.MANAGER)
     cory = make_member(name="Cory Ferguson", email="cory@example.com")
     url = f"/board/?account_manager_id={cory.id}"
