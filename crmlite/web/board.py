@@ -135,10 +135,10 @@ def _filter_rows() -> tuple[Any, ...]:
     return tuple(db.session.execute(_FILTER_CHOICES))
 
 
-def _filter_choices(rows: tuple[Any, ...] | None = None) -> dict[str, Any]:
-    """The filter bar's options (id and name) per list, from ``rows`` (else read)."""
+def _filter_choices(rows: tuple[Any, ...]) -> dict[str, Any]:
+    """The filter bar's options (id and name) per list, from ``_filter_rows``."""
     choices: dict[str, Any] = {key: [] for key in _FILTER_LISTS}
-    for row in _filter_rows() if rows is None else rows:
+    for row in rows:
         choices[row.kind].append(row)
     return {**choices, "ratings": RATINGS}
 
@@ -203,7 +203,7 @@ def index() -> str | tuple[str, dict[str, str]]:
         # The address bar keeps the filters (only those set), so the view can be shared;
         # the chips of the active filters come along out of band.
         url = url_for("board.index", **filters.query_args())
-        chips = _chips(filters, _filter_choices())
+        chips = _chips(filters, _filter_choices(_filter_rows()))
         bar = render_template("board/_bar_oob.html", chips=chips, filters=filters)
         return panel + Markup(bar), {"HX-Push-Url": url}
     bar = _bar(_filter_rows(), filters, url_for("board.index"))
